@@ -1,0 +1,33 @@
+//! `campuscore-connectors`: the connector framework (`sdk`) and one module per connector.
+//!
+//! Connector modules are not listed here: `build.rs` finds every `connectors/<name>/mod.rs`
+//! and generates the `mod` lines, and each connector registers itself with
+//! `inventory::submit!`. The app reaches connectors only through [`Registry`].
+
+// Lets `#[connector_actions]` expansions name `::campuscore_connectors` inside this crate.
+extern crate self as campuscore_connectors;
+
+pub mod sdk;
+
+pub use campuscore_connectors_macros::connector_actions;
+pub use sdk::{
+    ActionContext, ActionDescriptor, ActionOutput, ActionSet, AuthScoping, ConfigKey, Connector,
+    ConnectorDef, ConnectorError, ConnectorKind, ConnectorRegistration, ConnectorSettings,
+    ConnectorSpec, Credentials, DefinedConnector, Download, DownloadInfo, FieldErrors, FieldKind,
+    FormField, HttpClient, HttpConfig, NoInput, NormalizedCredentials, OAuthDescriptor, Registry,
+    RegistryError, RetryPolicy, Tag, TokenUpdater, error_for_status, keys, redact_params,
+    validate_form,
+};
+
+/// Re-exports for `#[connector_actions]` expansions; not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use futures_util::future::BoxFuture;
+    pub use serde_json::Value;
+
+    pub use crate::sdk::input::{
+        download_output, download_schema, input_schema, json_output, output_schema, parse_input,
+    };
+}
+
+include!(concat!(env!("OUT_DIR"), "/connector_modules.rs"));

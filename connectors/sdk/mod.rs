@@ -1,0 +1,34 @@
+//! The connector framework: specs, typed actions, the registry, errors, the shared HTTP
+//! client, action context, credential forms and redaction. Connectors live in sibling
+//! folders and use only what this module exports.
+
+pub mod action;
+pub mod connector;
+pub mod context;
+pub mod error;
+pub mod form;
+pub mod http;
+pub mod input;
+pub mod redact;
+pub mod registry;
+pub mod settings;
+pub mod spec;
+pub mod status;
+
+pub use action::{ActionDescriptor, ActionOutput, ActionSet, Download, DownloadInfo, Tag};
+pub use connector::{Connector, ConnectorDef, DefinedConnector, NormalizedCredentials};
+pub use context::{ActionContext, Credentials, TokenUpdater};
+pub use error::ConnectorError;
+pub use form::{FieldErrors, form_input_from_json, validate_form};
+pub use http::{HttpClient, HttpConfig, RetryPolicy};
+pub use input::NoInput;
+pub use redact::{is_secret_key, redact_params};
+pub use registry::{
+    ConnectorRegistration, Registry, RegistryError, is_valid_action_name, is_valid_slug,
+};
+pub use settings::ConnectorSettings;
+pub use spec::{
+    AuthScoping, ConfigKey, ConnectorKind, ConnectorSpec, FieldKind, FormField, OAuthDescriptor,
+    keys, standard_oauth_keys,
+};
+pub use status::{error_for_status, error_from_response, json_body};

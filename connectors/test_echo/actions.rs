@@ -1,0 +1,291 @@
+//! The `test-echo` actions and their typed inputs and outputs.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use validator::Validate;
+
+use crate::sdk::status::json_body;
+use crate::{ActionContext, ConnectorError, Download, connector_actions};
+
+/// Files per page of `list_files`.
+const PAGE_SIZE: u32 = 3;
+/// Pages of `list_files`.
+const PAGES: u32 = 2;
+/// Largest synthetic download.
+const MAX_DOWNLOAD: u64 = 1 << 30;
+/// Bytes per chunk of a synthetic download.
+const CHUNK: u64 = 64 * 1024;
+
+/// The `test-echo` actions.
+#[derive(Debug, Default)]
+pub struct EchoActions;
+
+/// Parameters of `echo`.
+#[derive(Debug, Deserialize, JsonSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct EchoInput {
+    /// The text to send back (1 to 1000 characters).
+    #[validate(length(min = 1, max = 1000))]
+    pub message: String,
+}
+
+/// Result of `echo`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct EchoOutput {
+    /// The text that was sent.
+    pub message: String,
+    /// Its length in characters.
+    pub length: usize,
+}
+
+/// The failure `fail` produces.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FailKind {
+    /// The credentials expired.
+    AuthExpired,
+    /// The service is rate limiting (retry after 7 s).
+    RateLimited,
+    /// The item does not exist.
+    NotFound,
+    /// The service failed.
+    Upstream,
+}
+
+/// Parameters of `fail`.
+#[derive(Debug, Deserialize, JsonSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct FailInput {
+    /// Which error to return.
+    pub kind: FailKind,
+}
+
+/// Result of `whoami`: the upstream account.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Whoami {
+    /// The account as the service describes it.
+    pub user: Value,
+}
+
+/// Parameters of `list_files`.
+#[derive(Debug, Deserialize, JsonSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct ListFilesInput {
+    /// Folder to list; the root folder when absent.
+    #[serde(default)]
+    pub folder_id: Option<String>,
+    /// `next_page_token` of the previous page.
+    #[serde(default)]
+    pub page_token: Option<String>,
+}
+
+/// One entry of a listing.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FileEntry {
+    /// File id, for `download_file`.
+    pub id: String,
+    /// File name.
+    pub name: String,
+    /// MIME type.
+    pub mime_type: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Whether the entry is a folder.
+    pub is_folder: bool,
+}
+
+/// A page of a listing.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FileList {
+    /// The entries of this page.
+    pub files: Vec<FileEntry>,
+    /// Token for the next page; absent on the last page.
+    pub next_page_token: Option<String>,
+}
+
+/// Parameters of `download_file`.
+#[derive(Debug, Deserialize, JsonSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct DownloadFileInput {
+    /// File id from `list_files`.
+    #[validate(length(min = 1))]
+    pub file_id: String,
+    /// Bytes to produce (at most 1 GiB); defaults to the size `list_files` reports.
+    #[serde(default)]
+    #[validate(range(max = 1_073_741_824))]
+    pub size: Option<u64>,
+}
+
+/// Parameters of `delete_everything`.
+#[derive(Debug, Deserialize, JsonSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteEverythingInput {
+    /// Must be `true`.
+    pub confirm: bool,
+}
+
+/// Result of `delete_everything`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DeleteOutput {
+    /// How many items were deleted (always zero: nothing is real).
+    pub deleted: u64,
+}
+
+#[connector_actions]
+impl EchoActions {
+    /// Send a message back unchanged, with its length.
+    #[action(tags(read))]
+    async fn echo(
+        &self,
+        _ctx: &ActionContext,
+        params: EchoInput,
+    ) -> Result<EchoOutput, ConnectorError> {
+        let length = params.message.chars().count();
+        Ok(EchoOutput {
+            message: params.message,
+            length,
+        })
+    }
+
+    /// Fail on purpose with the chosen error.
+    #[action(tags(read))]
+    async fn fail(&self, _ctx: &ActionContext, params: FailInput) -> Result<(), ConnectorError> {
+        let message = "failing on request".to_owned();
+        Err(match params.kind {
+            FailKind::AuthExpired => ConnectorError::AuthExpired { message },
+            FailKind::RateLimited => ConnectorError::RateLimited {
+                retry_after: Some(Duration::from_secs(7)),
+                message,
+            },
+            FailKind::NotFound => ConnectorError::NotFound { message },
+            FailKind::Upstream => ConnectorError::Upstream {
+                status: 500,
+                message,
+            },
+        })
+    }
+
+    /// Ask the service who the connected account is (`GET {API_BASE_URL}/whoami`).
+    #[action(tags(read))]
+    async fn whoami(&self, ctx: &ActionContext) -> Result<Whoami, ConnectorError> {
+        let url = format!("{}/whoami", ctx.settings.api_base_url()?);
+        let response = ctx
+            .send_authorized(|credentials| {
+                let request = ctx.http.get(&url);
+                match credentials.bearer_token() {
+                    Some(token) => request.bearer_auth(token),
+                    None => request,
+                }
+            })
+            .await?;
+        json_body(response).await
+    }
+
+    /// List the files in a folder, three per page.
+    #[action(tags(file_browse, read))]
+    async fn list_files(
+        &self,
+        _ctx: &ActionContext,
+        params: ListFilesInput,
+    ) -> Result<FileList, ConnectorError> {
+        let folder = params.folder_id.as_deref().unwrap_or("root");
+        let page = match params.page_token.as_deref() {
+            None => 1,
+            Some(token) => token
+                .strip_prefix("page-")
+                .and_then(|n| n.parse::<u32>().ok())
+                .filter(|n| (2..=PAGES).contains(n))
+                .ok_or_else(|| {
+                    ConnectorError::invalid_field("page_token", "`page_token`: unknown page token")
+                })?,
+        };
+        let first = (page - 1) * PAGE_SIZE + 1;
+        let files = (first..first + PAGE_SIZE)
+            .map(|n| file_entry(folder, n))
+            .collect();
+        let next_page_token = (page < PAGES).then(|| format!("page-{}", page + 1));
+        Ok(FileList {
+            files,
+            next_page_token,
+        })
+    }
+
+    /// Download a synthetic file of deterministic bytes, streamed in 64 KiB chunks.
+    #[action(tags(file_download), download)]
+    async fn download_file(
+        &self,
+        _ctx: &ActionContext,
+        params: DownloadFileInput,
+    ) -> Result<Download, ConnectorError> {
+        let size = params.size.unwrap_or_else(|| listed_size(&params.file_id));
+        let stream = futures_util::stream::unfold(0u64, move |offset| async move {
+            (offset < size).then(|| {
+                let end = (offset + CHUNK).min(size);
+                (Ok(synthetic_bytes(offset, end)), end)
+            })
+        });
+        let download = Download::new(
+            format!("{}.bin", params.file_id),
+            "application/octet-stream",
+            stream.boxed(),
+        );
+        Ok(download.with_size(size))
+    }
+
+    /// Delete every item in the account (deletes nothing: the service is fake).
+    #[action(tags(write, destructive))]
+    async fn delete_everything(
+        &self,
+        _ctx: &ActionContext,
+        params: DeleteEverythingInput,
+    ) -> Result<DeleteOutput, ConnectorError> {
+        if !params.confirm {
+            return Err(ConnectorError::invalid_field(
+                "confirm",
+                "`confirm`: must be true to delete anything",
+            ));
+        }
+        Ok(DeleteOutput { deleted: 0 })
+    }
+}
+
+fn file_entry(folder: &str, n: u32) -> FileEntry {
+    let is_folder = n.is_multiple_of(PAGE_SIZE);
+    FileEntry {
+        id: format!("{folder}-file-{n}"),
+        name: if is_folder {
+            format!("Folder {n}")
+        } else {
+            format!("File {n}.txt")
+        },
+        mime_type: if is_folder {
+            "inode/directory"
+        } else {
+            "text/plain"
+        }
+        .to_owned(),
+        size: if is_folder { 0 } else { u64::from(n) * 1024 },
+        is_folder,
+    }
+}
+
+/// The size `list_files` reports for `file_id`, or 1 KiB for ids it never lists.
+fn listed_size(file_id: &str) -> u64 {
+    let n = file_id
+        .rsplit_once("-file-")
+        .and_then(|(_, n)| n.parse::<u64>().ok());
+    n.map_or(1024, |n| n * 1024).min(MAX_DOWNLOAD)
+}
+
+/// Bytes `offset..end` of every synthetic file: byte `i` is `i % 251`.
+pub(super) fn synthetic_bytes(offset: u64, end: u64) -> Bytes {
+    (offset..end)
+        .map(|i| (i % 251) as u8)
+        .collect::<Vec<u8>>()
+        .into()
+}

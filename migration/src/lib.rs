@@ -1,0 +1,59 @@
+//! Schema migrations for campuscore. One migration per file, each with a `down`, so the
+//! schema can go up, down and up again on SQLite and PostgreSQL alike.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_user;
+mod m20261122_000002_create_session;
+mod m20261122_000003_create_setup_token;
+mod m20261122_000004_create_api_token;
+mod m20261122_000005_create_connector;
+mod m20261122_000006_create_connector_config;
+mod m20261122_000007_create_connection;
+mod m20261122_000008_create_connector_audit_log;
+mod m20261122_000009_create_knowledge_folder;
+mod m20261122_000010_create_source_file;
+mod m20261122_000011_create_queue_message;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_create_user::Migration),
+            Box::new(m20261122_000002_create_session::Migration),
+            Box::new(m20261122_000003_create_setup_token::Migration),
+            Box::new(m20261122_000004_create_api_token::Migration),
+            Box::new(m20261122_000005_create_connector::Migration),
+            Box::new(m20261122_000006_create_connector_config::Migration),
+            Box::new(m20261122_000007_create_connection::Migration),
+            Box::new(m20261122_000008_create_connector_audit_log::Migration),
+            Box::new(m20261122_000009_create_knowledge_folder::Migration),
+            Box::new(m20261122_000010_create_source_file::Migration),
+            Box::new(m20261122_000011_create_queue_message::Migration),
+        ]
+    }
+}
+
+/// Column helpers shared by the migrations: every timestamp is stored with its time zone (UTC).
+pub(crate) mod cols {
+    use sea_orm_migration::prelude::*;
+    use sea_orm_migration::schema;
+
+    pub fn id<T: IntoIden>(name: T) -> ColumnDef {
+        schema::big_pk_auto(name)
+    }
+    pub fn fk<T: IntoIden>(name: T) -> ColumnDef {
+        schema::big_integer(name)
+    }
+    pub fn fk_null<T: IntoIden>(name: T) -> ColumnDef {
+        schema::big_integer_null(name)
+    }
+    pub fn ts<T: IntoIden>(name: T) -> ColumnDef {
+        schema::timestamp_with_time_zone(name)
+    }
+    pub fn ts_null<T: IntoIden>(name: T) -> ColumnDef {
+        schema::timestamp_with_time_zone_null(name)
+    }
+}

@@ -1,0 +1,272 @@
+//! The command line (DESIGN §3): serve, migrate, createuser, config, connectors, keys, token.
+
+use crate::config::Settings;
+use crate::models::users;
+use crate::services::{api_tokens, catalog, connector_config, rotation, secrets::Keyring};
+use crate::startup::{Application, prepare};
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use std::io::Read;
+
+#[derive(Parser, Debug)]
+#[command(name = "campuscore", version, about = "The campus connector platform")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Migrate, sync the connector catalog, and serve the web app with its workers.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8000")]
+        bind: String,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Create a local account.
+    Createuser {
+        #[arg(long)]
+        email: String,
+        #[arg(long, conflicts_with = "password_stdin")]
+        password: Option<String>,
+        /// Read the password from standard input (keeps it out of the process list).
+        #[arg(long)]
+        password_stdin: bool,
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Admin connector configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// List registered connectors, their kind, scoping and actions.
+    Connectors,
+    /// Fernet key management.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Personal access tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Set KEY to VALUE for a connector (declared secrets are always encrypted).
+    Set {
+        slug: String,
+        key: String,
+        value: String,
+        #[arg(long)]
+        secret: bool,
+    },
+    /// Show a connector's configuration (secrets masked).
+    List { slug: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Print a new Fernet key.
+    Generate,
+    /// Re-encrypt every secret with the first key of FERNET_KEYS.
+    Rotate,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create a personal access token (printed once, alone on the last line).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+/// Run one command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Keys {
+        command: KeysCommand::Generate,
+    } = cli.command
+    {
+        println!("{}", Keyring::generate_key());
+        return Ok(());
+    }
+    let settings = Settings::from_env()?;
+    match cli.command {
+        Command::Serve { bind } => {
+            let app = Application::build(settings, &bind).await?;
+            tracing::info!(http.addr = %bind, "campuscore listening on http://{bind}");
+            app.announce_setup_link().await?;
+            app.run_until_stopped().await
+        }
+        Command::Migrate => {
+            let db = crate::db::connect(&settings.database_url).await?;
+            crate::db::migrate(&db).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Createuser {
+            email,
+            password,
+            password_stdin,
+            admin,
+        } => {
+            let password = match (password, password_stdin) {
+                (Some(p), _) => p,
+                (None, true) => {
+                    let mut buf = String::new();
+                    std::io::stdin()
+                        .read_to_string(&mut buf)
+                        .context("reading the password from stdin")?;
+                    buf.trim_end_matches(['\r', '\n']).to_owned()
+                }
+                (None, false) => bail!("give --password or --password-stdin"),
+            };
+            let state = prepare(settings).await?;
+            let user = users::create(&state.db, &email, &password, admin)
+                .await
+                .map_err(cli_error)?;
+            println!(
+                "created {} account {} (id {})",
+                if admin { "admin" } else { "user" },
+                user.email,
+                user.id
+            );
+            Ok(())
+        }
+        Command::Config { command } => {
+            let state = prepare(settings).await?;
+            match command {
+                ConfigCommand::Set {
+                    slug,
+                    key,
+                    value,
+                    secret,
+                } => {
+                    let (row, plugin) = catalog::find(&state.db, &state.registry, &slug)
+                        .await
+                        .map_err(|_| unknown(&slug))?;
+                    let shown = connector_config::set(
+                        &state.db,
+                        &state.keyring,
+                        &row,
+                        plugin.as_ref(),
+                        &key,
+                        &value,
+                        secret,
+                    )
+                    .await
+                    .map_err(cli_error)?;
+                    println!(
+                        "{slug} {} = {}{}",
+                        shown.key,
+                        shown.shown,
+                        if shown.is_secret { " (secret)" } else { "" }
+                    );
+                }
+                ConfigCommand::List { slug } => {
+                    let (row, plugin) = catalog::find(&state.db, &state.registry, &slug)
+                        .await
+                        .map_err(|_| unknown(&slug))?;
+                    let entries = connector_config::list(&state.db, &state.keyring, row.id)
+                        .await
+                        .map_err(cli_error)?;
+                    for e in &entries {
+                        println!(
+                            "{} = {}{}",
+                            e.key,
+                            e.shown,
+                            if e.is_secret { " (secret)" } else { "" }
+                        );
+                    }
+                    let settings = connector_config::settings_for(
+                        &state.db,
+                        &state.keyring,
+                        row.id,
+                        plugin.as_ref(),
+                    )
+                    .await
+                    .map_err(cli_error)?;
+                    let missing = settings.missing_required();
+                    if !missing.is_empty() {
+                        println!("missing required: {}", missing.join(", "));
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Connectors => {
+            let state = prepare(settings).await?;
+            for plugin in state.registry.iter() {
+                let spec = plugin.spec();
+                let kind = serde_json::to_value(spec.kind)?;
+                let scoping = serde_json::to_value(spec.scoping)?;
+                println!(
+                    "{}  {}  kind={}  scoping={}",
+                    spec.slug,
+                    spec.name,
+                    kind.as_str().unwrap_or(""),
+                    scoping.as_str().unwrap_or("")
+                );
+                for a in plugin.actions() {
+                    let tags: Vec<&str> = a.tags.iter().map(|t| t.as_str()).collect();
+                    println!(
+                        "    {:<20} [{}]  {}",
+                        a.name,
+                        tags.join(", "),
+                        a.description.lines().next().unwrap_or("")
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => {
+            let state = prepare(settings).await?;
+            println!(
+                "rotating to key {} ({} key(s) configured)",
+                state.keyring.primary_fingerprint(),
+                state.keyring.len()
+            );
+            let report = rotation::rotate_all(&state.db, &state.keyring, None).await?;
+            print!("{report}");
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Generate,
+        } => unreachable!("handled above"),
+        Command::Token {
+            command: TokenCommand::Create { email, name },
+        } => {
+            let state = prepare(settings).await?;
+            let user = users::find_by_email(&state.db, &email)
+                .await
+                .map_err(cli_error)?
+                .context("no account with that email")?;
+            let token = api_tokens::create(&state.db, user.id, &name)
+                .await
+                .map_err(cli_error)?;
+            println!("personal access token for {} (shown once):", user.email);
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+fn unknown(slug: &str) -> anyhow::Error {
+    anyhow::anyhow!("no connector with slug {slug:?} (see `campuscore connectors`)")
+}
+
+fn cli_error(e: crate::error::AppError) -> anyhow::Error {
+    match e {
+        crate::error::AppError::Internal(e) => e,
+        other => anyhow::anyhow!(other.user_message()),
+    }
+}

@@ -1,0 +1,123 @@
+//! Settings from the environment (DESIGN §3 "Environment"). Reading goes through a lookup
+//! function so tests can build settings without touching the process environment.
+
+use anyhow::{Context, bail};
+use std::path::PathBuf;
+use url::Url;
+
+/// Everything the application needs to start.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Where the SQLite database, the generated Fernet key and local objects live.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    /// Public base URL; OAuth redirect URIs and setup links are built from it.
+    pub base_url: Url,
+    /// `file://…` or `s3://bucket/prefix`.
+    pub storage_url: String,
+    /// `db` (embedded outbox + in-process worker).
+    pub queue_url: String,
+    /// Comma-separated Fernet keys from `FERNET_KEYS`; the first encrypts.
+    pub fernet_keys: Option<String>,
+    /// A single key from `FERNET_KEY` (used when `FERNET_KEYS` is unset).
+    pub fernet_key: Option<String>,
+    /// Largest accepted upload, in bytes (`CAMPUSCORE_MAX_UPLOAD_BYTES`, default 1 GiB).
+    pub max_upload_bytes: u64,
+    /// Run the in-process queue worker (on by default; tests may turn it off).
+    pub run_worker: bool,
+}
+
+impl Settings {
+    /// Settings from the process environment.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// Settings from any key lookup (the environment, or a map in tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let data_dir = PathBuf::from(get("CAMPUSCORE_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let database_url = get("DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite://{}/campuscore.db?mode=rwc", data_dir.display()));
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            bail!("DATABASE_URL must start with sqlite:// or postgres:// (got a different scheme)");
+        }
+        let base_url = get("CAMPUSCORE_BASE_URL").unwrap_or_else(|| "http://127.0.0.1:8000".into());
+        let base_url = Url::parse(base_url.trim_end_matches('/'))
+            .with_context(|| format!("CAMPUSCORE_BASE_URL is not a valid URL: {base_url}"))?;
+        let storage_url = get("CAMPUSCORE_STORAGE_URL")
+            .unwrap_or_else(|| format!("file://{}/objects", data_dir.display()));
+        let queue_url = get("CAMPUSCORE_QUEUE_URL").unwrap_or_else(|| "db".into());
+        if queue_url != "db" {
+            bail!(
+                "CAMPUSCORE_QUEUE_URL: only `db` (the embedded outbox) is supported in this build"
+            );
+        }
+        let max_upload_bytes = match get("CAMPUSCORE_MAX_UPLOAD_BYTES") {
+            Some(v) => v.trim().parse::<u64>().with_context(|| {
+                format!("CAMPUSCORE_MAX_UPLOAD_BYTES must be a number of bytes, got {v:?}")
+            })?,
+            None => 1024 * 1024 * 1024,
+        };
+        Ok(Self {
+            data_dir,
+            database_url,
+            base_url,
+            storage_url,
+            queue_url,
+            fernet_keys: get("FERNET_KEYS"),
+            fernet_key: get("FERNET_KEY"),
+            max_upload_bytes,
+            run_worker: true,
+        })
+    }
+
+    /// Whether cookies must carry `Secure` (the site is served over HTTPS).
+    pub fn secure_cookies(&self) -> bool {
+        self.base_url.scheme() == "https"
+    }
+
+    /// An absolute URL on this site for `path` (which starts with `/`).
+    pub fn absolute_url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url.as_str().trim_end_matches('/'), path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_use_sqlite_and_files_under_data() -> anyhow::Result<()> {
+        let s = settings(&[])?;
+        assert_eq!(s.database_url, "sqlite://./data/campuscore.db?mode=rwc");
+        assert_eq!(s.storage_url, "file://./data/objects");
+        assert_eq!(s.base_url.as_str(), "http://127.0.0.1:8000/");
+        assert!(!s.secure_cookies());
+        Ok(())
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_variable_named() {
+        let err = settings(&[("CAMPUSCORE_MAX_UPLOAD_BYTES", "lots")])
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("CAMPUSCORE_MAX_UPLOAD_BYTES")));
+        let err = settings(&[("DATABASE_URL", "mysql://x")])
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("DATABASE_URL")));
+    }
+}

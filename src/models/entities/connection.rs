@@ -1,0 +1,30 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "connection")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub user_id: i64,
+    pub connector_id: i64,
+    /// Fernet token of the credentials JSON (never a TTL).
+    pub credentials: String,
+    /// Bumped on every credentials write: the compare-and-swap guard for refreshes.
+    pub credentials_version: i64,
+    pub status: String,
+    pub service_identity: Option<String>,
+    pub scopes: Option<String>,
+    pub expires_at: Option<ChronoDateTimeUtc>,
+    pub last_used_at: Option<ChronoDateTimeUtc>,
+    pub last_refresh_at: Option<ChronoDateTimeUtc>,
+    pub refresh_failures: i32,
+    pub refresh_lease_until: Option<ChronoDateTimeUtc>,
+    pub last_error: Option<String>,
+    pub created_at: ChronoDateTimeUtc,
+    pub updated_at: ChronoDateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,14 @@
+//! SeaORM entities, one per table, mirroring `migration/`. Hand-written queries live in the
+//! sibling modules of `crate::models`, not here.
+
+pub mod api_token;
+pub mod connection;
+pub mod connector;
+pub mod connector_audit_log;
+pub mod connector_config;
+pub mod knowledge_folder;
+pub mod queue_message;
+pub mod session;
+pub mod setup_token;
+pub mod source_file;
+pub mod user;

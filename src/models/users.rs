@@ -1,0 +1,88 @@
+//! Accounts: creation (CLI, setup link), lookup by email.
+
+use super::entities::user;
+use crate::auth::password;
+use crate::error::{AppError, AppResult};
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter,
+};
+use std::collections::BTreeMap;
+
+/// Shortest password we accept.
+pub const MIN_PASSWORD_LEN: usize = 10;
+
+/// Normalize an email for storage and lookup.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// Check email and password, collecting a message per field.
+pub fn check_credentials(email: &str, password: &str) -> Result<(), BTreeMap<String, String>> {
+    let mut errors = BTreeMap::new();
+    if !validator::ValidateEmail::validate_email(&email) || email.len() > 254 {
+        errors.insert("email".into(), "Enter a valid email address.".into());
+    }
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        errors.insert(
+            "password".into(),
+            format!("Use at least {MIN_PASSWORD_LEN} characters."),
+        );
+    } else if password.len() > 1024 {
+        errors.insert("password".into(), "Use at most 1024 characters.".into());
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+pub async fn find_by_email<C: ConnectionTrait>(
+    db: &C,
+    email: &str,
+) -> AppResult<Option<user::Model>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Email.eq(normalize_email(email)))
+        .one(db)
+        .await?)
+}
+
+pub async fn count<C: ConnectionTrait>(db: &C) -> AppResult<u64> {
+    Ok(user::Entity::find().count(db).await?)
+}
+
+/// Create an account after validating it; a taken email is a field error.
+pub async fn create<C: ConnectionTrait>(
+    db: &C,
+    email: &str,
+    password: &str,
+    is_admin: bool,
+) -> AppResult<user::Model> {
+    let email = normalize_email(email);
+    check_credentials(&email, password).map_err(AppError::Invalid)?;
+    if find_by_email(db, &email).await?.is_some() {
+        let mut e = BTreeMap::new();
+        e.insert(
+            "email".into(),
+            "An account with this email already exists.".into(),
+        );
+        return Err(AppError::Invalid(e));
+    }
+    let hash = password::hash(password).await?;
+    let now = Utc::now();
+    Ok(user::ActiveModel {
+        email: Set(email),
+        display_name: Set(String::new()),
+        password_hash: Set(hash),
+        is_admin: Set(is_admin),
+        is_active: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+        last_login_at: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?)
+}

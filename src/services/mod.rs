@@ -1,0 +1,14 @@
+//! Application services: the business logic between views and models.
+
+pub mod api_tokens;
+pub mod audit;
+pub mod catalog;
+pub mod connector_config;
+pub mod credentials;
+pub mod queue;
+pub mod rotation;
+pub mod run_action;
+pub mod secrets;
+pub mod setup;
+pub mod source_files;
+pub mod storage;

@@ -1,0 +1,186 @@
+//! Storing a file in a knowledge folder — the one path for direct uploads and (later) cloud
+//! imports: stream to storage under the documented key, then in one transaction create the
+//! `source_file` row (status `uploaded`) and its `source_file.uploaded` outbox message.
+//! A failure before the commit removes the object; nothing half-written is left visible.
+
+use super::queue::{self, Message};
+use super::storage::{Upload, source_file_key};
+use crate::error::{AppError, AppResult};
+use crate::models::entities::{knowledge_folder, source_file};
+use crate::state::AppState;
+use bytes::Bytes;
+use chrono::Utc;
+use futures_util::{Stream, StreamExt};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, TransactionTrait};
+
+/// Where a file came from.
+pub struct Origin {
+    /// `upload` or a connector slug.
+    pub kind: String,
+    /// The upstream id/revision for imports.
+    pub reference: Option<String>,
+    /// Makes a repeated import of the same revision a no-op.
+    pub idempotency_key: Option<String>,
+}
+
+impl Origin {
+    pub fn upload() -> Self {
+        Self {
+            kind: "upload".into(),
+            reference: None,
+            idempotency_key: None,
+        }
+    }
+}
+
+/// A file's name and type as given by the client.
+pub struct Incoming {
+    pub name: String,
+    pub mime_type: Option<String>,
+}
+
+/// The display name a stored file gets (path stripped, length bounded).
+pub fn display_name(raw: &str) -> Option<String> {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or(raw).trim();
+    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(255).collect();
+    (!cleaned.is_empty()).then_some(cleaned)
+}
+
+/// Stream `body` into `folder`, enforcing `limit` bytes.
+pub async fn store<S, E>(
+    state: &AppState,
+    folder: &knowledge_folder::Model,
+    incoming: Incoming,
+    origin: Origin,
+    limit: u64,
+    body: S,
+) -> AppResult<source_file::Model>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let name = display_name(&incoming.name)
+        .ok_or_else(|| AppError::BadRequest("The file needs a name.".into()))?;
+    let mime = incoming
+        .mime_type
+        .filter(|m| !m.is_empty() && m != "application/octet-stream")
+        .unwrap_or_else(|| {
+            mime_guess::from_path(&name)
+                .first_or_octet_stream()
+                .essence_str()
+                .to_owned()
+        });
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let key = source_file_key(folder.id, &uuid, &name);
+    let mut upload = state.storage.begin_upload(&key).await?;
+    if let Err(e) = copy(&mut upload, body, limit).await {
+        upload.abort().await;
+        return Err(e);
+    }
+    if upload.size() == 0 {
+        upload.abort().await;
+        return Err(AppError::BadRequest(format!("“{name}” is empty.")));
+    }
+    let stored = upload.finish().await?;
+
+    let now = Utc::now();
+    let commit = async {
+        let txn = state.db.begin().await?;
+        let file = source_file::ActiveModel {
+            uuid: Set(uuid.clone()),
+            knowledge_folder_id: Set(folder.id),
+            user_id: Set(folder.user_id),
+            name: Set(name.clone()),
+            mime_type: Set(mime),
+            size_bytes: Set(stored.size as i64),
+            sha256: Set(Some(stored.sha256.clone())),
+            storage_key: Set(stored.key.clone()),
+            status: Set("uploaded".into()),
+            origin: Set(origin.kind),
+            origin_ref: Set(origin.reference),
+            idempotency_key: Set(origin.idempotency_key),
+            error: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        queue::enqueue(&txn, Message::source_file_uploaded(&file)).await?;
+        txn.commit().await?;
+        Ok::<_, AppError>(file)
+    };
+    match commit.await {
+        Ok(file) => {
+            state.queue.wake();
+            tracing::info!(
+                source_file.id = file.id,
+                source_file.size = file.size_bytes,
+                knowledge_folder.id = folder.id,
+                "file stored"
+            );
+            Ok(file)
+        }
+        Err(e) => {
+            let _ = state.storage.delete(&stored.key).await;
+            Err(e)
+        }
+    }
+}
+
+async fn copy<S, E>(upload: &mut Upload, mut body: S, limit: u64) -> AppResult<()>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    while let Some(chunk) = body.next().await {
+        let chunk =
+            chunk.map_err(|e| AppError::BadRequest(format!("The upload was interrupted: {e}")))?;
+        if upload.size() + chunk.len() as u64 > limit {
+            return Err(AppError::PayloadTooLarge(format!(
+                "The file is larger than the {} limit.",
+                human_size(limit)
+            )));
+        }
+        upload.write(chunk).await?;
+    }
+    Ok(())
+}
+
+/// Bytes as a short human-readable size ("1.5 MiB").
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_like_a_person_would_write_them() {
+        assert_eq!(human_size(512), "512 B");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(50 * 1024 * 1024), "50.0 MiB");
+    }
+
+    #[test]
+    fn display_names_drop_paths_and_control_characters() {
+        assert_eq!(
+            display_name("C:\\Users\\a\\notes.txt").as_deref(),
+            Some("notes.txt")
+        );
+        assert_eq!(display_name("a/b/\u{7}x.pdf").as_deref(), Some("x.pdf"));
+        assert_eq!(display_name("  "), None);
+    }
+}

@@ -1,0 +1,250 @@
+//! Object storage for files in knowledge folders: local files (default) or S3, through
+//! `object_store`. Writes stream in parts (never a whole file in memory) and only become
+//! visible when complete, so a crash leaves no partial object under the final key.
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::prefix::PrefixStore;
+use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+/// How many parts may be in flight per upload (bounds memory to parts × 5 MiB).
+const MAX_PARTS_IN_FLIGHT: usize = 2;
+
+/// A configured object store.
+#[derive(Clone)]
+pub struct Storage {
+    store: Arc<dyn ObjectStore>,
+    /// Where objects go, for logs and the admin (never contains credentials).
+    pub description: String,
+}
+
+/// What a finished upload wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredObject {
+    pub key: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+impl Storage {
+    /// Open the store named by `CAMPUSCORE_STORAGE_URL` (`file://…` or `s3://bucket/prefix`).
+    pub fn from_url(url: &str) -> anyhow::Result<Self> {
+        if let Some(path) = url.strip_prefix("file://") {
+            std::fs::create_dir_all(path)
+                .with_context(|| format!("creating storage directory {path}"))?;
+            let store = LocalFileSystem::new_with_prefix(path)
+                .with_context(|| format!("opening local storage at {path}"))?
+                .with_automatic_cleanup(true);
+            return Ok(Self {
+                store: Arc::new(store),
+                description: url.to_owned(),
+            });
+        }
+        if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                bail!("CAMPUSCORE_STORAGE_URL: s3:// URLs need a bucket name (s3://bucket/prefix)");
+            }
+            let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+            if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") {
+                builder = builder
+                    .with_allow_http(endpoint.starts_with("http://"))
+                    .with_endpoint(endpoint);
+            }
+            let s3 = builder
+                .build()
+                .context("configuring S3 storage (check the AWS_* variables)")?;
+            let store: Arc<dyn ObjectStore> = match prefix.trim_matches('/') {
+                "" => Arc::new(s3),
+                p => Arc::new(PrefixStore::new(s3, p)),
+            };
+            return Ok(Self {
+                store,
+                description: url.to_owned(),
+            });
+        }
+        bail!("CAMPUSCORE_STORAGE_URL must start with file:// or s3:// (got {url:?})")
+    }
+
+    /// Start a streamed upload to `key`.
+    pub async fn begin_upload(&self, key: &str) -> anyhow::Result<Upload> {
+        let location = Path::parse(key).with_context(|| format!("invalid object key {key:?}"))?;
+        let upload = self
+            .store
+            .put_multipart(&location)
+            .await
+            .context("starting the upload")?;
+        Ok(Upload {
+            key: key.to_owned(),
+            writer: WriteMultipart::new(upload),
+            size: 0,
+            hasher: Sha256::new(),
+        })
+    }
+
+    /// The object's size, or `None` when it does not exist.
+    pub async fn size_of(&self, key: &str) -> anyhow::Result<Option<u64>> {
+        match self.store.head(&Path::parse(key)?).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e).context("reading object metadata"),
+        }
+    }
+
+    /// The object's bytes (for small objects and checks).
+    pub async fn read_all(&self, key: &str) -> anyhow::Result<Bytes> {
+        let got = self
+            .store
+            .get(&Path::parse(key)?)
+            .await
+            .context("reading object")?;
+        Ok(got.bytes().await?)
+    }
+
+    /// Delete an object; a missing object is not an error.
+    pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
+        match self.store.delete(&Path::parse(key)?).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e).context("deleting object"),
+        }
+    }
+
+    /// Write, read back and delete a probe object (`/readyz`).
+    pub async fn check_writable(&self) -> anyhow::Result<()> {
+        let key = format!(".readyz/{}", uuid::Uuid::new_v4());
+        let path = Path::parse(&key)?;
+        self.store
+            .put(&path, Bytes::from_static(b"ok").into())
+            .await
+            .context("writing a probe object")?;
+        let back = self.store.get(&path).await?.bytes().await?;
+        self.store
+            .delete(&path)
+            .await
+            .context("deleting the probe object")?;
+        if back.as_ref() != b"ok" {
+            bail!("storage returned different bytes than written");
+        }
+        Ok(())
+    }
+}
+
+/// A streamed upload in progress. Dropping it without `finish` leaves nothing visible.
+pub struct Upload {
+    key: String,
+    writer: WriteMultipart,
+    size: u64,
+    hasher: Sha256,
+}
+
+impl Upload {
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Append a chunk, waiting while too many parts are in flight.
+    pub async fn write(&mut self, chunk: Bytes) -> anyhow::Result<()> {
+        self.writer
+            .wait_for_capacity(MAX_PARTS_IN_FLIGHT)
+            .await
+            .context("uploading a part")?;
+        self.size += chunk.len() as u64;
+        self.hasher.update(&chunk);
+        self.writer.put(chunk);
+        Ok(())
+    }
+
+    /// Complete the upload; only now does the object appear under its key.
+    pub async fn finish(self) -> anyhow::Result<StoredObject> {
+        self.writer
+            .finish()
+            .await
+            .context("completing the upload")?;
+        Ok(StoredObject {
+            key: self.key,
+            size: self.size,
+            sha256: hex::encode(self.hasher.finalize()),
+        })
+    }
+
+    /// Give up: discard every part written.
+    pub async fn abort(self) {
+        if let Err(e) = self.writer.abort().await {
+            tracing::warn!(storage.key = %self.key, error = %e, "aborting an upload failed");
+        }
+    }
+}
+
+/// The object key of a file in a knowledge folder, the same for uploads and imports:
+/// `knowledge-folders/{folder_id}/{file_uuid}/{safe file name}`.
+pub fn source_file_key(folder_id: i64, file_uuid: &str, file_name: &str) -> String {
+    format!(
+        "knowledge-folders/{folder_id}/{file_uuid}/{}",
+        safe_name(file_name)
+    )
+}
+
+/// A file name reduced to characters that are safe in every object store and file system.
+pub fn safe_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let cleaned: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let trimmed = cleaned.trim_matches('.');
+    let mut out: String = if trimmed.is_empty() {
+        "file".into()
+    } else {
+        trimmed.into()
+    };
+    out.truncate(120);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_follow_the_documented_pattern_and_names_are_made_safe() {
+        assert_eq!(
+            source_file_key(7, "u-1", "Report 2026.pdf"),
+            "knowledge-folders/7/u-1/Report_2026.pdf"
+        );
+        assert_eq!(safe_name("../../etc/passwd"), "passwd");
+        assert_eq!(safe_name("C:\\x\\..."), "file");
+        assert_eq!(safe_name("naïve.txt"), "na_ve.txt");
+    }
+
+    #[tokio::test]
+    async fn a_streamed_upload_is_invisible_until_finished_and_gone_when_aborted()
+    -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let storage = Storage::from_url(&format!("file://{}", dir.path().display()))?;
+        let mut up = storage.begin_upload("a/b.bin").await?;
+        up.write(Bytes::from(vec![1u8; 3 * 1024 * 1024])).await?;
+        assert_eq!(storage.size_of("a/b.bin").await?, None);
+        let done = up.finish().await?;
+        assert_eq!(done.size, 3 * 1024 * 1024);
+        assert_eq!(storage.size_of("a/b.bin").await?, Some(3 * 1024 * 1024));
+
+        let mut up = storage.begin_upload("a/c.bin").await?;
+        up.write(Bytes::from_static(b"partial")).await?;
+        up.abort().await;
+        assert_eq!(storage.size_of("a/c.bin").await?, None);
+        storage.check_writable().await?;
+        Ok(())
+    }
+}

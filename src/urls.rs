@@ -1,0 +1,60 @@
+//! Every route of the application, in one place (as the documented Django `urls.py`).
+
+use crate::views::{account, admin, api, errors, folders, health, home, settings};
+use actix_governor::{Governor, GovernorConfigBuilder};
+use actix_web::http::Method;
+use actix_web::web;
+
+/// Register every route on `cfg`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    // Password guessing is slowed per client address: a burst of 10 attempts, then one every 3 s.
+    let login_limit = GovernorConfigBuilder::default()
+        .seconds_per_request(3)
+        .burst_size(10)
+        .methods(vec![Method::POST])
+        .finish()
+        .expect("the login rate limit is a valid constant configuration");
+
+    cfg.route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/", web::get().to(home::home))
+        .service(
+            web::resource("/login")
+                .wrap(Governor::new(&login_limit))
+                .route(web::get().to(account::login_page))
+                .route(web::post().to(account::login)),
+        )
+        .route("/logout", web::post().to(account::logout))
+        .route("/setup/{token}", web::get().to(account::setup_page))
+        .route("/setup/{token}", web::post().to(account::setup))
+        .route("/settings", web::get().to(settings::settings))
+        .route("/knowledge-folders/", web::get().to(folders::list))
+        .route("/knowledge-folders/", web::post().to(folders::create))
+        .route(
+            "/knowledge-folders/{folder_id}/",
+            web::get().to(folders::show),
+        )
+        .route(
+            "/knowledge-folders/{folder_id}/files",
+            web::get().to(folders::files),
+        )
+        .route(
+            "/knowledge-folders/{folder_id}/files",
+            web::post().to(folders::upload),
+        )
+        .route("/admin/", web::get().to(admin::dashboard))
+        .route("/api/v1/connectors", web::get().to(api::list_connectors))
+        .route(
+            "/api/v1/connections/{connection_id}/actions/{action}",
+            web::post().to(api::execute),
+        )
+        .service(actix_files::Files::new("/static", static_dir()).prefer_utf8(true))
+        .default_service(web::to(errors::not_found));
+}
+
+/// The vendored static assets next to the crate (or `CAMPUSCORE_STATIC_DIR`).
+fn static_dir() -> std::path::PathBuf {
+    std::env::var_os("CAMPUSCORE_STATIC_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static"))
+}

@@ -1,0 +1,175 @@
+//! Logging in and out, and the one-time setup link that creates the first admin.
+
+use crate::auth::{MaybeUser, csrf, keys, password};
+use crate::error::{AppError, AppResult};
+use crate::models::entities::user;
+use crate::models::users;
+use crate::services::setup;
+use crate::state::AppState;
+use crate::templates::{LoginPage, PageCtx, SetupPage, flash};
+use actix_session::Session;
+use actix_web::{HttpResponse, Responder, web};
+use askama::Template;
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    #[serde(default)]
+    next: String,
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+pub async fn login_page(
+    session: Session,
+    user: MaybeUser,
+    q: web::Query<NextQuery>,
+) -> AppResult<HttpResponse> {
+    if user.0.is_some() {
+        return Ok(super::see_other(super::safe_next(&q.next)));
+    }
+    let page = LoginPage {
+        ctx: PageCtx::new(&session, None),
+        email: String::new(),
+        next: q.next.clone(),
+        error: None,
+    };
+    Ok(html(page, 200))
+}
+
+pub async fn login(
+    state: web::Data<AppState>,
+    session: Session,
+    form: web::Form<LoginForm>,
+) -> AppResult<HttpResponse> {
+    let form = form.into_inner();
+    let found = users::find_by_email(&state.db, &form.email).await?;
+    let ok = match &found {
+        Some(u) => password::verify(&form.password, &u.password_hash).await && u.is_active,
+        None => {
+            password::verify_dummy(&form.password).await;
+            false
+        }
+    };
+    let Some(user) = found.filter(|_| ok) else {
+        tracing::info!("failed login attempt");
+        let page = LoginPage {
+            ctx: PageCtx::new(&session, None),
+            email: form.email,
+            next: form.next,
+            error: Some("The email or password is not correct.".into()),
+        };
+        return Ok(html(page, 401));
+    };
+    start_session(&state, &session, &user).await?;
+    Ok(super::see_other(super::safe_next(&form.next)))
+}
+
+/// Log `user` in on a fresh session id (no fixation) with a fresh CSRF token.
+async fn start_session(state: &AppState, session: &Session, user: &user::Model) -> AppResult<()> {
+    session.renew();
+    session
+        .insert(keys::USER_ID, user.id)
+        .map_err(|e| anyhow::anyhow!("session: {e}"))?;
+    csrf::rotate(session);
+    user::Entity::update_many()
+        .col_expr(user::Column::LastLoginAt, Expr::value(Utc::now()))
+        .filter(user::Column::Id.eq(user.id))
+        .exec(&state.db)
+        .await?;
+    tracing::info!(user.id = user.id, "logged in");
+    Ok(())
+}
+
+pub async fn logout(session: Session) -> impl Responder {
+    session.purge();
+    super::see_other("/login")
+}
+
+#[derive(Deserialize)]
+pub struct SetupForm {
+    email: String,
+    password: String,
+    password_confirm: String,
+}
+
+pub async fn setup_page(
+    state: web::Data<AppState>,
+    session: Session,
+    token: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    setup::check(&state.db, &token).await?;
+    let page = SetupPage {
+        ctx: PageCtx::new(&session, None),
+        token: token.into_inner(),
+        email: String::new(),
+        errors: BTreeMap::new(),
+    };
+    Ok(html(page, 200))
+}
+
+pub async fn setup(
+    state: web::Data<AppState>,
+    session: Session,
+    token: web::Path<String>,
+    form: web::Form<SetupForm>,
+) -> AppResult<HttpResponse> {
+    let form = form.into_inner();
+    let token = token.into_inner();
+    let result = if form.password != form.password_confirm {
+        let mut e = BTreeMap::new();
+        e.insert(
+            "password_confirm".to_owned(),
+            "The passwords do not match.".to_owned(),
+        );
+        Err(AppError::Invalid(e))
+    } else {
+        setup::complete(&state.db, &token, &form.email, &form.password).await
+    };
+    match result {
+        Ok(admin) => {
+            start_session(&state, &session, &admin).await?;
+            flash(&session, "success", "Your administrator account is ready.");
+            Ok(super::see_other("/admin/"))
+        }
+        Err(AppError::Invalid(errors)) => {
+            let page = SetupPage {
+                ctx: PageCtx::new(&session, None),
+                token,
+                email: form.email,
+                errors,
+            };
+            Ok(html(page, 422))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Render a template with a status (for forms re-rendered with their errors).
+pub fn html(t: impl Template, status: u16) -> HttpResponse {
+    match t.render() {
+        Ok(body) => HttpResponse::build(
+            actix_web::http::StatusCode::from_u16(status)
+                .unwrap_or(actix_web::http::StatusCode::OK),
+        )
+        .content_type("text/html; charset=utf-8")
+        .body(body),
+        Err(e) => AppError::Internal(anyhow::anyhow!("template: {e}")).into(),
+    }
+}
+
+impl From<AppError> for HttpResponse {
+    fn from(e: AppError) -> Self {
+        actix_web::ResponseError::error_response(&e)
+    }
+}

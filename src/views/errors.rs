@@ -1,0 +1,253 @@
+//! The one place errors become responses, and the headers every response carries.
+//! `render_errors` re-renders any error as a JSON problem body (API and MCP), an HTMX
+//! fragment swapped into `#htmx-errors`, or a full HTML page; an unauthenticated browser is
+//! redirected to the login page instead.
+
+use crate::auth::keys;
+use crate::error::AppError;
+use crate::models::entities::user;
+use crate::state::AppState;
+use crate::templates::{ErrorFragment, ErrorPage, PageCtx};
+use actix_session::SessionExt;
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{StatusCode, header};
+use actix_web::middleware::Next;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use sea_orm::EntityTrait;
+use serde_json::json;
+
+/// The Content-Security-Policy of every page: no inline script, nothing from elsewhere.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+/// Security headers on every response; `no-store` on everything but static assets.
+pub async fn security_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
+    let is_static = req.path().starts_with("/static/");
+    let hsts = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|s| s.settings.secure_cookies());
+    let mut res = next.call(req).await?;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        header::HeaderValue::from_static("DENY"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        header::HeaderName::from_static("permissions-policy"),
+        header::HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
+    );
+    if hsts {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            header::HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    let cache = if is_static {
+        "public, max-age=3600"
+    } else {
+        "no-store"
+    };
+    h.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static(cache),
+    );
+    Ok(res)
+}
+
+/// Who asked, which decides the representation.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Audience {
+    Json,
+    Htmx,
+    Page,
+}
+
+fn audience(req: &HttpRequest) -> Audience {
+    let path = req.path();
+    let accepts_json = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json") && !v.contains("text/html"));
+    if path.starts_with("/api/v1/") || path == "/mcp" || path.starts_with("/mcp/") || accepts_json {
+        Audience::Json
+    } else if super::is_htmx(req) {
+        Audience::Htmx
+    } else {
+        Audience::Page
+    }
+}
+
+/// Re-render error responses for their audience.
+pub async fn render_errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static, BoxBody>>, actix_web::Error> {
+    // Inner layers report errors as error responses (never `Err`), so the request is at hand
+    // here for rendering; cloning it before routing is not allowed by actix.
+    let res = next.call(req).await?;
+    let Some(err) = res.response().error() else {
+        return Ok(res.map_into_left_body());
+    };
+    let status = res.status();
+    let text = err.to_string();
+    let app_err = err.as_error::<AppError>();
+    let retry_after = res.headers().get(header::RETRY_AFTER).cloned();
+    let mut response = render(res.request(), status, app_err, &text).await;
+    if let Some(v) = retry_after {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    let (req, _) = res.into_parts();
+    Ok(ServiceResponse::new(req, response).map_into_right_body())
+}
+
+async fn render(
+    req: &HttpRequest,
+    status: StatusCode,
+    app_err: Option<&AppError>,
+    text: &str,
+) -> HttpResponse {
+    let (code, title, message, fields, retry) = match app_err {
+        Some(e) => (
+            e.code().to_owned(),
+            e.title().to_owned(),
+            e.user_message(),
+            match e {
+                AppError::Invalid(f) => Some(f.clone()),
+                _ => None,
+            },
+            e.retry_after().map(|d| d.as_secs().max(1)),
+        ),
+        None => {
+            // Errors from actix itself (bad JSON, unknown method, …): say what was wrong for
+            // 4xx, stay opaque for 5xx.
+            let message = if status.is_server_error() {
+                "An unexpected error occurred. It has been logged; please try again.".to_owned()
+            } else {
+                text.to_owned()
+            };
+            if status.is_server_error() {
+                tracing::error!(
+                    http.status = status.as_u16(),
+                    error = text,
+                    "unhandled error"
+                );
+            }
+            let code = match status {
+                StatusCode::NOT_FOUND => "not_found",
+                StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+                StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+                s if s.is_server_error() => "internal_error",
+                _ => "bad_request",
+            };
+            (
+                code.to_owned(),
+                status.canonical_reason().unwrap_or("Error").to_owned(),
+                message,
+                None,
+                None,
+            )
+        }
+    };
+    let aud = audience(req);
+    if matches!(app_err, Some(AppError::Unauthenticated)) && aud != Audience::Json {
+        let next = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let login = format!(
+            "/login?next={}",
+            url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+        );
+        return if aud == Audience::Htmx {
+            HttpResponse::Unauthorized()
+                .insert_header(("HX-Redirect", login))
+                .finish()
+        } else {
+            HttpResponse::SeeOther()
+                .insert_header(("Location", login))
+                .finish()
+        };
+    }
+    match aud {
+        Audience::Json => {
+            let mut body = json!({
+                "type": "about:blank",
+                "title": title,
+                "status": status.as_u16(),
+                "code": code,
+                "detail": message,
+            });
+            if let Some(f) = fields {
+                body["errors"] = json!(f);
+            }
+            if let Some(r) = retry {
+                body["retry_after"] = json!(r);
+            }
+            HttpResponse::build(status)
+                .content_type("application/problem+json")
+                .body(body.to_string())
+        }
+        Audience::Htmx => {
+            let html = ErrorFragment {
+                title,
+                message,
+                retry_after: retry,
+            }
+            .render()
+            .unwrap_or_default();
+            HttpResponse::build(status)
+                .insert_header(("HX-Retarget", "#htmx-errors"))
+                .insert_header(("HX-Reswap", "innerHTML"))
+                .content_type("text/html; charset=utf-8")
+                .body(html)
+        }
+        Audience::Page => {
+            let session = req.get_session();
+            let user = current_user(req).await;
+            let page = ErrorPage {
+                ctx: PageCtx::new(&session, user.as_ref()),
+                status: status.as_u16(),
+                title,
+                message,
+            };
+            HttpResponse::build(status)
+                .content_type("text/html; charset=utf-8")
+                .body(page.render().unwrap_or_else(|_| "Error".into()))
+        }
+    }
+}
+
+async fn current_user(req: &HttpRequest) -> Option<user::Model> {
+    let state = req.app_data::<web::Data<AppState>>()?;
+    let id = req.get_session().get::<i64>(keys::USER_ID).ok().flatten()?;
+    user::Entity::find_by_id(id)
+        .one(&state.db)
+        .await
+        .ok()
+        .flatten()
+        .filter(|u| u.is_active)
+}
+
+/// The fallback for unknown routes.
+pub async fn not_found() -> Result<HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}

@@ -1,0 +1,241 @@
+//! Setup link, login, logout, sessions, CSRF.
+
+use crate::helpers::{client, csrf_from, location, spawn_app};
+use campuscore::auth::session_store::end_all_sessions;
+use campuscore::models::entities::{setup_token, user};
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+fn token_of(link: &str) -> String {
+    link.rsplit('/').next().expect("token").to_owned()
+}
+
+#[tokio::test]
+async fn the_setup_link_creates_the_first_admin_once_and_then_is_dead() {
+    let app = spawn_app().await;
+    let link = app.announce_setup_link().await;
+    let path = format!("/setup/{}", token_of(&link));
+
+    let page = app.get(&path).await;
+    assert_eq!(page.status(), 200);
+    let token = csrf_from(&page.text().await.expect("body"));
+
+    let res = app
+        .client
+        .post(app.url(&path))
+        .form(&[
+            ("email", "admin@campus.edu"),
+            ("password", "a long enough password"),
+            ("password_confirm", "different password"),
+            ("csrf_token", &token),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 422);
+    assert!(
+        res.text()
+            .await
+            .expect("body")
+            .contains("The passwords do not match.")
+    );
+    assert_eq!(
+        campuscore::models::users::count(&app.state.db)
+            .await
+            .expect("count"),
+        0,
+        "nothing was created"
+    );
+
+    let res = app
+        .client
+        .post(app.url(&path))
+        .form(&[
+            ("email", "admin@campus.edu"),
+            ("password", "a long enough password"),
+            ("password_confirm", "a long enough password"),
+            ("csrf_token", &token),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/admin/");
+    assert_eq!(
+        app.get("/admin/").await.status(),
+        200,
+        "the new admin is logged in"
+    );
+
+    let again = app.other_browser().get(&path).await;
+    assert_eq!(again.status(), 410);
+    assert!(
+        again
+            .text()
+            .await
+            .expect("body")
+            .contains("already been used")
+    );
+    assert!(
+        app.announce_setup_link_opt().await.is_none(),
+        "no link once an account exists"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_or_unknown_setup_link_is_refused_with_a_clear_page() {
+    let app = spawn_app().await;
+    let link = app.announce_setup_link().await;
+    setup_token::Entity::update_many()
+        .col_expr(
+            setup_token::Column::ExpiresAt,
+            Expr::value(Utc::now() - chrono::Duration::minutes(1)),
+        )
+        .exec(&app.state.db)
+        .await
+        .expect("expire");
+    let res = app.get(&format!("/setup/{}", token_of(&link))).await;
+    assert_eq!(res.status(), 410);
+    assert!(res.text().await.expect("body").contains("expired"));
+    assert_eq!(app.get("/setup/not-a-real-token").await.status(), 404);
+}
+
+#[tokio::test]
+async fn a_wrong_password_gets_a_message_and_no_session() {
+    let app = spawn_app().await;
+    app.create_user("ana@campus.edu", "a long enough password", false)
+        .await;
+    let res = app.login("ana@campus.edu", "wrong password here").await;
+    assert_eq!(res.status(), 401);
+    assert!(
+        res.text()
+            .await
+            .expect("body")
+            .contains("The email or password is not correct.")
+    );
+    let res = app.login("nobody@campus.edu", "wrong password here").await;
+    assert_eq!(res.status(), 401);
+    let home = app.get("/").await;
+    assert_eq!(home.status(), 303);
+    assert!(location(&home).starts_with("/login"));
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_even_for_a_copied_cookie() {
+    let app = spawn_app().await;
+    app.logged_in_user("ben@campus.edu").await;
+    assert_eq!(app.get("/").await.status(), 200);
+
+    // Keep a copy of the session cookie, as an attacker who stole it would.
+    let cookie_header = {
+        let res = app.get("/").await;
+        assert_eq!(res.status(), 200);
+        app.session_cookie().await
+    };
+    let res = app.post_form("/logout", "/", &[]).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.get("/").await.status(), 303, "logged out");
+
+    let replay = client()
+        .get(app.url("/"))
+        .header("Cookie", cookie_header)
+        .send()
+        .await
+        .expect("replay");
+    assert_eq!(replay.status(), 303, "the old cookie no longer works");
+}
+
+#[tokio::test]
+async fn deactivating_an_account_ends_its_sessions_at_once() {
+    let app = spawn_app().await;
+    let u = app.logged_in_user("cho@campus.edu").await;
+    assert_eq!(app.get("/").await.status(), 200);
+    user::Entity::update_many()
+        .col_expr(user::Column::IsActive, Expr::value(false))
+        .filter(user::Column::Id.eq(u.id))
+        .exec(&app.state.db)
+        .await
+        .expect("deactivate");
+    end_all_sessions(&app.state.db, u.id)
+        .await
+        .expect("end sessions");
+    assert_eq!(app.get("/").await.status(), 303);
+    let res = app.login("cho@campus.edu", "a long enough password").await;
+    assert_eq!(res.status(), 401, "a deactivated account cannot log in");
+}
+
+#[tokio::test]
+async fn state_changing_requests_without_the_csrf_token_are_refused() {
+    let app = spawn_app().await;
+    app.logged_in_user("dee@campus.edu").await;
+    let token = app.csrf("/knowledge-folders/").await;
+
+    let res = app
+        .client
+        .post(app.url("/knowledge-folders/"))
+        .form(&[("name", "No token")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 403);
+    assert!(res.text().await.expect("body").contains("Reload the page"));
+
+    let res = app
+        .client
+        .post(app.url("/knowledge-folders/"))
+        .form(&[("name", "Wrong"), ("csrf_token", "nope")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 403);
+
+    let res = app
+        .client
+        .post(app.url("/knowledge-folders/"))
+        .header("HX-Request", "true")
+        .header("X-CSRF-Token", "wrong")
+        .form(&[("name", "Htmx")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 403);
+    assert_eq!(
+        res.headers()
+            .get("HX-Retarget")
+            .and_then(|v| v.to_str().ok()),
+        Some("#htmx-errors")
+    );
+    assert!(res.text().await.expect("body").contains("flash-error"));
+
+    let res = app
+        .client
+        .post(app.url("/knowledge-folders/"))
+        .header("HX-Request", "true")
+        .header("X-CSRF-Token", &token)
+        .form(&[("name", "Htmx ok")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 303);
+    let folders = campuscore::models::folders::list_for_user(&app.state.db, 1)
+        .await
+        .expect("list");
+    assert_eq!(
+        folders.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+        vec!["Htmx ok"],
+        "only the valid request changed anything"
+    );
+
+    // A login form posted from elsewhere (no session token) is refused too.
+    let res = client()
+        .post(app.url("/login"))
+        .form(&[
+            ("email", "dee@campus.edu"),
+            ("password", "a long enough password"),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 403);
+}

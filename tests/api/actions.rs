@@ -1,0 +1,293 @@
+//! The whole action path with the test-only connector: JSON API, bearer tokens, validation,
+//! audit rows with redacted params, ownership, and a disabled connector.
+
+use crate::helpers::{TestApp, client, spawn_app};
+use campuscore::models::entities::{connector, connector_audit_log};
+use campuscore::services::{api_tokens, credentials};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use serde_json::{Value, json};
+
+async fn echo_connection(app: &TestApp, user_id: i64) -> i64 {
+    let row = connector::Entity::find()
+        .filter(connector::Column::Slug.eq("test-echo"))
+        .one(&app.state.db)
+        .await
+        .expect("query")
+        .expect("test-echo is in the catalog");
+    let conn = credentials::insert(
+        &app.state.db,
+        &app.state.keyring,
+        credentials::NewConnection {
+            user_id,
+            connector_id: row.id,
+            data: json!({ "api_key": "valid-super-secret-key" }),
+            service_identity: Some("echo user".into()),
+            scopes: None,
+            expires_at: None,
+        },
+    )
+    .await
+    .expect("insert connection");
+    assert!(
+        !conn.credentials.contains("super-secret"),
+        "credentials are encrypted at rest"
+    );
+    conn.id
+}
+
+async fn post_action(
+    app: &TestApp,
+    token: &str,
+    id: i64,
+    action: &str,
+    body: Value,
+) -> reqwest::Response {
+    client()
+        .post(app.url(&format!("/api/v1/connections/{id}/actions/{action}")))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("request")
+}
+
+#[tokio::test]
+async fn an_action_runs_through_the_api_and_is_audited_with_secrets_redacted() {
+    let app = spawn_app().await;
+    let user = app
+        .create_user("mo@campus.edu", "a long enough password", false)
+        .await;
+    let token = api_tokens::create(&app.state.db, user.id, "test")
+        .await
+        .expect("token");
+    let id = echo_connection(&app, user.id).await;
+
+    let res = post_action(&app, &token, id, "echo", json!({ "message": "héllo" })).await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["result"]["message"], "héllo");
+    assert_eq!(body["result"]["length"], 5);
+
+    let res = post_action(
+        &app,
+        &token,
+        id,
+        "echo",
+        json!({ "message": "" , "password": "hunter2hunter2" }),
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    let problem: Value = res.json().await.expect("json");
+    assert_eq!(problem["code"], "invalid_input");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("password")
+            || problem["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("message")
+    );
+
+    let res = post_action(&app, &token, id, "fail", json!({ "kind": "rate_limited" })).await;
+    assert_eq!(res.status(), 429);
+    assert_eq!(
+        res.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("7")
+    );
+
+    let rows = connector_audit_log::Entity::find()
+        .order_by_asc(connector_audit_log::Column::Id)
+        .all(&app.state.db)
+        .await
+        .expect("audit");
+    assert_eq!(rows.len(), 3);
+    assert_eq!(
+        (rows[0].action.as_str(), rows[0].status.as_str()),
+        ("echo", "success")
+    );
+    assert_eq!(rows[0].connection_id, Some(id));
+    assert_eq!(rows[0].user_id, Some(user.id));
+    assert_eq!(rows[0].connector_slug, "test-echo");
+    assert_eq!(rows[1].status, "error");
+    assert_eq!(rows[1].error_code.as_deref(), Some("invalid_input"));
+    assert!(
+        !rows[1].request.contains("hunter2"),
+        "secrets are redacted: {}",
+        rows[1].request
+    );
+    assert!(rows[1].request.contains("[redacted]"));
+    assert_eq!(rows[2].error_code.as_deref(), Some("rate_limited"));
+}
+
+#[tokio::test]
+async fn another_users_connection_is_not_found_and_nothing_runs() {
+    let app = spawn_app().await;
+    let owner = app
+        .create_user("ned@campus.edu", "a long enough password", false)
+        .await;
+    let intruder = app
+        .create_user("oz@campus.edu", "a long enough password", false)
+        .await;
+    let id = echo_connection(&app, owner.id).await;
+    let token = api_tokens::create(&app.state.db, intruder.id, "t")
+        .await
+        .expect("token");
+    let res = post_action(&app, &token, id, "echo", json!({ "message": "hi" })).await;
+    assert_eq!(res.status(), 404);
+    let res = post_action(&app, &token, 424242, "echo", json!({ "message": "hi" })).await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(
+        connector_audit_log::Entity::find()
+            .count(&app.state.db)
+            .await
+            .expect("count"),
+        0
+    );
+
+    let res = post_action(
+        &app,
+        "ccpat_not-a-token",
+        id,
+        "echo",
+        json!({ "message": "hi" }),
+    )
+    .await;
+    assert_eq!(res.status(), 401);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["code"], "unauthenticated");
+}
+
+#[tokio::test]
+async fn a_disabled_connector_refuses_actions_with_a_clear_message() {
+    let app = spawn_app().await;
+    let user = app
+        .create_user("pat@campus.edu", "a long enough password", false)
+        .await;
+    let token = api_tokens::create(&app.state.db, user.id, "t")
+        .await
+        .expect("token");
+    let id = echo_connection(&app, user.id).await;
+    connector::Entity::update_many()
+        .col_expr(connector::Column::IsEnabled, Expr::value(false))
+        .filter(connector::Column::Slug.eq("test-echo"))
+        .exec(&app.state.db)
+        .await
+        .expect("disable");
+    let res = post_action(&app, &token, id, "echo", json!({ "message": "hi" })).await;
+    assert_eq!(res.status(), 403);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["code"], "connector_disabled");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("turned off")
+    );
+
+    // A restart's catalog sync keeps the admin's choice.
+    campuscore::services::catalog::sync(&app.state.db, &app.state.registry)
+        .await
+        .expect("sync");
+    let row = connector::Entity::find()
+        .filter(connector::Column::Slug.eq("test-echo"))
+        .one(&app.state.db)
+        .await
+        .expect("q")
+        .expect("row");
+    assert!(!row.is_enabled);
+}
+
+#[tokio::test]
+async fn the_catalog_lists_connectors_with_action_schemas_for_a_session_user() {
+    let app = spawn_app().await;
+    app.logged_in_user("quin@campus.edu").await;
+    let res = app.get("/api/v1/connectors").await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.expect("json");
+    let echo = body["connectors"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|c| c["connector_id"] == "test-echo")
+        .expect("test-echo listed")
+        .clone();
+    assert_eq!(echo["kind"], "manual");
+    let actions = echo["actions"].as_array().expect("actions");
+    let names: Vec<&str> = actions.iter().filter_map(|a| a["name"].as_str()).collect();
+    assert!(names.contains(&"echo") && names.contains(&"download_file"));
+    let echo_action = actions.iter().find(|a| a["name"] == "echo").expect("echo");
+    assert_eq!(echo_action["input_schema"]["type"], "object");
+    assert!(
+        !echo_action["description"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty()
+    );
+    assert!(
+        echo["capabilities"]
+            .as_array()
+            .expect("caps")
+            .iter()
+            .any(|c| c == "file_browse")
+    );
+}
+
+#[tokio::test]
+async fn a_session_api_call_needs_the_csrf_header_but_a_bearer_call_does_not() {
+    let app = spawn_app().await;
+    let user = app.logged_in_user("ray@campus.edu").await;
+    let id = echo_connection(&app, user.id).await;
+    let url = app.url(&format!("/api/v1/connections/{id}/actions/echo"));
+    let res = app
+        .client
+        .post(&url)
+        .json(&json!({ "message": "hi" }))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 403);
+    let token = app.csrf("/").await;
+    let res = app
+        .client
+        .post(&url)
+        .header("X-CSRF-Token", token)
+        .json(&json!({ "message": "hi" }))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn a_download_action_streams_exactly_the_declared_bytes() {
+    let app = spawn_app().await;
+    let user = app
+        .create_user("sal@campus.edu", "a long enough password", false)
+        .await;
+    let token = api_tokens::create(&app.state.db, user.id, "t")
+        .await
+        .expect("token");
+    let id = echo_connection(&app, user.id).await;
+    let res = post_action(
+        &app,
+        &token,
+        id,
+        "download_file",
+        json!({ "file_id": "f1", "size": 300000 }),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()
+            .get("content-disposition")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .contains("f1.bin")
+    );
+    assert_eq!(res.bytes().await.expect("body").len(), 300000);
+}

@@ -1,0 +1,276 @@
+//! `spawn_app()`: the real application on port 0 with a fresh database (SQLite in a temp dir,
+//! or a uniquely named PostgreSQL database when `CAMPUSCORE_TEST_DB=postgres`) and a temp
+//! data dir, plus a cookie-keeping client that does not follow redirects.
+
+use campuscore::services::secrets::Keyring;
+use campuscore::state::AppState;
+use campuscore::{Application, Settings};
+use sea_orm::{ConnectionTrait, Database};
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+pub struct TestApp {
+    pub address: String,
+    pub state: AppState,
+    pub client: reqwest::Client,
+    pub jar: Arc<reqwest::cookie::Jar>,
+    pub dir: tempfile::TempDir,
+    pub pg_database: Option<String>,
+}
+
+/// Options for `spawn_app_with`.
+#[derive(Default)]
+pub struct Options {
+    pub max_upload_bytes: Option<u64>,
+    pub run_worker: Option<bool>,
+}
+
+pub fn pg_admin_url() -> String {
+    std::env::var("CAMPUSCORE_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub fn use_postgres() -> bool {
+    std::env::var("CAMPUSCORE_TEST_DB").is_ok_and(|v| v == "postgres")
+}
+
+/// Create a uniquely named PostgreSQL database and return (name, url).
+pub async fn create_pg_database() -> anyhow::Result<(String, String)> {
+    let admin = pg_admin_url();
+    let name = format!("cc_test_{}", uuid::Uuid::new_v4().simple());
+    let db = Database::connect(&admin).await?;
+    db.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await?;
+    db.close().await?;
+    let base = admin
+        .rsplit_once('/')
+        .map(|(b, _)| b.to_owned())
+        .unwrap_or(admin);
+    Ok((name.clone(), format!("{base}/{name}")))
+}
+
+pub fn drop_pg_database(name: &str) {
+    let name = name.to_owned();
+    let _ = std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async {
+            if let Ok(db) = Database::connect(&pg_admin_url()).await {
+                let _ = db
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await;
+                let _ = db.close().await;
+            }
+        });
+    })
+    .join();
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(name) = &self.pg_database {
+            drop_pg_database(name);
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+pub async fn spawn_app_with(opts: Options) -> TestApp {
+    campuscore::install_crypto_provider();
+    campuscore::telemetry::init();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (pg_database, database_url) = if use_postgres() {
+        let (name, url) = create_pg_database()
+            .await
+            .expect("PostgreSQL test database (CAMPUSCORE_TEST_PG_URL)");
+        (Some(name), url)
+    } else {
+        (
+            None,
+            format!("sqlite://{}/campuscore.db?mode=rwc", dir.path().display()),
+        )
+    };
+    let mut env: HashMap<&str, String> = HashMap::new();
+    env.insert("CAMPUSCORE_DATA_DIR", dir.path().display().to_string());
+    env.insert("DATABASE_URL", database_url);
+    env.insert("CAMPUSCORE_BASE_URL", format!("http://127.0.0.1:{port}"));
+    env.insert("FERNET_KEYS", Keyring::generate_key());
+    if let Some(max) = opts.max_upload_bytes {
+        env.insert("CAMPUSCORE_MAX_UPLOAD_BYTES", max.to_string());
+    }
+    let mut settings = Settings::from_lookup(|k| env.get(k).cloned()).expect("settings");
+    settings.run_worker = opts.run_worker.unwrap_or(true);
+    let state = campuscore::startup::prepare(settings)
+        .await
+        .expect("prepare");
+    let app = Application::from_state(state.clone(), listener).expect("build app");
+    tokio::spawn(app.run_until_stopped());
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        state,
+        client: client_with_jar(jar.clone()),
+        jar,
+        dir,
+        pg_database,
+    }
+}
+
+/// A browser-like client: keeps cookies, does not follow redirects.
+pub fn client() -> reqwest::Client {
+    client_with_jar(Arc::new(reqwest::cookie::Jar::default()))
+}
+
+pub fn client_with_jar(jar: Arc<reqwest::cookie::Jar>) -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_provider(jar)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The value of the first `name="csrf_token" value="…"` in a page.
+pub fn csrf_from(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html
+        .find(marker)
+        .map(|i| i + marker.len())
+        .expect("page has a csrf_token field");
+    let end = html[start..].find('"').expect("closing quote");
+    html[start..start + end].to_owned()
+}
+
+pub fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get_text(&self, path: &str) -> String {
+        self.get(path).await.text().await.expect("body")
+    }
+
+    /// The CSRF token of this client's session (from the login page, or any page).
+    pub async fn csrf(&self, path: &str) -> String {
+        csrf_from(&self.get_text(path).await)
+    }
+
+    /// POST a form with this session's CSRF token added.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        csrf_page: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let token = self.csrf(csrf_page).await;
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("csrf_token", &token));
+        self.client
+            .post(self.url(path))
+            .form(&form)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn create_user(
+        &self,
+        email: &str,
+        password: &str,
+        admin: bool,
+    ) -> campuscore::models::entities::user::Model {
+        campuscore::models::users::create(&self.state.db, email, password, admin)
+            .await
+            .expect("create user")
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post_form(
+            "/login",
+            "/login",
+            &[("email", email), ("password", password)],
+        )
+        .await
+    }
+
+    /// A user who is logged in on this app's client.
+    pub async fn logged_in_user(&self, email: &str) -> campuscore::models::entities::user::Model {
+        let user = self
+            .create_user(email, "a long enough password", false)
+            .await;
+        let res = self.login(email, "a long enough password").await;
+        assert_eq!(res.status(), 303, "login should redirect");
+        user
+    }
+
+    /// A second, independent browser on the same app.
+    pub fn other_browser(&self) -> TestApp {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        TestApp {
+            address: self.address.clone(),
+            state: self.state.clone(),
+            client: client_with_jar(jar.clone()),
+            jar,
+            dir: tempfile::tempdir().expect("temp dir"),
+            pg_database: None,
+        }
+    }
+}
+
+impl TestApp {
+    /// Issue the setup link (there must be no account yet).
+    pub async fn announce_setup_link(&self) -> String {
+        self.announce_setup_link_opt()
+            .await
+            .expect("a setup link while no account exists")
+    }
+
+    pub async fn announce_setup_link_opt(&self) -> Option<String> {
+        if campuscore::models::users::count(&self.state.db)
+            .await
+            .expect("count")
+            > 0
+        {
+            return None;
+        }
+        let token = campuscore::services::setup::issue(&self.state.db)
+            .await
+            .expect("issue");
+        Some(self.state.settings.absolute_url(&format!("/setup/{token}")))
+    }
+
+    /// The `Cookie` header this client would send.
+    pub async fn session_cookie(&self) -> String {
+        use reqwest::cookie::CookieStore;
+        let url = reqwest::Url::parse(&self.address).expect("url");
+        self.jar
+            .cookies(&url)
+            .and_then(|v| v.to_str().ok().map(str::to_owned))
+            .expect("the client holds a session cookie")
+    }
+}

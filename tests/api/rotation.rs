@@ -1,0 +1,192 @@
+//! `keys rotate`: interrupted, resumed, nothing lost or double-encrypted.
+
+use crate::helpers::spawn_app;
+use campuscore::models::entities::{connection, connector, connector_config};
+use campuscore::services::secrets::Keyring;
+use campuscore::services::{connector_config as config, credentials, rotation};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::json;
+
+#[tokio::test]
+async fn rotation_can_be_interrupted_and_resumed_without_losing_a_value() {
+    let app = spawn_app().await;
+    let old = app.state.keyring.clone();
+    let new_key = Keyring::generate_key();
+    let old_key = old.primary_key_material().to_owned();
+    let rotated_ring = Keyring::from_keys(&[new_key.clone(), old_key]).expect("keyring");
+
+    let row = connector::Entity::find()
+        .filter(connector::Column::Slug.eq("test-echo"))
+        .one(&app.state.db)
+        .await
+        .expect("q")
+        .expect("row");
+    let plugin = app.state.registry.get("test-echo").expect("plugin").clone();
+    for i in 0..5 {
+        config::set(
+            &app.state.db,
+            &old,
+            &row,
+            plugin.as_ref(),
+            &format!("SECRET_{i}"),
+            &format!("secret-value-{i}"),
+            true,
+        )
+        .await
+        .expect("set");
+    }
+    config::set(
+        &app.state.db,
+        &old,
+        &row,
+        plugin.as_ref(),
+        "API_BASE_URL",
+        "http://plain",
+        false,
+    )
+    .await
+    .expect("set");
+    let user = app
+        .create_user("tia@campus.edu", "a long enough password", false)
+        .await;
+    for i in 0..4 {
+        credentials::insert(
+            &app.state.db,
+            &old,
+            credentials::NewConnection {
+                user_id: user.id,
+                connector_id: row.id,
+                data: json!({ "api_key": format!("key-{i}") }),
+                service_identity: None,
+                scopes: None,
+                expires_at: None,
+            },
+        )
+        .await
+        .expect("connection");
+    }
+
+    // Killed after three rows.
+    let first = rotation::rotate_all(&app.state.db, &rotated_ring, Some(3))
+        .await
+        .expect("rotate");
+    assert!(first.interrupted);
+    assert_eq!(first.connector_config.rotated, 3);
+
+    let second = rotation::rotate_all(&app.state.db, &rotated_ring, None)
+        .await
+        .expect("rotate");
+    assert!(!second.interrupted);
+    assert_eq!(second.connector_config.already_current, 3);
+    assert_eq!(second.connector_config.rotated, 2);
+    assert_eq!(second.connection.rotated, 4);
+
+    let third = rotation::rotate_all(&app.state.db, &rotated_ring, None)
+        .await
+        .expect("rotate");
+    assert_eq!(
+        (third.connector_config.rotated, third.connection.rotated),
+        (0, 0)
+    );
+    assert_eq!(
+        (
+            third.connector_config.already_current,
+            third.connection.already_current
+        ),
+        (5, 4)
+    );
+
+    // Everything now opens with the new key alone, with the original plaintext.
+    let only_new = Keyring::from_keys(&[new_key]).expect("keyring");
+    let configs = connector_config::Entity::find()
+        .filter(connector_config::Column::IsSecret.eq(true))
+        .all(&app.state.db)
+        .await
+        .expect("q");
+    let mut values: Vec<String> = configs
+        .iter()
+        .map(|c| {
+            only_new
+                .decrypt_str(&c.value)
+                .expect("decrypts with the new key")
+        })
+        .collect();
+    values.sort();
+    assert_eq!(
+        values,
+        (0..5)
+            .map(|i| format!("secret-value-{i}"))
+            .collect::<Vec<_>>()
+    );
+    let plain = connector_config::Entity::find()
+        .filter(connector_config::Column::Key.eq("API_BASE_URL"))
+        .one(&app.state.db)
+        .await
+        .expect("q")
+        .expect("row");
+    assert_eq!(plain.value, "http://plain", "plain values are untouched");
+    for (i, c) in connection::Entity::find()
+        .all(&app.state.db)
+        .await
+        .expect("q")
+        .iter()
+        .enumerate()
+    {
+        let data = credentials::open(&only_new, c).expect("opens with the new key");
+        assert_eq!(data, json!({ "api_key": format!("key-{i}") }));
+    }
+    let report = format!("{second}");
+    assert!(report.contains("connection: scanned 4, rotated 4"));
+}
+
+#[tokio::test]
+async fn a_secret_config_value_is_stored_encrypted_and_only_ever_shown_masked() {
+    let app = spawn_app().await;
+    let row = connector::Entity::find()
+        .filter(connector::Column::Slug.eq("test-echo"))
+        .one(&app.state.db)
+        .await
+        .expect("q")
+        .expect("row");
+    let plugin = app.state.registry.get("test-echo").expect("plugin").clone();
+    let shown = config::set(
+        &app.state.db,
+        &app.state.keyring,
+        &row,
+        plugin.as_ref(),
+        "CLIENT_SECRET",
+        "s3cr3t-value-1a2b",
+        true,
+    )
+    .await
+    .expect("set");
+    assert_eq!(shown.shown, "••••1a2b");
+    let stored = connector_config::Entity::find()
+        .filter(connector_config::Column::Key.eq("CLIENT_SECRET"))
+        .one(&app.state.db)
+        .await
+        .expect("q")
+        .expect("row");
+    assert!(stored.is_secret && !stored.value.contains("s3cr3t"));
+    let listed = config::list(&app.state.db, &app.state.keyring, row.id)
+        .await
+        .expect("list");
+    assert_eq!(
+        listed
+            .iter()
+            .find(|e| e.key == "CLIENT_SECRET")
+            .map(|e| e.shown.as_str()),
+        Some("••••1a2b")
+    );
+    let bad = config::set(
+        &app.state.db,
+        &app.state.keyring,
+        &row,
+        plugin.as_ref(),
+        "not a key",
+        "x",
+        false,
+    )
+    .await;
+    assert!(bad.is_err());
+}

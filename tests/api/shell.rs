@@ -1,0 +1,128 @@
+//! The web shell: health, error pages, headers, admin visibility.
+
+use crate::helpers::{location, spawn_app};
+
+#[tokio::test]
+async fn health_and_readiness_report_their_checks() {
+    let app = spawn_app().await;
+    let res = app.get("/healthz").await;
+    assert_eq!(res.status(), 200);
+    let res = app.get("/readyz").await;
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.expect("json");
+    assert_eq!(body["checks"]["database"]["ok"], true);
+    assert_eq!(body["checks"]["storage"]["ok"], true);
+}
+
+#[tokio::test]
+async fn pages_carry_security_headers_and_personal_pages_are_not_cached() {
+    let app = spawn_app().await;
+    app.logged_in_user("kim@campus.edu").await;
+    let res = app.get("/knowledge-folders/").await;
+    let h = res.headers();
+    let csp = h
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
+    assert_eq!(
+        h.get("cache-control").and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    assert_eq!(
+        h.get("x-content-type-options")
+            .and_then(|v| v.to_str().ok()),
+        Some("nosniff")
+    );
+    let cookie = app
+        .other_browser()
+        .login("kim@campus.edu", "a long enough password")
+        .await;
+    let set_cookie = cookie
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"),
+        "{set_cookie}"
+    );
+    let js = app.get("/static/htmx.min.js").await;
+    assert_eq!(js.status(), 200);
+    assert!(js.text().await.expect("body").contains("htmx"));
+}
+
+#[tokio::test]
+async fn unknown_pages_get_a_useful_404_in_the_callers_format() {
+    let app = spawn_app().await;
+    let res = app.get("/no/such/page").await;
+    assert_eq!(res.status(), 404);
+    assert!(
+        res.text()
+            .await
+            .expect("body")
+            .contains("We could not find that page")
+    );
+    let res = app
+        .client
+        .get(app.url("/api/v1/nope"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(res.status(), 404);
+    assert_eq!(
+        res.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/problem+json")
+    );
+    let body: serde_json::Value = res.json().await.expect("json");
+    assert_eq!(body["code"], "not_found");
+    let res = app
+        .client
+        .get(app.url("/no/such"))
+        .header("HX-Request", "true")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(res.status(), 404);
+    assert!(
+        res.text()
+            .await
+            .expect("body")
+            .starts_with("<div class=\"flash flash-error\"")
+    );
+}
+
+#[tokio::test]
+async fn anonymous_visitors_are_sent_to_login_and_non_admins_never_see_admin_pages() {
+    let app = spawn_app().await;
+    let res = app.get("/knowledge-folders/").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/login?next=%2Fknowledge-folders%2F");
+    app.logged_in_user("lee@campus.edu").await;
+    let page = app.get_text("/").await;
+    assert!(
+        page.contains("Knowledge folders")
+            && page.contains("Settings")
+            && !page.contains("href=\"/admin/\"")
+    );
+    assert_eq!(app.get("/admin/").await.status(), 404);
+
+    let admin = app.other_browser();
+    admin
+        .create_user("root@campus.edu", "a long enough password", true)
+        .await;
+    assert_eq!(
+        admin
+            .login("root@campus.edu", "a long enough password")
+            .await
+            .status(),
+        303
+    );
+    let page = admin.get_text("/admin/").await;
+    assert!(page.contains("Administration") && page.contains("test-echo"));
+    assert!(admin.get_text("/").await.contains("href=\"/admin/\""));
+}
