@@ -33,7 +33,14 @@ pub struct StoredObject {
 
 impl Storage {
     /// Open the store named by `CAMPUSCORE_STORAGE_URL` (`file://…` or `s3://bucket/prefix`).
+    /// S3 credentials come from the standard `AWS_*` environment variables.
     pub fn from_url(url: &str) -> anyhow::Result<Self> {
+        Self::from_url_with(url, &[])
+    }
+
+    /// Like `from_url`, with explicit S3 options (`aws_access_key_id`, `aws_endpoint`, …)
+    /// taking precedence over the environment.
+    pub fn from_url_with(url: &str, s3_options: &[(&str, &str)]) -> anyhow::Result<Self> {
         if let Some(path) = url.strip_prefix("file://") {
             std::fs::create_dir_all(path)
                 .with_context(|| format!("creating storage directory {path}"))?;
@@ -55,6 +62,12 @@ impl Storage {
                 builder = builder
                     .with_allow_http(endpoint.starts_with("http://"))
                     .with_endpoint(endpoint);
+            }
+            for (key, value) in s3_options {
+                let key = key
+                    .parse()
+                    .with_context(|| format!("unknown S3 option {key}"))?;
+                builder = builder.with_config(key, *value);
             }
             let s3 = builder
                 .build()

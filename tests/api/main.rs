@@ -2,8 +2,10 @@
 
 mod accounts;
 mod actions;
+mod cli;
 mod folders;
 mod helpers;
 mod rotation;
 mod schema;
 mod shell;
+mod storage_s3;
