@@ -100,6 +100,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
     match cli.command {
         Command::Serve { bind } => {
+            let mut settings = settings;
+            if std::env::var_os("CAMPUSCORE_BASE_URL").is_none() {
+                // Links (setup, OAuth redirects) should point where we actually listen.
+                settings.base_url = url::Url::parse(&format!("http://{bind}"))
+                    .with_context(|| format!("--bind {bind} is not host:port"))?;
+            }
             let app = Application::build(settings, &bind).await?;
             tracing::info!(http.addr = %bind, "campuscore listening on http://{bind}");
             app.announce_setup_link().await?;
