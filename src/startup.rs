@@ -166,6 +166,9 @@ fn server(state: AppState, listener: TcpListener) -> anyhow::Result<Server> {
             .wrap(from_fn(errors::security_headers))
             .wrap(from_fn(log_requests))
     })
+    // Longer than the idle timeout of clients and proxies, so a reused idle connection is
+    // not closed under a request that is already on its way.
+    .keep_alive(std::time::Duration::from_secs(75))
     .listen(listener)?
     .shutdown_timeout(10)
     .run();

@@ -85,7 +85,9 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(opts: Options) -> TestApp {
     campuscore::install_crypto_provider();
-    campuscore::telemetry::init();
+    if std::env::var_os("RUST_LOG").is_some() {
+        campuscore::telemetry::init(); // logs only when asked for, to keep test output readable
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
@@ -134,6 +136,7 @@ pub fn client() -> reqwest::Client {
 pub fn client_with_jar(jar: Arc<reqwest::cookie::Jar>) -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_provider(jar)
+        .pool_idle_timeout(std::time::Duration::from_secs(2))
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client")
