@@ -9,12 +9,7 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder}
 use serde_json::{Value, json};
 
 async fn echo_connection(app: &TestApp, user_id: i64) -> i64 {
-    let row = connector::Entity::find()
-        .filter(connector::Column::Slug.eq("test-echo"))
-        .one(&app.state.db)
-        .await
-        .expect("query")
-        .expect("test-echo is in the catalog");
+    let row = app.echo_connector().await;
     let conn = credentials::insert(
         &app.state.db,
         &app.state.keyring,
@@ -193,12 +188,7 @@ async fn a_disabled_connector_refuses_actions_with_a_clear_message() {
     campuscore::services::catalog::sync(&app.state.db, &app.state.registry)
         .await
         .expect("sync");
-    let row = connector::Entity::find()
-        .filter(connector::Column::Slug.eq("test-echo"))
-        .one(&app.state.db)
-        .await
-        .expect("q")
-        .expect("row");
+    let row = app.echo_connector().await;
     assert!(!row.is_enabled);
 }
 

@@ -277,3 +277,17 @@ impl TestApp {
             .expect("the client holds a session cookie")
     }
 }
+
+impl TestApp {
+    /// The catalog row of the test-only `test-echo` connector.
+    pub async fn echo_connector(&self) -> campuscore::models::entities::connector::Model {
+        use campuscore::models::entities::connector;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        connector::Entity::find()
+            .filter(connector::Column::Slug.eq("test-echo"))
+            .one(&self.state.db)
+            .await
+            .expect("query")
+            .expect("test-echo is in the catalog")
+    }
+}

@@ -1,7 +1,7 @@
 //! `keys rotate`: interrupted, resumed, nothing lost or double-encrypted.
 
 use crate::helpers::spawn_app;
-use campuscore::models::entities::{connection, connector, connector_config};
+use campuscore::models::entities::{connection, connector_config};
 use campuscore::services::secrets::Keyring;
 use campuscore::services::{connector_config as config, credentials, rotation};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -15,12 +15,7 @@ async fn rotation_can_be_interrupted_and_resumed_without_losing_a_value() {
     let old_key = old.primary_key_material().to_owned();
     let rotated_ring = Keyring::from_keys(&[new_key.clone(), old_key]).expect("keyring");
 
-    let row = connector::Entity::find()
-        .filter(connector::Column::Slug.eq("test-echo"))
-        .one(&app.state.db)
-        .await
-        .expect("q")
-        .expect("row");
+    let row = app.echo_connector().await;
     let plugin = app.state.registry.get("test-echo").expect("plugin").clone();
     for i in 0..5 {
         config::set(
@@ -142,12 +137,7 @@ async fn rotation_can_be_interrupted_and_resumed_without_losing_a_value() {
 #[tokio::test]
 async fn a_secret_config_value_is_stored_encrypted_and_only_ever_shown_masked() {
     let app = spawn_app().await;
-    let row = connector::Entity::find()
-        .filter(connector::Column::Slug.eq("test-echo"))
-        .one(&app.state.db)
-        .await
-        .expect("q")
-        .expect("row");
+    let row = app.echo_connector().await;
     let plugin = app.state.registry.get("test-echo").expect("plugin").clone();
     let shown = config::set(
         &app.state.db,
