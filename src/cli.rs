@@ -101,7 +101,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { bind } => {
             let mut settings = settings;
-            if std::env::var_os("CAMPUSCORE_BASE_URL").is_none() {
+            if !settings.base_url_configured {
                 // Links (setup, OAuth redirects) should point where we actually listen.
                 settings.base_url = url::Url::parse(&format!("http://{bind}"))
                     .with_context(|| format!("--bind {bind} is not host:port"))?;

@@ -14,6 +14,8 @@ pub struct Settings {
     pub database_url: String,
     /// Public base URL; OAuth redirect URIs and setup links are built from it.
     pub base_url: Url,
+    /// Whether `CAMPUSCORE_BASE_URL` was set (otherwise `serve` derives it from `--bind`).
+    pub base_url_configured: bool,
     /// `file://…` or `s3://bucket/prefix`.
     pub storage_url: String,
     /// `db` (embedded outbox + in-process worker).
@@ -45,7 +47,9 @@ impl Settings {
         {
             bail!("DATABASE_URL must start with sqlite:// or postgres:// (got a different scheme)");
         }
-        let base_url = get("CAMPUSCORE_BASE_URL").unwrap_or_else(|| "http://127.0.0.1:8000".into());
+        let configured_base_url = get("CAMPUSCORE_BASE_URL");
+        let base_url_configured = configured_base_url.is_some();
+        let base_url = configured_base_url.unwrap_or_else(|| "http://127.0.0.1:8000".into());
         let base_url = Url::parse(base_url.trim_end_matches('/'))
             .with_context(|| format!("CAMPUSCORE_BASE_URL is not a valid URL: {base_url}"))?;
         let storage_url = get("CAMPUSCORE_STORAGE_URL")
@@ -66,6 +70,7 @@ impl Settings {
             data_dir,
             database_url,
             base_url,
+            base_url_configured,
             storage_url,
             queue_url,
             fernet_keys: get("FERNET_KEYS"),

@@ -24,62 +24,70 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Run a command that must succeed; its standard output.
+fn ok(data_dir: &std::path::Path, args: &[&str]) -> String {
+    let out = run(data_dir, &[], args);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    stdout(&out)
+}
+
+/// Run a command that must fail; its standard error.
+fn fails(data_dir: &std::path::Path, args: &[&str]) -> String {
+    let out = run(data_dir, &[], args);
+    assert!(!out.status.success(), "{args:?} should fail");
+    stderr(&out)
+}
+
 #[test]
 fn an_operator_creates_users_configures_connectors_and_gets_a_token() {
     let dir = tempfile::tempdir().expect("dir");
-    let out = run(dir.path(), &[], &["migrate"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(dir.path().join("fernet.key").exists() || dir.path().join("campuscore.db").exists());
+    let d = dir.path();
+    ok(d, &["migrate"]);
+    assert!(d.join("fernet.key").exists() || d.join("campuscore.db").exists());
 
-    let out = run(
-        dir.path(),
-        &[],
+    let pw = "a long enough password";
+    let out = ok(
+        d,
         &[
             "createuser",
             "--email",
             "Admin@Campus.edu",
             "--password",
-            "a long enough password",
+            pw,
             "--admin",
         ],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("admin@campus.edu"));
+    assert!(out.contains("admin@campus.edu"));
+    assert!(d.join("fernet.key").exists(), "a key was generated once");
     assert!(
-        dir.path().join("fernet.key").exists(),
-        "a key was generated once"
+        fails(
+            d,
+            &[
+                "createuser",
+                "--email",
+                "admin@campus.edu",
+                "--password",
+                pw
+            ]
+        )
+        .contains("already exists")
+    );
+    assert!(
+        fails(
+            d,
+            &[
+                "createuser",
+                "--email",
+                "short@campus.edu",
+                "--password",
+                "short"
+            ]
+        )
+        .contains("at least 10 characters")
     );
 
-    let out = run(
-        dir.path(),
-        &[],
-        &[
-            "createuser",
-            "--email",
-            "admin@campus.edu",
-            "--password",
-            "a long enough password",
-        ],
-    );
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("already exists"));
-    let out = run(
-        dir.path(),
-        &[],
-        &[
-            "createuser",
-            "--email",
-            "short@campus.edu",
-            "--password",
-            "short",
-        ],
-    );
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("at least 10 characters"));
-
-    let out = run(
-        dir.path(),
-        &[],
+    let out = ok(
+        d,
         &[
             "config",
             "set",
@@ -89,11 +97,9 @@ fn an_operator_creates_users_configures_connectors_and_gets_a_token() {
             "--secret",
         ],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("••••9f3e") && !stdout(&out).contains("very-secret"));
-    let out = run(
-        dir.path(),
-        &[],
+    assert!(out.contains("••••9f3e") && !out.contains("very-secret"));
+    ok(
+        d,
         &[
             "config",
             "set",
@@ -102,46 +108,27 @@ fn an_operator_creates_users_configures_connectors_and_gets_a_token() {
             "http://127.0.0.1:9999",
         ],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let out = run(dir.path(), &[], &["config", "list", "test-echo"]);
-    let listed = stdout(&out);
+    let listed = ok(d, &["config", "list", "test-echo"]);
     assert!(
         listed.contains("CLIENT_SECRET = ••••9f3e (secret)")
             && listed.contains("API_BASE_URL = http://127.0.0.1:9999"),
         "{listed}"
     );
     assert!(!listed.contains("very-secret"));
-    let out = run(
-        dir.path(),
-        &[],
-        &["config", "set", "no-such-connector", "X", "y"],
-    );
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("no connector with slug"));
-
-    let out = run(dir.path(), &[], &["connectors"]);
     assert!(
-        stdout(&out).contains("test-echo") && stdout(&out).contains("echo"),
-        "{}",
-        stdout(&out)
+        fails(d, &["config", "set", "no-such-connector", "X", "y"])
+            .contains("no connector with slug")
     );
 
-    let out = run(
-        dir.path(),
-        &[],
-        &["token", "create", "--email", "admin@campus.edu"],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let token = stdout(&out).lines().last().unwrap_or_default().to_owned();
+    let out = ok(d, &["connectors"]);
+    assert!(out.contains("test-echo") && out.contains("echo"), "{out}");
+
+    let out = ok(d, &["token", "create", "--email", "admin@campus.edu"]);
+    let token = out.lines().last().unwrap_or_default().to_owned();
     assert!(token.starts_with("ccpat_") && token.len() > 40, "{token}");
 
-    let out = run(dir.path(), &[], &["keys", "rotate"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stdout(&out).contains("connector_config: scanned 1"),
-        "{}",
-        stdout(&out)
-    );
+    let out = ok(d, &["keys", "rotate"]);
+    assert!(out.contains("connector_config: scanned 1"), "{out}");
 }
 
 #[test]

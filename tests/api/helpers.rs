@@ -243,6 +243,18 @@ impl TestApp {
             pg_database: None,
         }
     }
+
+    /// The catalog row of the test-only `test-echo` connector.
+    pub async fn echo_connector(&self) -> campuscore::models::entities::connector::Model {
+        use campuscore::models::entities::connector;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        connector::Entity::find()
+            .filter(connector::Column::Slug.eq("test-echo"))
+            .one(&self.state.db)
+            .await
+            .expect("query")
+            .expect("test-echo is in the catalog")
+    }
 }
 
 impl TestApp {
@@ -275,19 +287,5 @@ impl TestApp {
             .cookies(&url)
             .and_then(|v| v.to_str().ok().map(str::to_owned))
             .expect("the client holds a session cookie")
-    }
-}
-
-impl TestApp {
-    /// The catalog row of the test-only `test-echo` connector.
-    pub async fn echo_connector(&self) -> campuscore::models::entities::connector::Model {
-        use campuscore::models::entities::connector;
-        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-        connector::Entity::find()
-            .filter(connector::Column::Slug.eq("test-echo"))
-            .one(&self.state.db)
-            .await
-            .expect("query")
-            .expect("test-echo is in the catalog")
     }
 }
