@@ -9,16 +9,16 @@ extern crate self as campuscore_connectors;
 
 pub mod sdk;
 
-pub use sdk::{form, redact};
+pub use sdk::{form, redact, ssrf};
 
 pub use campuscore_connectors_macros::connector_actions;
 pub use sdk::{
-    ActionContext, ActionDescriptor, ActionOutput, ActionSet, AuthScoping, ConfigKey, Connector,
-    ConnectorDef, ConnectorError, ConnectorKind, ConnectorRegistration, ConnectorSettings,
-    ConnectorSpec, Credentials, DefinedConnector, Download, DownloadInfo, FieldErrors, FieldKind,
-    FormField, HttpClient, HttpConfig, NoInput, NormalizedCredentials, OAuthDescriptor, Registry,
-    RegistryError, RetryPolicy, Tag, TokenUpdater, error_for_status, json_body, keys,
-    redact_params, validate_form,
+    ActionContext, ActionDescriptor, ActionOutput, ActionSet, AllowList, AuthScoping, ConfigKey,
+    Connector, ConnectorDef, ConnectorError, ConnectorKind, ConnectorRegistration,
+    ConnectorSettings, ConnectorSpec, Credentials, DefinedConnector, Download, DownloadInfo,
+    FieldErrors, FieldKind, FormField, HttpClient, HttpConfig, NoInput, NormalizedCredentials,
+    OAuthDescriptor, Registry, RegistryError, RetryPolicy, Tag, TokenUpdater, error_for_status,
+    json_body, keys, redact_params, validate_form,
 };
 
 /// Re-exports for `#[connector_actions]` expansions; not part of the public API.

@@ -47,6 +47,12 @@ pub enum AppError {
     /// The connector was turned off by an administrator (or is no longer compiled in).
     #[error("{0}")]
     Disabled(String),
+    /// The connector lacks the configuration an administrator must provide.
+    #[error("{0}")]
+    NotConfigured(String),
+    /// An OAuth sign-in could not be completed (bad, reused or foreign state; cancelled).
+    #[error("{0}")]
+    FlowRejected(String),
     /// A dependency (database, storage) is unavailable.
     #[error("{0}")]
     Unavailable(String),
@@ -76,6 +82,8 @@ impl AppError {
             AppError::RateLimited { .. } => "rate_limited",
             AppError::Connector(e) => e.code(),
             AppError::Disabled(_) => "connector_disabled",
+            AppError::NotConfigured(_) => "connector_not_configured",
+            AppError::FlowRejected(_) => "oauth_flow_rejected",
             AppError::Unavailable(_) => "unavailable",
             AppError::Internal(_) => "internal_error",
         }
@@ -94,6 +102,8 @@ impl AppError {
             AppError::RateLimited { .. } => "Slow down",
             AppError::Connector(_) => "The service did not accept the request",
             AppError::Disabled(_) => "Connector turned off",
+            AppError::NotConfigured(_) => "Not configured",
+            AppError::FlowRejected(_) => "Sign-in not completed",
             AppError::Unavailable(_) => "Temporarily unavailable",
             AppError::Internal(_) => "Something went wrong",
         }
@@ -145,6 +155,8 @@ impl ResponseError for AppError {
                 StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_GATEWAY)
             }
             AppError::Disabled(_) => StatusCode::FORBIDDEN,
+            AppError::NotConfigured(_) => StatusCode::CONFLICT,
+            AppError::FlowRejected(_) => StatusCode::BAD_REQUEST,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

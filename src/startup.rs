@@ -47,6 +47,7 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
         queue: queue::QueueHandle::default(),
         http: HttpClient::new(HttpConfig::default()),
         settings: Arc::new(settings),
+        refresh_locks: Arc::default(),
     })
 }
 

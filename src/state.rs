@@ -4,6 +4,7 @@ use crate::config::Settings;
 use crate::services::queue::QueueHandle;
 use crate::services::secrets::Keyring;
 use crate::services::storage::Storage;
+use crate::services::token_refresh::RefreshLocks;
 use campuscore_connectors::{HttpClient, Registry};
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
@@ -25,4 +26,6 @@ pub struct AppState {
     pub http: HttpClient,
     /// The settings the app was started with.
     pub settings: Arc<Settings>,
+    /// Per-connection locks that make token refreshes single-flight within this process.
+    pub refresh_locks: Arc<RefreshLocks>,
 }

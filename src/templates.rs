@@ -3,11 +3,12 @@
 //! the first render and an HTMX swap come from the same markup.
 
 use crate::auth::{csrf, keys};
-use crate::models::entities::{knowledge_folder, source_file, user};
+use crate::models::entities::{connection, connector, knowledge_folder, source_file, user};
 use crate::services::source_files::human_size;
 use actix_session::Session;
 use askama::Template;
 use askama_web::WebTemplate;
+use campuscore_connectors::FieldKind;
 use serde::{Deserialize, Serialize};
 
 /// What every page needs: who is logged in, the CSRF token, one-shot messages.
@@ -164,21 +165,191 @@ pub struct SettingsPage {
     pub connections: Vec<ConnectionRow>,
 }
 
+/// A connector the user can connect, on the settings page.
 pub struct ConnectorCard {
     pub slug: String,
     pub name: String,
     pub description: String,
     pub icon: String,
+    /// How connecting works, in words.
     pub kind: String,
+    /// Whether an administrator has provided the required config.
+    pub configured: bool,
 }
 
+/// One of my connections, as the settings page and its HTMX row fragment show it.
 pub struct ConnectionRow {
     pub id: i64,
     pub connector: String,
+    pub slug: String,
+    pub icon: String,
     pub identity: String,
     pub status: String,
+    pub status_label: String,
+    pub needs_reauth: bool,
+    pub last_error: Option<String>,
     pub connected: String,
     pub last_used: String,
+    /// A one-shot result shown in the row (after Test): (level, message).
+    pub notice: Option<(String, String)>,
+}
+
+impl ConnectionRow {
+    pub fn new(c: &connection::Model, connector: Option<&connector::Model>) -> Self {
+        let fmt = |t: Option<chrono::DateTime<chrono::Utc>>| {
+            t.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_else(|| "never".into())
+        };
+        let status_label = match c.status.as_str() {
+            "active" => "active",
+            "needs_reauth" => "needs reauth",
+            "error" => "error",
+            other => other,
+        }
+        .to_owned();
+        Self {
+            id: c.id,
+            connector: connector.map(|k| k.name.clone()).unwrap_or_default(),
+            slug: connector.map(|k| k.slug.clone()).unwrap_or_default(),
+            icon: connector
+                .map(|k| k.icon.clone())
+                .unwrap_or_else(|| "plug".into()),
+            identity: c.service_identity.clone().unwrap_or_else(|| "—".into()),
+            needs_reauth: c.status == "needs_reauth",
+            status: c.status.clone(),
+            status_label,
+            last_error: c.last_error.clone(),
+            connected: fmt(Some(c.created_at)),
+            last_used: fmt(c.last_used_at),
+            notice: None,
+        }
+    }
+}
+
+/// One connection row, swapped in place by Test.
+#[derive(Template)]
+#[template(path = "_connection_row.html")]
+pub struct ConnectionRowFragment {
+    pub c: ConnectionRow,
+}
+
+/// What replaces a row after Disconnect.
+#[derive(Template)]
+#[template(path = "_disconnected_row.html")]
+pub struct DisconnectedRowFragment {
+    pub id: i64,
+    pub message: String,
+}
+
+/// One input of a manual connector's credential form.
+pub struct FormInput {
+    pub name: String,
+    pub label: String,
+    pub help: String,
+    /// `text`, `password`, `number`, `url`, `select` or `checkbox`.
+    pub kind: String,
+    pub required: bool,
+    pub placeholder: String,
+    /// The value to show again (never for passwords).
+    pub value: String,
+    pub checked: bool,
+    pub options: Vec<(String, String, bool)>,
+    pub error: Option<String>,
+}
+
+/// The credential form of a manual connector, with values and errors.
+pub struct ManualFormView {
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub icon: String,
+    pub action: String,
+    pub reconnect: bool,
+    pub inputs: Vec<FormInput>,
+    /// An error not tied to a field (the service was unreachable, …).
+    pub general_error: Option<String>,
+    /// The CSRF token for the plain (non-HTMX) form post.
+    pub csrf: String,
+}
+
+impl ManualFormView {
+    /// The form for `connector`, refilled from `input` (secrets excepted) with `errors`.
+    pub fn new(
+        connector: &crate::services::connections::ResolvedConnector,
+        reconnect: Option<i64>,
+        input: &std::collections::HashMap<String, String>,
+        mut errors: std::collections::BTreeMap<String, String>,
+    ) -> Self {
+        let spec = connector.plugin.spec();
+        let inputs = spec
+            .form
+            .iter()
+            .map(|f| {
+                let secret = f.kind.is_secret();
+                let value = if secret {
+                    String::new()
+                } else {
+                    input
+                        .get(f.name)
+                        .cloned()
+                        .or_else(|| f.default.map(str::to_owned))
+                        .unwrap_or_default()
+                };
+                let options = match f.kind {
+                    FieldKind::Select(options) => options
+                        .iter()
+                        .map(|(v, l)| ((*v).to_owned(), (*l).to_owned(), *v == value))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                FormInput {
+                    name: f.name.to_owned(),
+                    label: f.label.to_owned(),
+                    help: f.help.to_owned(),
+                    kind: f.kind.as_str().to_owned(),
+                    required: f.required,
+                    placeholder: f.placeholder.unwrap_or_default().to_owned(),
+                    checked: matches!(value.as_str(), "on" | "true" | "1" | "yes"),
+                    value,
+                    options,
+                    error: errors.remove(f.name),
+                }
+            })
+            .collect();
+        let general_error = if errors.is_empty() {
+            None
+        } else {
+            Some(errors.into_values().collect::<Vec<_>>().join(" "))
+        };
+        let action = match reconnect {
+            Some(id) => format!("/settings/connect/{}?connection={id}", spec.slug),
+            None => format!("/settings/connect/{}", spec.slug),
+        };
+        Self {
+            slug: spec.slug.to_owned(),
+            name: connector.row.name.clone(),
+            description: connector.row.description.clone(),
+            icon: connector.row.icon.clone(),
+            action,
+            reconnect: reconnect.is_some(),
+            inputs,
+            general_error,
+            csrf: String::new(),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "connect_manual.html")]
+pub struct ManualConnectPage {
+    pub ctx: PageCtx,
+    pub form: ManualFormView,
+}
+
+#[derive(Template)]
+#[template(path = "_manual_form.html")]
+pub struct ManualFormFragment {
+    pub form: ManualFormView,
 }
 
 #[derive(Template, WebTemplate)]

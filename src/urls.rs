@@ -1,6 +1,6 @@
 //! Every route of the application, in one place (as the documented Django `urls.py`).
 
-use crate::views::{account, admin, api, errors, folders, health, home, settings};
+use crate::views::{account, admin, api, connect, errors, folders, health, home, settings};
 use actix_governor::{Governor, GovernorConfigBuilder};
 use actix_web::http::Method;
 use actix_web::web;
@@ -28,6 +28,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/setup/{token}", web::get().to(account::setup_page))
         .route("/setup/{token}", web::post().to(account::setup))
         .route("/settings", web::get().to(settings::settings))
+        .route(
+            "/settings/connect/{slug}",
+            web::get().to(connect::manual_form),
+        )
+        .route(
+            "/settings/connect/{slug}",
+            web::post().to(connect::manual_submit),
+        )
+        .route(
+            "/settings/connections/{connection_id}/test",
+            web::post().to(settings::test_connection),
+        )
+        .route(
+            "/settings/connections/{connection_id}/disconnect",
+            web::post().to(settings::disconnect),
+        )
+        .route(
+            "/api/connectors/connect/{slug}/start",
+            web::get().to(connect::start),
+        )
+        .route(
+            "/api/connectors/{slug}/callback",
+            web::get().to(connect::callback),
+        )
         .route("/knowledge-folders/", web::get().to(folders::list))
         .route("/knowledge-folders/", web::post().to(folders::create))
         .route(
@@ -44,6 +68,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/admin/", web::get().to(admin::dashboard))
         .route("/api/v1/connectors", web::get().to(api::list_connectors))
+        .route("/api/v1/connectors/{id}/auth", web::post().to(api::auth))
+        .route(
+            "/api/v1/connectors/{id}/connections",
+            web::post().to(api::create_connection),
+        )
+        .route(
+            "/api/v1/connector-credentials",
+            web::get().to(api::list_credentials),
+        )
+        .route(
+            "/api/v1/connector-credentials/{credential_id}",
+            web::delete().to(api::delete_credential),
+        )
         .route(
             "/api/v1/connections/{connection_id}/actions/{action}",
             web::post().to(api::execute),

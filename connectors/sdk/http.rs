@@ -10,6 +10,7 @@
 //!   for 429, `Upstream` for 5xx) instead of the response;
 //! - logs carry the method, host and path only — never headers or query strings.
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -94,6 +95,8 @@ pub struct HttpClient {
     token: reqwest::Client,
     retry: RetryPolicy,
     follows_redirects: bool,
+    /// Kept to build [`HttpClient::pinned`] clients with the same settings.
+    config: HttpConfig,
 }
 
 impl HttpClient {
@@ -124,6 +127,7 @@ impl HttpClient {
             token: builder(redirect::Policy::none())?,
             retry: config.retry,
             follows_redirects: true,
+            config,
         })
     }
 
@@ -135,6 +139,50 @@ impl HttpClient {
             follows_redirects: false,
             ..self.clone()
         }
+    }
+
+    /// A client whose requests to `host` connect only to `addrs` — the addresses
+    /// [`resolve_checked`](super::ssrf::resolve_checked) checked — for connectors that
+    /// reach a host a user typed (S3 `endpoint_url`).
+    ///
+    /// Checking a name and then letting the client resolve it again is not a check: a
+    /// second DNS answer (DNS rebinding, a short TTL) can point the connection at
+    /// `169.254.169.254` or an internal host. So this client:
+    /// - never resolves `host`: it connects to `addrs` (the URL's port, when it names one,
+    ///   replaces the port in `addrs`); TLS still verifies the certificate for `host`;
+    /// - refuses to resolve any other name, so it cannot reach an unchecked host by name
+    ///   (a URL with an IP literal is connected as written: check that host too);
+    /// - follows no redirects: a `Location` could lead to another, unchecked host;
+    /// - ignores proxy environment variables: a proxy would resolve `host` itself;
+    /// - keeps this client's timeouts, user agent and retry policy.
+    ///
+    /// `Misconfigured` when `host` or `addrs` is empty (a connector bug) or the client
+    /// cannot be built.
+    pub fn pinned(&self, host: &str, addrs: &[SocketAddr]) -> Result<HttpClient, ConnectorError> {
+        let name = host.strip_suffix('.').unwrap_or(host);
+        if name.is_empty() || addrs.is_empty() {
+            return Err(ConnectorError::misconfigured(
+                "a pinned HTTP client needs a host and at least one checked address",
+            ));
+        }
+        let client = reqwest::Client::builder()
+            .connect_timeout(self.config.connect_timeout)
+            .timeout(self.config.timeout)
+            .user_agent(self.config.user_agent.clone())
+            .redirect(redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(super::ssrf::RefuseUnpinned)
+            .resolve_to_addrs(name, addrs)
+            .resolve_to_addrs(&format!("{name}."), addrs)
+            .build()
+            .map_err(|e| ConnectorError::misconfigured(format!("cannot build HTTP client: {e}")))?;
+        Ok(Self {
+            api: client.clone(),
+            token: client,
+            retry: self.retry,
+            follows_redirects: false,
+            config: self.config.clone(),
+        })
     }
 
     /// Whether this client follows redirects.

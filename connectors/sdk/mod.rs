@@ -13,6 +13,7 @@ pub mod redact;
 pub mod registry;
 pub mod settings;
 pub mod spec;
+pub mod ssrf;
 pub mod status;
 
 pub use action::{ActionDescriptor, ActionOutput, ActionSet, Download, DownloadInfo, Tag};
@@ -30,5 +31,9 @@ pub use settings::ConnectorSettings;
 pub use spec::{
     AuthScoping, ConfigKey, ConnectorKind, ConnectorSpec, FieldKind, FormField, OAuthDescriptor,
     keys, standard_oauth_keys,
+};
+pub use ssrf::{
+    AllowList, blocked_reason, check_addresses, parse_ip_literal, resolve_checked,
+    resolve_checked_for,
 };
 pub use status::{error_for_status, error_from_response, json_body};

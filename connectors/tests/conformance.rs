@@ -12,6 +12,7 @@ fn expected_slugs() -> Vec<&'static str> {
     let mut slugs: Vec<&'static str> = vec![];
     if cfg!(feature = "testing") {
         slugs.push("test-echo");
+        slugs.push("test-oauth");
     }
     slugs.sort_unstable();
     slugs

@@ -14,6 +14,8 @@ mod m20261122_000008_create_connector_audit_log;
 mod m20261122_000009_create_knowledge_folder;
 mod m20261122_000010_create_source_file;
 mod m20261122_000011_create_queue_message;
+mod m20261122_000012_create_oauth_state;
+mod m20261122_000013_add_connection_refresh_lease_owner;
 
 pub struct Migrator;
 
@@ -32,6 +34,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000009_create_knowledge_folder::Migration),
             Box::new(m20261122_000010_create_source_file::Migration),
             Box::new(m20261122_000011_create_queue_message::Migration),
+            Box::new(m20261122_000012_create_oauth_state::Migration),
+            Box::new(m20261122_000013_add_connection_refresh_lease_owner::Migration),
         ]
     }
 }

@@ -16,6 +16,8 @@ pub mod keys {
     pub const CSRF: &str = "csrf";
     /// One-shot messages shown on the next page.
     pub const FLASH: &str = "flash";
+    /// Random per-session value whose hash binds the OAuth flows started in the session.
+    pub const OAUTH_NONCE: &str = "oauth_nonce";
 }
 
 /// A random URL-safe token with `bytes` bytes of entropy (ChaCha12 seeded from the OS).

@@ -3,8 +3,10 @@
 pub mod api_tokens;
 pub mod audit;
 pub mod catalog;
+pub mod connections;
 pub mod connector_config;
 pub mod credentials;
+pub mod oauth;
 pub mod queue;
 pub mod rotation;
 pub mod run_action;
@@ -12,3 +14,4 @@ pub mod secrets;
 pub mod setup;
 pub mod source_files;
 pub mod storage;
+pub mod token_refresh;

@@ -24,6 +24,10 @@ use tokio::sync::Notify;
 pub const DOCUMENTS_QUEUE: &str = "documents";
 /// Sent once per stored source file.
 pub const SOURCE_FILE_UPLOADED: &str = "source_file.uploaded";
+/// Housekeeping work (token revocation retries).
+pub const MAINTENANCE_QUEUE: &str = "maintenance";
+/// A provider must be asked again to revoke a disconnected connection's token.
+pub const TOKEN_REVOKE: &str = "oauth.revoke_token";
 /// After this many failed attempts a message is parked as `dead`.
 pub const MAX_ATTEMPTS: i32 = 5;
 const LEASE: Duration = Duration::from_secs(60);
@@ -67,6 +71,30 @@ impl Message {
                 "origin": file.origin,
             }),
             dedup_key: Some(format!("{SOURCE_FILE_UPLOADED}:{}", file.uuid)),
+        }
+    }
+}
+
+impl Message {
+    /// Ask the provider again to revoke a disconnected connection's token (`token` is a
+    /// Fernet token of it; the connection row itself is already gone).
+    pub fn revoke_token(
+        connector_id: i64,
+        token: &str,
+        token_type_hint: &str,
+        connection_id: i64,
+    ) -> Self {
+        Self {
+            queue: MAINTENANCE_QUEUE,
+            message_type: TOKEN_REVOKE,
+            payload: json!({
+                "type": TOKEN_REVOKE,
+                "connector_id": connector_id,
+                "connection_id": connection_id,
+                "token": token,
+                "token_type_hint": token_type_hint,
+            }),
+            dedup_key: Some(format!("{TOKEN_REVOKE}:{connection_id}")),
         }
     }
 }
@@ -200,6 +228,7 @@ async fn handle(state: &AppState, msg: &queue_message::Model) -> anyhow::Result<
         serde_json::from_str(&msg.payload).context("message payload is not JSON")?;
     match msg.message_type.as_str() {
         SOURCE_FILE_UPLOADED => mark_ready(state, &payload).await,
+        TOKEN_REVOKE => crate::services::connections::retry_revocation(state, &payload).await,
         other => anyhow::bail!("no handler for message type {other:?}"),
     }
 }

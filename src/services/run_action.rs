@@ -3,29 +3,13 @@
 //! registered; credentials are decrypted, the action runs, and an audit row is written
 //! whatever the outcome.
 
-use super::{audit, connector_config, credentials};
+use super::{audit, connections};
 use crate::error::{AppError, AppResult};
-use crate::models::entities::{connection, connector, user};
+use crate::models::entities::user;
 use crate::state::AppState;
-use campuscore_connectors::{ActionContext, ActionOutput, Credentials, redact_params};
-use chrono::Utc;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use campuscore_connectors::{ActionOutput, ConnectorError, ConnectorKind, redact_params};
 use serde_json::Value;
 use std::time::Instant;
-
-/// The caller's connection `connection_id`; anyone else's is `NotFound`.
-pub async fn find_connection(
-    state: &AppState,
-    user_id: i64,
-    connection_id: i64,
-) -> AppResult<connection::Model> {
-    connection::Entity::find_by_id(connection_id)
-        .filter(connection::Column::UserId.eq(user_id))
-        .one(&state.db)
-        .await?
-        .ok_or(AppError::NotFound)
-}
 
 /// Run `action` with `params` on the user's connection.
 pub async fn run_action(
@@ -35,32 +19,21 @@ pub async fn run_action(
     action: &str,
     params: Value,
 ) -> AppResult<ActionOutput> {
-    let conn = find_connection(state, user.id, connection_id).await?;
-    let row = connector::Entity::find_by_id(conn.connector_id)
-        .one(&state.db)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if !row.is_enabled {
-        return Err(AppError::Disabled(format!(
-            "{} has been turned off by an administrator.",
-            row.name
-        )));
-    }
-    let plugin = state.registry.get(&row.slug).cloned().ok_or_else(|| {
-        AppError::Disabled(format!("{} is not available in this version.", row.name))
-    })?;
-    let descriptor = plugin.action(action).ok_or(AppError::NotFound)?;
+    let conn = connections::find_mine(state, user.id, connection_id).await?;
+    let connector = connections::connector_by_id(state, conn.connector_id).await?;
+    let descriptor = connector.plugin.action(action).ok_or(AppError::NotFound)?;
     let secret_fields: Vec<&str> = secret_fields(&descriptor.input_schema);
     let redacted = redact_params(&params, &secret_fields);
 
     let started = Instant::now();
     let outcome = async {
-        let data = credentials::open(&state.keyring, &conn)?;
-        let settings =
-            connector_config::settings_for(&state.db, &state.keyring, row.id, plugin.as_ref())
-                .await?;
-        let ctx = ActionContext::new(Credentials::new(data), settings, state.http.clone());
-        Ok::<_, AppError>(plugin.execute_action(action, &ctx, params).await?)
+        let ctx = connections::action_context(state, &conn, &connector).await?;
+        Ok::<_, AppError>(
+            connector
+                .plugin
+                .execute_action(action, &ctx, params)
+                .await?,
+        )
     }
     .await;
     let error = outcome.as_ref().err().map(|e| (e.code(), e.user_message()));
@@ -69,7 +42,7 @@ pub async fn run_action(
         audit::Entry {
             connection_id: Some(conn.id),
             user_id: Some(user.id),
-            connector_slug: &row.slug,
+            connector_slug: &connector.row.slug,
             action,
             request: &redacted,
             error,
@@ -77,14 +50,16 @@ pub async fn run_action(
         },
     )
     .await;
-    connection::Entity::update_many()
-        .col_expr(connection::Column::LastUsedAt, Expr::value(Utc::now()))
-        .filter(connection::Column::Id.eq(conn.id))
-        .exec(&state.db)
-        .await?;
+    connections::touch(state, &conn, outcome.is_ok()).await?;
+    // Manual credentials the service rejects will not start working again by themselves.
+    if let Err(AppError::Connector(e @ ConnectorError::AuthExpired { .. })) = &outcome
+        && connector.plugin.spec().kind == ConnectorKind::Manual
+    {
+        connections::mark_rejected(state, &conn, &e.user_message()).await?;
+    }
     tracing::info!(
         connection.id = conn.id,
-        connector.slug = %row.slug,
+        connector.slug = %connector.row.slug,
         action,
         outcome = if outcome.is_ok() { "success" } else { "error" },
         duration_ms = started.elapsed().as_millis() as u64,

@@ -1,15 +1,24 @@
-//! `/settings`: the services a user can connect and the connections they have.
+//! `/settings`: the services a user can connect and the connections they have, with Test,
+//! Reconnect and Disconnect as HTMX fragments (plain posts work too, without JavaScript).
 
 use super::account::html;
+use super::{is_htmx, see_other};
 use crate::auth::CurrentUser;
 use crate::error::AppResult;
-use crate::models::entities::{connection, connector};
+use crate::models::entities::connector;
+use crate::services::connections::{self, Revocation};
+use crate::services::{connector_config, oauth};
 use crate::state::AppState;
-use crate::templates::{ConnectionRow, ConnectorCard, PageCtx, SettingsPage};
+use crate::templates::{
+    ConnectionRow, ConnectionRowFragment, ConnectorCard, DisconnectedRowFragment, PageCtx,
+    SettingsPage, flash,
+};
 use actix_session::Session;
-use actix_web::{HttpResponse, web};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use actix_web::{HttpRequest, HttpResponse, web};
+use campuscore_connectors::ConnectorKind;
+use sea_orm::{EntityTrait, QueryOrder};
 
+/// `GET /settings`.
 pub async fn settings(
     state: web::Data<AppState>,
     session: Session,
@@ -19,44 +28,40 @@ pub async fn settings(
         .order_by_asc(connector::Column::Name)
         .all(&state.db)
         .await?;
-    let connectors = catalog
-        .iter()
-        .filter(|c| c.is_enabled && state.registry.get(&c.slug).is_some())
-        .map(|c| ConnectorCard {
-            slug: c.slug.clone(),
-            name: c.name.clone(),
-            description: c.description.clone(),
-            icon: c.icon.clone(),
-            kind: if c.kind == "oauth2" {
-                "Sign in with the service".into()
-            } else {
-                "Enter your own credentials".into()
+    let mut connectors = Vec::new();
+    for row in catalog.iter().filter(|c| c.is_enabled) {
+        let Some(plugin) = state.registry.get(&row.slug) else {
+            continue;
+        };
+        let spec = plugin.spec();
+        let settings =
+            connector_config::settings_for(&state.db, &state.keyring, row.id, plugin.as_ref())
+                .await?;
+        let configured = match spec.kind {
+            ConnectorKind::OAuth2 => oauth::OAuthClient::from_settings(
+                spec,
+                &settings,
+                oauth::redirect_uri(&state, &row.slug),
+            )
+            .is_ok(),
+            ConnectorKind::Manual => settings.missing_required().is_empty(),
+        };
+        connectors.push(ConnectorCard {
+            slug: row.slug.clone(),
+            name: row.name.clone(),
+            description: row.description.clone(),
+            icon: row.icon.clone(),
+            kind: match spec.kind {
+                ConnectorKind::OAuth2 => "Sign in with the service".into(),
+                ConnectorKind::Manual => "Enter your own credentials".into(),
             },
-        })
-        .collect();
-    let mine = connection::Entity::find()
-        .filter(connection::Column::UserId.eq(user.id))
-        .order_by_asc(connection::Column::Id)
-        .all(&state.db)
-        .await?;
-    let fmt = |t: Option<chrono::DateTime<chrono::Utc>>| {
-        t.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-            .unwrap_or_else(|| "never".into())
-    };
-    let connections = mine
-        .into_iter()
-        .map(|c| ConnectionRow {
-            id: c.id,
-            connector: catalog
-                .iter()
-                .find(|k| k.id == c.connector_id)
-                .map(|k| k.name.clone())
-                .unwrap_or_default(),
-            identity: c.service_identity.clone().unwrap_or_else(|| "—".into()),
-            status: c.status.clone(),
-            connected: fmt(Some(c.created_at)),
-            last_used: fmt(c.last_used_at),
-        })
+            configured,
+        });
+    }
+    let connections = connections::list_mine(&state, user.id)
+        .await?
+        .iter()
+        .map(|c| ConnectionRow::new(c, catalog.iter().find(|k| k.id == c.connector_id)))
         .collect();
     Ok(html(
         SettingsPage {
@@ -66,4 +71,60 @@ pub async fn settings(
         },
         200,
     ))
+}
+
+/// `POST /settings/connections/{id}/test`: checks the connection live; the row comes back
+/// with the result (HTMX) or the page with a message.
+pub async fn test_connection(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let (conn, error) = connections::test(&state, user.id, path.into_inner()).await?;
+    let notice = match &error {
+        None => ("success".to_owned(), "Connection works.".to_owned()),
+        Some(e) => ("error".to_owned(), e.user_message()),
+    };
+    if !is_htmx(&req) {
+        flash(&session, &notice.0, notice.1);
+        return Ok(see_other("/settings"));
+    }
+    let connector = connector::Entity::find_by_id(conn.connector_id)
+        .one(&state.db)
+        .await?;
+    let mut row = ConnectionRow::new(&conn, connector.as_ref());
+    row.notice = Some(notice);
+    Ok(html(ConnectionRowFragment { c: row }, 200))
+}
+
+/// `POST /settings/connections/{id}/disconnect`: deletes the connection and revokes its
+/// tokens at the provider where possible.
+pub async fn disconnect(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let done = connections::disconnect(&state, user.id, id).await?;
+    let message = format!(
+        "{} disconnected. {}",
+        done.connector_name,
+        match done.revocation {
+            Revocation::Confirmed => "The service confirmed the sign-in is revoked.",
+            Revocation::Pending => {
+                "The service could not be reached to revoke the sign-in; we will keep trying."
+            }
+            Revocation::Unsupported => "The saved credentials were deleted.",
+        }
+    );
+    if is_htmx(&req) {
+        Ok(html(DisconnectedRowFragment { id, message }, 200))
+    } else {
+        flash(&session, "success", message);
+        Ok(see_other("/settings"))
+    }
 }

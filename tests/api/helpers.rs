@@ -289,3 +289,53 @@ impl TestApp {
             .expect("the client holds a session cookie")
     }
 }
+
+impl TestApp {
+    /// Sets connector config `key` = `value` for `slug`, as `campuscore config set` would.
+    pub async fn set_config(&self, slug: &str, key: &str, value: &str) {
+        use campuscore::models::entities::connector;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let row = connector::Entity::find()
+            .filter(connector::Column::Slug.eq(slug))
+            .one(&self.state.db)
+            .await
+            .expect("query")
+            .expect("connector in the catalog");
+        let plugin = self.state.registry.get(slug).expect("registered").clone();
+        campuscore::services::connector_config::set(
+            &self.state.db,
+            &self.state.keyring,
+            &row,
+            plugin.as_ref(),
+            key,
+            value,
+            false,
+        )
+        .await
+        .expect("config set");
+    }
+
+    /// The redirect URI this app registers for `slug`.
+    pub fn redirect_uri(&self, slug: &str) -> String {
+        format!("{}/api/connectors/{slug}/callback", self.address)
+    }
+
+    /// Points the `test-oauth` connector at `server` with client `client_id`/`client_secret`.
+    pub async fn configure_test_oauth(
+        &self,
+        server: &crate::oauth_server::OAuthServer,
+        client_id: &str,
+        client_secret: &str,
+    ) {
+        let slug = "test-oauth";
+        self.set_config(slug, "CLIENT_ID", client_id).await;
+        self.set_config(slug, "CLIENT_SECRET", client_secret).await;
+        self.set_config(slug, "AUTH_URL", &server.authorize_url())
+            .await;
+        self.set_config(slug, "TOKEN_URL", &server.token_url())
+            .await;
+        self.set_config(slug, "REVOKE_URL", &server.revocation_url())
+            .await;
+        self.set_config(slug, "API_BASE_URL", &server.issuer).await;
+    }
+}

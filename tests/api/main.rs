@@ -2,10 +2,16 @@
 
 mod accounts;
 mod actions;
+mod browser;
 mod cli;
+mod connections;
 mod folders;
 mod helpers;
+mod oauth_flow;
+mod oauth_server;
 mod rotation;
 mod schema;
 mod shell;
 mod storage_s3;
+mod token_refresh;
+mod two_processes;

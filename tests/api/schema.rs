@@ -4,7 +4,7 @@ use crate::helpers::{create_pg_database, drop_pg_database};
 use migration::{Migrator, MigratorTrait, SchemaManager};
 use sea_orm::{Database, DatabaseConnection};
 
-const TABLES: [&str; 11] = [
+const TABLES: [&str; 12] = [
     "user",
     "session",
     "setup_token",
@@ -16,6 +16,7 @@ const TABLES: [&str; 11] = [
     "knowledge_folder",
     "source_file",
     "queue_message",
+    "oauth_state",
 ];
 
 async fn exists(db: &DatabaseConnection, table: &str) -> bool {

@@ -19,6 +19,8 @@ pub struct Model {
     pub last_refresh_at: Option<ChronoDateTimeUtc>,
     pub refresh_failures: i32,
     pub refresh_lease_until: Option<ChronoDateTimeUtc>,
+    /// Random id of the refresher holding the lease (see `services::token_refresh`).
+    pub refresh_lease_owner: Option<String>,
     pub last_error: Option<String>,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,

@@ -7,6 +7,7 @@ pub mod connector;
 pub mod connector_audit_log;
 pub mod connector_config;
 pub mod knowledge_folder;
+pub mod oauth_state;
 pub mod queue_message;
 pub mod session;
 pub mod setup_token;

@@ -1,0 +1,682 @@
+//! A user's connections: connecting (OAuth completion or checked manual credentials),
+//! the context actions run with (fresh tokens), testing, and disconnecting with token
+//! revocation at the provider. Every function takes the acting user and scopes every query
+//! to them: another user's connection id is `NotFound`.
+
+use super::oauth::{self, FlowOwner, OAuthClient, TokenError};
+use super::token_refresh::{self, ConnectionTokens};
+use super::{audit, connector_config, credentials, queue};
+use crate::error::{AppError, AppResult};
+use crate::models::entities::{connection, connector};
+use crate::state::AppState;
+use campuscore_connectors::{
+    ActionContext, Connector, ConnectorError, ConnectorKind, ConnectorSettings, Credentials,
+    form::form_input_from_json, validate_form,
+};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, TransactionTrait,
+};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A catalog row together with its registered plugin.
+#[derive(Clone)]
+pub struct ResolvedConnector {
+    pub row: connector::Model,
+    pub plugin: Arc<dyn Connector>,
+}
+
+impl ResolvedConnector {
+    /// The effective settings (admin config over defaults).
+    pub async fn settings(&self, state: &AppState) -> AppResult<ConnectorSettings> {
+        connector_config::settings_for(&state.db, &state.keyring, self.row.id, self.plugin.as_ref())
+            .await
+    }
+}
+
+/// The enabled connector `slug` (or numeric catalog id); unknown is `NotFound`, turned off
+/// by an administrator is `Disabled`.
+pub async fn enabled_connector(state: &AppState, slug_or_id: &str) -> AppResult<ResolvedConnector> {
+    let query = match slug_or_id.parse::<i64>() {
+        Ok(id) => connector::Entity::find_by_id(id),
+        Err(_) => connector::Entity::find().filter(connector::Column::Slug.eq(slug_or_id)),
+    };
+    let row = query.one(&state.db).await?.ok_or(AppError::NotFound)?;
+    resolve(state, row)
+}
+
+/// The connector of catalog id `connector_id`, enabled and registered.
+pub async fn connector_by_id(state: &AppState, connector_id: i64) -> AppResult<ResolvedConnector> {
+    let row = connector::Entity::find_by_id(connector_id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    resolve(state, row)
+}
+
+fn resolve(state: &AppState, row: connector::Model) -> AppResult<ResolvedConnector> {
+    let Some(plugin) = state.registry.get(&row.slug).cloned() else {
+        return Err(AppError::Disabled(format!(
+            "{} is not available in this version.",
+            row.name
+        )));
+    };
+    if !row.is_enabled {
+        return Err(AppError::Disabled(format!(
+            "{} has been turned off by an administrator.",
+            row.name
+        )));
+    }
+    Ok(ResolvedConnector { row, plugin })
+}
+
+/// The caller's connection `connection_id`; anyone else's is `NotFound`.
+pub async fn find_mine(
+    state: &AppState,
+    user_id: i64,
+    connection_id: i64,
+) -> AppResult<connection::Model> {
+    connection::Entity::find_by_id(connection_id)
+        .filter(connection::Column::UserId.eq(user_id))
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// Every connection of the user, oldest first.
+pub async fn list_mine(state: &AppState, user_id: i64) -> AppResult<Vec<connection::Model>> {
+    Ok(connection::Entity::find()
+        .filter(connection::Column::UserId.eq(user_id))
+        .order_by_asc(connection::Column::Id)
+        .all(&state.db)
+        .await?)
+}
+
+/// The OAuth client of an OAuth connector, from its current config.
+pub async fn oauth_client(
+    state: &AppState,
+    connector: &ResolvedConnector,
+) -> AppResult<OAuthClient> {
+    let settings = connector.settings(state).await?;
+    OAuthClient::from_settings(
+        connector.plugin.spec(),
+        &settings,
+        oauth::redirect_uri(state, &connector.row.slug),
+    )
+}
+
+/// What a new or renewed connection holds.
+pub struct SaveConnection {
+    pub user_id: i64,
+    pub connector_id: i64,
+    pub data: Value,
+    pub identity: Option<String>,
+    pub scopes: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The connection a "Reconnect" started from.
+    pub reconnect_connection_id: Option<i64>,
+}
+
+/// Stores a connection. Signing in again to the same upstream account (same identity), or
+/// reconnecting a given connection, renews that connection instead of adding a second.
+/// Returns the row and whether it is new.
+pub async fn save(state: &AppState, new: SaveConnection) -> AppResult<(connection::Model, bool)> {
+    let txn = state.db.begin().await?;
+    let mine = || {
+        connection::Entity::find()
+            .filter(connection::Column::UserId.eq(new.user_id))
+            .filter(connection::Column::ConnectorId.eq(new.connector_id))
+    };
+    let mut existing = match &new.identity {
+        Some(identity) => {
+            mine()
+                .filter(connection::Column::ServiceIdentity.eq(identity.as_str()))
+                .one(&txn)
+                .await?
+        }
+        None => None,
+    };
+    if existing.is_none()
+        && let Some(id) = new.reconnect_connection_id
+    {
+        existing = mine()
+            .filter(connection::Column::Id.eq(id))
+            .one(&txn)
+            .await?;
+    }
+    let (row, created) = match existing {
+        Some(row) => {
+            let sealed = credentials::seal(&state.keyring, row.user_id, row.id, &new.data);
+            let version = row.credentials_version + 1;
+            let mut active = row.into_active_model();
+            active.credentials = Set(sealed);
+            active.credentials_version = Set(version);
+            active.status = Set("active".into());
+            if new.identity.is_some() {
+                active.service_identity = Set(new.identity.clone());
+            }
+            active.scopes = Set(new.scopes.clone());
+            active.expires_at = Set(new.expires_at);
+            active.refresh_failures = Set(0);
+            active.refresh_lease_until = Set(None);
+            active.refresh_lease_owner = Set(None);
+            active.last_error = Set(None);
+            active.updated_at = Set(Utc::now());
+            (active.update(&txn).await?, false)
+        }
+        None => {
+            let row = credentials::insert(
+                &txn,
+                &state.keyring,
+                credentials::NewConnection {
+                    user_id: new.user_id,
+                    connector_id: new.connector_id,
+                    data: new.data,
+                    service_identity: new.identity,
+                    scopes: new.scopes,
+                    expires_at: new.expires_at,
+                },
+            )
+            .await?;
+            (row, true)
+        }
+    };
+    txn.commit().await?;
+    Ok((row, created))
+}
+
+/// Finishes an OAuth flow: consumes the state, exchanges the code, learns the upstream
+/// identity and stores the connection. Nothing is stored unless every step succeeds.
+pub async fn complete_oauth(
+    state: &AppState,
+    slug: &str,
+    owner: FlowOwner<'_>,
+    flow_state: &str,
+    code: &str,
+) -> AppResult<(connection::Model, bool)> {
+    let user_id = owner.user_id;
+    let connector = enabled_connector(state, slug).await?;
+    let flow = oauth::consume_flow(state, slug, owner, flow_state).await?;
+    let started = Instant::now();
+    let settings = connector.settings(state).await?;
+    let client = OAuthClient::from_settings(
+        connector.plugin.spec(),
+        &settings,
+        oauth::redirect_uri(state, slug),
+    )?;
+    let http = state.http.token_endpoint_client();
+    let tokens = match client
+        .exchange_code(http.client(), code, flow.verifier)
+        .await
+    {
+        Ok(tokens) => tokens,
+        Err(e) => {
+            tracing::warn!(connector.slug = slug, user.id = user_id, error = %e, "authorization code exchange failed");
+            let error = match e {
+                TokenError::InvalidGrant(_) => AppError::FlowRejected(
+                    "The sign-in could not be completed: the provider did not accept the \
+                     authorization (it may have expired). Please try again."
+                        .into(),
+                ),
+                other => AppError::Connector(other.into_connector_error()),
+            };
+            audit_event(
+                state,
+                user_id,
+                None,
+                slug,
+                "connection.connect",
+                json!({}),
+                Some(&error),
+                started,
+            )
+            .await;
+            return Err(error);
+        }
+    };
+    let data = tokens.merge_into(None);
+    let ctx = ActionContext::new(Credentials::new(data.clone()), settings, state.http.clone());
+    let identity = match connector.plugin.fetch_identity(&ctx).await {
+        Ok(identity) => identity,
+        Err(e) => {
+            tracing::warn!(connector.slug = slug, error = %e, "could not learn the connected account");
+            None
+        }
+    };
+    let (row, created) = save(
+        state,
+        SaveConnection {
+            user_id,
+            connector_id: connector.row.id,
+            data,
+            identity,
+            scopes: tokens.scope_string(),
+            expires_at: tokens.expires_at(),
+            reconnect_connection_id: flow.reconnect_connection_id,
+        },
+    )
+    .await?;
+    audit_event(
+        state,
+        user_id,
+        Some(row.id),
+        slug,
+        "connection.connect",
+        json!({"kind": "oauth2", "created": created}),
+        None,
+        started,
+    )
+    .await;
+    Ok((row, created))
+}
+
+/// A saved manual connection and what the user should know about it.
+pub struct ManualConnected {
+    pub connection: connection::Model,
+    pub created: bool,
+    pub warnings: Vec<String>,
+}
+
+/// Connects a manual connector: the form is validated against the connector's schema, then
+/// checked live by the connector, and only then stored. Field problems are `Invalid`.
+pub async fn connect_manual(
+    state: &AppState,
+    user_id: i64,
+    connector: &ResolvedConnector,
+    input: &HashMap<String, String>,
+    reconnect_connection_id: Option<i64>,
+) -> AppResult<ManualConnected> {
+    let spec = connector.plugin.spec();
+    if spec.kind != ConnectorKind::Manual {
+        return Err(AppError::BadRequest(format!(
+            "{} signs in with OAuth, not a form.",
+            spec.name
+        )));
+    }
+    let fields = validate_form(spec.form, input).map_err(|e| AppError::Invalid(e.into_map()))?;
+    let settings = connector.settings(state).await?;
+    let started = Instant::now();
+    let checked = connector
+        .plugin
+        .test_credentials(&settings, &state.http, fields)
+        .await;
+    let normalized = match checked {
+        Ok(n) => n,
+        Err(e) => {
+            let error = match e {
+                ConnectorError::InvalidInput {
+                    field: Some(field),
+                    message,
+                } => AppError::Invalid([(field, message)].into_iter().collect()),
+                other => AppError::Connector(other),
+            };
+            audit_event(
+                state,
+                user_id,
+                None,
+                spec.slug,
+                "connection.connect",
+                json!({"kind": "manual"}),
+                Some(&error),
+                started,
+            )
+            .await;
+            return Err(error);
+        }
+    };
+    let (row, created) = save(
+        state,
+        SaveConnection {
+            user_id,
+            connector_id: connector.row.id,
+            data: normalized.credentials,
+            identity: normalized.identity,
+            scopes: None,
+            expires_at: None,
+            reconnect_connection_id,
+        },
+    )
+    .await?;
+    audit_event(
+        state,
+        user_id,
+        Some(row.id),
+        spec.slug,
+        "connection.connect",
+        json!({"kind": "manual", "created": created}),
+        None,
+        started,
+    )
+    .await;
+    Ok(ManualConnected {
+        connection: row,
+        created,
+        warnings: normalized.warnings,
+    })
+}
+
+/// Manual form values from a JSON body (strings, numbers and booleans as the form sends them).
+pub fn input_from_json(body: &Map<String, Value>) -> HashMap<String, String> {
+    form_input_from_json(body)
+}
+
+/// The context an action on `conn` runs with: decrypted credentials, settings, and for OAuth
+/// connections fresh tokens (refreshed shortly before expiry) and the refresh hook for 401s.
+pub async fn action_context(
+    state: &AppState,
+    conn: &connection::Model,
+    connector: &ResolvedConnector,
+) -> AppResult<ActionContext> {
+    if conn.status == "needs_reauth" {
+        return Err(AppError::Connector(ConnectorError::AuthExpired {
+            message: "the connection needs to be reconnected".into(),
+        }));
+    }
+    let mut creds = Credentials::new(credentials::open(&state.keyring, conn)?);
+    let settings = connector.settings(state).await?;
+    if connector.plugin.spec().kind != ConnectorKind::OAuth2 {
+        return Ok(ActionContext::new(creds, settings, state.http.clone()));
+    }
+    let client = Arc::new(OAuthClient::from_settings(
+        connector.plugin.spec(),
+        &settings,
+        oauth::redirect_uri(state, &connector.row.slug),
+    )?);
+    if token_refresh::needs_refresh(conn, &creds) {
+        match token_refresh::refresh(state, conn.id, &creds, &client).await {
+            Ok(fresh) => creds = fresh,
+            // The token still works for a while: use it and let a later call refresh.
+            Err(ConnectorError::Transport { .. } | ConnectorError::RateLimited { .. })
+                if token_refresh::still_valid(conn) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let updater = ConnectionTokens {
+        state: state.clone(),
+        connection_id: conn.id,
+        client,
+    };
+    Ok(ActionContext::new(creds, settings, state.http.clone())
+        .with_token_updater(Arc::new(updater)))
+}
+
+/// Checks a connection live (the upstream account for OAuth, the stored credentials for
+/// manual connectors) and records the outcome in its status. Returns the updated row and,
+/// on failure, what went wrong.
+pub async fn test(
+    state: &AppState,
+    user_id: i64,
+    connection_id: i64,
+) -> AppResult<(connection::Model, Option<AppError>)> {
+    let conn = find_mine(state, user_id, connection_id).await?;
+    let connector = connector_by_id(state, conn.connector_id).await?;
+    let started = Instant::now();
+    let outcome: AppResult<Option<String>> = async {
+        let ctx = action_context(state, &conn, &connector).await?;
+        match connector.plugin.spec().kind {
+            ConnectorKind::OAuth2 => Ok(connector.plugin.fetch_identity(&ctx).await?),
+            ConnectorKind::Manual => {
+                let fields = ctx
+                    .credentials
+                    .as_value()
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default();
+                Ok(connector
+                    .plugin
+                    .test_credentials(&ctx.settings, &state.http, fields)
+                    .await?
+                    .identity)
+            }
+        }
+    }
+    .await;
+    let (status, last_error) = match &outcome {
+        Ok(_) => ("active", None),
+        Err(AppError::Connector(
+            ConnectorError::AuthExpired { .. } | ConnectorError::InvalidInput { .. },
+        )) => (
+            "needs_reauth",
+            outcome.as_ref().err().map(AppError::user_message),
+        ),
+        // Rate limits and outages say nothing about the connection itself.
+        Err(AppError::Connector(
+            ConnectorError::RateLimited { .. } | ConnectorError::Transport { .. },
+        )) => (
+            conn.status.as_str(),
+            outcome.as_ref().err().map(AppError::user_message),
+        ),
+        Err(e) => ("error", Some(e.user_message())),
+    };
+    let mut update = connection::Entity::update_many()
+        .col_expr(connection::Column::Status, Expr::value(status))
+        .col_expr(connection::Column::LastError, Expr::value(last_error))
+        .col_expr(connection::Column::LastUsedAt, Expr::value(Utc::now()))
+        .filter(connection::Column::Id.eq(conn.id));
+    if let Ok(Some(identity)) = &outcome {
+        update = update.col_expr(
+            connection::Column::ServiceIdentity,
+            Expr::value(identity.as_str()),
+        );
+    }
+    update.exec(&state.db).await?;
+    let error = outcome.err();
+    audit_event(
+        state,
+        user_id,
+        Some(conn.id),
+        &connector.row.slug,
+        "connection.test",
+        json!({}),
+        error.as_ref(),
+        started,
+    )
+    .await;
+    let row = find_mine(state, user_id, connection_id).await?;
+    Ok((row, error))
+}
+
+/// Whether the provider confirmed that the connection's tokens are revoked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Revocation {
+    /// The provider's revocation endpoint accepted the request.
+    Confirmed,
+    /// The provider could not be reached; a background retry will ask again.
+    Pending,
+    /// The connector has no revocation endpoint (or is a manual connector).
+    Unsupported,
+}
+
+impl Revocation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Revocation::Confirmed => "confirmed",
+            Revocation::Pending => "pending",
+            Revocation::Unsupported => "unsupported",
+        }
+    }
+}
+
+/// The outcome of a disconnect.
+pub struct Disconnected {
+    pub revocation: Revocation,
+    pub at: DateTime<Utc>,
+    pub connector_name: String,
+}
+
+/// Deletes the user's connection (credentials gone at once) and asks the provider to revoke
+/// its tokens where the connector declares a revocation endpoint (RFC 7009). A provider that
+/// cannot be reached gets the revocation again from the queue worker (`pending`).
+pub async fn disconnect(
+    state: &AppState,
+    user_id: i64,
+    connection_id: i64,
+) -> AppResult<Disconnected> {
+    let conn = find_mine(state, user_id, connection_id).await?;
+    let started = Instant::now();
+    let row = connector::Entity::find_by_id(conn.connector_id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let plugin = state.registry.get(&row.slug).cloned();
+    let data = credentials::open(&state.keyring, &conn).ok();
+    connection::Entity::delete_many()
+        .filter(connection::Column::Id.eq(conn.id))
+        .filter(connection::Column::UserId.eq(user_id))
+        .exec(&state.db)
+        .await?;
+    let token = data.as_ref().and_then(|d| {
+        let get = |k: &str| d.get(k).and_then(Value::as_str).filter(|t| !t.is_empty());
+        // Revoking the refresh token ends the whole grant at most providers (RFC 7009 §2.1).
+        get("refresh_token")
+            .map(|t| (t.to_owned(), "refresh_token"))
+            .or_else(|| get("access_token").map(|t| (t.to_owned(), "access_token")))
+    });
+    let client = match &plugin {
+        Some(p) if p.spec().kind == ConnectorKind::OAuth2 => {
+            let resolved = ResolvedConnector {
+                row: row.clone(),
+                plugin: p.clone(),
+            };
+            oauth_client(state, &resolved)
+                .await
+                .ok()
+                .filter(OAuthClient::can_revoke)
+        }
+        _ => None,
+    };
+    let revocation = match (client, token) {
+        (Some(client), Some((token, hint))) => {
+            let http = state.http.token_endpoint_client();
+            match client.revoke(http.client(), &token, hint).await {
+                Ok(_) => Revocation::Confirmed,
+                Err(e) => {
+                    tracing::warn!(connection.id = conn.id, error = %e, "token revocation failed; queued for retry");
+                    queue::enqueue(
+                        &state.db,
+                        queue::Message::revoke_token(
+                            row.id,
+                            &state.keyring.encrypt_str(&token),
+                            hint,
+                            conn.id,
+                        ),
+                    )
+                    .await?;
+                    state.queue.wake();
+                    Revocation::Pending
+                }
+            }
+        }
+        _ => Revocation::Unsupported,
+    };
+    tracing::info!(connection.id = conn.id, connector.slug = %row.slug, revocation = revocation.as_str(), "connection disconnected");
+    audit_event(
+        state,
+        user_id,
+        None,
+        &row.slug,
+        "connection.disconnect",
+        json!({"connection_id": conn.id, "service_revocation_status": revocation.as_str()}),
+        None,
+        started,
+    )
+    .await;
+    Ok(Disconnected {
+        revocation,
+        at: Utc::now(),
+        connector_name: row.name,
+    })
+}
+
+/// The queue worker's retry of a revocation that failed during disconnect.
+pub async fn retry_revocation(state: &AppState, payload: &Value) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let connector_id = payload["connector_id"]
+        .as_i64()
+        .context("connector_id missing")?;
+    let sealed = payload["token"].as_str().context("token missing")?;
+    let hint = payload["token_type_hint"]
+        .as_str()
+        .unwrap_or("refresh_token");
+    let token = state
+        .keyring
+        .decrypt_str(sealed)
+        .context("the queued token cannot be decrypted")?;
+    let Ok(connector) = connector_by_id(state, connector_id).await else {
+        return Ok(()); // the connector is gone or off: nothing left to revoke through
+    };
+    let client = oauth_client(state, &connector)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let http = state.http.token_endpoint_client();
+    match client.revoke(http.client(), &token, hint).await {
+        Ok(_) => {
+            tracing::info!(connector.slug = %connector.row.slug, "queued token revocation confirmed");
+            Ok(())
+        }
+        Err(e) => Err(anyhow::anyhow!("revocation still failing: {e}")),
+    }
+}
+
+/// Marks a connection used now (and `active` again after a successful action).
+pub async fn touch(state: &AppState, conn: &connection::Model, succeeded: bool) -> AppResult<()> {
+    let mut update = connection::Entity::update_many()
+        .col_expr(connection::Column::LastUsedAt, Expr::value(Utc::now()))
+        .filter(connection::Column::Id.eq(conn.id));
+    if succeeded && conn.status == "error" {
+        update = update
+            .col_expr(connection::Column::Status, Expr::value("active"))
+            .col_expr(connection::Column::LastError, Expr::value(None::<String>));
+    }
+    update.exec(&state.db).await?;
+    Ok(())
+}
+
+/// Marks a manual connection whose credentials the service rejected.
+pub async fn mark_rejected(
+    state: &AppState,
+    conn: &connection::Model,
+    message: &str,
+) -> AppResult<()> {
+    connection::Entity::update_many()
+        .col_expr(connection::Column::Status, Expr::value("needs_reauth"))
+        .col_expr(connection::Column::LastError, Expr::value(message))
+        .filter(connection::Column::Id.eq(conn.id))
+        .exec(&state.db)
+        .await?;
+    Ok(())
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one flat call per audited event reads best at the call sites"
+)]
+async fn audit_event(
+    state: &AppState,
+    user_id: i64,
+    connection_id: Option<i64>,
+    slug: &str,
+    action: &str,
+    request: Value,
+    error: Option<&AppError>,
+    started: Instant,
+) {
+    audit::record(
+        &state.db,
+        audit::Entry {
+            connection_id,
+            user_id: Some(user_id),
+            connector_slug: slug,
+            action,
+            request: &request,
+            error: error.map(|e| (e.code(), e.user_message())),
+            duration: started.elapsed(),
+        },
+    )
+    .await;
+}

@@ -1,0 +1,447 @@
+//! OAuth token refresh that never races.
+//!
+//! Refresh tokens rotate at most providers: using one twice can revoke the whole grant. So
+//! however many requests, workers or app processes find a connection's access token stale
+//! at once, exactly one refresh request may reach the provider:
+//!
+//! 1. inside a process, callers queue on a per-connection async mutex;
+//! 2. across processes, the one caller at the front takes a lease on the connection row
+//!    (`refresh_lease_until` / `refresh_lease_owner`, a compare-and-swap `UPDATE`);
+//! 3. whoever waits re-reads the row and uses the tokens the lease holder stored.
+//!
+//! The new access token and a rotated refresh token are written in one `UPDATE`, guarded by
+//! the lease and `credentials_version`. `invalid_grant` re-reads the row first (another
+//! process may have rotated the token) and only then marks the connection `needs_reauth`;
+//! network errors, 429 and 5xx leave it `active` for a later retry.
+
+use super::audit;
+use super::credentials;
+use super::oauth::{OAuthClient, TokenError};
+use crate::auth::random_token;
+use crate::models::entities::connection;
+use crate::state::AppState;
+use campuscore_connectors::{ConnectorError, Credentials, TokenUpdater};
+use chrono::Utc;
+use rand::Rng;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, Condition, EntityTrait, ExprTrait, QueryFilter};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// How long one token request may take.
+const REFRESH_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a refresh lease lasts: longer than a token request can take, short enough that a
+/// crashed holder does not block refreshes for long.
+const LEASE: chrono::Duration = chrono::Duration::seconds(45);
+/// How long a caller waits for another refresher before giving up (and retrying later).
+const WAIT_LIMIT: Duration = Duration::from_secs(35);
+/// Refresh this long before the provider's expiry at most (a quarter of the token's
+/// lifetime when that is shorter).
+const MAX_MARGIN: chrono::Duration = chrono::Duration::seconds(60);
+
+/// The per-process half of the single flight: one async mutex per connection being refreshed.
+#[derive(Default)]
+pub struct RefreshLocks {
+    locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl RefreshLocks {
+    fn for_connection(&self, id: i64) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
+        // Drop locks nobody holds or waits for, so the map stays as small as the work.
+        map.retain(|_, lock| Arc::strong_count(lock) > 1);
+        map.entry(id).or_default().clone()
+    }
+}
+
+/// Whether the connection's access token should be refreshed before use.
+pub fn needs_refresh(row: &connection::Model, credentials: &Credentials) -> bool {
+    let Some(expires_at) = row.expires_at else {
+        return false; // the provider gave no expiry: refresh only after a 401
+    };
+    let lifetime = credentials
+        .as_value()
+        .get("expires_in")
+        .and_then(serde_json::Value::as_i64)
+        .map(chrono::Duration::seconds);
+    let margin = lifetime.map_or(MAX_MARGIN, |l| (l / 4).min(MAX_MARGIN));
+    expires_at <= Utc::now() + margin
+}
+
+/// Whether the access token is still usable, even if due for refresh.
+pub fn still_valid(row: &connection::Model) -> bool {
+    row.expires_at.is_none_or(|at| at > Utc::now())
+}
+
+/// The token updater handed to actions of an OAuth connection.
+pub struct ConnectionTokens {
+    pub state: AppState,
+    pub connection_id: i64,
+    pub client: Arc<OAuthClient>,
+}
+
+#[async_trait::async_trait]
+impl TokenUpdater for ConnectionTokens {
+    async fn refresh(&self, stale: &Credentials) -> Result<Credentials, ConnectorError> {
+        refresh(&self.state, self.connection_id, stale, &self.client).await
+    }
+}
+
+/// Fresh credentials for connection `connection_id`, whose `stale` credentials are expiring
+/// or were just rejected. If another caller (in this or another process) has refreshed
+/// meanwhile, its result is returned without a request to the provider.
+pub async fn refresh(
+    state: &AppState,
+    connection_id: i64,
+    stale: &Credentials,
+    client: &OAuthClient,
+) -> Result<Credentials, ConnectorError> {
+    let lock = state.refresh_locks.for_connection(connection_id);
+    let _in_process = lock.lock_owned().await;
+    let deadline = Instant::now() + WAIT_LIMIT;
+    loop {
+        let row = load(state, connection_id).await?;
+        if row.status == "needs_reauth" {
+            return Err(reconnect());
+        }
+        let current = Credentials::new(open(state, &row)?);
+        if current.access_token() != stale.access_token() {
+            return Ok(current); // someone refreshed while we waited
+        }
+        let owner = random_token(12);
+        let now = Utc::now();
+        let leased = connection::Entity::update_many()
+            .col_expr(
+                connection::Column::RefreshLeaseUntil,
+                Expr::value(now + LEASE),
+            )
+            .col_expr(connection::Column::RefreshLeaseOwner, Expr::value(&owner))
+            .filter(connection::Column::Id.eq(row.id))
+            .filter(connection::Column::CredentialsVersion.eq(row.credentials_version))
+            .filter(
+                Condition::any()
+                    .add(connection::Column::RefreshLeaseUntil.is_null())
+                    .add(connection::Column::RefreshLeaseUntil.lt(now)),
+            )
+            .exec(&state.db)
+            .await
+            .map_err(db_error)?;
+        if leased.rows_affected == 1 {
+            return refresh_with_lease(state, row, current, &owner, client).await;
+        }
+        if Instant::now() >= deadline {
+            return Err(ConnectorError::Transport {
+                message: "another sign-in refresh is taking too long; try again shortly".into(),
+            });
+        }
+        let pause = rand::rng().random_range(80..200);
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+    }
+}
+
+async fn refresh_with_lease(
+    state: &AppState,
+    row: connection::Model,
+    current: Credentials,
+    owner: &str,
+    client: &OAuthClient,
+) -> Result<Credentials, ConnectorError> {
+    let started = Instant::now();
+    let Some(refresh_token) = current.str_field("refresh_token").map(str::to_owned) else {
+        mark_needs_reauth(state, row.id, owner, "the provider gave no refresh token").await?;
+        return Err(reconnect());
+    };
+    let http = state.http.token_endpoint_client();
+    let outcome = tokio::time::timeout(
+        REFRESH_TIMEOUT,
+        client.refresh(http.client(), &refresh_token),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Err(TokenError::Unavailable {
+            message: "the token endpoint did not answer in time".into(),
+            retry_after: None,
+        })
+    });
+    let result = settle(state, &row, &current, owner, outcome).await;
+    audit_refresh(
+        state,
+        client,
+        (row.id, row.user_id),
+        &result,
+        started.elapsed(),
+    )
+    .await;
+    result
+}
+
+/// Stores the outcome of a refresh request made under the lease (and releases the lease).
+async fn settle(
+    state: &AppState,
+    row: &connection::Model,
+    current: &Credentials,
+    owner: &str,
+    outcome: Result<super::oauth::TokenSet, TokenError>,
+) -> Result<Credentials, ConnectorError> {
+    match outcome {
+        Ok(tokens) => {
+            let data = tokens.merge_into(Some(current.as_value()));
+            let sealed = credentials::seal(&state.keyring, row.user_id, row.id, &data);
+            let mut update = connection::Entity::update_many()
+                .col_expr(connection::Column::Credentials, Expr::value(sealed))
+                .col_expr(
+                    connection::Column::CredentialsVersion,
+                    Expr::col(connection::Column::CredentialsVersion).add(1),
+                )
+                .col_expr(
+                    connection::Column::ExpiresAt,
+                    Expr::value(tokens.expires_at()),
+                )
+                .col_expr(connection::Column::LastRefreshAt, Expr::value(Utc::now()))
+                .col_expr(connection::Column::RefreshFailures, Expr::value(0))
+                .col_expr(connection::Column::LastError, Expr::value(None::<String>))
+                .col_expr(connection::Column::Status, Expr::value("active"))
+                .col_expr(connection::Column::UpdatedAt, Expr::value(Utc::now()));
+            if let Some(scopes) = tokens.scope_string() {
+                update = update.col_expr(connection::Column::Scopes, Expr::value(scopes));
+            }
+            let stored = release(update)
+                .filter(connection::Column::Id.eq(row.id))
+                .filter(connection::Column::RefreshLeaseOwner.eq(owner))
+                .filter(connection::Column::CredentialsVersion.eq(row.credentials_version))
+                .exec(&state.db)
+                .await
+                .map_err(db_error)?;
+            if stored.rows_affected != 1 {
+                // Only possible if our lease lapsed and another refresher took over.
+                tracing::error!(
+                    connection.id = row.id,
+                    "refreshed tokens could not be stored: the refresh lease was lost"
+                );
+            }
+            tracing::info!(connection.id = row.id, "access token refreshed");
+            Ok(Credentials::new(data))
+        }
+        Err(TokenError::InvalidGrant(reason)) => {
+            // Another process may have rotated the refresh token after our lease lapsed:
+            // only a refresh token that is still the stored one proves the grant is gone.
+            let latest = load(state, row.id).await?;
+            if latest.credentials_version != row.credentials_version {
+                release_lease(state, row.id, owner).await?;
+                return Ok(Credentials::new(open(state, &latest)?));
+            }
+            tracing::warn!(
+                connection.id = row.id,
+                reason,
+                "refresh token refused; the user must reconnect"
+            );
+            mark_needs_reauth(
+                state,
+                row.id,
+                owner,
+                "the sign-in expired or was revoked at the provider",
+            )
+            .await?;
+            Err(reconnect())
+        }
+        Err(e) => {
+            tracing::warn!(connection.id = row.id, error = %e, "token refresh failed; will retry later");
+            release(
+                connection::Entity::update_many()
+                    .col_expr(
+                        connection::Column::RefreshFailures,
+                        Expr::col(connection::Column::RefreshFailures).add(1),
+                    )
+                    .col_expr(connection::Column::LastError, Expr::value(e.to_string())),
+            )
+            .filter(connection::Column::Id.eq(row.id))
+            .filter(connection::Column::RefreshLeaseOwner.eq(owner))
+            .exec(&state.db)
+            .await
+            .map_err(db_error)?;
+            Err(e.into_connector_error())
+        }
+    }
+}
+
+/// Adds "release the lease" to an update.
+fn release(
+    update: sea_orm::UpdateMany<connection::Entity>,
+) -> sea_orm::UpdateMany<connection::Entity> {
+    update
+        .col_expr(
+            connection::Column::RefreshLeaseUntil,
+            Expr::value(None::<chrono::DateTime<Utc>>),
+        )
+        .col_expr(
+            connection::Column::RefreshLeaseOwner,
+            Expr::value(None::<String>),
+        )
+}
+
+async fn release_lease(state: &AppState, id: i64, owner: &str) -> Result<(), ConnectorError> {
+    release(connection::Entity::update_many())
+        .filter(connection::Column::Id.eq(id))
+        .filter(connection::Column::RefreshLeaseOwner.eq(owner))
+        .exec(&state.db)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+async fn mark_needs_reauth(
+    state: &AppState,
+    id: i64,
+    owner: &str,
+    reason: &str,
+) -> Result<(), ConnectorError> {
+    release(
+        connection::Entity::update_many()
+            .col_expr(connection::Column::Status, Expr::value("needs_reauth"))
+            .col_expr(connection::Column::LastError, Expr::value(reason))
+            .col_expr(connection::Column::UpdatedAt, Expr::value(Utc::now())),
+    )
+    .filter(connection::Column::Id.eq(id))
+    .filter(connection::Column::RefreshLeaseOwner.eq(owner))
+    .exec(&state.db)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+async fn audit_refresh(
+    state: &AppState,
+    client: &OAuthClient,
+    (connection_id, user_id): (i64, i64),
+    result: &Result<Credentials, ConnectorError>,
+    elapsed: Duration,
+) {
+    audit::record(
+        &state.db,
+        audit::Entry {
+            connection_id: Some(connection_id),
+            user_id: Some(user_id),
+            connector_slug: client.slug(),
+            action: "token.refresh",
+            request: &json!({}),
+            error: result.as_ref().err().map(|e| (e.code(), e.user_message())),
+            duration: elapsed,
+        },
+    )
+    .await;
+}
+
+async fn load(state: &AppState, id: i64) -> Result<connection::Model, ConnectorError> {
+    connection::Entity::find_by_id(id)
+        .one(&state.db)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| ConnectorError::AuthExpired {
+            message: "the connection was removed".into(),
+        })
+}
+
+fn open(state: &AppState, row: &connection::Model) -> Result<serde_json::Value, ConnectorError> {
+    credentials::open(&state.keyring, row).map_err(|e| {
+        tracing::error!(connection.id = row.id, error = %e, "stored credentials unreadable");
+        ConnectorError::AuthExpired {
+            message: "the stored credentials cannot be read; please reconnect".into(),
+        }
+    })
+}
+
+fn reconnect() -> ConnectorError {
+    ConnectorError::AuthExpired {
+        message: "the sign-in has expired or was revoked; please reconnect".into(),
+    }
+}
+
+fn db_error(e: sea_orm::DbErr) -> ConnectorError {
+    tracing::error!(error = %e, "database error during token refresh");
+    ConnectorError::Transport {
+        message: "the app's database is unavailable; try again shortly".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(expires_in: Option<chrono::Duration>) -> connection::Model {
+        let now = Utc::now();
+        connection::Model {
+            id: 1,
+            user_id: 1,
+            connector_id: 1,
+            credentials: String::new(),
+            credentials_version: 1,
+            status: "active".into(),
+            service_identity: None,
+            scopes: None,
+            expires_at: expires_in.map(|d| now + d),
+            last_used_at: None,
+            last_refresh_at: None,
+            refresh_failures: 0,
+            refresh_lease_until: None,
+            refresh_lease_owner: None,
+            last_error: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn lifetime(secs: i64) -> Credentials {
+        Credentials::new(json!({"access_token": "a", "expires_in": secs}))
+    }
+
+    #[test]
+    fn tokens_are_refreshed_a_minute_before_expiry_at_most() {
+        let hour = lifetime(3600);
+        assert!(!needs_refresh(
+            &row(Some(chrono::Duration::seconds(120))),
+            &hour
+        ));
+        assert!(needs_refresh(
+            &row(Some(chrono::Duration::seconds(50))),
+            &hour
+        ));
+        assert!(needs_refresh(
+            &row(Some(chrono::Duration::seconds(-5))),
+            &hour
+        ));
+    }
+
+    #[test]
+    fn short_lived_tokens_get_a_quarter_of_their_lifetime_as_margin() {
+        let short = lifetime(20);
+        assert!(!needs_refresh(
+            &row(Some(chrono::Duration::seconds(10))),
+            &short
+        ));
+        assert!(needs_refresh(
+            &row(Some(chrono::Duration::seconds(4))),
+            &short
+        ));
+    }
+
+    #[test]
+    fn without_an_expiry_only_a_401_triggers_a_refresh() {
+        assert!(!needs_refresh(&row(None), &lifetime(3600)));
+        assert!(still_valid(&row(None)));
+        assert!(!still_valid(&row(Some(chrono::Duration::seconds(-1)))));
+    }
+
+    #[test]
+    fn the_lock_map_forgets_connections_nobody_is_refreshing() {
+        let locks = RefreshLocks::default();
+        let held = locks.for_connection(7);
+        drop(locks.for_connection(8));
+        let _ = locks.for_connection(9);
+        let map = locks.locks.lock().expect("lock");
+        assert!(map.contains_key(&7) && map.contains_key(&9));
+        assert!(!map.contains_key(&8));
+        drop(held);
+    }
+}

@@ -1,0 +1,238 @@
+// Real-browser end-to-end check of the issue's acceptance path: log in, connect the
+// `test-oauth` connector through the OAuth server's own login and consent pages, land on
+// /settings with the new connection shown, then press the row's HTMX "Test" button.
+//
+// Run by tests/api/browser.rs (which starts the app and the OAuth server); see README.md.
+// Env: APP_URL, EMAIL, PASSWORD, PROVIDER_LOGIN (default alice), SCREENSHOT_DIR (optional),
+// CHROMIUM (default /usr/bin/chromium). Exits 0 on success, 1 with a message on any failure.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { chromium } from 'playwright-core';
+
+const env = (name, fallback) => {
+  const value = process.env[name] ?? fallback;
+  if (value === undefined || value === '') {
+    console.error(`connect_oauth: ${name} is not set`);
+    process.exit(2);
+  }
+  return value;
+};
+
+const APP_URL = env('APP_URL').replace(/\/+$/, '');
+const EMAIL = env('EMAIL');
+const PASSWORD = env('PASSWORD');
+const PROVIDER_LOGIN = env('PROVIDER_LOGIN', 'alice');
+const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR || '';
+const CHROMIUM = env('CHROMIUM', '/usr/bin/chromium');
+const IDENTITY = `${PROVIDER_LOGIN}@campus.test`; // what the test server's userinfo says
+const APP_ORIGIN = new URL(APP_URL).origin;
+const STEP_TIMEOUT_MS = 20_000;
+const WATCHDOG_MS = 100_000; // below the Rust side's 120 s, so we still get a screenshot
+
+const started = Date.now();
+const log = (msg) => console.log(`[${((Date.now() - started) / 1000).toFixed(2)}s] ${msg}`);
+
+class Failure extends Error {}
+const fail = (msg) => { throw new Failure(msg); };
+const isApp = (url) => typeof url === 'string' && url.startsWith(APP_ORIGIN);
+
+let browser;
+let page;
+const consoleErrors = [];
+
+async function screenshot(name) {
+  if (!SCREENSHOT_DIR || !page || page.isClosed()) return;
+  fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  const file = path.join(SCREENSHOT_DIR, name);
+  try {
+    await page.screenshot({ path: file, fullPage: true, timeout: 10_000 });
+    log(`screenshot ${file}`);
+  } catch (e) {
+    console.error(`connect_oauth: screenshot ${file} failed: ${e.message}`);
+  }
+}
+
+async function run() {
+  log(`launching ${CHROMIUM}`);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // launch() gives every run a fresh, temporary user-data-dir and deletes it on close.
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    timeout: 60_000,
+  });
+  log(`browser ${browser.version()}`);
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  page = await context.newPage();
+  page.setDefaultTimeout(STEP_TIMEOUT_MS);
+  page.setDefaultNavigationTimeout(STEP_TIMEOUT_MS);
+
+  // Console errors (CSP violations, failed loads, script errors) on the app's own pages.
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    const where = msg.location()?.url || '';
+    const pageUrl = page.url();
+    if (isApp(where) || isApp(pageUrl)) {
+      consoleErrors.push(`${msg.text()} (at ${where || '?'}; page ${pageUrl})`);
+    } else {
+      log(`console error on the provider's page (ignored): ${msg.text()}`);
+    }
+  });
+  page.on('pageerror', (err) => {
+    if (isApp(page.url())) consoleErrors.push(`uncaught: ${err.message} (page ${page.url()})`);
+  });
+  page.on('response', (res) => {
+    if (isApp(res.url()) && res.status() >= 500) {
+      consoleErrors.push(`HTTP ${res.status()} from ${res.request().method()} ${res.url()}`);
+    }
+  });
+  page.on('dialog', (d) => { log(`unexpected dialog: ${d.message()}`); d.dismiss(); });
+
+  // 1. Log in.
+  log(`GET ${APP_URL}/login`);
+  await page.goto(`${APP_URL}/login`);
+  await page.fill('input[name="email"]', EMAIL);
+  await page.fill('input[name="password"]', PASSWORD);
+  await Promise.all([
+    page.waitForNavigation({ waitUntil: 'load' }),
+    page.click('form[action="/login"] button[type="submit"]'),
+  ]);
+  if (new URL(page.url()).pathname === '/login') {
+    const err = await page.locator('.flash-error').allInnerTexts();
+    fail(`login as ${EMAIL} failed: still on ${page.url()} ${JSON.stringify(err)}`);
+  }
+  log(`logged in, at ${page.url()}`);
+
+  const session = (await page.context().cookies(APP_URL)).find((c) => c.name === 'campuscore_session');
+  if (!session) fail('no campuscore_session cookie after login');
+  // The provider here is same-site (127.0.0.1, another port); a real one is cross-site, where
+  // a SameSite=Strict session would not come back on the callback redirect.
+  log(`session cookie: SameSite=${session.sameSite}, HttpOnly=${session.httpOnly}`);
+  if (session.sameSite === 'Strict') fail('session cookie is SameSite=Strict: the OAuth callback from a real provider would arrive logged out');
+
+  // 2. Settings: the Test OAuth card's Connect link.
+  await page.goto(`${APP_URL}/settings`);
+  const card = page.locator('#connector-test-oauth');
+  if ((await card.count()) !== 1) {
+    fail(`no #connector-test-oauth card on /settings; cards: ${JSON.stringify(
+      await page.locator('li.connector').evaluateAll((els) => els.map((e) => e.id)),
+    )}`);
+  }
+  const connect = card.getByRole('link', { name: 'Connect', exact: true });
+  if ((await connect.count()) !== 1) {
+    fail(`the Test OAuth card has no Connect link: ${JSON.stringify(await card.innerText())}`);
+  }
+  log('clicking Connect on the Test OAuth card');
+  await Promise.all([
+    page.waitForURL((u) => u.origin !== APP_ORIGIN),
+    connect.click(),
+  ]);
+  log(`at the provider: ${page.url()}`);
+
+  // 3. The provider's login page (oidc-provider devInteractions): any login, any password.
+  const loginInput = page.locator('input[name="login"]');
+  await loginInput.waitFor({ state: 'visible' }).catch(async () => {
+    fail(`no provider login form at ${page.url()}: ${(await page.content()).slice(0, 2000)}`);
+  });
+  await loginInput.fill(PROVIDER_LOGIN);
+  await page.fill('input[name="password"]', 'any password');
+  await Promise.all([
+    page.waitForNavigation({ waitUntil: 'load' }),
+    page.locator('form:has(input[name="login"]) button[type="submit"]').click(),
+  ]);
+
+  // 4. The consent page (skipped by the provider only if consent was already given).
+  const consent = page.locator('form:has(input[name="prompt"][value="consent"]) button[type="submit"]');
+  if (!isApp(page.url())) {
+    await consent.waitFor({ state: 'visible' }).catch(async () => {
+      fail(`no consent page at ${page.url()}: ${(await page.content()).slice(0, 2000)}`);
+    });
+    log(`consent page ${page.url()}`);
+    await Promise.all([
+      page.waitForURL((u) => u.origin === APP_ORIGIN),
+      consent.click(),
+    ]);
+  }
+
+  // 5. Back on the app's settings page, with the flash and the new connection row.
+  await page.waitForURL(`${APP_URL}/settings`).catch(() => {
+    fail(`did not land on ${APP_URL}/settings but on ${page.url()}`);
+  });
+  await page.waitForLoadState('load');
+  log(`back at ${page.url()}`);
+  const flash = (await page.locator('#flash').innerText()).trim();
+  if (!flash.includes(`Connected as ${IDENTITY}`)) {
+    fail(`flash should say "Connected as ${IDENTITY}", it says ${JSON.stringify(flash)}`);
+  }
+  const rows = page.locator('tr.connection-row');
+  const rowTexts = await rows.allInnerTexts();
+  const row = rows.filter({ hasText: 'Test OAuth' });
+  if ((await row.count()) !== 1) {
+    fail(`expected one "Test OAuth" row in My connections, rows: ${JSON.stringify(rowTexts)}`);
+  }
+  const rowText = await row.innerText();
+  for (const want of ['Test OAuth', IDENTITY, 'active']) {
+    if (!rowText.includes(want)) fail(`the connection row lacks ${JSON.stringify(want)}: ${JSON.stringify(rowText)}`);
+  }
+  log(`connection row: ${JSON.stringify(rowText.replace(/\s+/g, ' ').trim())}`);
+  await screenshot('connected.png');
+
+  // 6. HTMX in a real browser: "Test" posts and swaps the row in place.
+  const rowId = await row.getAttribute('id');
+  if (!rowId) fail('the connection row has no id (hx-target needs it)');
+  const htmxLoaded = await page.evaluate(() => typeof window.htmx === 'object' && window.htmx.version);
+  if (!htmxLoaded) fail('htmx did not load on /settings (window.htmx is missing)');
+  log(`htmx ${htmxLoaded}; clicking Test on #${rowId}`);
+  const testResponse = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/test'));
+  await row.getByRole('button', { name: 'Test', exact: true }).click();
+  const res = await testResponse;
+  if (res.status() !== 200) fail(`POST ${res.url()} answered ${res.status()}`);
+  const swapped = page.locator(`#${rowId}`);
+  await swapped.filter({ hasText: 'Connection works.' }).waitFor({ state: 'visible' }).catch(async () => {
+    fail(`row #${rowId} did not show "Connection works.": ${JSON.stringify(await swapped.innerText().catch(() => '(gone)'))}`);
+  });
+  if (new URL(page.url()).pathname !== '/settings') fail(`Test navigated away to ${page.url()}`);
+  const htmxErrors = (await page.locator('#htmx-errors').innerText()).trim();
+  if (htmxErrors) fail(`#htmx-errors shows ${JSON.stringify(htmxErrors)}`);
+  log('row says "Connection works."');
+  await screenshot('tested.png');
+
+  if (consoleErrors.length) {
+    fail(`console errors on the app's pages:\n  ${consoleErrors.join('\n  ')}`);
+  }
+}
+
+let code = 0;
+const watchdog = setTimeout(async () => {
+  console.error(`connect_oauth: FAILED: gave up after ${WATCHDOG_MS / 1000}s (at ${page?.url()})`);
+  await screenshot('failure.png');
+  await browser?.close().catch(() => {});
+  process.exit(1);
+}, WATCHDOG_MS);
+
+try {
+  await run();
+  log('PASS');
+} catch (e) {
+  code = 1;
+  console.error(`connect_oauth: FAILED: ${e instanceof Failure ? e.message : e.stack || e}`);
+  if (page) console.error(`  page: ${page.url()}`);
+  if (consoleErrors.length && !e.message?.startsWith('console errors')) {
+    console.error(`  console errors:\n    ${consoleErrors.join('\n    ')}`);
+  }
+  await screenshot('failure.png');
+} finally {
+  clearTimeout(watchdog);
+  await browser?.close().catch(() => {});
+}
+process.exit(code);
