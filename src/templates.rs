@@ -192,6 +192,8 @@ pub struct ConnectionRow {
     pub last_used: String,
     /// A one-shot result shown in the row (after Test): (level, message).
     pub notice: Option<(String, String)>,
+    /// Whether the connector offers the query console (`run_query`).
+    pub can_query: bool,
 }
 
 impl ConnectionRow {
@@ -222,6 +224,7 @@ impl ConnectionRow {
             connected: fmt(Some(c.created_at)),
             last_used: fmt(c.last_used_at),
             notice: None,
+            can_query: false,
         }
     }
 }
@@ -337,6 +340,42 @@ impl ManualFormView {
             csrf: String::new(),
         }
     }
+}
+
+/// The query console of a connection offering `run_query`.
+#[derive(Template, WebTemplate)]
+#[template(path = "query.html")]
+pub struct QueryPage {
+    pub ctx: PageCtx,
+    pub connection_id: i64,
+    pub connector: String,
+    pub identity: String,
+    /// `(schema.table, "~N rows")` for the sidebar.
+    pub tables: Vec<(String, String)>,
+    pub sql: String,
+    pub result: Option<QueryResult>,
+}
+
+/// A query's result as the console shows it.
+#[derive(Default)]
+pub struct QueryResult {
+    /// `(name, type)` per column.
+    pub columns: Vec<(String, String)>,
+    /// Cells as text; `None` is NULL.
+    pub rows: Vec<Vec<Option<String>>>,
+    pub row_count: u64,
+    pub elapsed_ms: u64,
+    /// Why only part of the result is shown.
+    pub truncated: Option<String>,
+    pub notes: Vec<String>,
+    /// The database's (or the connector's) message when the query failed.
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "_query_result.html")]
+pub struct QueryResultFragment {
+    pub result: QueryResult,
 }
 
 #[derive(Template, WebTemplate)]

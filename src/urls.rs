@@ -1,6 +1,6 @@
 //! Every route of the application, in one place (as the documented Django `urls.py`).
 
-use crate::views::{account, admin, api, connect, errors, folders, health, home, settings};
+use crate::views::{account, admin, api, connect, errors, folders, health, home, query, settings};
 use actix_governor::{Governor, GovernorConfigBuilder};
 use actix_web::http::Method;
 use actix_web::web;
@@ -43,6 +43,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/settings/connections/{connection_id}/disconnect",
             web::post().to(settings::disconnect),
+        )
+        .route(
+            "/settings/connections/{connection_id}/query",
+            web::get().to(query::page),
+        )
+        .route(
+            "/settings/connections/{connection_id}/query",
+            web::post().to(query::run),
         )
         .route(
             "/api/connectors/connect/{slug}/start",

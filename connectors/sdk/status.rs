@@ -45,7 +45,8 @@ pub async fn error_from_response(mut response: Response) -> ConnectorError {
     error_for_code(status.as_u16(), message, retry_after)
 }
 
-/// The error for an upstream status code and a short reason.
+/// The error for an upstream status code and a short reason. A 503 that says when to come
+/// back (`Retry-After`) is a rate limit, not an outage.
 pub fn error_for_code(
     status: u16,
     message: String,
@@ -56,6 +57,10 @@ pub fn error_for_code(
         403 => ConnectorError::PermissionDenied { message },
         404 | 410 => ConnectorError::NotFound { message },
         429 => ConnectorError::RateLimited {
+            retry_after,
+            message,
+        },
+        503 if retry_after.is_some() => ConnectorError::RateLimited {
             retry_after,
             message,
         },
@@ -144,6 +149,17 @@ mod tests {
             HeaderValue::from_str(retry_after).expect("valid header"),
         );
         map
+    }
+
+    #[test]
+    fn a_503_with_retry_after_is_a_rate_limit_and_without_it_an_outage() {
+        let later = error_for_code(503, "busy".into(), Some(Duration::from_secs(9)));
+        assert!(matches!(
+            later,
+            ConnectorError::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(9)
+        ));
+        let down = error_for_code(503, "down".into(), None);
+        assert!(matches!(down, ConnectorError::Upstream { status: 503, .. }));
     }
 
     #[test]

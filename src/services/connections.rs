@@ -127,6 +127,19 @@ pub struct SaveConnection {
 /// Returns the row and whether it is new.
 pub async fn save(state: &AppState, new: SaveConnection) -> AppResult<(connection::Model, bool)> {
     let txn = state.db.begin().await?;
+    // Write first: on SQLite a transaction that reads and then writes cannot wait for
+    // another writer (it fails with SQLITE_BUSY at once), while one that starts with a
+    // write waits its turn. On PostgreSQL this also serialises saves of the same user's
+    // connections to one connector.
+    connection::Entity::update_many()
+        .col_expr(
+            connection::Column::UpdatedAt,
+            Expr::col(connection::Column::UpdatedAt),
+        )
+        .filter(connection::Column::UserId.eq(new.user_id))
+        .filter(connection::Column::ConnectorId.eq(new.connector_id))
+        .exec(&txn)
+        .await?;
     let mine = || {
         connection::Entity::find()
             .filter(connection::Column::UserId.eq(new.user_id))

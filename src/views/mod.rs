@@ -8,6 +8,7 @@ pub mod errors;
 pub mod folders;
 pub mod health;
 pub mod home;
+pub mod query;
 pub mod settings;
 
 use actix_web::HttpRequest;

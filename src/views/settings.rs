@@ -5,7 +5,7 @@ use super::account::html;
 use super::{is_htmx, see_other};
 use crate::auth::CurrentUser;
 use crate::error::AppResult;
-use crate::models::entities::connector;
+use crate::models::entities::{connection, connector};
 use crate::services::connections::{self, Revocation};
 use crate::services::{connector_config, oauth};
 use crate::state::AppState;
@@ -61,7 +61,7 @@ pub async fn settings(
     let connections = connections::list_mine(&state, user.id)
         .await?
         .iter()
-        .map(|c| ConnectionRow::new(c, catalog.iter().find(|k| k.id == c.connector_id)))
+        .map(|c| row_for(&state, c, catalog.iter().find(|k| k.id == c.connector_id)))
         .collect();
     Ok(html(
         SettingsPage {
@@ -71,6 +71,19 @@ pub async fn settings(
         },
         200,
     ))
+}
+
+/// A settings row, with the query console offered where the connector has one.
+fn row_for(
+    state: &AppState,
+    conn: &connection::Model,
+    connector: Option<&connector::Model>,
+) -> ConnectionRow {
+    let mut row = ConnectionRow::new(conn, connector);
+    row.can_query = connector
+        .and_then(|k| state.registry.get(&k.slug))
+        .is_some_and(|p| p.action("run_query").is_some());
+    row
 }
 
 /// `POST /settings/connections/{id}/test`: checks the connection live; the row comes back
@@ -94,7 +107,7 @@ pub async fn test_connection(
     let connector = connector::Entity::find_by_id(conn.connector_id)
         .one(&state.db)
         .await?;
-    let mut row = ConnectionRow::new(&conn, connector.as_ref());
+    let mut row = row_for(&state, &conn, connector.as_ref());
     row.notice = Some(notice);
     Ok(html(ConnectionRowFragment { c: row }, 200))
 }

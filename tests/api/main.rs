@@ -9,6 +9,7 @@ mod folders;
 mod helpers;
 mod oauth_flow;
 mod oauth_server;
+mod query_console;
 mod rotation;
 mod schema;
 mod shell;

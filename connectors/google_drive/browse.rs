@@ -1,0 +1,556 @@
+//! The browse model: top-level places, folder listings with breadcrumbs, shortcut
+//! resolution, and Drive files turned into normalized entries.
+//!
+//! Drive has no single tree, so the top level (no `folder_id`) is three places with
+//! fixed ids, listed without calling Drive. Each id a listing returns maps to Drive calls:
+//!
+//! | id               | lists                                      | Drive call                                     |
+//! |------------------|--------------------------------------------|------------------------------------------------|
+//! | `root`           | My Drive                                   | `files.list q='root' in parents`               |
+//! | `shared-with-me` | items others shared with the user          | `files.list q=sharedWithMe = true`             |
+//! | `shared-drives`  | the user's shared drives, as `drive:<id>`  | `drives.list`                                  |
+//! | `drive:<id>`     | the top folder of one shared drive         | `files.list corpora=drive&driveId=<id>`        |
+//! | any Drive id     | that folder (a shortcut is followed)       | `files.get`, then `files.list q='<id>' in parents` (`corpora=drive` inside a shared drive) |
+//!
+//! The first page of a listing carries breadcrumbs from the place the folder belongs to
+//! (My Drive, Shared with me, or a shared drive under Shared drives) down to the folder,
+//! found by walking `parents` (one `files.get` per level; a parent the user cannot see
+//! means the folder was shared with them).
+
+use chrono::{DateTime, Utc};
+use futures_util::future::try_join;
+
+use super::client::{Corpus, DriveClient, ListRequest, quote};
+use super::mime::{Content, ExportMode, FOLDER};
+use super::models::{Breadcrumb, Checksum, EntryKind, FileEntry, FileList, ShortcutTarget};
+use super::wire::{self, FILE_FIELDS, PARENT_FIELDS};
+use crate::ConnectorError;
+
+/// My Drive (Drive's own alias for the user's root folder).
+pub const MY_DRIVE: &str = "root";
+/// Items shared with the user.
+pub const SHARED_WITH_ME: &str = "shared-with-me";
+/// The user's shared drives.
+pub const SHARED_DRIVES: &str = "shared-drives";
+/// Prefix of a shared drive's id in listings (`drive:<drive id>`).
+const DRIVE_PREFIX: &str = "drive:";
+/// Longest accepted id.
+const MAX_ID_LEN: usize = 256;
+/// Deepest folder path the breadcrumbs follow.
+const MAX_DEPTH: usize = 32;
+/// Folders first, then natural name order (1, 2, 12).
+const FOLDER_ORDER: &str = "folder,name_natural";
+/// `drives.list` returns at most 100 drives per page.
+const MAX_DRIVES_PAGE: u32 = 100;
+
+/// What an id names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place<'a> {
+    /// `root`.
+    MyDrive,
+    /// `shared-with-me`.
+    SharedWithMe,
+    /// `shared-drives`.
+    SharedDrives,
+    /// `drive:<id>`.
+    SharedDrive(&'a str),
+    /// A Drive file or folder id.
+    Item(&'a str),
+}
+
+impl<'a> Place<'a> {
+    /// Reads an id (checked by [`is_valid_id`] beforehand).
+    pub fn parse(id: &'a str) -> Self {
+        match id {
+            MY_DRIVE => Self::MyDrive,
+            SHARED_WITH_ME => Self::SharedWithMe,
+            SHARED_DRIVES => Self::SharedDrives,
+            _ => match id.strip_prefix(DRIVE_PREFIX) {
+                Some(drive_id) => Self::SharedDrive(drive_id),
+                None => Self::Item(id),
+            },
+        }
+    }
+}
+
+/// Whether `id` is a place id or a Drive id (letters, digits, `-`, `_`).
+pub fn is_valid_id(id: &str) -> bool {
+    let drive_id = |s: &str| {
+        !s.is_empty()
+            && s.len() <= MAX_ID_LEN
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    match Place::parse(id) {
+        Place::SharedDrive(drive) => drive_id(drive),
+        Place::Item(item) => drive_id(item),
+        _ => true,
+    }
+}
+
+/// Parameters of a listing.
+#[derive(Debug, Clone, Copy)]
+pub struct ListParams<'a> {
+    /// The folder; the top level when absent.
+    pub folder_id: Option<&'a str>,
+    /// `next_page_token` of the previous page.
+    pub page_token: Option<&'a str>,
+    /// Entries per page.
+    pub page_size: u32,
+}
+
+/// Lists one page of a place or folder.
+pub async fn list(
+    drive: &DriveClient<'_>,
+    mode: ExportMode,
+    params: ListParams<'_>,
+) -> Result<FileList, ConnectorError> {
+    let Some(folder_id) = params.folder_id else {
+        if params.page_token.is_some() {
+            return Err(ConnectorError::invalid_field(
+                "page_token",
+                "`page_token`: the top level has a single page",
+            ));
+        }
+        return Ok(FileList {
+            folder_id: None,
+            breadcrumbs: Some(Vec::new()),
+            files: top_level(),
+            next_page_token: None,
+        });
+    };
+    let first_page = params.page_token.is_none();
+    let children = |q: String, corpus| async move {
+        let request = ListRequest {
+            q: &q,
+            corpus,
+            order_by: Some(FOLDER_ORDER),
+            page_size: params.page_size,
+            page_token: params.page_token,
+        };
+        drive.list_files(&request).await
+    };
+    let (page, breadcrumbs) = match Place::parse(folder_id) {
+        Place::MyDrive => (
+            children(in_folder(MY_DRIVE), Corpus::Default).await?,
+            vec![place_crumb(MY_DRIVE)],
+        ),
+        Place::SharedWithMe => (
+            children(
+                "sharedWithMe = true and trashed = false".to_owned(),
+                Corpus::Default,
+            )
+            .await?,
+            vec![place_crumb(SHARED_WITH_ME)],
+        ),
+        Place::SharedDrives => return list_shared_drives(drive, params).await,
+        Place::SharedDrive(drive_id) => {
+            let page = children(in_folder(drive_id), Corpus::SharedDrive(drive_id));
+            if first_page {
+                let (page, name) =
+                    try_join(page, drive_name(drive, drive_id, "Shared drive")).await?;
+                let crumbs = vec![place_crumb(SHARED_DRIVES), drive_crumb(drive_id, name)];
+                (page, crumbs)
+            } else {
+                (page.await?, Vec::new())
+            }
+        }
+        Place::Item(id) => {
+            let folder = resolve(drive, id, FILE_FIELDS).await?;
+            if Content::of(&folder.mime_type) != Content::Folder {
+                return Err(ConnectorError::invalid_field(
+                    "folder_id",
+                    format!("`folder_id`: `{id}` is a file, not a folder"),
+                ));
+            }
+            let corpus = match folder.drive_id.as_deref() {
+                Some(drive_id) => Corpus::SharedDrive(drive_id),
+                None => Corpus::Default,
+            };
+            let page = children(in_folder(&folder.id), corpus);
+            if first_page {
+                try_join(page, trail(drive, &folder)).await?
+            } else {
+                (page.await?, Vec::new())
+            }
+        }
+    };
+    Ok(FileList {
+        folder_id: Some(folder_id.to_owned()),
+        breadcrumbs: first_page.then_some(breadcrumbs),
+        files: page
+            .files
+            .into_iter()
+            .map(|f| entry_from(f, mode))
+            .collect(),
+        next_page_token: page.next_page_token.filter(|t| !t.is_empty()),
+    })
+}
+
+async fn list_shared_drives(
+    drive: &DriveClient<'_>,
+    params: ListParams<'_>,
+) -> Result<FileList, ConnectorError> {
+    let page = drive
+        .list_drives(params.page_size.min(MAX_DRIVES_PAGE), params.page_token)
+        .await?;
+    Ok(FileList {
+        folder_id: Some(SHARED_DRIVES.to_owned()),
+        breadcrumbs: params
+            .page_token
+            .is_none()
+            .then(|| vec![place_crumb(SHARED_DRIVES)]),
+        files: page.drives.into_iter().map(shared_drive_entry).collect(),
+        next_page_token: page.next_page_token.filter(|t| !t.is_empty()),
+    })
+}
+
+/// `'<id>' in parents and trashed = false`.
+fn in_folder(id: &str) -> String {
+    format!("{} in parents and trashed = false", quote(id))
+}
+
+/// `files.get` of `id`; for a shortcut, `files.get` of its target instead.
+pub async fn resolve(
+    drive: &DriveClient<'_>,
+    id: &str,
+    fields: &str,
+) -> Result<wire::File, ConnectorError> {
+    let file = drive.get_file(id, fields).await?;
+    if Content::of(&file.mime_type) != Content::Shortcut {
+        return Ok(file);
+    }
+    let gone = || ConnectorError::NotFound {
+        message: format!(
+            "the shortcut `{}` points to an item that was deleted or that this account cannot see",
+            file.name
+        ),
+    };
+    let target = file
+        .shortcut_details
+        .as_ref()
+        .and_then(|d| d.target_id.as_deref())
+        .ok_or_else(gone)?;
+    drive
+        .get_file(target, fields)
+        .await
+        .map_err(|error| match error {
+            ConnectorError::NotFound { .. } => gone(),
+            other => other,
+        })
+}
+
+/// The breadcrumbs of `folder`: walks up `parents` to My Drive, a shared drive, or the
+/// first ancestor the user cannot see (then the folder was shared with them).
+async fn trail(
+    drive: &DriveClient<'_>,
+    folder: &wire::File,
+) -> Result<Vec<Breadcrumb>, ConnectorError> {
+    let mut crumbs = Vec::new();
+    let mut current = folder.clone();
+    for _ in 0..MAX_DEPTH {
+        if let Some(drive_id) = current.drive_id.as_deref().filter(|d| *d == current.id) {
+            let name = drive_name(drive, drive_id, &current.name).await?;
+            crumbs.push(drive_crumb(drive_id, name));
+            crumbs.push(place_crumb(SHARED_DRIVES));
+            break;
+        }
+        let Some(parent_id) = current.parents.first().cloned() else {
+            if current.drive_id.is_none() && current.owned_by_me == Some(true) {
+                // The user's own folder without parent is the My Drive root.
+                crumbs.push(place_crumb(MY_DRIVE));
+            } else {
+                crumbs.push(crumb_of(&current));
+                crumbs.push(place_crumb(SHARED_WITH_ME));
+            }
+            break;
+        };
+        crumbs.push(crumb_of(&current));
+        match drive.get_file(&parent_id, PARENT_FIELDS).await {
+            Ok(parent) => current = parent,
+            Err(ConnectorError::NotFound { .. } | ConnectorError::PermissionDenied { .. }) => {
+                crumbs.push(place_crumb(SHARED_WITH_ME));
+                break;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    crumbs.reverse();
+    Ok(crumbs)
+}
+
+/// A shared drive's name from `drives.get`, or `fallback` when the user may not read
+/// the drive itself (only some of its folders).
+async fn drive_name(
+    drive: &DriveClient<'_>,
+    drive_id: &str,
+    fallback: &str,
+) -> Result<String, ConnectorError> {
+    match drive.get_drive(drive_id).await {
+        Ok(found) => Ok(found.name),
+        Err(ConnectorError::NotFound { .. } | ConnectorError::PermissionDenied { .. }) => {
+            Ok(fallback.to_owned())
+        }
+        Err(error) => Err(error),
+    }
+}
+
+fn crumb_of(file: &wire::File) -> Breadcrumb {
+    Breadcrumb {
+        id: file.id.clone(),
+        name: file.name.clone(),
+    }
+}
+
+fn drive_crumb(drive_id: &str, name: String) -> Breadcrumb {
+    Breadcrumb {
+        id: format!("{DRIVE_PREFIX}{drive_id}"),
+        name,
+    }
+}
+
+fn place_crumb(id: &'static str) -> Breadcrumb {
+    let entry = place_entry(id);
+    Breadcrumb {
+        id: entry.id,
+        name: entry.name,
+    }
+}
+
+/// The three top-level places.
+pub fn top_level() -> Vec<FileEntry> {
+    [MY_DRIVE, SHARED_WITH_ME, SHARED_DRIVES]
+        .into_iter()
+        .map(place_entry)
+        .collect()
+}
+
+/// The entry of a top-level place (`root`, `shared-with-me` or `shared-drives`).
+pub fn place_entry(id: &'static str) -> FileEntry {
+    let (name, icon, page) = match id {
+        SHARED_WITH_ME => ("Shared with me", "shared-with-me", "shared-with-me"),
+        SHARED_DRIVES => ("Shared drives", "shared-drives", "shared-drives"),
+        _ => ("My Drive", "my-drive", "my-drive"),
+    };
+    FileEntry {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        icon: icon.to_owned(),
+        web_link: Some(format!("https://drive.google.com/drive/{page}")),
+        ..folder_entry()
+    }
+}
+
+/// The entry of a shared drive, with id `drive:<id>`.
+pub fn shared_drive_entry(drive: wire::Drive) -> FileEntry {
+    FileEntry {
+        id: format!("{DRIVE_PREFIX}{}", drive.id),
+        name: drive.name,
+        icon: "shared-drive".to_owned(),
+        web_link: Some(format!(
+            "https://drive.google.com/drive/folders/{}",
+            drive.id
+        )),
+        parent_id: Some(SHARED_DRIVES.to_owned()),
+        drive_id: Some(drive.id),
+        ..folder_entry()
+    }
+}
+
+fn folder_entry() -> FileEntry {
+    FileEntry {
+        id: String::new(),
+        name: String::new(),
+        kind: EntryKind::Folder,
+        mime_type: FOLDER.to_owned(),
+        size: None,
+        modified_time: None,
+        checksum: None,
+        web_link: None,
+        parent_id: None,
+        can_download: false,
+        icon: "folder".to_owned(),
+        export_formats: Vec::new(),
+        drive_id: None,
+        shortcut_target: None,
+    }
+}
+
+/// A Drive file as a normalized entry; `mode` orders the export formats (default first).
+pub fn entry_from(file: wire::File, mode: ExportMode) -> FileEntry {
+    let content = Content::of(&file.mime_type);
+    let binary = content == Content::Binary;
+    let checksum = md5_checksum(&file).filter(|_| binary);
+    let shortcut_target = file.shortcut_details.and_then(|details| {
+        Some(ShortcutTarget {
+            id: details.target_id?,
+            mime_type: details.target_mime_type.unwrap_or_default(),
+        })
+    });
+    let (kind, effective, icon) = match (content, &shortcut_target) {
+        (Content::Folder, _) => (EntryKind::Folder, content, "folder"),
+        (Content::Shortcut, Some(target)) => (
+            EntryKind::Shortcut,
+            Content::of(&target.mime_type),
+            super::mime::icon_for(&target.mime_type),
+        ),
+        (Content::Shortcut, None) => (
+            EntryKind::Shortcut,
+            Content::NotDownloadable("shortcut"),
+            "shortcut",
+        ),
+        _ => (
+            EntryKind::File,
+            content,
+            super::mime::icon_for(&file.mime_type),
+        ),
+    };
+    let allowed = content == Content::Shortcut
+        || file.capabilities.and_then(|c| c.can_download) != Some(false);
+    let export_formats = match effective {
+        Content::Native(native) => {
+            let default = native.default_format(mode);
+            std::iter::once(default)
+                .chain(native.formats().iter().copied().filter(|f| *f != default))
+                .map(|f| f.as_str().to_owned())
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    FileEntry {
+        kind,
+        size: file
+            .size
+            .as_deref()
+            .filter(|_| binary)
+            .and_then(|s| s.parse().ok()),
+        modified_time: file.modified_time.as_deref().and_then(parse_time),
+        checksum,
+        web_link: file.web_view_link,
+        parent_id: file.parents.into_iter().next(),
+        can_download: allowed && effective.is_downloadable(),
+        icon: icon.to_owned(),
+        export_formats,
+        drive_id: file.drive_id,
+        shortcut_target,
+        id: file.id,
+        name: file.name,
+        mime_type: file.mime_type,
+    }
+}
+
+/// The file's MD5 checksum, when Drive reports one (binary content only).
+pub fn md5_checksum(file: &wire::File) -> Option<Checksum> {
+    file.md5_checksum
+        .as_deref()
+        .filter(|md5| !md5.is_empty())
+        .map(|md5| Checksum {
+            algorithm: "md5".to_owned(),
+            value: md5.to_ascii_lowercase(),
+        })
+}
+
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_places_or_drive_ids() {
+        assert_eq!(Place::parse("root"), Place::MyDrive);
+        assert_eq!(Place::parse("drive:0AFx"), Place::SharedDrive("0AFx"));
+        assert_eq!(Place::parse("1aB-_c"), Place::Item("1aB-_c"));
+        for ok in [
+            "root",
+            "shared-with-me",
+            "shared-drives",
+            "drive:0AFx",
+            "1aB-_c",
+        ] {
+            assert!(is_valid_id(ok), "{ok}");
+        }
+        for bad in ["", "drive:", "a'b", "a/b", "a b", "drive:x'y"] {
+            assert!(!is_valid_id(bad), "{bad}");
+        }
+        assert!(!is_valid_id(&"a".repeat(MAX_ID_LEN + 1)));
+    }
+
+    #[test]
+    fn native_files_have_no_size_or_checksum_and_list_their_formats() {
+        let file = wire::File {
+            id: "d1".into(),
+            name: "Essay".into(),
+            mime_type: "application/vnd.google-apps.document".into(),
+            size: Some("1024".into()),
+            md5_checksum: Some("abc".into()),
+            ..wire::File::default()
+        };
+        let entry = entry_from(file.clone(), ExportMode::Pdf);
+        assert_eq!((entry.size, entry.checksum), (None, None));
+        assert!(entry.can_download);
+        assert_eq!(
+            entry.export_formats[..2],
+            ["pdf".to_owned(), "docx".to_owned()]
+        );
+        assert_eq!(entry.icon, "document");
+        let office = entry_from(file, ExportMode::Office);
+        assert_eq!(office.export_formats[0], "docx");
+    }
+
+    #[test]
+    fn shortcuts_take_their_targets_type_and_forms_cannot_be_downloaded() {
+        let shortcut = entry_from(
+            wire::File {
+                id: "s1".into(),
+                name: "Team folder".into(),
+                mime_type: "application/vnd.google-apps.shortcut".into(),
+                shortcut_details: Some(wire::ShortcutDetails {
+                    target_id: Some("f9".into()),
+                    target_mime_type: Some(FOLDER.into()),
+                }),
+                ..wire::File::default()
+            },
+            ExportMode::Office,
+        );
+        assert_eq!(shortcut.kind, EntryKind::Shortcut);
+        assert_eq!(shortcut.icon, "folder");
+        assert!(!shortcut.can_download);
+        assert_eq!(
+            shortcut.shortcut_target.map(|t| t.id).as_deref(),
+            Some("f9")
+        );
+        let form = entry_from(
+            wire::File {
+                id: "q1".into(),
+                mime_type: "application/vnd.google-apps.form".into(),
+                ..wire::File::default()
+            },
+            ExportMode::Office,
+        );
+        assert!(!form.can_download && form.export_formats.is_empty());
+    }
+
+    #[test]
+    fn top_level_places_have_fixed_ids() {
+        let ids: Vec<_> = top_level().into_iter().map(|e| (e.id, e.name)).collect();
+        assert_eq!(
+            ids,
+            [
+                ("root".to_owned(), "My Drive".to_owned()),
+                ("shared-with-me".to_owned(), "Shared with me".to_owned()),
+                ("shared-drives".to_owned(), "Shared drives".to_owned())
+            ]
+        );
+        let drive = shared_drive_entry(wire::Drive {
+            id: "0AFx".into(),
+            name: "Biology 101".into(),
+        });
+        assert_eq!(drive.id, "drive:0AFx");
+        assert_eq!(drive.parent_id.as_deref(), Some(SHARED_DRIVES));
+    }
+}

@@ -1,0 +1,224 @@
+//! Drive API v3 wire types — the JSON the API sends for the fields we ask for — and its
+//! error body, `{"error": {"code", "message", "errors": [{"domain", "reason", …}], "status"}}`.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The `File` fields every request asks for (`fields=`): enough for the normalized
+/// entry, shortcut resolution and breadcrumbs.
+macro_rules! file_fields {
+    () => {
+        "id,name,mimeType,size,modifiedTime,md5Checksum,webViewLink,parents,driveId,ownedByMe,\
+         shortcutDetails(targetId,targetMimeType),capabilities(canDownload)"
+    };
+}
+
+/// `fields=` of `files.get`.
+pub const FILE_FIELDS: &str = file_fields!();
+/// `fields=` of `files.list`.
+pub const FILE_LIST_FIELDS: &str =
+    concat!("nextPageToken,incompleteSearch,files(", file_fields!(), ")");
+/// `fields=` of a breadcrumb step.
+pub const PARENT_FIELDS: &str = "id,name,mimeType,parents,driveId,ownedByMe";
+/// `fields=` of `drives.list`.
+pub const DRIVE_LIST_FIELDS: &str = "nextPageToken,drives(id,name)";
+/// `fields=` of `drives.get`.
+pub const DRIVE_FIELDS: &str = "id,name";
+/// `fields=` of `about.get`.
+pub const ABOUT_FIELDS: &str = "user(displayName,emailAddress)";
+
+/// A file or folder (`File` resource), with the fields of [`FILE_FIELDS`].
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct File {
+    /// The file id.
+    pub id: String,
+    /// The name (not unique within a folder).
+    #[serde(default)]
+    pub name: String,
+    /// The MIME type; `application/vnd.google-apps.*` for Google-native items.
+    #[serde(default)]
+    pub mime_type: String,
+    /// Size in bytes, as a decimal string (int64); absent for folders and shortcuts.
+    #[serde(default)]
+    pub size: Option<String>,
+    /// RFC 3339 time of the last change by anyone.
+    #[serde(default)]
+    pub modified_time: Option<String>,
+    /// MD5 of the content, for binary content only.
+    #[serde(default)]
+    pub md5_checksum: Option<String>,
+    /// Link that opens the file in a browser.
+    #[serde(default)]
+    pub web_view_link: Option<String>,
+    /// The parent folder (at most one since 2020; absent when the user cannot see it).
+    #[serde(default)]
+    pub parents: Vec<String>,
+    /// The shared drive the file is in, for shared-drive items.
+    #[serde(default)]
+    pub drive_id: Option<String>,
+    /// Whether the user owns the file (not set for shared-drive items).
+    #[serde(default)]
+    pub owned_by_me: Option<bool>,
+    /// Set on shortcuts.
+    #[serde(default)]
+    pub shortcut_details: Option<ShortcutDetails>,
+    /// What the user may do with the file.
+    #[serde(default)]
+    pub capabilities: Option<Capabilities>,
+}
+
+/// `shortcutDetails` of a shortcut.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShortcutDetails {
+    /// The file the shortcut points to.
+    #[serde(default)]
+    pub target_id: Option<String>,
+    /// The target's MIME type when the shortcut was made.
+    #[serde(default)]
+    pub target_mime_type: Option<String>,
+}
+
+/// `capabilities`, the part we read.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Capabilities {
+    /// False when the owner disabled downloading for viewers.
+    #[serde(default)]
+    pub can_download: Option<bool>,
+}
+
+/// A page of `files.list`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileList {
+    /// The files of this page.
+    #[serde(default)]
+    pub files: Vec<File>,
+    /// Token of the next page; absent on the last page.
+    #[serde(default)]
+    pub next_page_token: Option<String>,
+    /// True when a search over many drives did not look at all of them.
+    #[serde(default)]
+    pub incomplete_search: bool,
+}
+
+/// A shared drive (`Drive` resource).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Drive {
+    /// The drive id (also the id of its top folder).
+    pub id: String,
+    /// The drive name.
+    #[serde(default)]
+    pub name: String,
+}
+
+/// A page of `drives.list`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DriveList {
+    /// The shared drives of this page.
+    #[serde(default)]
+    pub drives: Vec<Drive>,
+    /// Token of the next page; absent on the last page.
+    #[serde(default)]
+    pub next_page_token: Option<String>,
+}
+
+/// `about.get` with `fields=user(…)`.
+#[derive(Debug, Default, Deserialize)]
+pub struct About {
+    /// The signed-in user.
+    #[serde(default)]
+    pub user: Option<User>,
+}
+
+/// The signed-in user.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    /// The account's e-mail address.
+    #[serde(default)]
+    pub email_address: Option<String>,
+    /// The account's display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+/// What a Drive error body says: the first error's `reason` and `location`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ErrorInfo {
+    /// `errors[0].reason` (`userRateLimitExceeded`, `insufficientPermissions`, `notFound`…).
+    pub reason: Option<String>,
+    /// `errors[0].location`: the parameter at fault (`pageToken`, `q`…).
+    pub location: Option<String>,
+}
+
+impl ErrorInfo {
+    /// Reads an error body; anything else (HTML, OAuth-style `{"error": "invalid_token"}`,
+    /// a truncated body) gives an empty `ErrorInfo`.
+    pub fn parse(body: &[u8]) -> Self {
+        let Ok(json) = serde_json::from_slice::<Value>(body) else {
+            return Self::default();
+        };
+        let first = json.pointer("/error/errors/0");
+        let text = |key: &str| {
+            first
+                .and_then(|e| e.get(key))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        Self {
+            reason: text("reason"),
+            location: text("location"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_give_reason_and_location() {
+        let body = br#"{"error":{"code":403,"message":"User Rate Limit Exceeded.","errors":[{"message":"User Rate Limit Exceeded.","domain":"usageLimits","reason":"userRateLimitExceeded"}],"status":"PERMISSION_DENIED"}}"#;
+        assert_eq!(
+            ErrorInfo::parse(body).reason.as_deref(),
+            Some("userRateLimitExceeded")
+        );
+        let body = br#"{"error":{"code":400,"message":"Invalid Value","errors":[{"domain":"global","reason":"invalid","message":"Invalid Value","locationType":"parameter","location":"pageToken"}]}}"#;
+        assert_eq!(
+            ErrorInfo::parse(body).location.as_deref(),
+            Some("pageToken")
+        );
+        assert_eq!(
+            ErrorInfo::parse(br#"{"error":"invalid_token"}"#),
+            ErrorInfo::default()
+        );
+        assert_eq!(ErrorInfo::parse(b"<html>"), ErrorInfo::default());
+    }
+
+    #[test]
+    fn file_list_fields_wrap_the_file_fields() {
+        assert!(FILE_LIST_FIELDS.starts_with("nextPageToken,incompleteSearch,files(id,name,"));
+        assert!(FILE_LIST_FIELDS.ends_with("capabilities(canDownload))"));
+        assert!(!FILE_FIELDS.contains(' '));
+    }
+
+    #[test]
+    fn files_parse_with_missing_optional_fields() {
+        let file: File = serde_json::from_str(
+            r#"{"id":"1","name":"a.pdf","mimeType":"application/pdf","size":"42",
+                "shortcutDetails":{"targetId":"2"},"capabilities":{"canDownload":false}}"#,
+        )
+        .expect("parses");
+        assert_eq!(file.size.as_deref(), Some("42"));
+        assert!(file.parents.is_empty());
+        assert_eq!(
+            file.shortcut_details.and_then(|s| s.target_id).as_deref(),
+            Some("2")
+        );
+        assert_eq!(file.capabilities.and_then(|c| c.can_download), Some(false));
+    }
+}

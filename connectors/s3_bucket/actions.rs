@@ -1,0 +1,379 @@
+//! The `s3-bucket` actions — browse like folders, object metadata, streamed download — and
+//! their inputs and outputs (the normalized file model the drive connectors share).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use reqwest::Response;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use validator::Validate;
+
+use super::client::S3Client;
+use super::location::{S3Location, check_key, check_prefix, last_segment};
+use super::models::{ObjectEntry, md5_from_etag};
+use crate::{ActionContext, ConnectorError, Download, connector_actions};
+
+/// Entries per `list_objects` page when the caller does not say (S3's own maximum).
+const DEFAULT_PAGE_SIZE: u32 = 1000;
+/// MIME type of folder entries.
+pub const FOLDER_MIME: &str = "inode/directory";
+/// MIME type when neither S3 nor the extension says.
+const FALLBACK_MIME: &str = "application/octet-stream";
+/// A download that receives nothing for this long has stalled.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The `s3-bucket` actions.
+#[derive(Debug, Default)]
+pub struct S3Actions;
+
+/// Parameters of `list_objects`.
+#[derive(Debug, Deserialize, JsonSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct ListObjectsInput {
+    /// Folder to list: a folder `id` from an earlier listing (it ends in `/`), or any key
+    /// prefix inside the connection's prefix. The connection's prefix when absent.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// `next_page_token` of the previous page.
+    #[serde(default)]
+    #[validate(length(min = 1, max = 4096))]
+    pub page_token: Option<String>,
+    /// Entries per page, folders and files together: 1 to 1000 (default 1000).
+    #[serde(default)]
+    #[validate(range(min = 1, max = 1000))]
+    pub page_size: Option<u32>,
+}
+
+/// Parameters of `head_object` and `download_object`.
+#[derive(Debug, Deserialize, JsonSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectKeyInput {
+    /// The object key: a file `id` from `list_objects`.
+    #[validate(length(min = 1, max = 1024))]
+    pub key: String,
+}
+
+/// Whether an entry is a folder or a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// A key prefix ending in `/`; list it with `list_objects`.
+    Folder,
+    /// An object; read it with `head_object` or `download_object`.
+    File,
+}
+
+/// One folder or file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FileEntry {
+    /// The full object key (for folders, the key prefix ending in `/`).
+    pub id: String,
+    /// The last path segment of the key.
+    pub name: String,
+    /// Folder or file.
+    pub kind: EntryKind,
+    /// MIME type: S3's `Content-Type` when known, else guessed from the extension;
+    /// `inode/directory` for folders.
+    pub mime_type: String,
+    /// Size in bytes (files).
+    pub size: Option<u64>,
+    /// Last modification time (files).
+    pub modified_time: Option<DateTime<Utc>>,
+    /// `md5:<hex>` when the ETag is the content's MD5 (single-part uploads).
+    pub checksum: Option<String>,
+    /// The entity tag, without quotes; it changes whenever the content does (files).
+    pub etag: Option<String>,
+}
+
+/// A page of a listing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FileList {
+    /// The prefix that was listed.
+    pub prefix: String,
+    /// This page's folders, then its files, each in key order.
+    pub files: Vec<FileEntry>,
+    /// Pass as `page_token` for the next page; absent on the last page.
+    pub next_page_token: Option<String>,
+}
+
+/// An object's metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ObjectInfo {
+    /// The object, in the listing's shape.
+    #[serde(flatten)]
+    pub file: FileEntry,
+    /// User metadata (`x-amz-meta-*` headers, names without the prefix).
+    pub metadata: BTreeMap<String, String>,
+}
+
+#[connector_actions]
+impl S3Actions {
+    /// Browse the bucket like folders: the folders and files directly inside a prefix
+    /// (`/`-delimited), a page at a time. Never leaves the connection's prefix.
+    #[action(tags(file_browse, read))]
+    async fn list_objects(
+        &self,
+        ctx: &ActionContext,
+        params: ListObjectsInput,
+    ) -> Result<FileList, ConnectorError> {
+        let client = connect(ctx).await?;
+        let root = client.location().prefix.clone();
+        let prefix = params.prefix.unwrap_or_else(|| root.clone());
+        check_prefix(&root, &prefix, "prefix")?;
+        let page_size = params.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
+        let page = client
+            .list_objects(&prefix, params.page_token.as_deref(), page_size)
+            .await?;
+        // A compliant store only returns keys under `prefix`; a broken one must not leak
+        // keys outside the connection's root, and the folder's own marker object is the
+        // folder itself, not a file in it.
+        let folders = page
+            .common_prefixes
+            .into_iter()
+            .map(|p| p.prefix)
+            .filter(|p| p.starts_with(&prefix) && *p != prefix)
+            .map(|p| folder_entry(&p));
+        let files = page
+            .contents
+            .into_iter()
+            .filter(|o| o.key.starts_with(&prefix) && o.key != prefix)
+            .map(file_entry);
+        let files = folders.chain(files).collect();
+        Ok(FileList {
+            prefix,
+            files,
+            next_page_token: page.next_continuation_token.filter(|_| page.is_truncated),
+        })
+    }
+
+    /// An object's metadata: name, size, MIME type, modification time, checksum, user
+    /// metadata.
+    #[action(tags(read))]
+    async fn head_object(
+        &self,
+        ctx: &ActionContext,
+        params: ObjectKeyInput,
+    ) -> Result<ObjectInfo, ConnectorError> {
+        let client = connect(ctx).await?;
+        check_key(&client.location().prefix, &params.key, "key")?;
+        let head = client
+            .head_object(&params.key)
+            .await
+            .map_err(|e| not_found_names_key(e.into(), &params.key))?;
+        let etag = head.etag.as_deref().map(bare_etag);
+        let checksum = head
+            .etag
+            .as_deref()
+            .filter(|_| !head.etag_is_not_md5)
+            .and_then(md5_from_etag)
+            .map(|md5| format!("md5:{md5}"));
+        Ok(ObjectInfo {
+            file: FileEntry {
+                id: params.key.clone(),
+                name: last_segment(&params.key).to_owned(),
+                kind: EntryKind::File,
+                mime_type: mime_for(&params.key, head.content_type.as_deref()),
+                size: head.size,
+                modified_time: head.last_modified,
+                checksum,
+                etag,
+            },
+            metadata: head.metadata,
+        })
+    }
+
+    /// Download an object, streamed as it arrives (never held in memory whole), with its
+    /// name, MIME type, size and MD5 checksum when S3 knows it.
+    #[action(tags(file_download), download)]
+    async fn download_object(
+        &self,
+        ctx: &ActionContext,
+        params: ObjectKeyInput,
+    ) -> Result<Download, ConnectorError> {
+        let client = connect(ctx).await?;
+        check_key(&client.location().prefix, &params.key, "key")?;
+        let response = client
+            .get_object(&params.key)
+            .await
+            .map_err(|e| not_found_names_key(e.into(), &params.key))?;
+        let headers = response.headers();
+        let content_type = headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        let encrypted = headers
+            .get("x-amz-server-side-encryption")
+            .is_some_and(|v| v.as_bytes().starts_with(b"aws:kms"))
+            || headers.contains_key("x-amz-server-side-encryption-customer-algorithm");
+        let checksum = headers
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .filter(|_| !encrypted)
+            .and_then(md5_from_etag);
+        let mime = mime_for(&params.key, content_type);
+        let size = response.content_length();
+        let mut download = Download::new(
+            last_segment(&params.key),
+            mime,
+            stream_with_idle_timeout(response, IDLE_TIMEOUT),
+        );
+        download.size = size;
+        download.checksum = checksum.map(|md5| format!("md5:{md5}"));
+        Ok(download)
+    }
+}
+
+/// The client for the action's connection; a stored endpoint that no longer passes the
+/// SSRF check (an admin narrowed `ALLOWED_HOSTS`) means the user must reconnect.
+async fn connect(ctx: &ActionContext) -> Result<S3Client, ConnectorError> {
+    let location = S3Location::from_credentials(&ctx.credentials)?;
+    S3Client::connect(location, &ctx.settings, &ctx.http)
+        .await
+        .map_err(|error| match error {
+            ConnectorError::InvalidInput { message, .. } => ConnectorError::AuthExpired {
+                message: format!("the stored endpoint cannot be used: {message}"),
+            },
+            other => other,
+        })
+}
+
+fn not_found_names_key(error: ConnectorError, key: &str) -> ConnectorError {
+    match error {
+        ConnectorError::NotFound { .. } => ConnectorError::NotFound {
+            message: format!("no object `{key}` in the bucket"),
+        },
+        other => other,
+    }
+}
+
+fn folder_entry(prefix: &str) -> FileEntry {
+    FileEntry {
+        id: prefix.to_owned(),
+        name: last_segment(prefix).to_owned(),
+        kind: EntryKind::Folder,
+        mime_type: FOLDER_MIME.to_owned(),
+        size: None,
+        modified_time: None,
+        checksum: None,
+        etag: None,
+    }
+}
+
+fn file_entry(object: ObjectEntry) -> FileEntry {
+    let modified_time = object
+        .last_modified
+        .as_deref()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc));
+    FileEntry {
+        name: last_segment(&object.key).to_owned(),
+        kind: EntryKind::File,
+        mime_type: mime_for(&object.key, None),
+        size: object.size,
+        modified_time,
+        checksum: object
+            .etag
+            .as_deref()
+            .and_then(md5_from_etag)
+            .map(|md5| format!("md5:{md5}")),
+        etag: object.etag.as_deref().map(bare_etag),
+        id: object.key,
+    }
+}
+
+fn bare_etag(etag: &str) -> String {
+    etag.trim().trim_matches('"').to_owned()
+}
+
+/// S3's `Content-Type` unless it is the generic default, else a guess from the key's
+/// extension, else `application/octet-stream`.
+fn mime_for(key: &str, content_type: Option<&str>) -> String {
+    let specific = content_type
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && !matches!(*t, "binary/octet-stream" | FALLBACK_MIME));
+    match specific {
+        Some(t) => t.to_owned(),
+        None => mime_guess::from_path(last_segment(key))
+            .first_raw()
+            .unwrap_or(FALLBACK_MIME)
+            .to_owned(),
+    }
+}
+
+/// The response body as a stream of the chunks the network delivers, failing with
+/// `Transport` when one does not arrive within `idle`.
+fn stream_with_idle_timeout(
+    response: Response,
+    idle: Duration,
+) -> BoxStream<'static, Result<Bytes, ConnectorError>> {
+    let body = response.bytes_stream().boxed();
+    futures_util::stream::unfold(Some(body), move |state| async move {
+        let mut body = state?;
+        match tokio::time::timeout(idle, body.next()).await {
+            Ok(None) => None,
+            Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some(body))),
+            Ok(Some(Err(error))) => Some((
+                Err(ConnectorError::Transport {
+                    message: format!("the download was interrupted: {}", error.without_url()),
+                }),
+                None,
+            )),
+            Err(_) => Some((
+                Err(ConnectorError::Transport {
+                    message: format!(
+                        "the download stalled: no data for {} seconds",
+                        idle.as_secs()
+                    ),
+                }),
+                None,
+            )),
+        }
+    })
+    .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mime_types_prefer_specific_content_types_then_extensions() {
+        assert_eq!(mime_for("a/report.pdf", None), "application/pdf");
+        assert_eq!(
+            mime_for("a/report.pdf", Some("binary/octet-stream")),
+            "application/pdf"
+        );
+        assert_eq!(mime_for("a/notes", Some("text/markdown")), "text/markdown");
+        assert_eq!(mime_for("a/blob", None), FALLBACK_MIME);
+    }
+
+    #[test]
+    fn listing_entries_are_normalized() {
+        let entry = file_entry(ObjectEntry {
+            key: "team/Q1 report.pdf".to_owned(),
+            last_modified: Some("2026-01-12T17:50:30.000Z".to_owned()),
+            etag: Some("\"fba9dede5f27731c9771645a39863328\"".to_owned()),
+            size: Some(42),
+        });
+        assert_eq!(entry.name, "Q1 report.pdf");
+        assert_eq!(entry.kind, EntryKind::File);
+        assert_eq!(entry.mime_type, "application/pdf");
+        assert_eq!(
+            entry.checksum.as_deref(),
+            Some("md5:fba9dede5f27731c9771645a39863328")
+        );
+        assert_eq!(
+            entry.modified_time.map(|t| t.to_rfc3339()),
+            Some("2026-01-12T17:50:30+00:00".to_owned())
+        );
+        let folder = folder_entry("team/2024/");
+        assert_eq!(
+            (folder.name.as_str(), folder.kind),
+            ("2024", EntryKind::Folder)
+        );
+    }
+}
