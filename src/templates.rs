@@ -392,27 +392,6 @@ pub struct ManualFormFragment {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "admin/index.html")]
-pub struct AdminDashboardPage {
-    pub ctx: PageCtx,
-    pub users: u64,
-    pub connections: u64,
-    pub connectors: Vec<AdminConnectorRow>,
-    pub actions_24h: u64,
-    pub errors_24h: u64,
-}
-
-pub struct AdminConnectorRow {
-    pub slug: String,
-    pub name: String,
-    pub kind: String,
-    pub scoping: String,
-    pub is_enabled: bool,
-    pub actions: usize,
-    pub missing_config: Vec<String>,
-}
-
-#[derive(Template, WebTemplate)]
 #[template(path = "error.html")]
 pub struct ErrorPage {
     pub ctx: PageCtx,

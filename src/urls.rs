@@ -75,6 +75,54 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(folders::upload),
         )
         .route("/admin/", web::get().to(admin::dashboard))
+        .route("/admin/connectors/", web::get().to(admin::connectors::list))
+        .route(
+            "/admin/connectors/{slug}/",
+            web::get().to(admin::connectors::show),
+        )
+        .route(
+            "/admin/connectors/{slug}/enabled",
+            web::post().to(admin::connectors::set_enabled),
+        )
+        .route(
+            "/admin/connectors/{slug}/config",
+            web::get().to(admin::config::edit),
+        )
+        .route(
+            "/admin/connectors/{slug}/config",
+            web::post().to(admin::config::save),
+        )
+        .route(
+            "/admin/connections/",
+            web::get().to(admin::connections::list),
+        )
+        .route(
+            "/admin/connections/{connection_id}/",
+            web::get().to(admin::connections::show),
+        )
+        .route(
+            "/admin/connections/{connection_id}/revoke",
+            web::post().to(admin::connections::revoke),
+        )
+        .route("/admin/audit/", web::get().to(admin::audit::list))
+        .route(
+            "/admin/audit/export.csv",
+            web::get().to(admin::audit::export),
+        )
+        .route(
+            "/admin/audit/{entry_id}/",
+            web::get().to(admin::audit::show),
+        )
+        .route("/admin/users/", web::get().to(admin::users::list))
+        .route(
+            "/admin/users/{user_id}/admin",
+            web::post().to(admin::users::set_admin),
+        )
+        .route(
+            "/admin/users/{user_id}/active",
+            web::post().to(admin::users::set_active),
+        )
+        .route("/admin/changes/", web::get().to(admin::changes::list))
         .route("/api/v1/connectors", web::get().to(api::list_connectors))
         .route("/api/v1/connectors/{id}/auth", web::post().to(api::auth))
         .route(

@@ -16,6 +16,8 @@ mod m20261122_000010_create_source_file;
 mod m20261122_000011_create_queue_message;
 mod m20261122_000012_create_oauth_state;
 mod m20261122_000013_add_connection_refresh_lease_owner;
+mod m20261122_000014_create_admin_audit_log;
+mod m20261122_000015_index_connector_audit_log;
 
 pub struct Migrator;
 
@@ -36,6 +38,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000011_create_queue_message::Migration),
             Box::new(m20261122_000012_create_oauth_state::Migration),
             Box::new(m20261122_000013_add_connection_refresh_lease_owner::Migration),
+            Box::new(m20261122_000014_create_admin_audit_log::Migration),
+            Box::new(m20261122_000015_index_connector_audit_log::Migration),
         ]
     }
 }

@@ -86,3 +86,28 @@ pub async fn create<C: ConnectionTrait>(
     .insert(db)
     .await?)
 }
+
+/// Grant or withdraw administrator rights; returns the updated account.
+pub async fn set_admin<C: ConnectionTrait>(
+    db: &C,
+    user: user::Model,
+    is_admin: bool,
+) -> AppResult<user::Model> {
+    let mut active: user::ActiveModel = user.into();
+    active.is_admin = Set(is_admin);
+    active.updated_at = Set(Utc::now());
+    Ok(active.update(db).await?)
+}
+
+/// Activate or deactivate an account; returns the updated account. Ending the sessions of a
+/// deactivated account is the caller's job (`auth::session_store::end_all_sessions`).
+pub async fn set_active<C: ConnectionTrait>(
+    db: &C,
+    user: user::Model,
+    is_active: bool,
+) -> AppResult<user::Model> {
+    let mut active: user::ActiveModel = user.into();
+    active.is_active = Set(is_active);
+    active.updated_at = Set(Utc::now());
+    Ok(active.update(db).await?)
+}

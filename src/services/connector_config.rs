@@ -160,3 +160,88 @@ pub async fn settings_for(
     }
     Ok(ConnectorSettings::new(plugin.spec(), values))
 }
+
+/// One stored key with its plain value, for the admin pages to compare and fingerprint.
+/// `plain` of a secret must never be rendered or logged: show [`mask`] of it, audit
+/// `secrets::fingerprint` of it.
+#[derive(Clone)]
+pub struct StoredEntry {
+    pub key: String,
+    /// The value (secrets decrypted); `None` when a secret cannot be decrypted with the
+    /// configured keys.
+    pub plain: Option<String>,
+    pub is_secret: bool,
+    pub updated_at: chrono::DateTime<Utc>,
+}
+
+impl std::fmt::Debug for StoredEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredEntry")
+            .field("key", &self.key)
+            .field(
+                "plain",
+                &if self.is_secret {
+                    self.plain.as_deref().map(|_| "[REDACTED]")
+                } else {
+                    self.plain.as_deref()
+                },
+            )
+            .field("is_secret", &self.is_secret)
+            .finish()
+    }
+}
+
+impl StoredEntry {
+    /// What an admin may see: the value, or the mask of a secret.
+    pub fn shown(&self) -> String {
+        match (&self.plain, self.is_secret) {
+            (Some(p), true) => mask(p),
+            (Some(p), false) => p.clone(),
+            (None, _) => "(undecryptable: wrong key?)".into(),
+        }
+    }
+}
+
+/// Every stored key of a connector with its plain value, by key.
+pub async fn stored(
+    db: &DatabaseConnection,
+    keyring: &Keyring,
+    connector_id: i64,
+) -> AppResult<Vec<StoredEntry>> {
+    let rows = connector_config::Entity::find()
+        .filter(connector_config::Column::ConnectorId.eq(connector_id))
+        .order_by_asc(connector_config::Column::Key)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| StoredEntry {
+            plain: if r.is_secret {
+                keyring.decrypt_str(&r.value).ok()
+            } else {
+                Some(r.value)
+            },
+            key: r.key,
+            is_secret: r.is_secret,
+            updated_at: r.updated_at,
+        })
+        .collect())
+}
+
+/// Remove `key` from a connector's config (it falls back to its default). Returns whether a
+/// value was stored.
+pub async fn delete(
+    db: &DatabaseConnection,
+    connector: &connector::Model,
+    key: &str,
+) -> AppResult<bool> {
+    let res = connector_config::Entity::delete_many()
+        .filter(connector_config::Column::ConnectorId.eq(connector.id))
+        .filter(connector_config::Column::Key.eq(key))
+        .exec(db)
+        .await?;
+    if res.rows_affected > 0 {
+        tracing::info!(connector.slug = %connector.slug, config.key = key, "connector config removed");
+    }
+    Ok(res.rows_affected > 0)
+}

@@ -1,5 +1,6 @@
 //! Application services: the business logic between views and models.
 
+pub mod admin_audit;
 pub mod api_tokens;
 pub mod audit;
 pub mod catalog;

@@ -9,10 +9,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::OnceLock;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use crate::helpers::spawn_app;
+use crate::node_packages::{ci, ensure_installed, installed, tool_available};
 use crate::oauth_server::{OAuthServer, OAuthServerConfig};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -24,94 +24,26 @@ fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
 }
 
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-fn tool_available(tool: &str) -> bool {
-    std::process::Command::new(tool)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Whether node_modules holds the playwright-core version pinned in package.json.
-fn packages_installed(dir: &Path) -> bool {
-    let read = |p: PathBuf| -> Option<serde_json::Value> {
-        serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()
-    };
-    let Some(wanted) = read(dir.join("package.json")).and_then(|v| {
-        v["dependencies"]["playwright-core"]
-            .as_str()
-            .map(str::to_owned)
-    }) else {
+/// Whether Chromium, node and the packages are there (installing the packages if needed).
+/// Missing tools skip the test with a notice, or fail it under CI=true.
+async fn browser_ready() -> bool {
+    let missing = missing_tools();
+    if !missing.is_empty() {
+        let msg = format!(
+            "browser: {} not found; the real-browser test needs Debian's chromium and Node.js 20+",
+            missing.join(", ")
+        );
+        if ci() {
+            panic!("{msg} (CI=true, so this is an error)");
+        }
+        eprintln!("{msg}; skipping this test");
         return false;
-    };
-    // npm writes node_modules/.package-lock.json last, so its presence means a finished install.
-    dir.join("node_modules/.package-lock.json").is_file()
-        && read(dir.join("node_modules/playwright-core/package.json"))
-            .is_some_and(|v| v["version"].as_str() == Some(wanted.as_str()))
-}
-
-/// `npm ci` once per test process (OnceLock) and across concurrently running test processes
-/// (a lock directory next to package.json, taken over when older than 10 minutes).
-fn ensure_installed() -> Result<(), String> {
-    static INSTALL: OnceLock<Result<(), String>> = OnceLock::new();
-    INSTALL
-        .get_or_init(|| {
-            let dir = browser_dir();
-            let lock = dir.join(".install-lock");
-            let deadline = Instant::now() + Duration::from_secs(600);
-            loop {
-                if packages_installed(&dir) {
-                    return Ok(());
-                }
-                match std::fs::create_dir(&lock) {
-                    Ok(()) => break,
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                        let stale = std::fs::metadata(&lock)
-                            .and_then(|m| m.modified())
-                            .ok()
-                            .and_then(|t| SystemTime::now().duration_since(t).ok())
-                            .is_some_and(|age| age > Duration::from_secs(600));
-                        if stale {
-                            let _ = std::fs::remove_dir(&lock);
-                        } else if Instant::now() > deadline {
-                            return Err(format!("timed out waiting for {}", lock.display()));
-                        }
-                        std::thread::sleep(Duration::from_millis(250));
-                    }
-                    Err(e) => return Err(format!("cannot create {}: {e}", lock.display())),
-                }
-            }
-            let result = if packages_installed(&dir) {
-                Ok(())
-            } else {
-                eprintln!("browser: running `npm ci` in {}", dir.display());
-                match std::process::Command::new("npm")
-                    .args(["ci", "--no-audit", "--no-fund"])
-                    .current_dir(&dir)
-                    .stdin(Stdio::null())
-                    .output()
-                {
-                    Ok(out) if out.status.success() => Ok(()),
-                    Ok(out) => Err(format!(
-                        "`npm ci` in {} failed ({}):\n{}{}",
-                        dir.display(),
-                        out.status,
-                        String::from_utf8_lossy(&out.stdout),
-                        String::from_utf8_lossy(&out.stderr)
-                    )),
-                    Err(e) => Err(format!("cannot run npm: {e}")),
-                }
-            };
-            let _ = std::fs::remove_dir(&lock);
-            result
-        })
-        .clone()
+    }
+    tokio::task::spawn_blocking(|| ensure_installed(&browser_dir(), "playwright-core"))
+        .await
+        .expect("the install task")
+        .unwrap_or_else(|e| panic!("browser: installing node packages failed: {e}"));
+    true
 }
 
 /// The tools the browser test needs that are missing (npm only when an install is due).
@@ -123,7 +55,7 @@ fn missing_tools() -> Vec<&'static str> {
     if !tool_available("node") {
         missing.push("node");
     }
-    if !packages_installed(&browser_dir()) && !tool_available("npm") {
+    if !installed(&browser_dir(), "playwright-core") && !tool_available("npm") {
         missing.push("npm");
     }
     missing
@@ -142,22 +74,9 @@ fn keep_screenshots(from: &Path) -> Option<PathBuf> {
 
 #[tokio::test]
 async fn browser_connects_test_oauth_and_sees_the_connection_on_settings() {
-    let missing = missing_tools();
-    if !missing.is_empty() {
-        let msg = format!(
-            "browser: {} not found; the real-browser test needs Debian's chromium and Node.js 20+",
-            missing.join(", ")
-        );
-        if ci() {
-            panic!("{msg} (CI=true, so this is an error)");
-        }
-        eprintln!("{msg}; skipping this test");
+    if !browser_ready().await {
         return;
     }
-    tokio::task::spawn_blocking(ensure_installed)
-        .await
-        .expect("the install task")
-        .unwrap_or_else(|e| panic!("browser: installing node packages failed: {e}"));
 
     let app = spawn_app().await;
     let email = "browser@example.test";
@@ -248,5 +167,140 @@ async fn browser_connects_test_oauth_and_sees_the_connection_on_settings() {
         summary,
         vec![(test_oauth.id, Some("alice@campus.test"), "active")],
         "the user's connections (connector_id, service_identity, status)"
+    );
+}
+
+/// Runs a script of `tests/browser/` with `envs`; returns its output and where its
+/// screenshots were kept (`target/tmp/<keep_as>/`).
+async fn run_browser_script(
+    script: &str,
+    envs: &[(&str, &str)],
+    screenshots: &Path,
+    keep_as: &str,
+) -> (std::process::Output, Duration, String) {
+    let started = Instant::now();
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg(browser_dir().join(script))
+        .current_dir(browser_dir())
+        .env("SCREENSHOT_DIR", screenshots)
+        .env("CHROMIUM", CHROMIUM)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("browser: cannot spawn node: {e}"));
+    let outcome = tokio::time::timeout(SCRIPT_TIMEOUT, child.wait_with_output()).await;
+    let elapsed = started.elapsed();
+    let to = Path::new(env!("CARGO_TARGET_TMPDIR")).join(keep_as);
+    let _ = std::fs::remove_dir_all(&to);
+    let kept = std::fs::create_dir_all(&to)
+        .ok()
+        .and_then(|()| std::fs::read_dir(screenshots).ok())
+        .map(|entries| {
+            for entry in entries.flatten() {
+                let _ = std::fs::copy(entry.path(), to.join(entry.file_name()));
+            }
+            to.display().to_string()
+        })
+        .unwrap_or_else(|| "(none)".into());
+    match outcome {
+        Ok(Ok(output)) => (output, elapsed, kept),
+        Ok(Err(e)) => panic!("browser: waiting for node failed: {e}"),
+        Err(_) => panic!(
+            "browser: {script} did not finish within {SCRIPT_TIMEOUT:?} (killed); screenshots: {kept}"
+        ),
+    }
+}
+
+#[tokio::test]
+async fn browser_admin_configures_and_enables_a_connector_that_a_user_then_sees_on_settings() {
+    if !browser_ready().await {
+        return;
+    }
+
+    use campuscore::models::entities::{admin_audit_log, connector};
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+    let app = spawn_app().await;
+    let password = "a long enough password";
+    let admin = app
+        .create_user("it-admin@example.test", password, true)
+        .await;
+    app.create_user("student@example.test", password, false)
+        .await;
+    let slug = "test-oauth";
+    let secret = "browser-admin-client-secret-4e7d";
+    connector::Entity::update_many()
+        .col_expr(connector::Column::IsEnabled, Expr::value(false))
+        .filter(connector::Column::Slug.eq(slug))
+        .exec(&app.state.db)
+        .await
+        .expect("start with the connector disabled");
+
+    let screenshots = app.dir.path().join("admin-screenshots");
+    let (output, elapsed, kept) = run_browser_script(
+        "admin_config.mjs",
+        &[
+            ("APP_URL", &app.address),
+            ("ADMIN_EMAIL", "it-admin@example.test"),
+            ("USER_EMAIL", "student@example.test"),
+            ("PASSWORD", password),
+            ("SLUG", slug),
+            ("CLIENT_ID", "campus-browser-client"),
+            ("CLIENT_SECRET", secret),
+        ],
+        &screenshots,
+        "browser-admin",
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "browser: admin_config.mjs failed ({}) after {elapsed:.1?}; screenshots: {kept}\n\
+         --- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        output.status
+    );
+    eprintln!("browser: admin_config.mjs passed in {elapsed:.1?}; screenshots: {kept}\n{stdout}");
+
+    // The database agrees: enabled, the secret stored encrypted, both changes audited.
+    let row = connector::Entity::find()
+        .filter(connector::Column::Slug.eq(slug))
+        .one(&app.state.db)
+        .await
+        .expect("query")
+        .expect("test-oauth is in the catalog");
+    assert!(row.is_enabled);
+    let plugin = app.state.registry.get(slug).expect("registered").clone();
+    let settings = campuscore::services::connector_config::settings_for(
+        &app.state.db,
+        &app.state.keyring,
+        row.id,
+        plugin.as_ref(),
+    )
+    .await
+    .expect("settings");
+    assert_eq!(settings.get("CLIENT_ID"), Some("campus-browser-client"));
+    assert_eq!(settings.get("CLIENT_SECRET"), Some(secret));
+    let changes: Vec<(Option<i64>, String)> = admin_audit_log::Entity::find()
+        .order_by_asc(admin_audit_log::Column::Id)
+        .all(&app.state.db)
+        .await
+        .expect("query")
+        .into_iter()
+        .map(|c| (c.admin_user_id, c.action))
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            (Some(admin.id), "connector_config.update".to_owned()),
+            (Some(admin.id), "connector.enable".to_owned()),
+        ]
     );
 }

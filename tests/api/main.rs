@@ -2,11 +2,13 @@
 
 mod accounts;
 mod actions;
+mod admin;
 mod browser;
 mod cli;
 mod connections;
 mod folders;
 mod helpers;
+mod node_packages;
 mod oauth_flow;
 mod oauth_server;
 mod query_console;

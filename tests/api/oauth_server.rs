@@ -11,14 +11,16 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use sha2::Digest as _;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use url::Url;
+
+use crate::node_packages::{ci, ensure_installed, installed, tool_available};
 
 pub struct OAuthServerConfig {
     pub client_id: String,
@@ -45,101 +47,11 @@ fn server_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/oauth-server")
 }
 
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-fn tool_available(tool: &str) -> bool {
-    std::process::Command::new(tool)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// The pinned oidc-provider version from package.json, and whether node_modules holds it.
-fn packages_installed(dir: &Path) -> bool {
-    let read = |p: PathBuf| -> Option<serde_json::Value> {
-        serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()
-    };
-    let Some(wanted) = read(dir.join("package.json")).and_then(|v| {
-        v["dependencies"]["oidc-provider"]
-            .as_str()
-            .map(str::to_owned)
-    }) else {
-        return false;
-    };
-    // npm writes node_modules/.package-lock.json last, so its presence means a finished install.
-    dir.join("node_modules/.package-lock.json").is_file()
-        && read(dir.join("node_modules/oidc-provider/package.json"))
-            .is_some_and(|v| v["version"].as_str() == Some(wanted.as_str()))
-}
-
-/// `npm ci` once per test process (OnceLock) and across concurrently running test processes
-/// (a lock directory next to package.json).
-fn ensure_installed() -> Result<(), String> {
-    static INSTALL: OnceLock<Result<(), String>> = OnceLock::new();
-    INSTALL
-        .get_or_init(|| {
-            let dir = server_dir();
-            let lock = dir.join(".install-lock");
-            let deadline = Instant::now() + Duration::from_secs(600);
-            loop {
-                if packages_installed(&dir) {
-                    return Ok(());
-                }
-                match std::fs::create_dir(&lock) {
-                    Ok(()) => break,
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                        let stale = std::fs::metadata(&lock)
-                            .and_then(|m| m.modified())
-                            .ok()
-                            .and_then(|t| SystemTime::now().duration_since(t).ok())
-                            .is_some_and(|age| age > Duration::from_secs(600));
-                        if stale {
-                            let _ = std::fs::remove_dir(&lock);
-                        } else if Instant::now() > deadline {
-                            return Err(format!("timed out waiting for {}", lock.display()));
-                        }
-                        std::thread::sleep(Duration::from_millis(250));
-                    }
-                    Err(e) => return Err(format!("cannot create {}: {e}", lock.display())),
-                }
-            }
-            let result = if packages_installed(&dir) {
-                Ok(())
-            } else {
-                eprintln!("oauth-server: running `npm ci` in {}", dir.display());
-                match std::process::Command::new("npm")
-                    .args(["ci", "--no-audit", "--no-fund"])
-                    .current_dir(&dir)
-                    .stdin(Stdio::null())
-                    .output()
-                {
-                    Ok(out) if out.status.success() => Ok(()),
-                    Ok(out) => Err(format!(
-                        "`npm ci` in {} failed ({}):\n{}{}",
-                        dir.display(),
-                        out.status,
-                        String::from_utf8_lossy(&out.stdout),
-                        String::from_utf8_lossy(&out.stderr)
-                    )),
-                    Err(e) => Err(format!("cannot run npm: {e}")),
-                }
-            };
-            let _ = std::fs::remove_dir(&lock);
-            result
-        })
-        .clone()
-}
-
 impl OAuthServer {
     /// Starts a server, installing the node packages first if needed. Returns None (after a
     /// notice on stderr) when node/npm are missing and CI is not "true"; panics under CI=true.
     pub async fn start(config: OAuthServerConfig) -> Option<OAuthServer> {
-        let needs_npm = !packages_installed(&server_dir());
+        let needs_npm = !installed(&server_dir(), "oidc-provider");
         let missing: Vec<&str> = [("node", true), ("npm", needs_npm)]
             .into_iter()
             .filter(|(tool, needed)| *needed && !tool_available(tool))
@@ -156,7 +68,7 @@ impl OAuthServer {
             eprintln!("{msg}; skipping this test");
             return None;
         }
-        if let Err(e) = ensure_installed() {
+        if let Err(e) = ensure_installed(&server_dir(), "oidc-provider") {
             panic!("oauth-server: installing node packages failed: {e}");
         }
 

@@ -4,7 +4,7 @@ use crate::helpers::{create_pg_database, drop_pg_database};
 use migration::{Migrator, MigratorTrait, SchemaManager};
 use sea_orm::{Database, DatabaseConnection};
 
-const TABLES: [&str; 12] = [
+const TABLES: [&str; 13] = [
     "user",
     "session",
     "setup_token",
@@ -17,6 +17,7 @@ const TABLES: [&str; 12] = [
     "source_file",
     "queue_message",
     "oauth_state",
+    "admin_audit_log",
 ];
 
 async fn exists(db: &DatabaseConnection, table: &str) -> bool {

@@ -1,6 +1,7 @@
 //! SeaORM entities, one per table, mirroring `migration/`. Hand-written queries live in the
 //! sibling modules of `crate::models`, not here.
 
+pub mod admin_audit_log;
 pub mod api_token;
 pub mod connection;
 pub mod connector;

@@ -1,0 +1,249 @@
+//! `/admin/connectors/`: every connector in the catalog with kind, scoping, actions and config
+//! completeness; its detail page with each action's tags and schemas; and the enable switch.
+//! A disabled connector disappears from /settings and its actions answer 403
+//! `connector_disabled` (`services::connections` checks `is_enabled`); connections are kept.
+
+use super::config;
+use super::templates::{
+    ActionView, ConnectorPage, ConnectorSummary, ConnectorSwitchFragment, ConnectorsPage,
+};
+use crate::auth::{AdminUser, csrf};
+use crate::error::{AppError, AppResult};
+use crate::models::entities::{connection, connector};
+use crate::services::admin_audit::{self, Change};
+use crate::services::{catalog, connector_config, oauth};
+use crate::state::AppState;
+use crate::templates::{PageCtx, flash};
+use crate::views::account::html;
+use crate::views::{is_htmx, see_other};
+use actix_session::Session;
+use actix_web::{HttpRequest, HttpResponse, web};
+use campuscore_connectors::ConnectorKind;
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::HashMap;
+
+/// Connections per connector id.
+async fn connection_counts(state: &AppState) -> AppResult<HashMap<i64, u64>> {
+    let rows: Vec<(i64, i64)> = connection::Entity::find()
+        .select_only()
+        .column(connection::Column::ConnectorId)
+        .column_as(connection::Column::Id.count(), "n")
+        .group_by(connection::Column::ConnectorId)
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    Ok(rows.into_iter().map(|(id, n)| (id, n as u64)).collect())
+}
+
+/// The summary of a catalog row (with its config completeness).
+pub async fn summary(
+    state: &AppState,
+    row: &connector::Model,
+    connections: u64,
+    csrf: &str,
+) -> AppResult<ConnectorSummary> {
+    let plugin = state.registry.get(&row.slug);
+    let missing_config = match plugin {
+        Some(p) => connector_config::settings_for(&state.db, &state.keyring, row.id, p.as_ref())
+            .await?
+            .missing_required()
+            .iter()
+            .map(|k| (*k).to_owned())
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok(ConnectorSummary {
+        slug: row.slug.clone(),
+        name: row.name.clone(),
+        description: row.description.clone(),
+        icon: row.icon.clone(),
+        kind: row.kind.clone(),
+        scoping: row.scoping.clone(),
+        is_enabled: row.is_enabled,
+        registered: plugin.is_some(),
+        actions: plugin.map_or(0, |p| p.actions().len()),
+        missing_config,
+        connections,
+        csrf: csrf.to_owned(),
+        notice: None,
+    })
+}
+
+/// The catalog row `slug`; unknown is a 404.
+pub async fn find_row(state: &AppState, slug: &str) -> AppResult<connector::Model> {
+    connector::Entity::find()
+        .filter(connector::Column::Slug.eq(slug))
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// `GET /admin/connectors/`.
+pub async fn list(
+    state: web::Data<AppState>,
+    session: Session,
+    admin: AdminUser,
+) -> AppResult<HttpResponse> {
+    let token = csrf::token(&session);
+    let counts = connection_counts(&state).await?;
+    let mut rows = Vec::new();
+    for row in catalog::all(&state.db).await? {
+        let n = counts.get(&row.id).copied().unwrap_or(0);
+        rows.push(summary(&state, &row, n, &token).await?);
+    }
+    rows.sort_by_key(|r| r.name.to_lowercase());
+    Ok(html(
+        ConnectorsPage {
+            ctx: PageCtx::new(&session, Some(&admin)),
+            nav: "connectors",
+            rows,
+        },
+        200,
+    ))
+}
+
+/// `GET /admin/connectors/{slug}/`.
+pub async fn show(
+    state: web::Data<AppState>,
+    session: Session,
+    admin: AdminUser,
+    slug: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let row = find_row(&state, &slug).await?;
+    let counts = connection_counts(&state).await?;
+    let s = summary(
+        &state,
+        &row,
+        counts.get(&row.id).copied().unwrap_or(0),
+        &csrf::token(&session),
+    )
+    .await?;
+    let plugin = state.registry.get(&row.slug).cloned();
+    let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
+    let actions = plugin
+        .as_ref()
+        .map(|p| {
+            p.actions()
+                .iter()
+                .map(|a| ActionView {
+                    name: a.name.to_owned(),
+                    description: a.description.clone(),
+                    tags: a.tags.iter().map(|t| t.as_str().to_owned()).collect(),
+                    input_schema: pretty(&a.input_schema),
+                    output_schema: pretty(&a.output_schema),
+                    downloads: a.downloads,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let (config, _) = match &plugin {
+        Some(p) => config::fields(&state, &row, p.as_ref()).await?,
+        None => (Vec::new(), Vec::new()),
+    };
+    let page = ConnectorPage {
+        ctx: PageCtx::new(&session, Some(&admin)),
+        nav: "connectors",
+        version: plugin
+            .as_ref()
+            .map(|p| p.spec().version.to_owned())
+            .unwrap_or_default(),
+        redirect_uri: plugin
+            .as_ref()
+            .filter(|p| p.spec().kind == ConnectorKind::OAuth2)
+            .map(|_| oauth::redirect_uri(&state, &row.slug)),
+        s,
+        actions,
+        config,
+    };
+    Ok(html(page, 200))
+}
+
+#[derive(Deserialize)]
+pub struct EnabledForm {
+    /// `true` to enable, `false` to disable (explicit, so a repeated post changes nothing).
+    enabled: String,
+}
+
+/// `POST /admin/connectors/{slug}/enabled`: the enable switch. HTMX gets the switch back;
+/// a plain form post is redirected to the connector list with a message.
+pub async fn set_enabled(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    admin: AdminUser,
+    slug: web::Path<String>,
+    form: web::Form<EnabledForm>,
+) -> AppResult<HttpResponse> {
+    let enabled = match form.enabled.as_str() {
+        "true" | "on" | "1" => true,
+        "false" | "off" | "0" => false,
+        _ => {
+            return Err(AppError::Invalid(
+                [("enabled".to_owned(), "Use true or false.".to_owned())].into(),
+            ));
+        }
+    };
+    let row = find_row(&state, &slug).await?;
+    if enabled && state.registry.get(&row.slug).is_none() {
+        return Err(AppError::Conflict(format!(
+            "{} is not available in this version and cannot be enabled.",
+            row.name
+        )));
+    }
+    let changed = row.is_enabled != enabled;
+    if changed {
+        connector::Entity::update_many()
+            .col_expr(connector::Column::IsEnabled, Expr::value(enabled))
+            .col_expr(connector::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(connector::Column::Id.eq(row.id))
+            .exec(&state.db)
+            .await?;
+        admin_audit::record(
+            &state.db,
+            Change {
+                admin_user_id: admin.id,
+                action: if enabled {
+                    "connector.enable"
+                } else {
+                    "connector.disable"
+                },
+                target_type: "connector",
+                target_id: row.slug.clone(),
+                before: json!({"is_enabled": row.is_enabled}),
+                after: json!({"is_enabled": enabled}),
+            },
+        )
+        .await?;
+    }
+    let message = match (changed, enabled) {
+        (false, _) => format!(
+            "{} was already {}.",
+            row.name,
+            if enabled { "enabled" } else { "disabled" }
+        ),
+        (true, true) => format!("{} is enabled: users can see and connect it.", row.name),
+        (true, false) => format!(
+            "{} is disabled: users no longer see it and its actions stop. Existing connections are kept.",
+            row.name
+        ),
+    };
+    if !is_htmx(&req) {
+        flash(&session, "success", message);
+        return Ok(see_other("/admin/connectors/"));
+    }
+    let row = find_row(&state, &slug).await?;
+    let counts = connection_counts(&state).await?;
+    let mut s = summary(
+        &state,
+        &row,
+        counts.get(&row.id).copied().unwrap_or(0),
+        &csrf::token(&session),
+    )
+    .await?;
+    s.notice = Some(message);
+    Ok(html(ConnectorSwitchFragment { s }, 200))
+}

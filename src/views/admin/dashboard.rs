@@ -1,0 +1,98 @@
+//! `GET /admin/`: the dashboard — users, connections by status, actions and errors in the last
+//! 24 h, connectors that need configuration, and the latest admin changes.
+
+use super::templates::{AdminConnectorRow, AdminDashboardPage};
+use super::{changes, query_string};
+use crate::auth::AdminUser;
+use crate::error::AppResult;
+use crate::models::entities::{connection, connector_audit_log, user};
+use crate::services::admin_audit::{self, ChangeFilter};
+use crate::services::{catalog, connector_config};
+use crate::state::AppState;
+use crate::templates::PageCtx;
+use crate::views::account::html;
+use actix_session::Session;
+use actix_web::{HttpResponse, web};
+use chrono::Utc;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
+
+pub async fn dashboard(
+    state: web::Data<AppState>,
+    session: Session,
+    admin: AdminUser,
+) -> AppResult<HttpResponse> {
+    let db = &state.db;
+    let since = Utc::now() - chrono::Duration::hours(24);
+    let users = user::Entity::find().count(db).await?;
+    let admins = user::Entity::find()
+        .filter(user::Column::IsAdmin.eq(true))
+        .count(db)
+        .await?;
+    let inactive_users = user::Entity::find()
+        .filter(user::Column::IsActive.eq(false))
+        .count(db)
+        .await?;
+    let mut connections_by_status: Vec<(String, i64)> = connection::Entity::find()
+        .select_only()
+        .column(connection::Column::Status)
+        .column_as(connection::Column::Id.count(), "n")
+        .group_by(connection::Column::Status)
+        .into_tuple()
+        .all(db)
+        .await?;
+    connections_by_status.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let connections = connections_by_status.iter().map(|(_, n)| *n as u64).sum();
+    let recent = connector_audit_log::Entity::find()
+        .filter(connector_audit_log::Column::CreatedAt.gte(since));
+    let actions_24h = recent.clone().count(db).await?;
+    let errors_24h = recent
+        .filter(connector_audit_log::Column::Status.eq("error"))
+        .count(db)
+        .await?;
+    let mut connectors = Vec::new();
+    for row in catalog::all(db).await? {
+        let Some(plugin) = state.registry.get(&row.slug) else {
+            continue;
+        };
+        let settings =
+            connector_config::settings_for(db, &state.keyring, row.id, plugin.as_ref()).await?;
+        connectors.push(AdminConnectorRow {
+            slug: row.slug.clone(),
+            name: row.name.clone(),
+            kind: row.kind.clone(),
+            scoping: row.scoping.clone(),
+            is_enabled: row.is_enabled,
+            actions: plugin.actions().len(),
+            missing_config: settings
+                .missing_required()
+                .iter()
+                .map(|k| k.to_string())
+                .collect(),
+        });
+    }
+    let (recent_changes, _) = admin_audit::page(db, &ChangeFilter::default(), None, 5).await?;
+    let page = AdminDashboardPage {
+        ctx: PageCtx::new(&session, Some(&admin)),
+        nav: "dashboard",
+        users,
+        admins,
+        inactive_users,
+        connections,
+        connections_by_status: connections_by_status
+            .into_iter()
+            .map(|(s, n)| (s, n as u64))
+            .collect(),
+        connectors,
+        actions_24h,
+        errors_24h,
+        errors_link: format!(
+            "/admin/audit/{}",
+            query_string(&[
+                ("status", "error"),
+                ("from", &since.format("%Y-%m-%d").to_string())
+            ])
+        ),
+        recent_changes: changes::rows(db, recent_changes).await?,
+    };
+    Ok(html(page, 200))
+}

@@ -1,0 +1,163 @@
+//! `/admin/…`: the built-in admin pages (as Django admin serves the documented system): the
+//! dashboard, connectors and their config, connections, the audit log, users, and the trail
+//! of admin changes. Every handler takes `_admin: AdminUser`, so anyone else gets a 404 —
+//! pages, HTMX fragments and POSTs alike. Every change an admin makes writes an
+//! `admin_audit_log` row (`services::admin_audit`).
+//!
+//! Lists filter with GET query parameters (shareable URLs) and page with keyset cursors.
+
+pub mod audit;
+pub mod changes;
+pub mod config;
+pub mod connections;
+pub mod connectors;
+pub mod dashboard;
+pub mod templates;
+pub mod users;
+
+use crate::error::AppResult;
+use crate::models::entities::user;
+use crate::models::users as accounts;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, SimpleExpr};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+use std::collections::HashMap;
+
+pub use dashboard::dashboard;
+
+/// Rows per list page.
+pub const PAGE_SIZE: u64 = 50;
+
+/// A timestamp as the admin pages show it.
+pub fn fmt_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// An optional timestamp, or `never`.
+pub fn fmt_opt(t: Option<DateTime<Utc>>) -> String {
+    t.map(fmt_time).unwrap_or_else(|| "never".into())
+}
+
+/// A trimmed query parameter, `None` when blank.
+pub fn param(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// `%text%` for a case-insensitive `LIKE`, with `\`, `%` and `_` escaped (escape char `\`).
+pub fn like_pattern(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+/// `LOWER(col) LIKE pattern ESCAPE '\'` — case-insensitive on SQLite and PostgreSQL alike.
+pub fn ilike(col: impl sea_orm::sea_query::IntoColumnRef, pattern: &str) -> SimpleExpr {
+    Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(pattern).escape('\\'))
+}
+
+/// A query string (`?a=1&b=2`) of the non-empty pairs, or `""`.
+pub fn query_string(pairs: &[(&str, &str)]) -> String {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    let mut any = false;
+    for (k, v) in pairs {
+        if !v.is_empty() {
+            s.append_pair(k, v);
+            any = true;
+        }
+    }
+    if any {
+        format!("?{}", s.finish())
+    } else {
+        String::new()
+    }
+}
+
+/// How a "user" filter (an id or an email) resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserFilter {
+    /// No filter given.
+    Any,
+    /// This user.
+    Id(i64),
+    /// Nobody has that email: the list is empty.
+    Nobody,
+}
+
+/// Resolve a "user" filter: a numeric id, or an email (normalized as at login).
+pub async fn user_filter(db: &DatabaseConnection, value: Option<&str>) -> AppResult<UserFilter> {
+    let Some(v) = value else {
+        return Ok(UserFilter::Any);
+    };
+    if let Ok(id) = v.parse::<i64>() {
+        return Ok(UserFilter::Id(id));
+    }
+    Ok(match accounts::find_by_email(db, v).await? {
+        Some(u) => UserFilter::Id(u.id),
+        None => UserFilter::Nobody,
+    })
+}
+
+/// Emails of the given user ids (one query for a page of rows).
+pub async fn emails_of(
+    db: &DatabaseConnection,
+    ids: impl IntoIterator<Item = i64>,
+) -> AppResult<HashMap<i64, String>> {
+    let mut ids: Vec<i64> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(i64, String)> = user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .column(user::Column::Email)
+        .filter(user::Column::Id.is_in(ids))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Ids of the users whose email or name contains `text` (for free-text search), at most `cap`.
+pub async fn users_matching(db: &DatabaseConnection, text: &str, cap: u64) -> AppResult<Vec<i64>> {
+    let pattern = like_pattern(text);
+    Ok(user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(
+            sea_orm::Condition::any()
+                .add(ilike(user::Column::Email, &pattern))
+                .add(ilike(user::Column::DisplayName, &pattern)),
+        )
+        .limit(cap)
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards_and_lowercase() {
+        assert_eq!(like_pattern("A_b%c\\"), "%a\\_b\\%c\\\\%");
+    }
+
+    #[test]
+    fn query_strings_skip_empty_values_and_encode_the_rest() {
+        assert_eq!(query_string(&[("a", ""), ("b", "")]), "");
+        assert_eq!(
+            query_string(&[("user", "a+b@x.edu"), ("q", ""), ("status", "error")]),
+            "?user=a%2Bb%40x.edu&status=error"
+        );
+    }
+}

@@ -1,0 +1,200 @@
+// Real-browser check of the admin pages (issue 6): an administrator sets a connector's
+// client id and secret on /admin/connectors/{slug}/config, enables the connector with the
+// HTMX switch on /admin/connectors/, and a user then sees it, ready to connect, on /settings.
+// The secret is never shown again: the page shows only its mask, and the input stays empty.
+//
+// Run by tests/api/browser.rs (which starts the app with the connector disabled).
+// Env: APP_URL, ADMIN_EMAIL, USER_EMAIL, PASSWORD, SLUG, CLIENT_ID, CLIENT_SECRET,
+// SCREENSHOT_DIR (optional), CHROMIUM (default /usr/bin/chromium).
+// Exits 0 on success, 1 with a message on any failure.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { chromium } from 'playwright-core';
+
+const env = (name, fallback) => {
+  const value = process.env[name] ?? fallback;
+  if (value === undefined || value === '') {
+    console.error(`admin_config: ${name} is not set`);
+    process.exit(2);
+  }
+  return value;
+};
+
+const APP_URL = env('APP_URL').replace(/\/+$/, '');
+const ADMIN_EMAIL = env('ADMIN_EMAIL');
+const USER_EMAIL = env('USER_EMAIL');
+const PASSWORD = env('PASSWORD');
+const SLUG = env('SLUG', 'test-oauth');
+const CLIENT_ID = env('CLIENT_ID');
+const CLIENT_SECRET = env('CLIENT_SECRET');
+const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR || '';
+const CHROMIUM = env('CHROMIUM', '/usr/bin/chromium');
+const STEP_TIMEOUT_MS = 20_000;
+const WATCHDOG_MS = 100_000; // below the Rust side's 120 s, so we still get a screenshot
+
+const started = Date.now();
+const log = (msg) => console.log(`[${((Date.now() - started) / 1000).toFixed(2)}s] ${msg}`);
+
+class Failure extends Error {}
+const fail = (msg) => { throw new Failure(msg); };
+
+let browser;
+let current; // the page a failure screenshot is taken of
+const consoleErrors = [];
+
+async function screenshot(page, name) {
+  if (!SCREENSHOT_DIR || !page || page.isClosed()) return;
+  fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  const file = path.join(SCREENSHOT_DIR, name);
+  try {
+    await page.screenshot({ path: file, fullPage: true, timeout: 10_000 });
+    log(`screenshot ${file}`);
+  } catch (e) {
+    console.error(`admin_config: screenshot ${file} failed: ${e.message}`);
+  }
+}
+
+/** A fresh browser context (its own cookies) with error watchers, logged in as `email`. */
+async function loggedIn(email, who) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(STEP_TIMEOUT_MS);
+  page.setDefaultNavigationTimeout(STEP_TIMEOUT_MS);
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') consoleErrors.push(`${who}: ${msg.text()} (page ${page.url()})`);
+  });
+  page.on('pageerror', (err) => consoleErrors.push(`${who}: uncaught ${err.message} (page ${page.url()})`));
+  page.on('response', (res) => {
+    if (res.status() >= 500) consoleErrors.push(`${who}: HTTP ${res.status()} from ${res.request().method()} ${res.url()}`);
+  });
+  page.on('dialog', (d) => { log(`${who}: unexpected dialog: ${d.message()}`); d.dismiss(); });
+  current = page;
+  await page.goto(`${APP_URL}/login`);
+  await page.fill('input[name="email"]', email);
+  await page.fill('input[name="password"]', PASSWORD);
+  await Promise.all([
+    page.waitForNavigation({ waitUntil: 'load' }),
+    page.click('form[action="/login"] button[type="submit"]'),
+  ]);
+  if (new URL(page.url()).pathname === '/login') fail(`login as ${email} failed: still on ${page.url()}`);
+  log(`${who} logged in as ${email}`);
+  return page;
+}
+
+async function run() {
+  log(`launching ${CHROMIUM}`);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    timeout: 60_000,
+  });
+  log(`browser ${browser.version()}`);
+
+  // 1. The admin sets the client id and secret.
+  const admin = await loggedIn(ADMIN_EMAIL, 'admin');
+  const configUrl = `${APP_URL}/admin/connectors/${SLUG}/config`;
+  await admin.goto(configUrl);
+  const idInput = admin.locator('input[name="value_CLIENT_ID"]');
+  const secretInput = admin.locator('input[name="value_CLIENT_SECRET"]');
+  if ((await idInput.count()) !== 1 || (await secretInput.count()) !== 1) {
+    fail(`no CLIENT_ID / CLIENT_SECRET inputs on ${configUrl}: ${(await admin.content()).slice(0, 2000)}`);
+  }
+  if ((await secretInput.getAttribute('type')) !== 'password') fail('the secret input is not a password input');
+  await idInput.fill(CLIENT_ID);
+  await secretInput.fill(CLIENT_SECRET);
+  await screenshot(admin, 'config-filled.png');
+  await Promise.all([
+    admin.waitForNavigation({ waitUntil: 'load' }),
+    admin.getByRole('button', { name: 'Save configuration' }).click(),
+  ]);
+  const flash = (await admin.locator('#flash').innerText()).trim();
+  if (!flash.includes('Saved') || !flash.includes('CLIENT_SECRET')) fail(`no "Saved … CLIENT_SECRET" message: ${JSON.stringify(flash)}`);
+  log(`saved: ${JSON.stringify(flash)}`);
+  const html = await admin.content();
+  if (html.includes(CLIENT_SECRET)) fail('the config page shows the secret after saving');
+  const mask = `••••${CLIENT_SECRET.slice(-4)}`;
+  const stored = await admin.locator('#config-CLIENT_SECRET code.stored').innerText().catch(() => '');
+  if (stored !== mask) fail(`the secret should be shown as ${mask}, it is ${JSON.stringify(stored)}`);
+  if ((await secretInput.inputValue()) !== '') fail('the secret input is not empty after saving');
+  if ((await idInput.inputValue()) !== CLIENT_ID) fail(`CLIENT_ID shows ${JSON.stringify(await idInput.inputValue())}`);
+  await screenshot(admin, 'config-saved.png');
+
+  // 2. The admin enables the connector with the HTMX switch.
+  await admin.goto(`${APP_URL}/admin/connectors/`);
+  const htmxVersion = await admin.evaluate(() => typeof window.htmx === 'object' && window.htmx.version);
+  if (!htmxVersion) fail('htmx did not load on /admin/connectors/');
+  const row = admin.locator(`#connector-${SLUG}`);
+  const rowText = (await row.innerText()).replace(/\s+/g, ' ');
+  if (!rowText.includes('complete')) fail(`the ${SLUG} row should say its configuration is complete: ${JSON.stringify(rowText)}`);
+  if (!rowText.includes('disabled')) fail(`the ${SLUG} row should start disabled: ${JSON.stringify(rowText)}`);
+  const toggled = admin.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/admin/connectors/${SLUG}/enabled`));
+  log(`htmx ${htmxVersion}; clicking Enable on #connector-${SLUG}`);
+  await row.getByRole('button', { name: 'Enable', exact: true }).click();
+  const res = await toggled;
+  if (res.status() !== 200) fail(`POST ${res.url()} answered ${res.status()}`);
+  const sw = admin.locator(`#switch-${SLUG}`);
+  await sw.filter({ hasText: 'is enabled' }).waitFor({ state: 'visible' }).catch(async () => {
+    fail(`the switch did not say the connector is enabled: ${JSON.stringify(await sw.innerText().catch(() => '(gone)'))}`);
+  });
+  if ((await sw.getByRole('button', { name: 'Disable', exact: true }).count()) !== 1) fail('the switch offers no Disable button after enabling');
+  if (new URL(admin.url()).pathname !== '/admin/connectors/') fail(`the switch navigated away to ${admin.url()}`);
+  const htmxErrors = (await admin.locator('#htmx-errors').innerText()).trim();
+  if (htmxErrors) fail(`#htmx-errors shows ${JSON.stringify(htmxErrors)}`);
+  log('switch says enabled');
+  await screenshot(admin, 'enabled.png');
+
+  // 3. A user sees it on /settings, ready to connect.
+  const user = await loggedIn(USER_EMAIL, 'user');
+  await user.goto(`${APP_URL}/settings`);
+  const card = user.locator(`#connector-${SLUG}`);
+  if ((await card.count()) !== 1) {
+    fail(`no #connector-${SLUG} card on /settings; cards: ${JSON.stringify(
+      await user.locator('li.connector').evaluateAll((els) => els.map((e) => e.id)),
+    )}`);
+  }
+  const connect = card.getByRole('link', { name: 'Connect', exact: true });
+  if ((await connect.count()) !== 1) fail(`the card has no Connect link: ${JSON.stringify(await card.innerText())}`);
+  const href = await connect.getAttribute('href');
+  if (href !== `/api/connectors/connect/${SLUG}/start`) fail(`the Connect link points at ${href}`);
+  if ((await user.content()).includes(CLIENT_SECRET)) fail('the settings page shows the secret');
+  log(`user sees ${SLUG} with a Connect link`);
+  await screenshot(user, 'settings.png');
+
+  if (consoleErrors.length) fail(`console errors:\n  ${consoleErrors.join('\n  ')}`);
+}
+
+let code = 0;
+const watchdog = setTimeout(async () => {
+  console.error(`admin_config: FAILED: gave up after ${WATCHDOG_MS / 1000}s (at ${current?.url()})`);
+  await screenshot(current, 'failure.png');
+  await browser?.close().catch(() => {});
+  process.exit(1);
+}, WATCHDOG_MS);
+
+try {
+  await run();
+  log('PASS');
+} catch (e) {
+  code = 1;
+  console.error(`admin_config: FAILED: ${e instanceof Failure ? e.message : e.stack || e}`);
+  if (current) console.error(`  page: ${current.url()}`);
+  if (consoleErrors.length && !e.message?.startsWith('console errors')) {
+    console.error(`  console errors:\n    ${consoleErrors.join('\n    ')}`);
+  }
+  await screenshot(current, 'failure.png');
+} finally {
+  clearTimeout(watchdog);
+  await browser?.close().catch(() => {});
+}
+process.exit(code);
