@@ -619,7 +619,12 @@ fn refusal_message(host: &str, ip: IpAddr, reason: &str) -> String {
     let what = match parse_ip_literal(host) {
         Some(_) if bare == ip.to_string() => format!("{host} is {article} {reason} address"),
         Some(_) => format!("{host} is {article} {reason} address ({ip})"),
-        None => format!("{host} resolves to {article} {reason} address ({ip})"),
+        // The address a name resolves to stays in the operator's log: telling users would
+        // let anyone map the campus's internal DNS through this form.
+        None => {
+            tracing::info!(ssrf.host = host, ssrf.ip = %ip, ssrf.reason = reason, "user-supplied host refused");
+            format!("{host} resolves to {article} {reason} address")
+        }
     };
     format!("{what}; ask an administrator to allow it")
 }

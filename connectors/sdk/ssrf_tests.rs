@@ -82,7 +82,7 @@ async fn localhost_is_refused_because_it_resolves_to_loopback() {
         invalid_input(resolve_checked("localhost", 5432, &AllowList::none()).await);
     assert_eq!(field, "host");
     assert!(
-        message.starts_with("localhost resolves to a loopback address ("),
+        message.starts_with("localhost resolves to a loopback address;"),
         "{message}"
     );
 }
@@ -562,7 +562,7 @@ fn a_name_with_one_private_address_among_public_ones_is_refused() {
     assert_eq!(field, "host");
     assert_eq!(
         message,
-        "db.example.edu resolves to a private address (10.1.2.3); ask an administrator to allow it"
+        "db.example.edu resolves to a private address; ask an administrator to allow it"
     );
     assert!(check_addresses("host", "db.example.edu", &addrs[..2], &AllowList::none()).is_ok());
     // Allowing the private address, or the name, lets the whole set through.
@@ -594,9 +594,9 @@ fn a_name_with_an_ipv4_mapped_loopback_answer_is_refused() {
         &addrs,
         &AllowList::none(),
     ));
-    assert!(
-        message.contains("loopback address (::ffff:127.0.0.1)"),
-        "{message}"
+    assert_eq!(
+        message,
+        "s3.example.edu resolves to a loopback address; ask an administrator to allow it"
     );
 }
 

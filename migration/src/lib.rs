@@ -18,6 +18,7 @@ mod m20261122_000012_create_oauth_state;
 mod m20261122_000013_add_connection_refresh_lease_owner;
 mod m20261122_000014_create_admin_audit_log;
 mod m20261122_000015_index_connector_audit_log;
+mod m20261122_000016_create_rate_limit;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000013_add_connection_refresh_lease_owner::Migration),
             Box::new(m20261122_000014_create_admin_audit_log::Migration),
             Box::new(m20261122_000015_index_connector_audit_log::Migration),
+            Box::new(m20261122_000016_create_rate_limit::Migration),
         ]
     }
 }

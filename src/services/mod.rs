@@ -9,6 +9,7 @@ pub mod connector_config;
 pub mod credentials;
 pub mod oauth;
 pub mod queue;
+pub mod rate_limits;
 pub mod rotation;
 pub mod run_action;
 pub mod secrets;

@@ -12,6 +12,7 @@ mod node_packages;
 mod oauth_flow;
 mod oauth_server;
 mod query_console;
+mod rate_limits;
 mod rotation;
 mod schema;
 mod shell;

@@ -4,7 +4,7 @@ use crate::helpers::{create_pg_database, drop_pg_database};
 use migration::{Migrator, MigratorTrait, SchemaManager};
 use sea_orm::{Database, DatabaseConnection};
 
-const TABLES: [&str; 13] = [
+const TABLES: [&str; 14] = [
     "user",
     "session",
     "setup_token",
@@ -18,6 +18,7 @@ const TABLES: [&str; 13] = [
     "queue_message",
     "oauth_state",
     "admin_audit_log",
+    "rate_limit",
 ];
 
 async fn exists(db: &DatabaseConnection, table: &str) -> bool {

@@ -10,6 +10,7 @@ pub mod connector_config;
 pub mod knowledge_folder;
 pub mod oauth_state;
 pub mod queue_message;
+pub mod rate_limit;
 pub mod session;
 pub mod setup_token;
 pub mod source_file;

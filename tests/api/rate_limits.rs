@@ -1,0 +1,216 @@
+//! Per-user rate limits against the real database: the 31st browse and the 11th import are
+//! refused with a usable `Retry-After`, other users and other limits are unaffected, the
+//! count survives a restart, and two app instances hammering one user on one database let
+//! exactly `max` hits through. Run with `CAMPUSCORE_TEST_DB=postgres` for PostgreSQL.
+
+use crate::helpers::{Options, TestApp, spawn_app_with};
+use actix_web::ResponseError;
+use campuscore::Settings;
+use campuscore::error::AppError;
+use campuscore::models::entities::rate_limit;
+use campuscore::services::rate_limits::{self, CLOUD_BROWSE, CLOUD_IMPORT, Limit};
+use campuscore::state::AppState;
+use chrono::Utc;
+use futures_util::future::join_all;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use std::collections::HashMap;
+use std::time::Duration;
+
+async fn app() -> TestApp {
+    spawn_app_with(Options {
+        run_worker: Some(false),
+        ..Default::default()
+    })
+    .await
+}
+
+/// Another app instance on the same database, booted as `campuscore serve` would boot it
+/// (same `DATABASE_URL` and `FERNET_KEYS`, its own pool and data dir).
+async fn another_instance(app: &TestApp) -> (AppState, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let settings = &app.state.settings;
+    let mut env: HashMap<&str, String> = HashMap::new();
+    env.insert("CAMPUSCORE_DATA_DIR", dir.path().display().to_string());
+    env.insert("DATABASE_URL", settings.database_url.clone());
+    env.insert("CAMPUSCORE_BASE_URL", app.address.clone());
+    env.insert(
+        "FERNET_KEYS",
+        settings
+            .fernet_keys
+            .clone()
+            .expect("the test app has FERNET_KEYS"),
+    );
+    let mut other = Settings::from_lookup(|k| env.get(k).cloned()).expect("settings");
+    other.run_worker = false;
+    let state = campuscore::startup::prepare(other)
+        .await
+        .expect("prepare another instance");
+    (state, dir)
+}
+
+async fn user(app: &TestApp, email: &str) -> i64 {
+    app.create_user(email, "a long enough password", false)
+        .await
+        .id
+}
+
+/// `check` `times` times, asserting each passes.
+async fn use_up(db: &DatabaseConnection, user_id: i64, limit: &Limit, times: u32) {
+    for i in 0..times {
+        rate_limits::check(db, user_id, limit)
+            .await
+            .unwrap_or_else(|e| panic!("hit {} of {} should pass: {e}", i + 1, limit.name));
+    }
+}
+
+/// The `Retry-After` of a refusal, in seconds (panics on anything else).
+fn refused(result: Result<(), AppError>) -> u64 {
+    match result {
+        Err(AppError::RateLimited { retry_after }) => retry_after.as_secs(),
+        other => panic!("expected a rate-limit refusal, got {other:?}"),
+    }
+}
+
+async fn stored_hits(db: &DatabaseConnection, user_id: i64, limit: &Limit) -> usize {
+    let row = rate_limit::Entity::find()
+        .filter(rate_limit::Column::UserId.eq(user_id))
+        .filter(rate_limit::Column::Name.eq(limit.name))
+        .one(db)
+        .await
+        .expect("query")
+        .expect("a rate_limit row");
+    row.hits.split(',').count()
+}
+
+#[tokio::test]
+async fn the_31st_browse_within_a_minute_is_refused_and_others_are_unaffected() {
+    let app = app().await;
+    let db = &app.state.db;
+    let (rae, sam) = (
+        user(&app, "rae@campus.edu").await,
+        user(&app, "sam@campus.edu").await,
+    );
+
+    use_up(db, rae, &CLOUD_BROWSE, 30).await;
+    let err = rate_limits::check(db, rae, &CLOUD_BROWSE)
+        .await
+        .expect_err("the 31st browse is refused");
+    let response = err.error_response();
+    assert_eq!(response.status(), 429);
+    let header: u64 = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("a numeric Retry-After");
+    let retry_after = refused(Err(err));
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert_eq!(header, retry_after);
+
+    // Keyed on the user and the limit.
+    use_up(db, sam, &CLOUD_BROWSE, 30).await;
+    use_up(db, rae, &CLOUD_IMPORT, 1).await;
+    // A refusal records nothing.
+    assert_eq!(stored_hits(db, rae, &CLOUD_BROWSE).await, 30);
+}
+
+#[tokio::test]
+async fn the_11th_import_within_an_hour_is_refused() {
+    let app = app().await;
+    let db = &app.state.db;
+    let rae = user(&app, "rae@campus.edu").await;
+
+    use_up(db, rae, &CLOUD_IMPORT, 10).await;
+    let retry_after = refused(rate_limits::check(db, rae, &CLOUD_IMPORT).await);
+    assert!((3590..=3600).contains(&retry_after), "{retry_after}");
+    // Browsing has its own budget.
+    use_up(db, rae, &CLOUD_BROWSE, 1).await;
+}
+
+#[tokio::test]
+async fn an_import_counted_per_file_takes_several_slots_or_none() {
+    let app = app().await;
+    let db = &app.state.db;
+    let rae = user(&app, "rae@campus.edu").await;
+
+    rate_limits::check_n(db, rae, &CLOUD_IMPORT, 8)
+        .await
+        .expect("8 of 10");
+    refused(rate_limits::check_n(db, rae, &CLOUD_IMPORT, 3).await);
+    assert_eq!(stored_hits(db, rae, &CLOUD_IMPORT).await, 8, "all or none");
+    rate_limits::check_n(db, rae, &CLOUD_IMPORT, 2)
+        .await
+        .expect("2 more fit");
+    let too_many = rate_limits::check_n(db, rae, &CLOUD_IMPORT, 11).await;
+    assert!(
+        matches!(too_many, Err(AppError::BadRequest(_))),
+        "{too_many:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_count_holds_after_a_restart() {
+    let app = app().await;
+    let rae = user(&app, "rae@campus.edu").await;
+    use_up(&app.state.db, rae, &CLOUD_BROWSE, 30).await;
+    // Stop the first instance's pool: nothing it held in memory can matter.
+    app.state.db.clone().close().await.expect("close the pool");
+
+    let (restarted, _dir) = another_instance(&app).await;
+    let retry_after = refused(rate_limits::check(&restarted.db, rae, &CLOUD_BROWSE).await);
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_hammering_one_user_let_exactly_the_limit_through() {
+    let app = app().await;
+    let rae = user(&app, "rae@campus.edu").await;
+    let (second, _dir) = another_instance(&app).await;
+
+    let calls = (0..100).map(|i| {
+        let db = if i % 2 == 0 {
+            app.state.db.clone()
+        } else {
+            second.db.clone()
+        };
+        tokio::spawn(async move { rate_limits::check(&db, rae, &CLOUD_BROWSE).await })
+    });
+    let results: Vec<_> = join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.expect("the check task"))
+        .collect();
+    let passed = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(passed, 30, "{results:?}");
+    for r in results.into_iter().filter(|r| r.is_err()) {
+        let retry_after = refused(r);
+        assert!((1..=60).contains(&retry_after), "{retry_after}");
+    }
+    assert_eq!(stored_hits(&second.db, rae, &CLOUD_BROWSE).await, 30);
+}
+
+#[tokio::test]
+async fn rows_whose_hits_have_all_expired_are_purged() {
+    let app = app().await;
+    let db = &app.state.db;
+    let rae = user(&app, "rae@campus.edu").await;
+    use_up(db, rae, &CLOUD_BROWSE, 1).await;
+    use_up(db, rae, &CLOUD_IMPORT, 1).await;
+
+    let in_two_minutes = Utc::now() + Duration::from_secs(120);
+    assert_eq!(
+        rate_limits::purge_expired(db, in_two_minutes)
+            .await
+            .expect("purge"),
+        1,
+        "the browse row is expired, the import row is not"
+    );
+    let left: Vec<String> = rate_limit::Entity::find()
+        .all(db)
+        .await
+        .expect("query")
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(left, [CLOUD_IMPORT.name]);
+}
