@@ -15,10 +15,10 @@ pub use campuscore_connectors_macros::connector_actions;
 pub use sdk::{
     ActionContext, ActionDescriptor, ActionOutput, ActionSet, AllowList, AuthScoping, ConfigKey,
     Connector, ConnectorDef, ConnectorError, ConnectorKind, ConnectorRegistration,
-    ConnectorSettings, ConnectorSpec, Credentials, DefinedConnector, Download, DownloadInfo,
-    FieldErrors, FieldKind, FormField, HttpClient, HttpConfig, NoInput, NormalizedCredentials,
-    OAuthDescriptor, Registry, RegistryError, RetryPolicy, Tag, TokenUpdater, error_for_status,
-    json_body, keys, redact_params, validate_form,
+    ConnectorSettings, ConnectorSpec, Credentials, DOWNLOAD_IDLE_TIMEOUT, DefinedConnector,
+    Download, DownloadInfo, FieldErrors, FieldKind, FormField, HttpClient, HttpConfig, NoInput,
+    NormalizedCredentials, OAuthDescriptor, Registry, RegistryError, RetryPolicy, Tag,
+    TokenUpdater, body_stream, error_for_status, json_body, keys, redact_params, validate_form,
 };
 
 /// Re-exports for `#[connector_actions]` expansions; not part of the public API.

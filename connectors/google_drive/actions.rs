@@ -8,11 +8,13 @@ use serde::Deserialize;
 use validator::{Validate, ValidationError};
 
 use super::browse::{self, ListParams, Place};
-use super::client::{Corpus, DriveClient, ListRequest, body_stream, quote};
+use super::client::{Corpus, DriveClient, ListRequest, quote};
 use super::mime::{Content, EXPORT_FORMAT_KEY, ExportFormat, ExportMode, Native, export_name};
 use super::models::{FileEntry, FileList, SearchResults};
 use super::wire::{self, FILE_FIELDS};
-use crate::{ActionContext, ConnectorError, Download, connector_actions};
+use crate::{
+    ActionContext, ConnectorError, DOWNLOAD_IDLE_TIMEOUT, Download, body_stream, connector_actions,
+};
 
 /// Entries per page when the caller does not say.
 const DEFAULT_PAGE_SIZE: u32 = 100;
@@ -207,7 +209,11 @@ impl DriveActions {
                 } else {
                     file.mime_type.clone()
                 };
-                let mut download = Download::new(&file.name, mime_type, body_stream(response));
+                let mut download = Download::new(
+                    &file.name,
+                    mime_type,
+                    body_stream(response, DOWNLOAD_IDLE_TIMEOUT),
+                );
                 download.size = size;
                 download.checksum = browse::md5_checksum(&file).map(|c| c.to_download_form());
                 Ok(download)
@@ -282,7 +288,7 @@ async fn export(
     let mut download = Download::new(
         export_name(&file.name, format),
         format.mime_type(),
-        body_stream(response),
+        body_stream(response, DOWNLOAD_IDLE_TIMEOUT),
     );
     download.size = size;
     tracing::debug!(

@@ -10,9 +10,6 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures_util::StreamExt;
-use futures_util::stream::BoxStream;
 use reqwest::{RequestBuilder, Response, StatusCode};
 use url::Url;
 
@@ -27,8 +24,6 @@ const MAX_ERROR_BODY: usize = 4096;
 const MEDIA_TIMEOUT: Duration = Duration::from_secs(6 * 60 * 60);
 /// Time allowed until a media response's headers arrive, retries included.
 const MEDIA_HEADERS_TIMEOUT: Duration = Duration::from_secs(5 * 60);
-/// A download that receives nothing for this long has stalled.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Drive v3 over the action's HTTP client and credentials.
 pub struct DriveClient<'a> {
@@ -337,35 +332,6 @@ pub fn error_for(
         (400, _) if message.contains("conversion") => ConnectorError::Unsupported { message },
         _ => ConnectorError::Upstream { status, message },
     }
-}
-
-/// The response body as a stream of the chunks the network delivers, failing with
-/// `Transport` when one does not arrive within `idle`.
-pub fn body_stream(response: Response) -> BoxStream<'static, Result<Bytes, ConnectorError>> {
-    let body = response.bytes_stream().boxed();
-    futures_util::stream::unfold(Some(body), move |state| async move {
-        let mut body = state?;
-        match tokio::time::timeout(IDLE_TIMEOUT, body.next()).await {
-            Ok(None) => None,
-            Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some(body))),
-            Ok(Some(Err(error))) => Some((
-                Err(ConnectorError::Transport {
-                    message: format!("the download was interrupted: {}", error.without_url()),
-                }),
-                None,
-            )),
-            Err(_) => Some((
-                Err(ConnectorError::Transport {
-                    message: format!(
-                        "the download stalled: no data for {} seconds",
-                        IDLE_TIMEOUT.as_secs()
-                    ),
-                }),
-                None,
-            )),
-        }
-    })
-    .boxed()
 }
 
 /// A `q` string literal: single quotes around `value`, with `\` and `'` escaped.

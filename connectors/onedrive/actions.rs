@@ -6,9 +6,11 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use validator::Validate;
 
-use super::graph::{Graph, ItemRef, MAX_ID_LEN, ROOT_ID, SHARED_ID, body_stream, search_segment};
+use super::graph::{Graph, ItemRef, MAX_ID_LEN, ROOT_ID, SHARED_ID, search_segment};
 use super::models::{Collection, DriveItem, FileEntry, FileKind, FileList, ITEM_SELECT, ItemShape};
-use crate::{ActionContext, ConnectorError, Download, connector_actions};
+use crate::{
+    ActionContext, ConnectorError, DOWNLOAD_IDLE_TIMEOUT, Download, body_stream, connector_actions,
+};
 
 /// Entries per page when the caller does not say.
 const DEFAULT_PAGE_SIZE: u32 = 100;
@@ -224,7 +226,11 @@ impl OneDriveActions {
             (Some(served), Some(listed)) if served != listed => None,
             _ => entry.checksum,
         };
-        let mut download = Download::new(entry.name, entry.mime_type, body_stream(response));
+        let mut download = Download::new(
+            entry.name,
+            entry.mime_type,
+            body_stream(response, DOWNLOAD_IDLE_TIMEOUT),
+        );
         download.size = length.or(entry.size);
         download.checksum = checksum;
         Ok(download)

@@ -12,9 +12,6 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures_util::StreamExt;
-use futures_util::stream::BoxStream;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::header::LOCATION;
 use reqwest::{RequestBuilder, Response};
@@ -33,10 +30,8 @@ pub const SHARED_ID: &str = "shared-with-me";
 pub const MAX_ID_LEN: usize = 1024;
 
 /// Time allowed for a whole download: the client's 60-second request timeout would cut off
-/// any large file; stalls are caught by [`IDLE_TIMEOUT`].
+/// any large file; stalls are caught by [`crate::DOWNLOAD_IDLE_TIMEOUT`].
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(4 * 60 * 60);
-/// A download that receives nothing for this long has stalled.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Characters escaped in the `q` of `search(q='…')`: everything but unreserved characters
 /// and the (doubled) single quote, which OData reads after percent-decoding.
@@ -322,35 +317,6 @@ fn throttled(error: ConnectorError) -> ConnectorError {
         },
         other => other,
     }
-}
-
-/// The response body as a stream of the chunks the network delivers, failing with
-/// `Transport` when one does not arrive within [`IDLE_TIMEOUT`].
-pub fn body_stream(response: Response) -> BoxStream<'static, Result<Bytes, ConnectorError>> {
-    let body = response.bytes_stream().boxed();
-    futures_util::stream::unfold(Some(body), move |state| async move {
-        let mut body = state?;
-        match tokio::time::timeout(IDLE_TIMEOUT, body.next()).await {
-            Ok(None) => None,
-            Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some(body))),
-            Ok(Some(Err(error))) => Some((
-                Err(ConnectorError::Transport {
-                    message: format!("the download was interrupted: {}", error.without_url()),
-                }),
-                None,
-            )),
-            Err(_) => Some((
-                Err(ConnectorError::Transport {
-                    message: format!(
-                        "the download stalled: no data for {} seconds",
-                        IDLE_TIMEOUT.as_secs()
-                    ),
-                }),
-                None,
-            )),
-        }
-    })
-    .boxed()
 }
 
 #[cfg(test)]

@@ -2,13 +2,8 @@
 //! their inputs and outputs (the normalized file model the drive connectors share).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
-use futures_util::stream::BoxStream;
-use reqwest::Response;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use validator::Validate;
@@ -16,7 +11,9 @@ use validator::Validate;
 use super::client::S3Client;
 use super::location::{S3Location, check_key, check_prefix, last_segment};
 use super::models::{ObjectEntry, md5_from_etag};
-use crate::{ActionContext, ConnectorError, Download, connector_actions};
+use crate::{
+    ActionContext, ConnectorError, DOWNLOAD_IDLE_TIMEOUT, Download, body_stream, connector_actions,
+};
 
 /// Entries per `list_objects` page when the caller does not say (S3's own maximum).
 const DEFAULT_PAGE_SIZE: u32 = 1000;
@@ -24,8 +21,6 @@ const DEFAULT_PAGE_SIZE: u32 = 1000;
 pub const FOLDER_MIME: &str = "inode/directory";
 /// MIME type when neither S3 nor the extension says.
 const FALLBACK_MIME: &str = "application/octet-stream";
-/// A download that receives nothing for this long has stalled.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The `s3-bucket` actions.
 #[derive(Debug, Default)]
@@ -219,7 +214,7 @@ impl S3Actions {
         let mut download = Download::new(
             last_segment(&params.key),
             mime,
-            stream_with_idle_timeout(response, IDLE_TIMEOUT),
+            body_stream(response, DOWNLOAD_IDLE_TIMEOUT),
         );
         download.size = size;
         download.checksum = checksum.map(|md5| format!("md5:{md5}"));
@@ -302,38 +297,6 @@ fn mime_for(key: &str, content_type: Option<&str>) -> String {
             .unwrap_or(FALLBACK_MIME)
             .to_owned(),
     }
-}
-
-/// The response body as a stream of the chunks the network delivers, failing with
-/// `Transport` when one does not arrive within `idle`.
-fn stream_with_idle_timeout(
-    response: Response,
-    idle: Duration,
-) -> BoxStream<'static, Result<Bytes, ConnectorError>> {
-    let body = response.bytes_stream().boxed();
-    futures_util::stream::unfold(Some(body), move |state| async move {
-        let mut body = state?;
-        match tokio::time::timeout(idle, body.next()).await {
-            Ok(None) => None,
-            Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some(body))),
-            Ok(Some(Err(error))) => Some((
-                Err(ConnectorError::Transport {
-                    message: format!("the download was interrupted: {}", error.without_url()),
-                }),
-                None,
-            )),
-            Err(_) => Some((
-                Err(ConnectorError::Transport {
-                    message: format!(
-                        "the download stalled: no data for {} seconds",
-                        idle.as_secs()
-                    ),
-                }),
-                None,
-            )),
-        }
-    })
-    .boxed()
 }
 
 #[cfg(test)]

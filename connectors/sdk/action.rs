@@ -3,6 +3,7 @@
 //! implements for a connector's actions type.
 
 use std::fmt;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -116,21 +117,14 @@ impl Download {
     }
 
     /// Streams an HTTP response body (check its status first); the size comes from
-    /// `Content-Length`, body errors become `Transport`.
+    /// `Content-Length`, body errors and stalls become `Transport` (see [`body_stream`]).
     pub fn from_response(
         name: impl Into<String>,
         mime_type: impl Into<String>,
         response: reqwest::Response,
     ) -> Self {
         let size = response.content_length();
-        let stream = response
-            .bytes_stream()
-            .map(|chunk| {
-                chunk.map_err(|e| ConnectorError::Transport {
-                    message: format!("the download was interrupted: {}", e.without_url()),
-                })
-            })
-            .boxed();
+        let stream = body_stream(response, DOWNLOAD_IDLE_TIMEOUT);
         Self {
             size,
             ..Self::new(name, mime_type, stream)
@@ -158,6 +152,42 @@ impl Download {
             checksum: self.checksum.clone(),
         }
     }
+}
+
+/// How long a download may go without receiving a byte before it counts as stalled.
+pub const DOWNLOAD_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A response body as the stream of chunks the network delivers, failing with `Transport`
+/// when the body breaks off or no chunk arrives within `idle`. Large downloads need this
+/// instead of a total request timeout, which would cut off any big enough file.
+pub fn body_stream(
+    response: reqwest::Response,
+    idle: Duration,
+) -> BoxStream<'static, Result<Bytes, ConnectorError>> {
+    let body = response.bytes_stream().boxed();
+    futures_util::stream::unfold(Some(body), move |state| async move {
+        let mut body = state?;
+        match tokio::time::timeout(idle, body.next()).await {
+            Ok(None) => None,
+            Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some(body))),
+            Ok(Some(Err(error))) => Some((
+                Err(ConnectorError::Transport {
+                    message: format!("the download was interrupted: {}", error.without_url()),
+                }),
+                None,
+            )),
+            Err(_) => Some((
+                Err(ConnectorError::Transport {
+                    message: format!(
+                        "the download stalled: no data for {} seconds",
+                        idle.as_secs()
+                    ),
+                }),
+                None,
+            )),
+        }
+    })
+    .boxed()
 }
 
 impl fmt::Debug for Download {

@@ -16,7 +16,10 @@ pub mod spec;
 pub mod ssrf;
 pub mod status;
 
-pub use action::{ActionDescriptor, ActionOutput, ActionSet, Download, DownloadInfo, Tag};
+pub use action::{
+    ActionDescriptor, ActionOutput, ActionSet, DOWNLOAD_IDLE_TIMEOUT, Download, DownloadInfo, Tag,
+    body_stream,
+};
 pub use connector::{Connector, ConnectorDef, DefinedConnector, NormalizedCredentials};
 pub use context::{ActionContext, Credentials, TokenUpdater};
 pub use error::ConnectorError;
