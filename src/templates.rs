@@ -202,13 +202,7 @@ impl ConnectionRow {
             t.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
                 .unwrap_or_else(|| "never".into())
         };
-        let status_label = match c.status.as_str() {
-            "active" => "active",
-            "needs_reauth" => "needs reauth",
-            "error" => "error",
-            other => other,
-        }
-        .to_owned();
+        let status_label = c.status.replace('_', " ");
         Self {
             id: c.id,
             connector: connector.map(|k| k.name.clone()).unwrap_or_default(),

@@ -11,7 +11,7 @@ use crate::models::entities::{connection, connector};
 use crate::state::AppState;
 use campuscore_connectors::{
     ActionContext, Connector, ConnectorError, ConnectorKind, ConnectorSettings, Credentials,
-    form::form_input_from_json, validate_form,
+    validate_form,
 };
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
@@ -19,7 +19,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, TransactionTrait,
 };
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -371,11 +371,6 @@ pub async fn connect_manual(
         created,
         warnings: normalized.warnings,
     })
-}
-
-/// Manual form values from a JSON body (strings, numbers and booleans as the form sends them).
-pub fn input_from_json(body: &Map<String, Value>) -> HashMap<String, String> {
-    form_input_from_json(body)
 }
 
 /// The context an action on `conn` runs with: decrypted credentials, settings, and for OAuth

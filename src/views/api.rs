@@ -11,6 +11,7 @@ use crate::services::oauth::{self, FlowOwner};
 use crate::services::run_action::run_action;
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
+use campuscore_connectors::form::form_input_from_json;
 use campuscore_connectors::{ActionOutput, ConnectorKind};
 use futures_util::TryStreamExt;
 use sea_orm::EntityTrait;
@@ -182,7 +183,7 @@ pub async fn create_connection(
     body: web::Json<Map<String, Value>>,
 ) -> AppResult<HttpResponse> {
     let connector = connections::enabled_connector(&state, &id).await?;
-    let input = connections::input_from_json(&body);
+    let input = form_input_from_json(&body);
     let done = connections::connect_manual(&state, user.id, &connector, &input, None).await?;
     let status = if done.created { 201 } else { 200 };
     Ok(
