@@ -9,16 +9,17 @@ extern crate self as campuscore_connectors;
 
 pub mod sdk;
 
-pub use sdk::{form, redact, ssrf};
+pub use sdk::{files, form, redact, ssrf};
 
 pub use campuscore_connectors_macros::connector_actions;
 pub use sdk::{
     ActionContext, ActionDescriptor, ActionOutput, ActionSet, AllowList, AuthScoping, ConfigKey,
     Connector, ConnectorDef, ConnectorError, ConnectorKind, ConnectorRegistration,
     ConnectorSettings, ConnectorSpec, Credentials, DOWNLOAD_IDLE_TIMEOUT, DefinedConnector,
-    Download, DownloadInfo, FieldErrors, FieldKind, FormField, HttpClient, HttpConfig, NoInput,
-    NormalizedCredentials, OAuthDescriptor, Registry, RegistryError, RetryPolicy, Tag,
-    TokenUpdater, body_stream, error_for_status, json_body, keys, redact_params, validate_form,
+    Download, DownloadInfo, FieldErrors, FieldKind, FileEntry, FileKind, FileList, FileSource,
+    FormField, HttpClient, HttpConfig, NoInput, NormalizedCredentials, OAuthDescriptor, Registry,
+    RegistryError, RetryPolicy, Tag, TokenUpdater, body_stream, error_for_status, json_body, keys,
+    redact_params, validate_form,
 };
 
 /// Re-exports for `#[connector_actions]` expansions; not part of the public API.

@@ -62,6 +62,13 @@ impl ConnectorDef for GoogleDrive {
         version: "1",
         oauth: Some(OAUTH),
         form: &[],
+        files: Some(crate::FileSource {
+            list: "list_files",
+            folder_param: "folder_id",
+            search: Some("search_files"),
+            download: "download_file",
+            file_param: "file_id",
+        }),
         config_keys: &oauth_config_keys!(
             OAUTH,
             "https://www.googleapis.com",

@@ -65,6 +65,13 @@ impl ConnectorDef for OneDrive {
         version: "1",
         oauth: Some(OAUTH),
         form: &[],
+        files: Some(crate::FileSource {
+            list: "list_files",
+            folder_param: "folder_id",
+            search: Some("search_files"),
+            download: "download_file",
+            file_param: "file_id",
+        }),
         config_keys: &oauth_config_keys!(
             OAUTH,
             "https://graph.microsoft.com",

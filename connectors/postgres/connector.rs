@@ -98,6 +98,7 @@ impl ConnectorDef for PostgresConnector {
                 )
             },
         ],
+        files: None,
         config_keys: &[ConfigKey::allowed_hosts()],
     };
 

@@ -104,6 +104,13 @@ impl ConnectorDef for S3Bucket {
                 )
             },
         ],
+        files: Some(crate::FileSource {
+            list: "list_objects",
+            folder_param: "prefix",
+            search: None,
+            download: "download_object",
+            file_param: "key",
+        }),
         config_keys: &[ConfigKey::allowed_hosts()],
     };
 

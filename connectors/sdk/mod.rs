@@ -6,6 +6,7 @@ pub mod action;
 pub mod connector;
 pub mod context;
 pub mod error;
+pub mod files;
 pub mod form;
 pub mod http;
 pub mod input;
@@ -23,6 +24,7 @@ pub use action::{
 pub use connector::{Connector, ConnectorDef, DefinedConnector, NormalizedCredentials};
 pub use context::{ActionContext, Credentials, TokenUpdater};
 pub use error::ConnectorError;
+pub use files::{Breadcrumb, FileEntry, FileKind, FileList, FileSource};
 pub use form::{FieldErrors, form_input_from_json, validate_form};
 pub use http::{HttpClient, HttpConfig, RetryPolicy};
 pub use input::NoInput;

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
+use super::action::{ActionDescriptor, Tag};
 use super::connector::{Connector, ConnectorDef, DefinedConnector};
 use super::spec::ConnectorKind;
 
@@ -214,6 +215,60 @@ fn check(connector: &dyn Connector) -> Result<(), RegistryError> {
                 action: action.name.to_owned(),
             });
         }
+    }
+    check_file_source(connector).map_err(invalid)
+}
+
+/// A connector with `file_browse` and `file_download` actions declares a `FileSource`, and
+/// a declared `FileSource` names actions that exist, carry those tags and take the named
+/// parameters.
+fn check_file_source(connector: &dyn Connector) -> Result<(), String> {
+    let actions = connector.actions();
+    let tagged = |tag| actions.iter().any(|a| a.has_tag(tag));
+    let Some(files) = connector.spec().files else {
+        if tagged(Tag::FileBrowse) && tagged(Tag::FileDownload) {
+            return Err(
+                "actions are tagged `file_browse` and `file_download` but the spec declares \
+                 no `files` (FileSource)"
+                    .into(),
+            );
+        }
+        return Ok(());
+    };
+    let find = |name: &str| actions.iter().find(|a| a.name == name);
+    let takes = |action: &ActionDescriptor, param: &str| {
+        action
+            .input_schema
+            .pointer(&format!("/properties/{param}"))
+            .is_some()
+    };
+    let list = find(files.list).ok_or(format!("files.list names no action `{}`", files.list))?;
+    if !list.has_tag(Tag::FileBrowse) || !takes(list, files.folder_param) {
+        return Err(format!(
+            "files.list `{}` must be tagged `file_browse` and take `{}`",
+            files.list, files.folder_param
+        ));
+    }
+    if let Some(search) = files.search {
+        let action = find(search).ok_or(format!("files.search names no action `{search}`"))?;
+        if !action.has_tag(Tag::FileBrowse) || !takes(action, "query") {
+            return Err(format!(
+                "files.search `{search}` must be tagged `file_browse` and take `query`"
+            ));
+        }
+    }
+    let download = find(files.download).ok_or(format!(
+        "files.download names no action `{}`",
+        files.download
+    ))?;
+    if !download.has_tag(Tag::FileDownload)
+        || !download.downloads
+        || !takes(download, files.file_param)
+    {
+        return Err(format!(
+            "files.download `{}` must be a download tagged `file_download` taking `{}`",
+            files.download, files.file_param
+        ));
     }
     Ok(())
 }

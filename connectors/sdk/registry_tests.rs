@@ -68,6 +68,7 @@ fn spec(slug: &'static str) -> ConnectorSpec {
         version: "1",
         oauth: None,
         form: FORM,
+        files: None,
         config_keys: &[],
     }
 }
@@ -236,6 +237,7 @@ fn registry_refuses_duplicate_config_keys_and_form_fields() {
     ];
     let result = build(vec![connector(
         ConnectorSpec {
+            files: None,
             config_keys: KEYS,
             ..spec("db")
         },
@@ -285,6 +287,7 @@ fn registration_of_a_definition_builds_it() {
             version: "1",
             oauth: None,
             form: FORM,
+            files: None,
             config_keys: &[],
         };
         type Actions = Nothing;

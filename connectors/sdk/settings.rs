@@ -165,6 +165,7 @@ mod tests {
         version: "1",
         oauth: Some(OAUTH),
         form: &[],
+        files: None,
         config_keys: &crate::oauth_config_keys!(OAUTH, "https://api.example.edu/"),
     };
 

@@ -502,6 +502,7 @@ static SPEC: ConnectorSpec = ConnectorSpec {
     version: "1",
     oauth: None,
     form: &[],
+    files: None,
     config_keys: &[ConfigKey::allowed_hosts()],
 };
 
