@@ -129,7 +129,26 @@ pub struct FileRow {
     pub origin: String,
     pub status: String,
     pub error: Option<String>,
+    /// While an import downloads: "12.0 MiB of 40.0 MiB" and the percentage.
+    pub progress: Option<(String, u8)>,
     pub added: String,
+}
+
+/// Download progress of an import in flight, when its size is known.
+fn progress(f: &source_file::Model) -> Option<(String, u8)> {
+    let received = f
+        .bytes_received
+        .filter(|_| f.status == "downloading")?
+        .max(0) as u64;
+    let total = f.size_bytes.max(0) as u64;
+    if total == 0 {
+        return Some((human_size(received), 0));
+    }
+    let percent = (received.min(total) * 100 / total) as u8;
+    Some((
+        format!("{} of {}", human_size(received), human_size(total)),
+        percent,
+    ))
 }
 
 impl FileRows {
@@ -147,6 +166,7 @@ impl FileRows {
                 },
                 status: f.status.clone(),
                 error: f.error.clone(),
+                progress: progress(f),
                 added: f.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             })
             .collect();

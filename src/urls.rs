@@ -1,6 +1,8 @@
 //! Every route of the application, in one place (as the documented Django `urls.py`).
 
-use crate::views::{account, admin, api, connect, errors, folders, health, home, query, settings};
+use crate::views::{
+    account, admin, api, cloud_import, connect, errors, folders, health, home, query, settings,
+};
 use actix_governor::{Governor, GovernorConfigBuilder};
 use actix_web::http::Method;
 use actix_web::web;
@@ -73,6 +75,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/knowledge-folders/{folder_id}/files",
             web::post().to(folders::upload),
+        )
+        .route(
+            "/api/htmx/knowledge-folders/{folder_id}/cloud-import/",
+            web::get().to(cloud_import::services),
+        )
+        .route(
+            "/api/htmx/knowledge-folders/{folder_id}/cloud-import/{connection_id}/browse/",
+            web::get().to(cloud_import::browse),
+        )
+        .route(
+            "/api/htmx/knowledge-folders/{folder_id}/cloud-import/{connection_id}/import/",
+            web::post().to(cloud_import::import),
         )
         .route("/admin/", web::get().to(admin::dashboard))
         .route("/admin/connectors/", web::get().to(admin::connectors::list))

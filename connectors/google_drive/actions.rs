@@ -1,5 +1,6 @@
 //! The `google-drive` actions — browse, search, metadata, streamed download and export —
-//! and their inputs. Outputs are the normalized file model of `models.rs`.
+//! and their inputs. Listings, searches and `get_file` return the sdk's file model with
+//! Drive's own fields (`models.rs`).
 
 use std::borrow::Cow;
 
@@ -10,7 +11,7 @@ use validator::{Validate, ValidationError};
 use super::browse::{self, ListParams, Place};
 use super::client::{Corpus, DriveClient, ListRequest, quote};
 use super::mime::{Content, EXPORT_FORMAT_KEY, ExportFormat, ExportMode, Native, export_name};
-use super::models::{FileEntry, FileList, SearchResults};
+use super::models::{DriveEntry, DriveFileList, SearchResults};
 use super::wire::{self, FILE_FIELDS};
 use crate::{
     ActionContext, ConnectorError, DOWNLOAD_IDLE_TIMEOUT, Download, body_stream, connector_actions,
@@ -115,7 +116,7 @@ impl DriveActions {
         &self,
         ctx: &ActionContext,
         params: ListFilesInput,
-    ) -> Result<FileList, ConnectorError> {
+    ) -> Result<DriveFileList, ConnectorError> {
         let drive = DriveClient::new(ctx)?;
         let list = ListParams {
             folder_id: params.folder_id.as_deref(),
@@ -159,13 +160,14 @@ impl DriveActions {
     }
 
     /// A file's or folder's metadata: name, kind, MIME type, size, modification time,
-    /// checksum, web link, parent, whether it can be downloaded and its export formats.
+    /// checksum, revision, web link, parent, whether it can be downloaded and its export
+    /// formats.
     #[action(tags(read))]
     async fn get_file(
         &self,
         ctx: &ActionContext,
         params: FileIdInput,
-    ) -> Result<FileEntry, ConnectorError> {
+    ) -> Result<DriveEntry, ConnectorError> {
         let drive = DriveClient::new(ctx)?;
         let mode = export_mode(ctx)?;
         match Place::parse(&params.file_id) {
@@ -215,7 +217,7 @@ impl DriveActions {
                     body_stream(response, DOWNLOAD_IDLE_TIMEOUT),
                 );
                 download.size = size;
-                download.checksum = browse::md5_checksum(&file).map(|c| c.to_download_form());
+                download.checksum = browse::md5_checksum(&file);
                 Ok(download)
             }
             other => Err(not_downloadable(&file, other)),

@@ -1,5 +1,6 @@
 //! The browse model: top-level places, folder listings with breadcrumbs, shortcut
-//! resolution, and Drive files turned into normalized entries.
+//! resolution, and Drive files turned into normalized entries (the sdk's `FileEntry` plus
+//! Drive's own fields).
 //!
 //! Drive has no single tree, so the top level (no `folder_id`) is three places with
 //! fixed ids, listed without calling Drive. Each id a listing returns maps to Drive calls:
@@ -22,9 +23,10 @@ use futures_util::future::try_join;
 
 use super::client::{Corpus, DriveClient, ListRequest, quote};
 use super::mime::{Content, ExportMode, FOLDER};
-use super::models::{Breadcrumb, Checksum, EntryKind, FileEntry, FileList, ShortcutTarget};
+use super::models::{DriveEntry, DriveFileList, ShortcutTarget};
 use super::wire::{self, FILE_FIELDS, PARENT_FIELDS};
-use crate::ConnectorError;
+use crate::files::Breadcrumb;
+use crate::{ConnectorError, FileEntry, FileKind};
 
 /// My Drive (Drive's own alias for the user's root folder).
 pub const MY_DRIVE: &str = "root";
@@ -104,7 +106,7 @@ pub async fn list(
     drive: &DriveClient<'_>,
     mode: ExportMode,
     params: ListParams<'_>,
-) -> Result<FileList, ConnectorError> {
+) -> Result<DriveFileList, ConnectorError> {
     let Some(folder_id) = params.folder_id else {
         if params.page_token.is_some() {
             return Err(ConnectorError::invalid_field(
@@ -112,7 +114,7 @@ pub async fn list(
                 "`page_token`: the top level has a single page",
             ));
         }
-        return Ok(FileList {
+        return Ok(DriveFileList {
             folder_id: None,
             breadcrumbs: Some(Vec::new()),
             files: top_level(),
@@ -175,7 +177,7 @@ pub async fn list(
             }
         }
     };
-    Ok(FileList {
+    Ok(DriveFileList {
         folder_id: Some(folder_id.to_owned()),
         breadcrumbs: first_page.then_some(breadcrumbs),
         files: page
@@ -190,11 +192,11 @@ pub async fn list(
 async fn list_shared_drives(
     drive: &DriveClient<'_>,
     params: ListParams<'_>,
-) -> Result<FileList, ConnectorError> {
+) -> Result<DriveFileList, ConnectorError> {
     let page = drive
         .list_drives(params.page_size.min(MAX_DRIVES_PAGE), params.page_token)
         .await?;
-    Ok(FileList {
+    Ok(DriveFileList {
         folder_id: Some(SHARED_DRIVES.to_owned()),
         breadcrumbs: params
             .page_token
@@ -310,7 +312,7 @@ fn drive_crumb(drive_id: &str, name: String) -> Breadcrumb {
 }
 
 fn place_crumb(id: &'static str) -> Breadcrumb {
-    let entry = place_entry(id);
+    let entry = place_entry(id).file;
     Breadcrumb {
         id: entry.id,
         name: entry.name,
@@ -318,7 +320,7 @@ fn place_crumb(id: &'static str) -> Breadcrumb {
 }
 
 /// The three top-level places.
-pub fn top_level() -> Vec<FileEntry> {
+pub fn top_level() -> Vec<DriveEntry> {
     [MY_DRIVE, SHARED_WITH_ME, SHARED_DRIVES]
         .into_iter()
         .map(place_entry)
@@ -326,87 +328,92 @@ pub fn top_level() -> Vec<FileEntry> {
 }
 
 /// The entry of a top-level place (`root`, `shared-with-me` or `shared-drives`).
-pub fn place_entry(id: &'static str) -> FileEntry {
+pub fn place_entry(id: &'static str) -> DriveEntry {
     let (name, icon, page) = match id {
         SHARED_WITH_ME => ("Shared with me", "shared-with-me", "shared-with-me"),
         SHARED_DRIVES => ("Shared drives", "shared-drives", "shared-drives"),
         _ => ("My Drive", "my-drive", "my-drive"),
     };
-    FileEntry {
-        id: id.to_owned(),
-        name: name.to_owned(),
-        icon: icon.to_owned(),
-        web_link: Some(format!("https://drive.google.com/drive/{page}")),
-        ..folder_entry()
-    }
+    folder_entry(
+        FileEntry {
+            web_link: Some(format!("https://drive.google.com/drive/{page}")),
+            ..folder(id.to_owned(), name.to_owned())
+        },
+        icon,
+        None,
+    )
 }
 
 /// The entry of a shared drive, with id `drive:<id>`.
-pub fn shared_drive_entry(drive: wire::Drive) -> FileEntry {
-    FileEntry {
-        id: format!("{DRIVE_PREFIX}{}", drive.id),
-        name: drive.name,
-        icon: "shared-drive".to_owned(),
+pub fn shared_drive_entry(drive: wire::Drive) -> DriveEntry {
+    let file = FileEntry {
         web_link: Some(format!(
             "https://drive.google.com/drive/folders/{}",
             drive.id
         )),
         parent_id: Some(SHARED_DRIVES.to_owned()),
-        drive_id: Some(drive.id),
-        ..folder_entry()
-    }
+        ..folder(format!("{DRIVE_PREFIX}{}", drive.id), drive.name)
+    };
+    folder_entry(file, "shared-drive", Some(drive.id))
 }
 
-fn folder_entry() -> FileEntry {
+/// A folder's common fields (a place or a shared drive: no Drive file behind it).
+fn folder(id: String, name: String) -> FileEntry {
     FileEntry {
-        id: String::new(),
-        name: String::new(),
-        kind: EntryKind::Folder,
+        id,
+        name,
+        kind: FileKind::Folder,
         mime_type: FOLDER.to_owned(),
         size: None,
         modified_time: None,
         checksum: None,
+        revision: None,
         web_link: None,
         parent_id: None,
         can_download: false,
-        icon: "folder".to_owned(),
+    }
+}
+
+fn folder_entry(file: FileEntry, icon: &str, drive_id: Option<String>) -> DriveEntry {
+    DriveEntry {
+        file,
+        icon: icon.to_owned(),
         export_formats: Vec::new(),
-        drive_id: None,
+        drive_id,
         shortcut_target: None,
     }
 }
 
 /// A Drive file as a normalized entry; `mode` orders the export formats (default first).
-pub fn entry_from(file: wire::File, mode: ExportMode) -> FileEntry {
+///
+/// A shortcut takes the kind, export formats and downloadability of its target (what it
+/// behaves as), keeps its own id, name and MIME type, and has the icon `shortcut`; its
+/// size, checksum and revision would be the target's, which the listing does not carry,
+/// so they are absent.
+pub fn entry_from(file: wire::File, mode: ExportMode) -> DriveEntry {
     let content = Content::of(&file.mime_type);
     let binary = content == Content::Binary;
     let checksum = md5_checksum(&file).filter(|_| binary);
+    let revision = revision(&file, content);
     let shortcut_target = file.shortcut_details.and_then(|details| {
         Some(ShortcutTarget {
             id: details.target_id?,
             mime_type: details.target_mime_type.unwrap_or_default(),
         })
     });
-    let (kind, effective, icon) = match (content, &shortcut_target) {
-        (Content::Folder, _) => (EntryKind::Folder, content, "folder"),
-        (Content::Shortcut, Some(target)) => (
-            EntryKind::Shortcut,
-            Content::of(&target.mime_type),
-            super::mime::icon_for(&target.mime_type),
-        ),
-        (Content::Shortcut, None) => (
-            EntryKind::Shortcut,
-            Content::NotDownloadable("shortcut"),
-            "shortcut",
-        ),
-        _ => (
-            EntryKind::File,
-            content,
-            super::mime::icon_for(&file.mime_type),
-        ),
+    let (effective, icon) = match (content, &shortcut_target) {
+        (Content::Folder, _) => (content, "folder"),
+        (Content::Shortcut, Some(target)) => (Content::of(&target.mime_type), "shortcut"),
+        (Content::Shortcut, None) => (Content::NotDownloadable("shortcut"), "shortcut"),
+        _ => (content, super::mime::icon_for(&file.mime_type)),
+    };
+    let kind = if effective == Content::Folder {
+        FileKind::Folder
+    } else {
+        FileKind::File
     };
     let allowed = content == Content::Shortcut
-        || file.capabilities.and_then(|c| c.can_download) != Some(false);
+        || file.capabilities.as_ref().and_then(|c| c.can_download) != Some(false);
     let export_formats = match effective {
         Content::Native(native) => {
             let default = native.default_format(mode);
@@ -417,7 +424,7 @@ pub fn entry_from(file: wire::File, mode: ExportMode) -> FileEntry {
         }
         _ => Vec::new(),
     };
-    FileEntry {
+    let entry = FileEntry {
         kind,
         size: file
             .size
@@ -426,28 +433,46 @@ pub fn entry_from(file: wire::File, mode: ExportMode) -> FileEntry {
             .and_then(|s| s.parse().ok()),
         modified_time: file.modified_time.as_deref().and_then(parse_time),
         checksum,
+        revision,
         web_link: file.web_view_link,
         parent_id: file.parents.into_iter().next(),
         can_download: allowed && effective.is_downloadable(),
+        id: file.id,
+        name: file.name,
+        mime_type: file.mime_type,
+    };
+    DriveEntry {
+        file: entry,
         icon: icon.to_owned(),
         export_formats,
         drive_id: file.drive_id,
         shortcut_target,
-        id: file.id,
-        name: file.name,
-        mime_type: file.mime_type,
     }
 }
 
-/// The file's MD5 checksum, when Drive reports one (binary content only).
-pub fn md5_checksum(file: &wire::File) -> Option<Checksum> {
+/// The file's MD5 checksum as `md5:<lowercase hex>`, when Drive reports one (binary
+/// content only).
+pub fn md5_checksum(file: &wire::File) -> Option<String> {
     file.md5_checksum
         .as_deref()
         .filter(|md5| !md5.is_empty())
-        .map(|md5| Checksum {
-            algorithm: "md5".to_owned(),
-            value: md5.to_ascii_lowercase(),
-        })
+        .map(|md5| format!("md5:{}", md5.to_ascii_lowercase()))
+}
+
+/// What changes when the content does. Uploaded files: the head revision id, which
+/// changes only when new content is uploaded (a rename or a new permission keeps it, so
+/// an import does not fetch the same bytes again); Drive's `version` when the head
+/// revision is missing. Google-native files have no head revision: their `version`, which
+/// changes with every edit (metadata too, so it may say "changed" when only the name
+/// did, never the reverse). Folders, shortcuts (the shortcut's own version says nothing
+/// about its target) and other Google items: none.
+fn revision(file: &wire::File, content: Content) -> Option<String> {
+    let non_empty = |value: &Option<String>| value.clone().filter(|v| !v.is_empty());
+    match content {
+        Content::Binary => non_empty(&file.head_revision_id).or_else(|| non_empty(&file.version)),
+        Content::Native(_) => non_empty(&file.version),
+        _ => None,
+    }
 }
 
 fn parse_time(text: &str) -> Option<DateTime<Utc>> {
@@ -481,18 +506,21 @@ mod tests {
     }
 
     #[test]
-    fn native_files_have_no_size_or_checksum_and_list_their_formats() {
+    fn native_files_have_no_size_or_checksum_and_their_version_as_revision() {
         let file = wire::File {
             id: "d1".into(),
             name: "Essay".into(),
             mime_type: "application/vnd.google-apps.document".into(),
             size: Some("1024".into()),
             md5_checksum: Some("abc".into()),
+            version: Some("42".into()),
             ..wire::File::default()
         };
         let entry = entry_from(file.clone(), ExportMode::Pdf);
-        assert_eq!((entry.size, entry.checksum), (None, None));
-        assert!(entry.can_download);
+        assert_eq!((entry.file.size, entry.file.checksum), (None, None));
+        assert_eq!(entry.file.revision.as_deref(), Some("42"));
+        assert_eq!(entry.file.kind, FileKind::File);
+        assert!(entry.file.can_download);
         assert_eq!(
             entry.export_formats[..2],
             ["pdf".to_owned(), "docx".to_owned()]
@@ -503,41 +531,109 @@ mod tests {
     }
 
     #[test]
-    fn shortcuts_take_their_targets_type_and_forms_cannot_be_downloaded() {
-        let shortcut = entry_from(
-            wire::File {
-                id: "s1".into(),
-                name: "Team folder".into(),
-                mime_type: "application/vnd.google-apps.shortcut".into(),
-                shortcut_details: Some(wire::ShortcutDetails {
-                    target_id: Some("f9".into()),
-                    target_mime_type: Some(FOLDER.into()),
-                }),
-                ..wire::File::default()
-            },
-            ExportMode::Office,
-        );
-        assert_eq!(shortcut.kind, EntryKind::Shortcut);
-        assert_eq!(shortcut.icon, "folder");
-        assert!(!shortcut.can_download);
+    fn uploaded_files_have_an_md5_checksum_and_their_head_revision_as_revision() {
+        let file = wire::File {
+            id: "b1".into(),
+            name: "Scan.PDF".into(),
+            mime_type: "application/pdf".into(),
+            size: Some("2048".into()),
+            md5_checksum: Some("5D41402ABC4B2A76B9719D911017C592".into()),
+            head_revision_id: Some("0B7rev".into()),
+            version: Some("9".into()),
+            ..wire::File::default()
+        };
+        let entry = entry_from(file.clone(), ExportMode::Office).file;
+        assert_eq!(entry.size, Some(2048));
         assert_eq!(
-            shortcut.shortcut_target.map(|t| t.id).as_deref(),
-            Some("f9")
+            entry.checksum.as_deref(),
+            Some("md5:5d41402abc4b2a76b9719d911017c592")
         );
+        assert_eq!(entry.revision.as_deref(), Some("0B7rev"));
+        let without_head = wire::File {
+            head_revision_id: None,
+            ..file
+        };
+        let entry = entry_from(without_head, ExportMode::Office).file;
+        assert_eq!(
+            entry.revision.as_deref(),
+            Some("9"),
+            "falls back to version"
+        );
+    }
+
+    #[test]
+    fn shortcuts_are_the_kind_of_their_target_and_forms_cannot_be_downloaded() {
+        let shortcut = |target_mime: &str| {
+            entry_from(
+                wire::File {
+                    id: "s1".into(),
+                    name: "Shortcut".into(),
+                    mime_type: "application/vnd.google-apps.shortcut".into(),
+                    version: Some("3".into()),
+                    shortcut_details: Some(wire::ShortcutDetails {
+                        target_id: Some("t9".into()),
+                        target_mime_type: Some(target_mime.into()),
+                    }),
+                    ..wire::File::default()
+                },
+                ExportMode::Office,
+            )
+        };
+        let to_folder = shortcut(FOLDER);
+        assert_eq!(to_folder.file.kind, FileKind::Folder);
+        assert_eq!(to_folder.icon, "shortcut");
+        assert!(!to_folder.file.can_download);
+        assert_eq!(to_folder.file.revision, None);
+        assert_eq!(
+            to_folder.shortcut_target.map(|t| t.id).as_deref(),
+            Some("t9")
+        );
+        let to_pdf = shortcut("application/pdf");
+        assert_eq!(to_pdf.file.kind, FileKind::File);
+        assert_eq!(to_pdf.icon, "shortcut");
+        assert!(to_pdf.file.can_download);
+        assert_eq!(to_pdf.file.revision, None);
+        let to_doc = shortcut("application/vnd.google-apps.document");
+        assert_eq!(to_doc.file.kind, FileKind::File);
+        assert_eq!(to_doc.export_formats[0], "docx");
         let form = entry_from(
             wire::File {
                 id: "q1".into(),
                 mime_type: "application/vnd.google-apps.form".into(),
+                version: Some("5".into()),
                 ..wire::File::default()
             },
             ExportMode::Office,
         );
-        assert!(!form.can_download && form.export_formats.is_empty());
+        assert!(!form.file.can_download && form.export_formats.is_empty());
+        assert_eq!(form.file.revision, None);
+    }
+
+    #[test]
+    fn folders_have_no_revision() {
+        let folder = entry_from(
+            wire::File {
+                id: "f1".into(),
+                name: "Notes".into(),
+                mime_type: FOLDER.into(),
+                version: Some("12".into()),
+                ..wire::File::default()
+            },
+            ExportMode::Office,
+        );
+        assert_eq!(folder.file.kind, FileKind::Folder);
+        assert_eq!(
+            (folder.file.revision, folder.icon.as_str()),
+            (None, "folder")
+        );
     }
 
     #[test]
     fn top_level_places_have_fixed_ids() {
-        let ids: Vec<_> = top_level().into_iter().map(|e| (e.id, e.name)).collect();
+        let ids: Vec<_> = top_level()
+            .into_iter()
+            .map(|e| (e.file.id, e.file.name))
+            .collect();
         assert_eq!(
             ids,
             [
@@ -550,7 +646,9 @@ mod tests {
             id: "0AFx".into(),
             name: "Biology 101".into(),
         });
-        assert_eq!(drive.id, "drive:0AFx");
-        assert_eq!(drive.parent_id.as_deref(), Some(SHARED_DRIVES));
+        assert_eq!(drive.file.id, "drive:0AFx");
+        assert_eq!(drive.file.kind, FileKind::Folder);
+        assert_eq!(drive.file.parent_id.as_deref(), Some(SHARED_DRIVES));
+        assert_eq!(drive.drive_id.as_deref(), Some("0AFx"));
     }
 }

@@ -7,7 +7,7 @@
 //!   folder listings, breadcrumbs, shortcuts, Drive files → normalized entries.
 //! - `client.rs` — the Drive v3 requests, 401 refresh, 403 rate-limit backoff, error mapping.
 //! - `mime.rs` — Google MIME types, export formats and defaults, icon hints.
-//! - `models.rs` — the normalized file model shared with the other drive connectors.
+//! - `models.rs` — what the actions return: the sdk's file model plus Drive's own fields.
 //! - `wire.rs` — Drive's JSON.
 
 mod actions;

@@ -18,13 +18,15 @@ use super::connector::GoogleDrive;
 use super::wire::{
     ABOUT_FIELDS, DRIVE_FIELDS, DRIVE_LIST_FIELDS, FILE_FIELDS, FILE_LIST_FIELDS, PARENT_FIELDS,
 };
+use crate::files::Breadcrumb;
 use crate::{
     ActionContext, ActionOutput, Connector, ConnectorDef, ConnectorError, ConnectorSettings,
-    Credentials, DefinedConnector, Download, HttpClient, HttpConfig, RetryPolicy, Tag,
-    TokenUpdater,
+    Credentials, DefinedConnector, Download, FileKind, FileList, HttpClient, HttpConfig,
+    RetryPolicy, Tag, TokenUpdater,
 };
 
 const FOLDER: &str = "application/vnd.google-apps.folder";
+const SHORTCUT: &str = "application/vnd.google-apps.shortcut";
 const DOC: &str = "application/vnd.google-apps.document";
 const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
 
@@ -531,6 +533,7 @@ async fn get_file_returns_the_normalized_model() {
             "id": "pdf1", "name": "Syllabus.pdf", "mimeType": "application/pdf",
             "size": "48213", "modifiedTime": "2026-03-01T09:30:00.000Z",
             "md5Checksum": "5D41402ABC4B2A76B9719D911017C592",
+            "headRevisionId": "0B7pdf1rev", "version": "12",
             "webViewLink": "https://drive.google.com/file/d/pdf1/view",
             "parents": ["0AROOT"], "ownedByMe": true, "capabilities": {"canDownload": true}
         })))
@@ -538,7 +541,8 @@ async fn get_file_returns_the_normalized_model() {
         .await;
     files_get("doc1", FILE_FIELDS)
         .respond_with(ok(json!({"id": "doc1", "name": "Essay", "mimeType": DOC,
-                                "size": "1024", "parents": ["0AROOT"], "driveId": "0ABIO"})))
+                                "size": "1024", "version": "87", "parents": ["0AROOT"],
+                                "driveId": "0ABIO"})))
         .mount(&upstream)
         .await;
     let ctx = ctx(&upstream);
@@ -548,7 +552,7 @@ async fn get_file_returns_the_normalized_model() {
         json!({
             "id": "pdf1", "name": "Syllabus.pdf", "kind": "file", "mime_type": "application/pdf",
             "size": 48213, "modified_time": "2026-03-01T09:30:00Z",
-            "checksum": {"algorithm": "md5", "value": "5d41402abc4b2a76b9719d911017c592"},
+            "checksum": "md5:5d41402abc4b2a76b9719d911017c592", "revision": "0B7pdf1rev",
             "web_link": "https://drive.google.com/file/d/pdf1/view", "parent_id": "0AROOT",
             "can_download": true, "icon": "pdf", "export_formats": [], "drive_id": null,
             "shortcut_target": null
@@ -561,10 +565,13 @@ async fn get_file_returns_the_normalized_model() {
         "native files have no download size"
     );
     assert_eq!(doc["checksum"], Value::Null);
+    assert_eq!(doc["revision"], "87", "Google files are revised by version");
     assert_eq!(doc["export_formats"][0], "docx");
     assert_eq!(doc["drive_id"], "0ABIO");
     let place = run_json(&ctx, "get_file", json!({"file_id": "shared-with-me"})).await;
     assert_eq!(place["name"], "Shared with me");
+    assert_eq!(place["kind"], "folder");
+    assert_eq!(place["revision"], Value::Null);
 }
 
 #[tokio::test]
@@ -580,6 +587,105 @@ async fn missing_files_are_not_found() {
         matches!(&error, ConnectorError::NotFound { message } if message == "File not found: gone."),
         "{error:?}"
     );
+}
+
+// --- the shared file model --------------------------------------------------------------
+
+/// What the app reads of an entry: `(id, kind, checksum, revision, can_download)`.
+type Seen<'a> = (&'a str, FileKind, Option<&'a str>, Option<&'a str>, bool);
+
+/// What the app reads of a page, entry by entry.
+fn summary(list: &FileList) -> Vec<Seen<'_>> {
+    list.files
+        .iter()
+        .map(|f| {
+            (
+                f.id.as_str(),
+                f.kind,
+                f.checksum.as_deref(),
+                f.revision.as_deref(),
+                f.can_download,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn listings_and_searches_read_as_the_sdk_file_list() {
+    let upstream = MockServer::start().await;
+    let entries = json!([
+        {"id": "course", "name": "Course", "mimeType": FOLDER, "parents": ["0AROOT"],
+         "version": "4", "ownedByMe": true},
+        {"id": "short-dir", "name": "Thesis (shortcut)", "mimeType": SHORTCUT,
+         "parents": ["0AROOT"], "version": "2",
+         "shortcutDetails": {"targetId": "thesis", "targetMimeType": FOLDER}},
+        {"id": "notes", "name": "Notes.pdf", "mimeType": "application/pdf", "size": "12",
+         "md5Checksum": "5D41402ABC4B2A76B9719D911017C592", "headRevisionId": "0B7notes",
+         "version": "9", "parents": ["0AROOT"], "capabilities": {"canDownload": true}},
+        {"id": "essay", "name": "Essay", "mimeType": DOC, "version": "31",
+         "parents": ["0AROOT"], "capabilities": {"canDownload": true}},
+        {"id": "short-file", "name": "Notes (shortcut)", "mimeType": SHORTCUT,
+         "parents": ["0AROOT"], "version": "1",
+         "shortcutDetails": {"targetId": "notes", "targetMimeType": "application/pdf"}}
+    ]);
+    files_list("'root' in parents and trashed = false")
+        .respond_with(ok(json!({"nextPageToken": "p2", "files": entries})))
+        .expect(1)
+        .mount(&upstream)
+        .await;
+    files_list("name contains 'notes' and trashed = false")
+        .and(query_param("corpora", "allDrives"))
+        .respond_with(ok(json!({"files": [entries[2], entries[4]]})))
+        .expect(1)
+        .mount(&upstream)
+        .await;
+    let ctx = ctx(&upstream);
+
+    let output = run_json(&ctx, "list_files", json!({"folder_id": "root"})).await;
+    let page: FileList = serde_json::from_value(output.clone()).expect("reads as a FileList");
+    let md5 = Some("md5:5d41402abc4b2a76b9719d911017c592");
+    assert_eq!(
+        summary(&page),
+        [
+            ("course", FileKind::Folder, None, None, false),
+            ("short-dir", FileKind::Folder, None, None, false),
+            ("notes", FileKind::File, md5, Some("0B7notes"), true),
+            ("essay", FileKind::File, None, Some("31"), true),
+            ("short-file", FileKind::File, None, None, true),
+        ]
+    );
+    assert_eq!(page.next_page_token.as_deref(), Some("p2"));
+    assert_eq!(
+        page.breadcrumbs,
+        Some(vec![Breadcrumb {
+            id: "root".to_owned(),
+            name: "My Drive".to_owned()
+        }])
+    );
+    assert_eq!(page.files[2].size, Some(12));
+    assert_eq!(page.files[2].parent_id.as_deref(), Some("0AROOT"));
+    // Drive's own fields ride along next to the shared ones.
+    assert_eq!(output["folder_id"], "root");
+    assert_eq!(output["files"][1]["icon"], "shortcut");
+    assert_eq!(output["files"][1]["shortcut_target"]["id"], "thesis");
+    assert_eq!(output["files"][3]["export_formats"][0], "docx");
+    assert_eq!(output["files"][4]["shortcut_target"]["id"], "notes");
+
+    let top: FileList = serde_json::from_value(run_json(&ctx, "list_files", json!({})).await)
+        .expect("the top level reads as a FileList");
+    assert!(top.files.iter().all(|f| f.kind == FileKind::Folder));
+    assert_eq!(top.breadcrumbs, Some(Vec::new()));
+
+    let output = run_json(&ctx, "search_files", json!({"query": "notes"})).await;
+    let found: FileList = serde_json::from_value(output).expect("reads as a FileList");
+    assert_eq!(
+        summary(&found),
+        [
+            ("notes", FileKind::File, md5, Some("0B7notes"), true),
+            ("short-file", FileKind::File, None, None, true),
+        ]
+    );
+    assert_eq!((found.next_page_token, found.breadcrumbs), (None, None));
 }
 
 // --- download and export ----------------------------------------------------------------
@@ -632,6 +738,53 @@ async fn download_file_streams_a_binary_file_with_its_md5() {
         Some(format!("md5:{}", hex::encode(hasher.finalize()))),
         checksum
     );
+}
+
+#[tokio::test]
+async fn download_file_of_a_shortcut_downloads_its_target() {
+    let upstream = MockServer::start().await;
+    files_get("short-file", FILE_FIELDS)
+        .respond_with(ok(json!({"id": "short-file", "name": "Notes (shortcut)",
+            "mimeType": SHORTCUT, "parents": ["0AROOT"],
+            "shortcutDetails": {"targetId": "notes", "targetMimeType": "application/pdf"}})))
+        .expect(1)
+        .mount(&upstream)
+        .await;
+    files_get("notes", FILE_FIELDS)
+        .respond_with(ok(json!({"id": "notes", "name": "Notes.pdf",
+            "mimeType": "application/pdf", "size": "9",
+            "md5Checksum": "5D41402ABC4B2A76B9719D911017C592",
+            "capabilities": {"canDownload": true}})))
+        .expect(1)
+        .mount(&upstream)
+        .await;
+    get("files/notes")
+        .and(query_param("alt", "media"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(&b"%PDF-1.7"[..], "application/pdf"))
+        .expect(1)
+        .mount(&upstream)
+        .await;
+    get("files/short-file")
+        .and(query_param("alt", "media"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&upstream)
+        .await;
+    let download = run_download(
+        &ctx(&upstream),
+        "download_file",
+        json!({"file_id": "short-file"}),
+    )
+    .await;
+    assert_eq!(
+        (download.name.as_str(), download.mime_type.as_str()),
+        ("Notes.pdf", "application/pdf")
+    );
+    assert_eq!(
+        download.checksum.as_deref(),
+        Some("md5:5d41402abc4b2a76b9719d911017c592")
+    );
+    assert_eq!(chunks(download).await.concat(), b"%PDF-1.7");
 }
 
 /// A Google Doc named `Essay` and its export endpoint for `mime`.
@@ -1041,6 +1194,23 @@ fn actions_are_tagged_for_cloud_import() {
         );
     }
     assert!(!connector.has_tag(Tag::Write));
+    // The flattened sdk fields and Drive's own appear side by side in the schema.
+    let list = connector.action("list_files").expect("list_files");
+    let entry = &list.output_schema["$defs"]["DriveEntry"]["properties"];
+    for field in [
+        "id",
+        "kind",
+        "checksum",
+        "revision",
+        "can_download",
+        "icon",
+        "export_formats",
+        "drive_id",
+        "shortcut_target",
+    ] {
+        assert!(entry[field].is_object(), "entries have `{field}`: {entry}");
+    }
+    assert!(list.output_schema["properties"]["breadcrumbs"].is_object());
     let export = connector.action("export_file").expect("export_file");
     let formats = &export.input_schema["$defs"]["ExportFormat"];
     assert!(formats.to_string().contains("docx"), "{formats}");

@@ -5,11 +5,13 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// The `File` fields every request asks for (`fields=`): enough for the normalized
-/// entry, shortcut resolution and breadcrumbs.
+/// entry (with its revision: `headRevisionId`, `version`), shortcut resolution and
+/// breadcrumbs.
 macro_rules! file_fields {
     () => {
-        "id,name,mimeType,size,modifiedTime,md5Checksum,webViewLink,parents,driveId,ownedByMe,\
-         shortcutDetails(targetId,targetMimeType),capabilities(canDownload)"
+        "id,name,mimeType,size,modifiedTime,md5Checksum,headRevisionId,version,webViewLink,\
+         parents,driveId,ownedByMe,shortcutDetails(targetId,targetMimeType),\
+         capabilities(canDownload)"
     };
 }
 
@@ -48,6 +50,14 @@ pub struct File {
     /// MD5 of the content, for binary content only.
     #[serde(default)]
     pub md5_checksum: Option<String>,
+    /// The id of the head revision, for binary content only (not for Google-native files
+    /// or shortcuts); it changes only when new content is uploaded.
+    #[serde(default)]
+    pub head_revision_id: Option<String>,
+    /// A monotonically increasing version number, as a decimal string (int64); it changes
+    /// with every change to the file on the server, metadata included.
+    #[serde(default)]
+    pub version: Option<String>,
     /// Link that opens the file in a browser.
     #[serde(default)]
     pub web_view_link: Option<String>,
@@ -204,16 +214,20 @@ mod tests {
         assert!(FILE_LIST_FIELDS.starts_with("nextPageToken,incompleteSearch,files(id,name,"));
         assert!(FILE_LIST_FIELDS.ends_with("capabilities(canDownload))"));
         assert!(!FILE_FIELDS.contains(' '));
+        assert!(FILE_FIELDS.contains(",headRevisionId,version,"));
     }
 
     #[test]
     fn files_parse_with_missing_optional_fields() {
         let file: File = serde_json::from_str(
             r#"{"id":"1","name":"a.pdf","mimeType":"application/pdf","size":"42",
+                "version":"17","headRevisionId":"0B1rev",
                 "shortcutDetails":{"targetId":"2"},"capabilities":{"canDownload":false}}"#,
         )
         .expect("parses");
         assert_eq!(file.size.as_deref(), Some("42"));
+        assert_eq!(file.version.as_deref(), Some("17"));
+        assert_eq!(file.head_revision_id.as_deref(), Some("0B1rev"));
         assert!(file.parents.is_empty());
         assert_eq!(
             file.shortcut_details.and_then(|s| s.target_id).as_deref(),

@@ -1,15 +1,16 @@
 //! The `onedrive` actions — browse folders (My files, shared with me), search, item
-//! metadata, streamed download — and their inputs. Outputs are the normalized file model
-//! in `models.rs`.
+//! metadata, streamed download — and their inputs. Listings, searches and `get_file` return
+//! the sdk's file model (`FileList`, `FileEntry`) as is: OneDrive has no fields of its own.
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 use validator::Validate;
 
 use super::graph::{Graph, ItemRef, MAX_ID_LEN, ROOT_ID, SHARED_ID, search_segment};
-use super::models::{Collection, DriveItem, FileEntry, FileKind, FileList, ITEM_SELECT, ItemShape};
+use super::models::{Collection, DriveItem, ITEM_SELECT, ItemShape};
 use crate::{
-    ActionContext, ConnectorError, DOWNLOAD_IDLE_TIMEOUT, Download, body_stream, connector_actions,
+    ActionContext, ConnectorError, DOWNLOAD_IDLE_TIMEOUT, Download, FileEntry, FileKind, FileList,
+    body_stream, connector_actions,
 };
 
 /// Entries per page when the caller does not say.
@@ -74,7 +75,8 @@ pub struct FileIdInput {
 #[connector_actions]
 impl OneDriveActions {
     /// List the files and folders directly inside a OneDrive folder, a page at a time:
-    /// `root` (My files), `shared-with-me`, or any folder id from an earlier listing.
+    /// `root` (My files), `shared-with-me`, or any folder id from an earlier listing. Items
+    /// that live in someone else's drive come without `revision`; `get_file` has it.
     #[action(tags(file_browse, read))]
     async fn list_files(
         &self,
@@ -106,7 +108,8 @@ impl OneDriveActions {
     }
 
     /// Search a OneDrive folder and everything below it (all of My files by default) for
-    /// files and folders whose name, metadata or content matches the query.
+    /// files and folders whose name, metadata or content matches the query. Matches that
+    /// live in someone else's drive come without `revision`; `get_file` has it.
     #[action(tags(file_browse, read))]
     async fn search_files(
         &self,
@@ -145,7 +148,8 @@ impl OneDriveActions {
     }
 
     /// Metadata of one OneDrive file or folder: name, kind, MIME type, size, modification
-    /// time, checksum, link, parent and whether it can be downloaded.
+    /// time, checksum, revision (content tag), link, parent and whether it can be
+    /// downloaded.
     #[action(tags(read))]
     async fn get_file(
         &self,
@@ -260,6 +264,7 @@ fn page_of(
     Ok(FileList {
         files,
         next_page_token: graph.next_page_token(page.next_link)?,
+        breadcrumbs: None,
     })
 }
 
@@ -272,6 +277,7 @@ fn virtual_folder(id: &str, name: &str) -> FileEntry {
         size: None,
         modified_time: None,
         checksum: None,
+        revision: None,
         web_link: None,
         parent_id: None,
         can_download: false,

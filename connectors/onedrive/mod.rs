@@ -6,7 +6,7 @@
 //! - `graph.rs`: item ids (`{driveId}:{itemId}`, `root`, `shared-with-me`), URLs,
 //!   `@odata.nextLink` paging kept on the API host, authorized requests, and the two-step
 //!   `/content` download (302 → pre-authenticated URL fetched without the bearer token);
-//! - `models.rs`: Graph's `driveItem` wire types and the normalized file model;
+//! - `models.rs`: Graph's `driveItem` wire types and their mapping to the sdk's file model;
 //! - `actions.rs`: `list_files`, `search_files`, `get_file`, `download_file`.
 
 mod actions;

@@ -1,17 +1,17 @@
 //! Microsoft Graph wire types (the `driveItem` resource and its facets, collections with
-//! `@odata.nextLink`, the `user` fields we read) and the normalized file model the drive
-//! connectors share, with the mapping from one to the other.
+//! `@odata.nextLink`, the `user` fields we read) and their mapping to the sdk's normalized
+//! file model ([`FileEntry`]), which the actions return as is.
 //!
 //! Everything on the wire is optional and unknown properties are ignored: Graph adds
 //! properties freely, OneDrive Personal and OneDrive for Business fill different ones, and
 //! `$select` trims the rest.
 
 use chrono::{DateTime, Utc};
-use schemars::JsonSchema;
+use serde::Deserialize;
 use serde::de::IgnoredAny;
-use serde::{Deserialize, Serialize};
 
 use super::graph::{ItemRef, compose_id};
+use crate::{FileEntry, FileKind};
 
 /// MIME type of folder entries (the same as the other drive connectors).
 pub const FOLDER_MIME: &str = "inode/directory";
@@ -21,9 +21,9 @@ pub const ONENOTE_MIME: &str = "application/msonenote";
 pub const FALLBACK_MIME: &str = "application/octet-stream";
 
 /// The `driveItem` properties every request selects (`$select`): enough for the normalized
-/// model, nothing the connector does not use.
+/// model (`cTag`/`eTag` for its revision), nothing the connector does not use.
 pub const ITEM_SELECT: &str = "id,name,size,file,folder,package,remoteItem,parentReference,\
-                               lastModifiedDateTime,webUrl,malware";
+                               lastModifiedDateTime,webUrl,malware,cTag,eTag";
 
 // ---------------------------------------------------------------------------------------
 // Wire types
@@ -78,6 +78,13 @@ pub struct DriveItem {
     /// Present when Microsoft detected malware in the file.
     #[serde(default)]
     pub malware: Option<IgnoredAny>,
+    /// Entity tag of the content: changes when the bytes do, not on a rename or a move.
+    /// Not returned for folders on OneDrive for Business and SharePoint.
+    #[serde(default)]
+    pub c_tag: Option<String>,
+    /// Entity tag of the whole item: changes with the content and with the metadata.
+    #[serde(default)]
+    pub e_tag: Option<String>,
 }
 
 /// The `remoteItem` facet: the item as it exists in its own drive.
@@ -181,57 +188,8 @@ pub struct GraphUser {
 }
 
 // ---------------------------------------------------------------------------------------
-// Normalized model
+// Mapping to the normalized model
 // ---------------------------------------------------------------------------------------
-
-/// Whether an entry is a folder or a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum FileKind {
-    /// A folder (or a virtual folder such as `shared-with-me`); list it with `list_files`.
-    Folder,
-    /// A file, or a OneNote notebook (which cannot be downloaded: see `can_download`).
-    File,
-}
-
-/// One folder or file, in the shape every drive connector uses.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct FileEntry {
-    /// Item id for `list_files`, `get_file` and `download_file`: `{driveId}:{itemId}`, or
-    /// the virtual folders `root` (My files) and `shared-with-me`.
-    pub id: String,
-    /// File or folder name.
-    pub name: String,
-    /// Folder or file.
-    pub kind: FileKind,
-    /// MIME type; `inode/directory` for folders, `application/msonenote` for OneNote
-    /// notebooks.
-    pub mime_type: String,
-    /// Size in bytes (files only).
-    pub size: Option<u64>,
-    /// Last modification time.
-    pub modified_time: Option<DateTime<Utc>>,
-    /// Content checksum when OneDrive has one: `sha256:<hex>` or `sha1:<hex>` (lowercase).
-    pub checksum: Option<String>,
-    /// URL that opens the item in OneDrive.
-    pub web_link: Option<String>,
-    /// Id of the folder the entry is in: the listed virtual folder (`root`,
-    /// `shared-with-me`) for its entries, else `{driveId}:{parentId}` when known.
-    pub parent_id: Option<String>,
-    /// Whether `download_file` can fetch the content (false for folders, OneNote notebooks
-    /// and files flagged as malware).
-    pub can_download: bool,
-}
-
-/// A page of a listing or a search.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct FileList {
-    /// The entries of this page, in the order OneDrive returned them.
-    pub files: Vec<FileEntry>,
-    /// Pass as `page_token` (with the same other parameters) for the next page; absent on
-    /// the last page.
-    pub next_page_token: Option<String>,
-}
 
 /// What an item is, looking through a `remoteItem` to the item it refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -301,6 +259,10 @@ impl DriveItem {
 
     /// The entry for this item. `listed_in` is the virtual folder the item was listed in
     /// (it becomes the entry's `parent_id`); `drive_hint` the drive that was listed.
+    ///
+    /// Ids are `{driveId}:{itemId}` (see `graph.rs`); folders have the MIME type
+    /// `inode/directory`, OneNote notebooks `application/msonenote` (they are files that
+    /// cannot be downloaded); checksums are `sha256:` or `sha1:` hex when OneDrive has one.
     pub fn normalize(&self, listed_in: Option<&str>, drive_hint: Option<&str>) -> FileEntry {
         let remote = self.remote_item.as_ref();
         let name = remote
@@ -345,6 +307,7 @@ impl DriveItem {
             Some(virtual_folder) => Some(virtual_folder.to_owned()),
             None => self.parent_id(),
         };
+        let revision = self.revision().filter(|_| kind == FileKind::File);
         FileEntry {
             id,
             name,
@@ -353,10 +316,29 @@ impl DriveItem {
             size,
             modified_time,
             checksum,
+            revision,
             web_link,
             parent_id,
             can_download: shape == ItemShape::File && self.malware.is_none(),
         }
+    }
+
+    /// The content tag (`cTag`), else the item's entity tag (`eTag`, which also changes
+    /// on metadata changes: never missing a content change, at worst reporting one that
+    /// was not), without the quotes Graph may put around it. None for a reference to
+    /// another drive's item: its tags describe the reference, not the content, and
+    /// `remoteItem` carries neither (`get_file` of the entry's id, which addresses the item
+    /// in its own drive, has them).
+    fn revision(&self) -> Option<String> {
+        if self.remote_item.is_some() {
+            return None;
+        }
+        fn tag(value: Option<&str>) -> Option<&str> {
+            Some(value?.trim().trim_matches('"')).filter(|t| !t.is_empty())
+        }
+        tag(self.c_tag.as_deref())
+            .or_else(|| tag(self.e_tag.as_deref()))
+            .map(str::to_owned)
     }
 
     /// `{driveId}:{parentId}` of the item (of the remote item for references).
@@ -427,7 +409,9 @@ mod tests {
             }},
             "parentReference": {"driveId": "b!drive", "id": "01PARENT"},
             "lastModifiedDateTime": "2026-01-12T17:50:30.72Z",
-            "webUrl": "https://contoso-my.sharepoint.com/personal/a/Documents/Syllabus.pdf"
+            "webUrl": "https://contoso-my.sharepoint.com/personal/a/Documents/Syllabus.pdf",
+            "cTag": "\"c:{86EB4C8E-D20D-46B9-AD41-23B8868DDA8A},2\"",
+            "eTag": "\"{86EB4C8E-D20D-46B9-AD41-23B8868DDA8A},5\""
         }))
         .normalize(None, None);
         assert_eq!(entry.id, "b!drive:01ABC");
@@ -440,6 +424,11 @@ mod tests {
         );
         assert_eq!(entry.parent_id.as_deref(), Some("b!drive:01PARENT"));
         assert_eq!(
+            entry.revision.as_deref(),
+            Some("c:{86EB4C8E-D20D-46B9-AD41-23B8868DDA8A},2"),
+            "the content tag, without quotes"
+        );
+        assert_eq!(
             entry.modified_time.map(|t| t.to_rfc3339()),
             Some("2026-01-12T17:50:30.720+00:00".to_owned())
         );
@@ -448,9 +437,11 @@ mod tests {
 
     #[test]
     fn folders_packages_and_malware_are_not_downloadable() {
-        let folder =
-            item(json!({"id": "1", "name": "Notes", "size": 99, "folder": {"childCount": 2}}))
-                .normalize(Some("root"), Some("d"));
+        let folder = item(
+            json!({"id": "1", "name": "Notes", "size": 99, "folder": {"childCount": 2},
+                        "eTag": "\"{F0},3\""}),
+        )
+        .normalize(Some("root"), Some("d"));
         assert_eq!(
             (folder.kind, folder.mime_type.as_str(), folder.size),
             (FileKind::Folder, FOLDER_MIME, None)
@@ -460,6 +451,7 @@ mod tests {
             ("d:1", Some("root"))
         );
         assert!(!folder.can_download);
+        assert_eq!(folder.revision, None, "folders have no revision");
         let notebook = item(json!({"id": "2", "name": "Lab", "package": {"type": "oneNote"}}))
             .normalize(None, Some("d"));
         assert_eq!(
@@ -476,6 +468,7 @@ mod tests {
     fn remote_items_are_addressed_in_their_own_drive() {
         let entry = item(json!({
             "id": "1312abc",
+            "cTag": "\"c:{REFERENCE},1\"",
             "remoteItem": {
                 "id": "987def!654",
                 "name": "January Service Review.pptx",
@@ -493,7 +486,21 @@ mod tests {
         );
         assert_eq!(entry.parent_id.as_deref(), Some("shared-with-me"));
         assert_eq!(entry.size, Some(145362));
+        assert_eq!(
+            entry.revision, None,
+            "the reference's tag is not the content's"
+        );
         assert!(entry.can_download);
+    }
+
+    #[test]
+    fn without_a_content_tag_the_entity_tag_is_the_revision() {
+        let entry = item(json!({"id": "9", "name": "a.txt", "file": {}, "eTag": "aYzpFNDU2,7"}))
+            .normalize(None, Some("d"));
+        assert_eq!(entry.revision.as_deref(), Some("aYzpFNDU2,7"));
+        let untagged =
+            item(json!({"id": "9", "name": "a.txt", "file": {}})).normalize(None, Some("d"));
+        assert_eq!(untagged.revision, None);
     }
 
     #[test]

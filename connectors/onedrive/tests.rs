@@ -20,8 +20,8 @@ use super::connector::OneDrive;
 use super::models::ITEM_SELECT;
 use crate::{
     ActionContext, ActionOutput, Connector, ConnectorDef, ConnectorError, ConnectorSettings,
-    Credentials, DefinedConnector, Download, HttpClient, HttpConfig, RetryPolicy, Tag,
-    TokenUpdater,
+    Credentials, DefinedConnector, Download, FileKind, FileList, HttpClient, HttpConfig,
+    RetryPolicy, Tag, TokenUpdater,
 };
 
 /// The user's own drive (OneDrive for Business drive ids look like this).
@@ -85,12 +85,19 @@ fn bearer(token: &str) -> wiremock::matchers::HeaderExactMatcher {
     header("authorization", format!("Bearer {token}").as_str())
 }
 
+/// The content tag OneDrive for Business gives item `id` at content version 1.
+fn c_tag(id: &str) -> String {
+    format!("c:{{{id}}},1")
+}
+
 /// A file of the user's drive, as `children` returns it with our `$select`.
 fn file_item(id: &str, name: &str, size: u64, parent: &str) -> Value {
     json!({
         "id": id,
         "name": name,
         "size": size,
+        "cTag": format!("\"{}\"", c_tag(id)),
+        "eTag": format!("\"{{{id}}},3\""),
         "file": {
             "mimeType": "application/pdf",
             "hashes": {"quickXorHash": "2eb0mXj4y3klcE0XwDxlhi6Vq/A="}
@@ -107,6 +114,7 @@ fn folder_item(id: &str, name: &str, parent: &str) -> Value {
         "name": name,
         "size": 4096,
         "folder": {"childCount": 3},
+        "eTag": format!("\"{{{id}}},7\""),
         "parentReference": {"driveType": "business", "driveId": MY_DRIVE, "id": parent, "path": "/drive/root:"},
         "lastModifiedDateTime": "2026-09-01T08:00:00Z",
         "webUrl": format!("https://contoso-my.sharepoint.com/personal/alice/Documents/{name}")
@@ -209,6 +217,7 @@ async fn list_files_pages_through_root_children_with_odata_next_link() {
             "size": null,
             "modified_time": "2026-09-01T08:00:00Z",
             "checksum": null,
+            "revision": null,
             "web_link": "https://contoso-my.sharepoint.com/personal/alice/Documents/Coursework",
             "parent_id": "root",
             "can_download": false
@@ -217,6 +226,7 @@ async fn list_files_pages_through_root_children_with_odata_next_link() {
     assert_eq!(first["files"][1]["kind"], "file");
     assert_eq!(first["files"][1]["size"], 1200);
     assert_eq!(first["files"][1]["can_download"], true);
+    assert_eq!(first["files"][1]["revision"], c_tag("01F1"));
     let token = first["next_page_token"].as_str().expect("a next page");
     assert_eq!(token, link("UGFnZWQ9VFJVRSZwX0lEPTI"));
 
@@ -343,7 +353,10 @@ async fn search_files_doubles_quotes_and_percent_encodes_the_term() {
         json!({"query": "it's", "folder_id": format!("{MY_DRIVE}:01FOLDER")}),
     )
     .await;
-    assert_eq!(in_folder, json!({"files": [], "next_page_token": null}));
+    assert_eq!(
+        in_folder,
+        json!({"files": [], "next_page_token": null, "breadcrumbs": null})
+    );
 
     let error = run_err(&ctx, "search_files", json!({"query": "   "})).await;
     assert!(matches!(error, ConnectorError::InvalidInput { field: Some(f), .. } if f == "query"));
@@ -451,6 +464,157 @@ async fn shared_with_me_items_are_addressed_in_their_own_drives() {
     assert_eq!(file["parent_id"], "987def:987def!321");
 }
 
+/// What the app reads of an entry: `(id, kind, checksum, revision, can_download)`.
+type Seen<'a> = (&'a str, FileKind, Option<&'a str>, Option<&'a str>, bool);
+
+/// What the app reads of a page, entry by entry.
+fn summary(list: &FileList) -> Vec<Seen<'_>> {
+    list.files
+        .iter()
+        .map(|f| {
+            (
+                f.id.as_str(),
+                f.kind,
+                f.checksum.as_deref(),
+                f.revision.as_deref(),
+                f.can_download,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn listings_and_searches_read_as_the_sdk_file_list() {
+    let graph = MockServer::start().await;
+    let sha256 = "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855";
+    let mut syllabus = file_item("01F1", "Syllabus.pdf", 1200, ROOT_ITEM);
+    syllabus["file"]["hashes"]["sha256Hash"] = json!(sha256);
+    let next = format!(
+        "{}/v1.0/me/drive/root/children?$top=100&$skiptoken=Mg",
+        graph.uri()
+    );
+    Mock::given(method("GET"))
+        .and(path("/v1.0/me/drive/root/children"))
+        .and(query_param("$select", ITEM_SELECT))
+        .respond_with(page(
+            vec![
+                folder_item("01FOLDER", "Coursework", ROOT_ITEM),
+                syllabus,
+                // OneDrive Personal: a SHA-1, and only an entity tag.
+                json!({
+                    "id": "01PERS", "name": "notes.txt", "size": 5,
+                    "file": {"mimeType": "text/plain",
+                             "hashes": {"sha1Hash": "A94A8FE5CCB19BA61C4C0873D391E987982FBBD3"}},
+                    "parentReference": {"driveId": MY_DRIVE, "id": ROOT_ITEM},
+                    "eTag": "aYzpFNDU2,7"
+                }),
+                json!({
+                    "id": "01NOTEBOOK", "name": "Biology notes", "size": 30000,
+                    "package": {"type": "oneNote"}, "cTag": "\"c:{01NOTEBOOK},12\"",
+                    "parentReference": {"driveId": MY_DRIVE, "id": ROOT_ITEM}
+                }),
+            ],
+            Some(next.clone()),
+        ))
+        .expect(1)
+        .mount(&graph)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/me/drive/sharedWithMe"))
+        .respond_with(page(
+            vec![json!({
+                "id": "1312abc",
+                "name": "Review.pptx",
+                "cTag": "\"c:{REFERENCE},1\"",
+                "remoteItem": {
+                    "id": "987def!654",
+                    "file": {"mimeType": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+                             "hashes": {"sha1Hash": "A94A8FE5CCB19BA61C4C0873D391E987982FBBD3"}},
+                    "size": 145362,
+                    "parentReference": {"driveId": "987def", "id": "987def!321"}
+                }
+            })],
+            None,
+        ))
+        .expect(1)
+        .mount(&graph)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/me/drive/root/search(q='syllabus')"))
+        .respond_with(page(
+            vec![file_item("01F1", "Syllabus.pdf", 1200, ROOT_ITEM)],
+            None,
+        ))
+        .expect(1)
+        .mount(&graph)
+        .await;
+    let ctx = ctx(&graph);
+    let read = |output: Value| -> FileList {
+        serde_json::from_value(output).expect("reads as a FileList")
+    };
+    let sha1 = Some("sha1:a94a8fe5ccb19ba61c4c0873d391e987982fbbd3");
+
+    let root = read(run_json(&ctx, "list_files", json!({})).await);
+    let sha256 = format!("sha256:{}", sha256.to_ascii_lowercase());
+    let syllabus_tag = c_tag("01F1");
+    let (folder, syllabus, personal, notebook) = (
+        format!("{MY_DRIVE}:01FOLDER"),
+        format!("{MY_DRIVE}:01F1"),
+        format!("{MY_DRIVE}:01PERS"),
+        format!("{MY_DRIVE}:01NOTEBOOK"),
+    );
+    assert_eq!(
+        summary(&root),
+        [
+            (folder.as_str(), FileKind::Folder, None, None, false),
+            (
+                syllabus.as_str(),
+                FileKind::File,
+                Some(sha256.as_str()),
+                Some(syllabus_tag.as_str()),
+                true
+            ),
+            (
+                personal.as_str(),
+                FileKind::File,
+                sha1,
+                Some("aYzpFNDU2,7"),
+                true
+            ),
+            (
+                notebook.as_str(),
+                FileKind::File,
+                None,
+                Some("c:{01NOTEBOOK},12"),
+                false
+            ),
+        ]
+    );
+    assert_eq!(root.next_page_token, Some(next));
+    assert_eq!(root.breadcrumbs, None);
+    assert_eq!(root.files[1].size, Some(1200));
+    assert_eq!(root.files[1].parent_id.as_deref(), Some("root"));
+
+    let shared = read(run_json(&ctx, "list_files", json!({"folder_id": "shared-with-me"})).await);
+    assert_eq!(
+        summary(&shared),
+        [("987def:987def!654", FileKind::File, sha1, None, true)],
+        "a reference's tags are not its content's"
+    );
+
+    let found = read(run_json(&ctx, "search_files", json!({"query": "syllabus"})).await);
+    assert_eq!(
+        summary(&found),
+        [(
+            syllabus.as_str(),
+            FileKind::File,
+            None,
+            Some(syllabus_tag.as_str()),
+            true
+        )]
+    );
+}
+
 #[tokio::test]
 async fn get_file_returns_the_normalized_item_and_names_missing_ones() {
     let graph = MockServer::start().await;
@@ -465,7 +629,9 @@ async fn get_file_returns_the_normalized_item_and_names_missing_ones() {
             "file": {"mimeType": "application/pdf", "hashes": {"sha256Hash": sha256, "sha1Hash": "A94A8FE5CCB19BA61C4C0873D391E987982FBBD3"}},
             "parentReference": {"driveId": MY_DRIVE, "id": ROOT_ITEM, "path": "/drive/root:"},
             "lastModifiedDateTime": "2026-10-01T09:30:00.123Z",
-            "webUrl": "https://contoso-my.sharepoint.com/personal/alice/Documents/Syllabus.pdf"
+            "webUrl": "https://contoso-my.sharepoint.com/personal/alice/Documents/Syllabus.pdf",
+            "cTag": "\"c:{01F1},4\"",
+            "eTag": "\"{01F1},9\""
         })))
         .mount(&graph)
         .await;
@@ -505,6 +671,7 @@ async fn get_file_returns_the_normalized_item_and_names_missing_ones() {
             "size": 1200,
             "modified_time": "2026-10-01T09:30:00.123Z",
             "checksum": format!("sha256:{}", sha256.to_ascii_lowercase()),
+            "revision": "c:{01F1},4",
             "web_link": "https://contoso-my.sharepoint.com/personal/alice/Documents/Syllabus.pdf",
             "parent_id": format!("{MY_DRIVE}:{ROOT_ITEM}"),
             "can_download": true
@@ -904,6 +1071,7 @@ fn actions_are_the_shared_drive_names_with_browse_and_download_tags() {
         "size",
         "modified_time",
         "checksum",
+        "revision",
         "web_link",
         "parent_id",
         "can_download",

@@ -1,5 +1,6 @@
 //! The `s3-bucket` actions — browse like folders, object metadata, streamed download — and
-//! their inputs and outputs (the normalized file model the drive connectors share).
+//! their inputs and outputs: the sdk's file model plus each object's entity tag (a listing
+//! reads as an sdk `FileList`).
 
 use std::collections::BTreeMap;
 
@@ -12,7 +13,8 @@ use super::client::S3Client;
 use super::location::{S3Location, check_key, check_prefix, last_segment};
 use super::models::{ObjectEntry, md5_from_etag};
 use crate::{
-    ActionContext, ConnectorError, DOWNLOAD_IDLE_TIMEOUT, Download, body_stream, connector_actions,
+    ActionContext, ConnectorError, DOWNLOAD_IDLE_TIMEOUT, Download, FileEntry, FileKind,
+    body_stream, connector_actions,
 };
 
 /// Entries per `list_objects` page when the caller does not say (S3's own maximum).
@@ -53,45 +55,30 @@ pub struct ObjectKeyInput {
     pub key: String,
 }
 
-/// Whether an entry is a folder or a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum EntryKind {
-    /// A key prefix ending in `/`; list it with `list_objects`.
-    Folder,
-    /// An object; read it with `head_object` or `download_object`.
-    File,
-}
-
-/// One folder or file.
+/// One folder or file of the bucket, normalized, with its entity tag.
+///
+/// Ids are keys: a file's id is the full object key, a folder's the key prefix ending in
+/// `/` (list it with `list_objects`). Files have `revision` (the ETag) and, for single-part
+/// uploads, an `md5:` checksum; folders have neither, nor a size or a time. A file's MIME
+/// type is S3's `Content-Type` in `head_object`, guessed from the extension in listings.
+/// There is no `web_link`. `parent_id` is the folder prefix the item is in, absent at the
+/// top of the bucket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct FileEntry {
-    /// The full object key (for folders, the key prefix ending in `/`).
-    pub id: String,
-    /// The last path segment of the key.
-    pub name: String,
-    /// Folder or file.
-    pub kind: EntryKind,
-    /// MIME type: S3's `Content-Type` when known, else guessed from the extension;
-    /// `inode/directory` for folders.
-    pub mime_type: String,
-    /// Size in bytes (files).
-    pub size: Option<u64>,
-    /// Last modification time (files).
-    pub modified_time: Option<DateTime<Utc>>,
-    /// `md5:<hex>` when the ETag is the content's MD5 (single-part uploads).
-    pub checksum: Option<String>,
+pub struct BucketEntry {
+    /// The fields every file-browsing connector returns.
+    #[serde(flatten)]
+    pub file: FileEntry,
     /// The entity tag, without quotes; it changes whenever the content does (files).
     pub etag: Option<String>,
 }
 
 /// A page of a listing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct FileList {
+pub struct ObjectList {
     /// The prefix that was listed.
     pub prefix: String,
     /// This page's folders, then its files, each in key order.
-    pub files: Vec<FileEntry>,
+    pub files: Vec<BucketEntry>,
     /// Pass as `page_token` for the next page; absent on the last page.
     pub next_page_token: Option<String>,
 }
@@ -101,7 +88,7 @@ pub struct FileList {
 pub struct ObjectInfo {
     /// The object, in the listing's shape.
     #[serde(flatten)]
-    pub file: FileEntry,
+    pub object: BucketEntry,
     /// User metadata (`x-amz-meta-*` headers, names without the prefix).
     pub metadata: BTreeMap<String, String>,
 }
@@ -115,7 +102,7 @@ impl S3Actions {
         &self,
         ctx: &ActionContext,
         params: ListObjectsInput,
-    ) -> Result<FileList, ConnectorError> {
+    ) -> Result<ObjectList, ConnectorError> {
         let client = connect(ctx).await?;
         let root = client.location().prefix.clone();
         let prefix = params.prefix.unwrap_or_else(|| root.clone());
@@ -139,15 +126,15 @@ impl S3Actions {
             .filter(|o| o.key.starts_with(&prefix) && o.key != prefix)
             .map(file_entry);
         let files = folders.chain(files).collect();
-        Ok(FileList {
+        Ok(ObjectList {
             prefix,
             files,
             next_page_token: page.next_continuation_token.filter(|_| page.is_truncated),
         })
     }
 
-    /// An object's metadata: name, size, MIME type, modification time, checksum, user
-    /// metadata.
+    /// An object's metadata: name, size, MIME type, modification time, checksum, revision
+    /// (ETag), user metadata.
     #[action(tags(read))]
     async fn head_object(
         &self,
@@ -168,14 +155,20 @@ impl S3Actions {
             .and_then(md5_from_etag)
             .map(|md5| format!("md5:{md5}"));
         Ok(ObjectInfo {
-            file: FileEntry {
-                id: params.key.clone(),
-                name: last_segment(&params.key).to_owned(),
-                kind: EntryKind::File,
-                mime_type: mime_for(&params.key, head.content_type.as_deref()),
-                size: head.size,
-                modified_time: head.last_modified,
-                checksum,
+            object: BucketEntry {
+                file: FileEntry {
+                    name: last_segment(&params.key).to_owned(),
+                    kind: FileKind::File,
+                    mime_type: mime_for(&params.key, head.content_type.as_deref()),
+                    size: head.size,
+                    modified_time: head.last_modified,
+                    checksum,
+                    revision: etag.clone(),
+                    web_link: None,
+                    parent_id: parent_of(&params.key),
+                    can_download: true,
+                    id: params.key,
+                },
                 etag,
             },
             metadata: head.metadata,
@@ -245,39 +238,59 @@ fn not_found_names_key(error: ConnectorError, key: &str) -> ConnectorError {
     }
 }
 
-fn folder_entry(prefix: &str) -> FileEntry {
-    FileEntry {
-        id: prefix.to_owned(),
-        name: last_segment(prefix).to_owned(),
-        kind: EntryKind::Folder,
-        mime_type: FOLDER_MIME.to_owned(),
-        size: None,
-        modified_time: None,
-        checksum: None,
+fn folder_entry(prefix: &str) -> BucketEntry {
+    BucketEntry {
+        file: FileEntry {
+            id: prefix.to_owned(),
+            name: last_segment(prefix).to_owned(),
+            kind: FileKind::Folder,
+            mime_type: FOLDER_MIME.to_owned(),
+            size: None,
+            modified_time: None,
+            checksum: None,
+            revision: None,
+            web_link: None,
+            parent_id: parent_of(prefix),
+            can_download: false,
+        },
         etag: None,
     }
 }
 
-fn file_entry(object: ObjectEntry) -> FileEntry {
+fn file_entry(object: ObjectEntry) -> BucketEntry {
     let modified_time = object
         .last_modified
         .as_deref()
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
         .map(|t| t.with_timezone(&Utc));
-    FileEntry {
-        name: last_segment(&object.key).to_owned(),
-        kind: EntryKind::File,
-        mime_type: mime_for(&object.key, None),
-        size: object.size,
-        modified_time,
-        checksum: object
-            .etag
-            .as_deref()
-            .and_then(md5_from_etag)
-            .map(|md5| format!("md5:{md5}")),
-        etag: object.etag.as_deref().map(bare_etag),
-        id: object.key,
+    let etag = object.etag.as_deref().map(bare_etag);
+    BucketEntry {
+        file: FileEntry {
+            name: last_segment(&object.key).to_owned(),
+            kind: FileKind::File,
+            mime_type: mime_for(&object.key, None),
+            size: object.size,
+            modified_time,
+            checksum: object
+                .etag
+                .as_deref()
+                .and_then(md5_from_etag)
+                .map(|md5| format!("md5:{md5}")),
+            revision: etag.clone(),
+            web_link: None,
+            parent_id: parent_of(&object.key),
+            can_download: true,
+            id: object.key,
+        },
+        etag,
     }
+}
+
+/// The folder prefix a key or folder prefix is in (`a/b/c.txt` and `a/b/c/` → `a/b/`);
+/// `None` at the top of the bucket, which has no folder id.
+fn parent_of(key: &str) -> Option<String> {
+    let trimmed = key.strip_suffix('/').unwrap_or(key);
+    trimmed.rfind('/').map(|slash| trimmed[..=slash].to_owned())
 }
 
 fn bare_etag(etag: &str) -> String {
@@ -322,21 +335,42 @@ mod tests {
             etag: Some("\"fba9dede5f27731c9771645a39863328\"".to_owned()),
             size: Some(42),
         });
+        assert_eq!(
+            entry.etag.as_deref(),
+            Some("fba9dede5f27731c9771645a39863328")
+        );
+        let entry = entry.file;
         assert_eq!(entry.name, "Q1 report.pdf");
-        assert_eq!(entry.kind, EntryKind::File);
+        assert_eq!(entry.kind, FileKind::File);
         assert_eq!(entry.mime_type, "application/pdf");
         assert_eq!(
             entry.checksum.as_deref(),
             Some("md5:fba9dede5f27731c9771645a39863328")
         );
         assert_eq!(
+            entry.revision.as_deref(),
+            Some("fba9dede5f27731c9771645a39863328")
+        );
+        assert_eq!(entry.parent_id.as_deref(), Some("team/"));
+        assert!(entry.can_download);
+        assert_eq!(
             entry.modified_time.map(|t| t.to_rfc3339()),
             Some("2026-01-12T17:50:30+00:00".to_owned())
         );
-        let folder = folder_entry("team/2024/");
+        let folder = folder_entry("team/2024/").file;
         assert_eq!(
             (folder.name.as_str(), folder.kind),
-            ("2024", EntryKind::Folder)
+            ("2024", FileKind::Folder)
         );
+        assert_eq!(folder.parent_id.as_deref(), Some("team/"));
+        assert_eq!((folder.revision, folder.can_download), (None, false));
+    }
+
+    #[test]
+    fn parents_are_folder_prefixes_and_the_top_has_none() {
+        assert_eq!(parent_of("a/b/c.txt").as_deref(), Some("a/b/"));
+        assert_eq!(parent_of("a/b/c/").as_deref(), Some("a/b/"));
+        assert_eq!(parent_of("a/").as_deref(), None);
+        assert_eq!(parent_of("top.txt").as_deref(), None);
     }
 }

@@ -20,15 +20,15 @@ use serde_json::{Map, Value, json};
 use wiremock::matchers::{header_regex, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use super::actions::{EntryKind, FileList, ObjectInfo};
+use super::actions::{ObjectInfo, ObjectList};
 use super::client::S3Client;
 use super::connector::S3Bucket;
 use super::location::S3Location;
 use super::sigv4::AccessKey;
 use crate::{
     ActionContext, ActionOutput, AuthScoping, Connector, ConnectorDef, ConnectorError,
-    ConnectorKind, ConnectorSettings, Credentials, DefinedConnector, HttpClient, HttpConfig,
-    RetryPolicy, Tag,
+    ConnectorKind, ConnectorSettings, Credentials, DefinedConnector, FileKind, FileList,
+    HttpClient, HttpConfig, RetryPolicy, Tag,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -323,6 +323,25 @@ fn the_spec_uses_the_documented_names() {
         ]
     );
     assert!(connector.has_tag(Tag::FileBrowse) && connector.has_tag(Tag::FileDownload));
+    // The flattened sdk fields and the ETag appear side by side in the schemas.
+    let list = connector.action("list_objects").expect("list_objects");
+    let entry = &list.output_schema["$defs"]["BucketEntry"]["properties"];
+    let head = connector.action("head_object").expect("head_object");
+    for field in [
+        "id",
+        "kind",
+        "checksum",
+        "revision",
+        "parent_id",
+        "can_download",
+        "etag",
+    ] {
+        assert!(entry[field].is_object(), "listing entries have `{field}`");
+        assert!(
+            head.output_schema["properties"][field].is_object(),
+            "head_object has `{field}`"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -520,7 +539,7 @@ async fn list_objects_pages_through_2500_entries_without_duplicates_or_gaps() {
     let mut entries = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        let page: FileList = run_as(
+        let page: ObjectList = run_as(
             &ctx,
             "list_objects",
             json!({"page_size": 1000, "page_token": token}),
@@ -535,7 +554,7 @@ async fn list_objects_pages_through_2500_entries_without_duplicates_or_gaps() {
         }
     }
     assert_eq!(pages, [1000, 1000, 500]);
-    let ids: BTreeSet<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+    let ids: BTreeSet<&str> = entries.iter().map(|e| e.file.id.as_str()).collect();
     assert_eq!(ids.len(), 2500, "no duplicates");
     let expected: BTreeSet<&str> = files.iter().chain(&folders).map(String::as_str).collect();
     assert_eq!(
@@ -543,18 +562,20 @@ async fn list_objects_pages_through_2500_entries_without_duplicates_or_gaps() {
         "none missing, nothing from outside the prefix"
     );
 
-    let folder = entries
+    let folder = &entries
         .iter()
-        .find(|e| e.id == "archive/folder-07/")
-        .expect("a folder entry");
-    assert_eq!(folder.kind, EntryKind::Folder);
+        .find(|e| e.file.id == "archive/folder-07/")
+        .expect("a folder entry")
+        .file;
+    assert_eq!(folder.kind, FileKind::Folder);
     assert_eq!(folder.name, "folder-07");
     assert_eq!(folder.mime_type, "inode/directory");
-    let file = entries
+    let file = &entries
         .iter()
-        .find(|e| e.id == "archive/file-0042.txt")
-        .expect("a file entry");
-    assert_eq!(file.kind, EntryKind::File);
+        .find(|e| e.file.id == "archive/file-0042.txt")
+        .expect("a file entry")
+        .file;
+    assert_eq!(file.kind, FileKind::File);
     assert_eq!(file.name, "file-0042.txt");
     assert_eq!(file.mime_type, "text/plain");
     assert_eq!(file.size, Some(1));
@@ -571,6 +592,90 @@ async fn list_objects_pages_through_2500_entries_without_duplicates_or_gaps() {
     let ids: Vec<_> = inside.files.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(ids, ["archive/folder-07/inside.txt"]);
     assert_eq!(inside.next_page_token, None);
+}
+
+/// What the app reads of an entry: `(id, kind, checksum, revision, can_download)`.
+type Seen<'a> = (&'a str, FileKind, Option<&'a str>, Option<&'a str>, bool);
+
+/// What the app reads of a page, entry by entry.
+fn summary(list: &FileList) -> Vec<Seen<'_>> {
+    list.files
+        .iter()
+        .map(|f| {
+            (
+                f.id.as_str(),
+                f.kind,
+                f.checksum.as_deref(),
+                f.revision.as_deref(),
+                f.can_download,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_listing_reads_as_the_sdk_file_list_with_etags_as_revisions() {
+    let Some(moto) = moto() else { return };
+    let (bucket, client) = new_bucket(moto, "model").await;
+    put(&client, "top.txt", b"top", &[]).await;
+    put(&client, "docs/a.txt", b"alpha", &[]).await;
+    put(&client, "docs/sub/b.txt", b"beta", &[]).await;
+    let ctx = ctx(moto, &moto.tester, &bucket, "");
+    let list = |params: Value| {
+        let ctx = &ctx;
+        async move {
+            run(ctx, "list_objects", params)
+                .await
+                .expect("list_objects")
+                .into_json()
+                .expect("a JSON result")
+        }
+    };
+
+    let output = list(json!({"prefix": "docs/"})).await;
+    let page: FileList = serde_json::from_value(output.clone()).expect("reads as a FileList");
+    let (md5, checksum) = (md5_hex(b"alpha"), format!("md5:{}", md5_hex(b"alpha")));
+    assert_eq!(
+        summary(&page),
+        [
+            ("docs/sub/", FileKind::Folder, None, None, false),
+            (
+                "docs/a.txt",
+                FileKind::File,
+                Some(checksum.as_str()),
+                Some(md5.as_str()),
+                true
+            ),
+        ]
+    );
+    let parents: Vec<_> = page.files.iter().map(|f| f.parent_id.as_deref()).collect();
+    assert_eq!(parents, [Some("docs/"), Some("docs/")]);
+    assert_eq!((page.files[0].size, page.files[1].size), (None, Some(5)));
+    assert_eq!((page.next_page_token, page.breadcrumbs), (None, None));
+    // S3's own fields ride along next to the shared ones.
+    assert_eq!(output["prefix"], "docs/");
+    assert_eq!(output["files"][1]["etag"], md5);
+
+    let top: FileList =
+        serde_json::from_value(list(Value::Null).await).expect("reads as a FileList");
+    let (top_md5, top_checksum) = (md5_hex(b"top"), format!("md5:{}", md5_hex(b"top")));
+    assert_eq!(
+        summary(&top),
+        [
+            ("docs/", FileKind::Folder, None, None, false),
+            (
+                "top.txt",
+                FileKind::File,
+                Some(top_checksum.as_str()),
+                Some(top_md5.as_str()),
+                true
+            ),
+        ]
+    );
+    assert!(
+        top.files.iter().all(|f| f.parent_id.is_none()),
+        "the top of the bucket has no folder id"
+    );
 }
 
 #[tokio::test]
@@ -596,21 +701,25 @@ async fn head_object_reports_type_size_time_checksum_and_metadata() {
     assert_eq!(ids, [pdf, "docs/notes"]);
 
     let info: ObjectInfo = run_as(&ctx, "head_object", json!({"key": pdf})).await;
-    assert_eq!(info.file.id, pdf);
-    assert_eq!(info.file.name, "Q1 summary (final) Zoë & co = 1.pdf");
-    assert_eq!(info.file.kind, EntryKind::File);
-    assert_eq!(info.file.mime_type, "application/pdf");
-    assert_eq!(info.file.size, Some(13));
+    assert_eq!(info.object.etag, Some(md5_hex(b"%PDF-1.7 fake")));
+    let file = &info.object.file;
+    assert_eq!(file.id, pdf);
+    assert_eq!(file.name, "Q1 summary (final) Zoë & co = 1.pdf");
+    assert_eq!(file.kind, FileKind::File);
+    assert_eq!(file.mime_type, "application/pdf");
+    assert_eq!(file.size, Some(13));
     assert_eq!(
-        info.file.checksum,
+        file.checksum,
         Some(format!("md5:{}", md5_hex(b"%PDF-1.7 fake")))
     );
-    assert_eq!(info.file.etag, Some(md5_hex(b"%PDF-1.7 fake")));
-    let age = chrono::Utc::now() - info.file.modified_time.expect("a modification time");
+    assert_eq!(file.revision, Some(md5_hex(b"%PDF-1.7 fake")));
+    assert_eq!(file.parent_id.as_deref(), Some("docs/"));
+    assert!(file.can_download);
+    let age = chrono::Utc::now() - file.modified_time.expect("a modification time");
     assert!(age < chrono::Duration::minutes(10), "{age}");
 
     let notes: ObjectInfo = run_as(&ctx, "head_object", json!({"key": "docs/notes"})).await;
-    assert_eq!(notes.file.mime_type, "text/markdown");
+    assert_eq!(notes.object.file.mime_type, "text/markdown");
     assert_eq!(
         notes.metadata.get("owner").map(String::as_str),
         Some("registrar")

@@ -3,14 +3,19 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use validator::Validate;
 
+use crate::files::Breadcrumb;
 use crate::sdk::status::json_body;
-use crate::{ActionContext, ConnectorError, Download, connector_actions};
+use crate::{
+    ActionContext, ConnectorError, Download, FileEntry, FileKind, FileList, connector_actions,
+};
 
 /// Files per page of `list_files`.
 const PAGE_SIZE: u32 = 3;
@@ -20,6 +25,12 @@ const PAGES: u32 = 2;
 const MAX_DOWNLOAD: u64 = 1 << 30;
 /// Bytes per chunk of a synthetic download.
 const CHUNK: u64 = 64 * 1024;
+/// The root folder's id.
+const ROOT: &str = "root";
+/// Modification time of every synthetic file (RFC 3339).
+const MODIFIED: &str = "2026-01-05T08:00:00Z";
+/// Revision of every synthetic file: their content never changes.
+const REVISION: &str = "1";
 
 /// The `test-echo` actions.
 #[derive(Debug, Default)]
@@ -82,30 +93,6 @@ pub struct ListFilesInput {
     /// `next_page_token` of the previous page.
     #[serde(default)]
     pub page_token: Option<String>,
-}
-
-/// One entry of a listing.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct FileEntry {
-    /// File id, for `download_file`.
-    pub id: String,
-    /// File name.
-    pub name: String,
-    /// MIME type.
-    pub mime_type: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// Whether the entry is a folder.
-    pub is_folder: bool,
-}
-
-/// A page of a listing.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct FileList {
-    /// The entries of this page.
-    pub files: Vec<FileEntry>,
-    /// Token for the next page; absent on the last page.
-    pub next_page_token: Option<String>,
 }
 
 /// Parameters of `download_file`.
@@ -186,14 +173,14 @@ impl EchoActions {
         json_body(response).await
     }
 
-    /// List the files in a folder, three per page.
+    /// List the files in a folder, three per page (every third entry is a folder).
     #[action(tags(file_browse, read))]
     async fn list_files(
         &self,
         _ctx: &ActionContext,
         params: ListFilesInput,
     ) -> Result<FileList, ConnectorError> {
-        let folder = params.folder_id.as_deref().unwrap_or("root");
+        let folder = params.folder_id.as_deref().unwrap_or(ROOT);
         let page = match params.page_token.as_deref() {
             None => 1,
             Some(token) => token
@@ -212,6 +199,7 @@ impl EchoActions {
         Ok(FileList {
             files,
             next_page_token,
+            breadcrumbs: (page == 1).then(|| breadcrumbs(folder)),
         })
     }
 
@@ -254,24 +242,59 @@ impl EchoActions {
     }
 }
 
+/// Entry `n` of `folder`: a folder when `n` is a multiple of three, else a text file of
+/// `n` KiB with the bytes `download_file` produces, their SHA-256 and a fixed revision.
 fn file_entry(folder: &str, n: u32) -> FileEntry {
-    let is_folder = n.is_multiple_of(PAGE_SIZE);
-    FileEntry {
-        id: format!("{folder}-file-{n}"),
-        name: if is_folder {
-            format!("Folder {n}")
-        } else {
-            format!("File {n}.txt")
-        },
-        mime_type: if is_folder {
-            "inode/directory"
-        } else {
-            "text/plain"
-        }
-        .to_owned(),
-        size: if is_folder { 0 } else { u64::from(n) * 1024 },
-        is_folder,
+    let id = format!("{folder}-file-{n}");
+    let common = FileEntry {
+        name: String::new(),
+        kind: FileKind::File,
+        mime_type: String::new(),
+        size: None,
+        modified_time: DateTime::parse_from_rfc3339(MODIFIED)
+            .ok()
+            .map(|t| t.with_timezone(&Utc)),
+        checksum: None,
+        revision: None,
+        web_link: None,
+        parent_id: Some(folder.to_owned()),
+        can_download: false,
+        id,
+    };
+    if n.is_multiple_of(PAGE_SIZE) {
+        return FileEntry {
+            name: format!("Folder {n}"),
+            kind: FileKind::Folder,
+            mime_type: "inode/directory".to_owned(),
+            ..common
+        };
     }
+    let size = listed_size(&common.id);
+    FileEntry {
+        name: format!("File {n}.txt"),
+        mime_type: "text/plain".to_owned(),
+        size: Some(size),
+        checksum: Some(format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest(synthetic_bytes(0, size)))
+        )),
+        revision: Some(REVISION.to_owned()),
+        can_download: true,
+        ..common
+    }
+}
+
+/// The path to `folder`: the root folder, then `folder` itself when it is another one.
+fn breadcrumbs(folder: &str) -> Vec<Breadcrumb> {
+    let crumb = |id: &str| Breadcrumb {
+        id: id.to_owned(),
+        name: id.to_owned(),
+    };
+    let mut path = vec![crumb(ROOT)];
+    if folder != ROOT {
+        path.push(crumb(folder));
+    }
+    path
 }
 
 /// The size `list_files` reports for `file_id`, or 1 KiB for ids it never lists.

@@ -8,14 +8,17 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::actions::synthetic_bytes;
 use super::connector::EchoConnector;
+use crate::files::Breadcrumb;
 use crate::{
     ActionContext, ActionOutput, Connector, ConnectorDef, ConnectorError, ConnectorSettings,
-    Credentials, DefinedConnector, HttpClient, HttpConfig, RetryPolicy, Tag, TokenUpdater,
+    Credentials, DefinedConnector, FileKind, FileList, HttpClient, HttpConfig, RetryPolicy, Tag,
+    TokenUpdater,
 };
 
 fn echo() -> DefinedConnector<EchoConnector> {
@@ -160,6 +163,92 @@ async fn list_files_pages_through_two_pages_of_three() {
     assert_eq!(second["next_page_token"], Value::Null);
     let (field, _) = invalid("list_files", json!({"page_token": "page-9"})).await;
     assert_eq!(field.as_deref(), Some("page_token"));
+}
+
+#[tokio::test]
+async fn listings_read_as_the_sdk_file_list_and_match_what_downloads_produce() {
+    let page: FileList =
+        serde_json::from_value(run_json("list_files", json!({"folder_id": "docs"})).await)
+            .expect("reads as a FileList");
+    let sha256 = |size: u64| {
+        format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest(synthetic_bytes(0, size)))
+        )
+    };
+    let summary: Vec<_> = page
+        .files
+        .iter()
+        .map(|f| {
+            (
+                f.id.as_str(),
+                f.kind,
+                f.checksum.clone(),
+                f.revision.as_deref(),
+                f.can_download,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                "docs-file-1",
+                FileKind::File,
+                Some(sha256(1024)),
+                Some("1"),
+                true
+            ),
+            (
+                "docs-file-2",
+                FileKind::File,
+                Some(sha256(2048)),
+                Some("1"),
+                true
+            ),
+            ("docs-file-3", FileKind::Folder, None, None, false),
+        ]
+    );
+    assert_eq!(page.files[1].size, Some(2048));
+    assert_eq!(page.files[2].size, None);
+    assert!(
+        page.files
+            .iter()
+            .all(|f| f.parent_id.as_deref() == Some("docs"))
+    );
+    assert_eq!(page.next_page_token.as_deref(), Some("page-2"));
+    let crumb = |id: &str| Breadcrumb {
+        id: id.to_owned(),
+        name: id.to_owned(),
+    };
+    assert_eq!(page.breadcrumbs, Some(vec![crumb("root"), crumb("docs")]));
+
+    let download = run("download_file", json!({"file_id": "docs-file-2"}))
+        .await
+        .expect("download")
+        .into_download()
+        .expect("a download");
+    let bytes: Vec<_> = download
+        .stream
+        .map(|chunk| chunk.expect("chunk"))
+        .collect()
+        .await;
+    let bytes = bytes.concat();
+    assert_eq!(Some(bytes.len() as u64), page.files[1].size);
+    assert_eq!(
+        page.files[1].checksum,
+        Some(format!("sha256:{}", hex::encode(Sha256::digest(&bytes))))
+    );
+
+    let next: FileList = serde_json::from_value(
+        run_json(
+            "list_files",
+            json!({"folder_id": "docs", "page_token": "page-2"}),
+        )
+        .await,
+    )
+    .expect("reads as a FileList");
+    assert_eq!(next.breadcrumbs, None, "only the first page");
 }
 
 #[tokio::test]

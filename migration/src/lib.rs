@@ -19,6 +19,7 @@ mod m20261122_000013_add_connection_refresh_lease_owner;
 mod m20261122_000014_create_admin_audit_log;
 mod m20261122_000015_index_connector_audit_log;
 mod m20261122_000016_create_rate_limit;
+mod m20261122_000017_add_source_file_progress;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000014_create_admin_audit_log::Migration),
             Box::new(m20261122_000015_index_connector_audit_log::Migration),
             Box::new(m20261122_000016_create_rate_limit::Migration),
+            Box::new(m20261122_000017_add_source_file_progress::Migration),
         ]
     }
 }

@@ -37,6 +37,22 @@ impl ResolvedConnector {
         connector_config::settings_for(&state.db, &state.keyring, self.row.id, self.plugin.as_ref())
             .await
     }
+
+    /// Whether users can connect: an OAuth connector has a usable client (id, secret,
+    /// valid URLs), a manual one every required config key.
+    pub async fn is_configured(&self, state: &AppState) -> AppResult<bool> {
+        let settings = self.settings(state).await?;
+        let spec = self.plugin.spec();
+        Ok(match spec.kind {
+            ConnectorKind::OAuth2 => OAuthClient::from_settings(
+                spec,
+                &settings,
+                oauth::redirect_uri(state, &self.row.slug),
+            )
+            .is_ok(),
+            ConnectorKind::Manual => settings.missing_required().is_empty(),
+        })
+    }
 }
 
 /// The enabled connector `slug` (or numeric catalog id); unknown is `NotFound`, turned off

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod admin;
 pub mod api;
+pub mod cloud_import;
 pub mod connect;
 pub mod errors;
 pub mod folders;

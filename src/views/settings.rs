@@ -7,7 +7,6 @@ use crate::auth::CurrentUser;
 use crate::error::AppResult;
 use crate::models::entities::{connection, connector};
 use crate::services::connections::{self, Revocation};
-use crate::services::{connector_config, oauth};
 use crate::state::AppState;
 use crate::templates::{
     ConnectionRow, ConnectionRowFragment, ConnectorCard, DisconnectedRowFragment, PageCtx,
@@ -34,18 +33,12 @@ pub async fn settings(
             continue;
         };
         let spec = plugin.spec();
-        let settings =
-            connector_config::settings_for(&state.db, &state.keyring, row.id, plugin.as_ref())
-                .await?;
-        let configured = match spec.kind {
-            ConnectorKind::OAuth2 => oauth::OAuthClient::from_settings(
-                spec,
-                &settings,
-                oauth::redirect_uri(&state, &row.slug),
-            )
-            .is_ok(),
-            ConnectorKind::Manual => settings.missing_required().is_empty(),
-        };
+        let configured = connections::ResolvedConnector {
+            row: row.clone(),
+            plugin: plugin.clone(),
+        }
+        .is_configured(&state)
+        .await?;
         connectors.push(ConnectorCard {
             slug: row.slug.clone(),
             name: row.name.clone(),

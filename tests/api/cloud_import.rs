@@ -1,1 +1,486 @@
-//! (in progress)
+//! Cloud import through the three documented HTMX routes: the service list, the browser
+//! (paging, breadcrumbs, errors), the import request, the pipeline that streams each file into
+//! storage, and the per-user rate limits. These tests use the test-only `test-echo`
+//! connector (synthetic files); `cloud_drives.rs` runs the same routes against the fake
+//! Google Drive and Microsoft Graph servers.
+
+use crate::helpers::{TestApp, location, spawn_app};
+use campuscore::models::entities::{queue_message, source_file};
+use campuscore::services::credentials;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// Creates a folder in `app`'s session; returns its id.
+pub async fn create_folder(app: &TestApp, name: &str) -> i64 {
+    let res = app
+        .post_form(
+            "/knowledge-folders/",
+            "/knowledge-folders/",
+            &[("name", name)],
+        )
+        .await;
+    assert_eq!(res.status(), 303, "folder created");
+    location(&res)
+        .trim_matches('/')
+        .rsplit('/')
+        .next()
+        .and_then(|id| id.parse().ok())
+        .expect("folder id in the redirect")
+}
+
+/// A `test-echo` connection for `user_id`.
+pub async fn echo_connection(app: &TestApp, user_id: i64) -> i64 {
+    let row = app.echo_connector().await;
+    credentials::insert(
+        &app.state.db,
+        &app.state.keyring,
+        credentials::NewConnection {
+            user_id,
+            connector_id: row.id,
+            data: json!({ "api_key": "valid-super-secret-key" }),
+            service_identity: Some("echo user".into()),
+            scopes: None,
+            expires_at: None,
+        },
+    )
+    .await
+    .expect("insert connection")
+    .id
+}
+
+pub fn browse_path(folder: i64, conn: i64) -> String {
+    format!("/api/htmx/knowledge-folders/{folder}/cloud-import/{conn}/browse/")
+}
+
+/// An HTMX GET, as the page's buttons send it.
+pub async fn hx_get(app: &TestApp, path: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(path))
+        .header("HX-Request", "true")
+        .send()
+        .await
+        .expect("request")
+}
+
+/// Posts the import form with these checkbox values, as htmx sends it.
+pub async fn import(app: &TestApp, folder: i64, conn: i64, picks: &[String]) -> reqwest::Response {
+    let token = app.csrf(&format!("/knowledge-folders/{folder}/")).await;
+    let form: Vec<(&str, &str)> = picks.iter().map(|p| ("file", p.as_str())).collect();
+    app.client
+        .post(app.url(&format!(
+            "/api/htmx/knowledge-folders/{folder}/cloud-import/{conn}/import/"
+        )))
+        .header("HX-Request", "true")
+        .header("X-CSRF-Token", token)
+        .form(&form)
+        .send()
+        .await
+        .expect("request")
+}
+
+/// The values of the file checkboxes in a browse fragment, with the row's file name.
+pub fn picks(html: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for row in html.split("<tr class=\"cloud-file\">").skip(1) {
+        let Some(start) = row.find("name=\"file\" value=\"") else {
+            continue;
+        };
+        let rest = &row[start + 19..];
+        let value = rest[..rest.find('"').expect("end of value")].to_owned();
+        let label = row
+            .split("aria-label=\"Select ")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or_default()
+            .to_owned();
+        out.push((label, value));
+    }
+    out
+}
+
+/// The `hx-get` URL of the link or button whose text is `text`.
+pub fn link_to(html: &str, text: &str) -> Option<String> {
+    html.split("hx-get=\"").skip(1).find_map(|chunk| {
+        let url = &chunk[..chunk.find('"')?];
+        let after = &chunk[chunk.find('>')? + 1..];
+        after
+            .trim_start()
+            .starts_with(text)
+            .then(|| url.replace("&amp;", "&").replace("&#38;", "&"))
+    })
+}
+
+/// Waits until the folder has `n` files, all `ready` or `failed`.
+pub async fn settled_files(
+    app: &TestApp,
+    folder: i64,
+    n: usize,
+    within: Duration,
+) -> Vec<source_file::Model> {
+    let deadline = Instant::now() + within;
+    loop {
+        let files = source_file::Entity::find()
+            .filter(source_file::Column::KnowledgeFolderId.eq(folder))
+            .order_by_asc(source_file::Column::Id)
+            .all(&app.state.db)
+            .await
+            .expect("files");
+        if files.len() == n
+            && files
+                .iter()
+                .all(|f| matches!(f.status.as_str(), "ready" | "failed"))
+        {
+            return files;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "files did not settle in {within:?}: {:?}",
+            files
+                .iter()
+                .map(|f| (&f.name, &f.status, &f.error))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_service_list_offers_every_file_connector_with_browse_or_connect() {
+    let app = spawn_app().await;
+    let user = app.logged_in_user("lin@campus.edu").await;
+    let folder = create_folder(&app, "Thesis").await;
+    let conn = echo_connection(&app, user.id).await;
+
+    let res = hx_get(
+        &app,
+        &format!("/api/htmx/knowledge-folders/{folder}/cloud-import/"),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.expect("body");
+    for service in ["Test Echo", "Google Drive", "OneDrive", "S3 bucket"] {
+        assert!(
+            html.contains(&format!("<strong>{service}</strong>")),
+            "{service} listed: {html}"
+        );
+    }
+    assert!(
+        !html.contains("PostgreSQL"),
+        "a database is not a file source"
+    );
+    assert!(
+        html.contains(&format!("hx-get=\"{}\"", browse_path(folder, conn))),
+        "{html}"
+    );
+    assert!(html.contains("Browse echo user"));
+    // Google Drive has no client id configured yet: no Connect button, a hint instead.
+    assert!(html.contains("Not configured — ask an administrator"));
+    assert!(html.contains("href=\"/api/connectors/connect/s3-bucket/start\""));
+
+    // The folder page opens the panel.
+    let page = app.get_text(&format!("/knowledge-folders/{folder}/")).await;
+    assert!(page.contains(&format!(
+        "hx-get=\"/api/htmx/knowledge-folders/{folder}/cloud-import/\""
+    )));
+    assert!(page.contains("id=\"cloud-import\""));
+}
+
+#[tokio::test]
+async fn browsing_pages_through_a_folder_and_opens_subfolders_with_breadcrumbs() {
+    let app = spawn_app().await;
+    let user = app.logged_in_user("ana@campus.edu").await;
+    let folder = create_folder(&app, "Labs").await;
+    let conn = echo_connection(&app, user.id).await;
+
+    let html = hx_get(&app, &browse_path(folder, conn))
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(html.contains("id=\"cloud-import-form\""), "{html}");
+    assert!(html.contains("data-select-all"), "select-all box");
+    let first = picks(&html);
+    assert_eq!(
+        first.len(),
+        2,
+        "two files and a folder on the first page: {html}"
+    );
+    assert!(html.contains("/static/icons/files/folder.svg"));
+    assert!(html.contains("/static/icons/files/text.svg"));
+
+    let more = link_to(&html, "Load more").expect("a Load more button");
+    let res = hx_get(&app, &more).await;
+    assert_eq!(res.status(), 200);
+    let rows = res.text().await.expect("body");
+    assert!(!rows.contains("<form"), "load more returns rows only");
+    let second = picks(&rows);
+    assert_eq!(second.len(), 2);
+    assert!(
+        second.iter().all(|p| !first.contains(p)),
+        "a new page, not the same one"
+    );
+
+    // Into the folder on the first page: its name becomes the last breadcrumb.
+    let sub = link_to(&html, "Folder 3").expect("a folder link");
+    let inside = hx_get(&app, &sub).await.text().await.expect("body");
+    assert!(
+        inside.contains("<span aria-current=\"page\">root-file-3</span>"),
+        "{inside}"
+    );
+    let inner = picks(&inside);
+    assert_eq!(inner.len(), 2);
+    assert!(
+        inner.iter().all(|p| !first.contains(p)),
+        "the subfolder's own files"
+    );
+}
+
+#[tokio::test]
+async fn imported_files_stream_into_the_folder_once_even_when_imported_twice() {
+    let app = spawn_app().await;
+    let user = app.logged_in_user("kim@campus.edu").await;
+    let folder = create_folder(&app, "Papers").await;
+    let conn = echo_connection(&app, user.id).await;
+    let html = hx_get(&app, &browse_path(folder, conn))
+        .await
+        .text()
+        .await
+        .expect("body");
+    let chosen: Vec<String> = picks(&html).into_iter().map(|(_, v)| v).collect();
+
+    let res = import(&app, folder, conn, &chosen).await;
+    assert_eq!(res.status(), 202, "queued, not done");
+    assert_eq!(
+        res.headers()
+            .get("HX-Trigger")
+            .and_then(|v| v.to_str().ok()),
+        Some("files-changed"),
+        "the file list refreshes"
+    );
+    let body = res.text().await.expect("body");
+    assert!(body.contains("Importing 2 files from Test Echo."), "{body}");
+
+    let files = settled_files(&app, folder, 2, Duration::from_secs(30)).await;
+    for f in &files {
+        assert_eq!(f.status, "ready", "{f:?}");
+        assert_eq!(f.origin, "test-echo");
+        assert!(
+            f.storage_key
+                .starts_with(&format!("knowledge-folders/{folder}/{}/", f.uuid))
+        );
+        assert_eq!(
+            app.state
+                .storage
+                .size_of(&f.storage_key)
+                .await
+                .expect("head"),
+            Some(f.size_bytes as u64)
+        );
+        assert!(f.size_bytes > 0 && f.sha256.is_some());
+    }
+    let uploaded = queue_message::Entity::find()
+        .filter(queue_message::Column::MessageType.eq("source_file.uploaded"))
+        .count(&app.state.db)
+        .await
+        .expect("count");
+    assert_eq!(uploaded, 2, "one document message per file, as for uploads");
+
+    // The same files again: nothing new is queued.
+    let res = import(&app, folder, conn, &chosen).await;
+    assert_eq!(res.status(), 202);
+    assert!(
+        res.text()
+            .await
+            .expect("body")
+            .contains("already in this folder")
+    );
+    let count = source_file::Entity::find()
+        .filter(source_file::Column::KnowledgeFolderId.eq(folder))
+        .count(&app.state.db)
+        .await
+        .expect("count");
+    assert_eq!(count, 2);
+
+    // The folder page shows them like uploads.
+    let page = app
+        .get_text(&format!("/knowledge-folders/{folder}/files"))
+        .await;
+    assert_eq!(page.matches("status-ready").count(), 2, "{page}");
+}
+
+#[tokio::test]
+async fn importing_nothing_or_a_forged_selection_gets_a_message_and_queues_nothing() {
+    let app = spawn_app().await;
+    let user = app.logged_in_user("ola@campus.edu").await;
+    let folder = create_folder(&app, "Empty").await;
+    let conn = echo_connection(&app, user.id).await;
+
+    let res = import(&app, folder, conn, &[]).await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(
+        res.headers()
+            .get("HX-Retarget")
+            .and_then(|v| v.to_str().ok()),
+        Some("#cloud-import-errors")
+    );
+    assert!(
+        res.text()
+            .await
+            .expect("body")
+            .contains("Nothing is selected")
+    );
+
+    let res = import(&app, folder, conn, &["not-a-pick".into()]).await;
+    assert_eq!(res.status(), 400);
+    assert!(
+        res.text()
+            .await
+            .expect("body")
+            .contains("could not be read")
+    );
+    assert_eq!(
+        source_file::Entity::find()
+            .count(&app.state.db)
+            .await
+            .expect("count"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn someone_elses_connection_or_folder_is_not_found() {
+    let app = spawn_app().await;
+    let owner = app.logged_in_user("own@campus.edu").await;
+    let their_folder = create_folder(&app, "Mine").await;
+    let their_conn = echo_connection(&app, owner.id).await;
+    let html = hx_get(&app, &browse_path(their_folder, their_conn))
+        .await
+        .text()
+        .await
+        .expect("body");
+    let pick = picks(&html).remove(0).1;
+
+    let other = app.other_browser();
+    let me = other.logged_in_user("intruder@campus.edu").await;
+    let my_folder = create_folder(&other, "Theirs?").await;
+    let my_conn = echo_connection(&other, me.id).await;
+
+    assert_eq!(
+        hx_get(&other, &browse_path(my_folder, their_conn))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        hx_get(&other, &browse_path(their_folder, my_conn))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        import(&other, my_folder, their_conn, std::slice::from_ref(&pick))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        import(&other, their_folder, my_conn, &[pick])
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        source_file::Entity::find()
+            .count(&app.state.db)
+            .await
+            .expect("count"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn the_31st_browse_in_a_minute_and_the_11th_import_in_an_hour_are_refused_kindly() {
+    let app = spawn_app().await;
+    let user = app.logged_in_user("fast@campus.edu").await;
+    let folder = create_folder(&app, "Busy").await;
+    let conn = echo_connection(&app, user.id).await;
+
+    let mut last = String::new();
+    for i in 0..30 {
+        let res = hx_get(&app, &browse_path(folder, conn)).await;
+        assert_eq!(res.status(), 200, "browse {}", i + 1);
+        last = res.text().await.expect("body");
+    }
+    let res = hx_get(&app, &browse_path(folder, conn)).await;
+    assert_eq!(res.status(), 429);
+    let wait: u64 = res
+        .headers()
+        .get("Retry-After")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=60).contains(&wait), "{wait}");
+    let body = res.text().await.expect("body");
+    assert!(
+        body.contains("Slow down a little") && body.contains(&format!("Try again in {wait} s.")),
+        "{body}"
+    );
+    assert!(body.contains(">Try again</button>"));
+
+    // Imports have their own budget: ten an hour.
+    let all = picks(&last);
+    for i in 0..10 {
+        let res = import(&app, folder, conn, &[all[i % all.len()].1.clone()]).await;
+        assert_eq!(res.status(), 202, "import {}", i + 1);
+    }
+    let res = import(&app, folder, conn, &[all[0].1.clone()]).await;
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("Retry-After"));
+
+    // Another user is not affected.
+    let other = app.other_browser();
+    let them = other.logged_in_user("slow@campus.edu").await;
+    let their_folder = create_folder(&other, "Calm").await;
+    let their_conn = echo_connection(&other, them.id).await;
+    assert_eq!(
+        hx_get(&other, &browse_path(their_folder, their_conn))
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_connection_that_needs_reconnecting_offers_the_reconnect_button() {
+    use campuscore::models::entities::connection;
+    use sea_orm::sea_query::Expr;
+    let app = spawn_app().await;
+    let user = app.logged_in_user("old@campus.edu").await;
+    let folder = create_folder(&app, "Old").await;
+    let conn = echo_connection(&app, user.id).await;
+    connection::Entity::update_many()
+        .col_expr(connection::Column::Status, Expr::value("needs_reauth"))
+        .filter(connection::Column::Id.eq(conn))
+        .exec(&app.state.db)
+        .await
+        .expect("update");
+
+    let res = hx_get(&app, &browse_path(folder, conn)).await;
+    assert_eq!(res.status(), 409);
+    let body = res.text().await.expect("body");
+    assert!(body.contains("Reconnect Test Echo"), "{body}");
+    assert!(body.contains(&format!(
+        "href=\"/api/connectors/connect/test-echo/start?connection={conn}\""
+    )));
+
+    let list = hx_get(
+        &app,
+        &format!("/api/htmx/knowledge-folders/{folder}/cloud-import/"),
+    )
+    .await
+    .text()
+    .await
+    .expect("body");
+    assert!(list.contains("Reconnect echo user"), "{list}");
+}

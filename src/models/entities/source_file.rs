@@ -20,6 +20,8 @@ pub struct Model {
     pub origin_ref: Option<String>,
     pub idempotency_key: Option<String>,
     pub error: Option<String>,
+    /// Bytes streamed so far by a cloud import in progress.
+    pub bytes_received: Option<i64>,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
 }

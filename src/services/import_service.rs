@@ -1,0 +1,646 @@
+//! Cloud import: files picked in a connected service land in a knowledge folder exactly as
+//! uploaded files do.
+//!
+//! `enqueue` (the import request) writes, in one transaction, a `source_file` row with status
+//! `queued` per picked file and a `cloud_import.file` outbox message for it, then returns.
+//! `run` (a queue worker) streams the file from the connector's download action into
+//! storage under the row's key, checking the size limit and the provider's checksum as the
+//! bytes pass, then in one transaction marks the row `uploaded` and writes the same
+//! `source_file.uploaded` message a direct upload sends.
+//!
+//! Idempotency: the row's key is derived from (folder, connection, file id, revision), so
+//! importing the same revision again finds the existing row instead of adding one. Crash
+//! safety: the object only appears under its key when the upload completes, the row only
+//! says `uploaded` once the object exists, and an interrupted import's message is claimed
+//! again when its lease ends; a second run overwrites the same key with the same bytes.
+
+use super::queue::{self, Message, RetryAfter};
+use super::source_files::{display_name, human_size};
+use super::storage::source_file_key;
+use super::{connections, run_action};
+use crate::error::{AppError, AppResult};
+use crate::models::entities::{connection, knowledge_folder, source_file, user};
+use crate::state::AppState;
+use anyhow::Context;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use futures_util::StreamExt;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::Digest;
+use std::time::{Duration, Instant};
+
+/// At most this many files per import request.
+pub const MAX_FILES_PER_IMPORT: usize = 50;
+/// How often a running import writes its progress.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// A file picked in the browser. The browse fragment puts one, encoded, into each file's
+/// checkbox; what it says is only trusted as far as the user's own import goes (the file
+/// id is checked by the provider, the name is cleaned, the size re-checked while streaming).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pick {
+    /// The connector's file id.
+    #[serde(rename = "i")]
+    pub id: String,
+    /// The file name.
+    #[serde(rename = "n")]
+    pub name: String,
+    /// What identifies this version of the content (see `FileEntry::revision`).
+    #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// Size in bytes, when the listing said.
+    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// MIME type from the listing.
+    #[serde(rename = "m", default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+}
+
+impl Pick {
+    /// The pick for a listed file; without a revision, the modification time and size
+    /// stand in for one.
+    pub fn of(entry: &campuscore_connectors::FileEntry) -> Self {
+        let revision = entry.revision.clone().or_else(|| {
+            entry
+                .modified_time
+                .map(|t| format!("{}/{}", t.to_rfc3339(), entry.size.unwrap_or(0)))
+        });
+        Self {
+            id: entry.id.clone(),
+            name: entry.name.clone(),
+            revision,
+            size: entry.size,
+            mime_type: Some(entry.mime_type.clone()),
+        }
+    }
+
+    /// The form value: URL-safe base64 of compact JSON.
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    /// Reads a form value; `None` for anything that is not a pick.
+    pub fn decode(value: &str) -> Option<Self> {
+        if value.len() > 8192 {
+            return None;
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(value.trim()).ok()?;
+        let pick: Self = serde_json::from_slice(&bytes).ok()?;
+        (!pick.id.is_empty() && pick.id.len() <= 4096).then_some(pick)
+    }
+}
+
+/// Where an imported file comes from, kept in `source_file.origin_ref`.
+#[derive(Debug, Serialize, Deserialize)]
+struct Source {
+    connection_id: i64,
+    file_id: String,
+    #[serde(default)]
+    revision: Option<String>,
+}
+
+/// What an import request did with each pick.
+pub struct Enqueued {
+    /// The rows, in the order picked.
+    pub files: Vec<source_file::Model>,
+    /// How many picks were already in the folder (same revision) and were left alone.
+    pub already_there: usize,
+}
+
+/// Queue `picks` from `conn` into `folder`: one `queued` row and one message per new file,
+/// all in one transaction. A pick already imported (same revision) is left as it is, unless
+/// its earlier import failed: then it is queued again.
+pub async fn enqueue(
+    state: &AppState,
+    folder: &knowledge_folder::Model,
+    conn: &connection::Model,
+    connector_slug: &str,
+    picks: &[Pick],
+) -> AppResult<Enqueued> {
+    if picks.is_empty() {
+        return Err(AppError::BadRequest(
+            "Select at least one file to import.".into(),
+        ));
+    }
+    if picks.len() > MAX_FILES_PER_IMPORT {
+        return Err(AppError::BadRequest(format!(
+            "Import at most {MAX_FILES_PER_IMPORT} files at a time."
+        )));
+    }
+    let txn = state.db.begin().await?;
+    let mut files = Vec::with_capacity(picks.len());
+    let mut already_there = 0;
+    for pick in picks {
+        let key = idempotency_key(folder.id, conn.id, pick);
+        let (file, created) = insert_queued(&txn, folder, conn, connector_slug, pick, &key).await?;
+        let file = if created {
+            queue::enqueue(&txn, Message::cloud_import_file(&file)).await?;
+            file
+        } else if file.status == "failed" {
+            let again = requeue(&txn, file).await?;
+            queue::enqueue(&txn, Message::cloud_import_file(&again)).await?;
+            again
+        } else {
+            already_there += 1;
+            file
+        };
+        files.push(file);
+    }
+    txn.commit().await?;
+    state.queue.wake();
+    tracing::info!(
+        knowledge_folder.id = folder.id,
+        connection.id = conn.id,
+        import.files = files.len(),
+        import.already_there = already_there,
+        "cloud import queued"
+    );
+    Ok(Enqueued {
+        files,
+        already_there,
+    })
+}
+
+/// `sha256(folder, connection, file id, revision)`, hex.
+fn idempotency_key(folder_id: i64, connection_id: i64, pick: &Pick) -> String {
+    let mut h = sha2::Sha256::new();
+    for part in [
+        "cloud-import",
+        &folder_id.to_string(),
+        &connection_id.to_string(),
+        &pick.id,
+        pick.revision.as_deref().unwrap_or(""),
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// Insert the `queued` row unless one with `key` exists; returns the row and whether it
+/// is new. Safe against a concurrent request inserting the same key.
+async fn insert_queued<C: ConnectionTrait>(
+    db: &C,
+    folder: &knowledge_folder::Model,
+    conn: &connection::Model,
+    connector_slug: &str,
+    pick: &Pick,
+    key: &str,
+) -> AppResult<(source_file::Model, bool)> {
+    let name = display_name(&pick.name).unwrap_or_else(|| "Untitled".into());
+    let mime = pick
+        .mime_type
+        .clone()
+        .filter(|m| !m.is_empty() && m.len() <= 255)
+        .unwrap_or_else(|| {
+            mime_guess::from_path(&name)
+                .first_or_octet_stream()
+                .essence_str()
+                .to_owned()
+        });
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let source = Source {
+        connection_id: conn.id,
+        file_id: pick.id.clone(),
+        revision: pick.revision.clone(),
+    };
+    let now = Utc::now();
+    let row = source_file::ActiveModel {
+        uuid: Set(uuid.clone()),
+        knowledge_folder_id: Set(folder.id),
+        user_id: Set(folder.user_id),
+        storage_key: Set(source_file_key(folder.id, &uuid, &name)),
+        name: Set(name),
+        mime_type: Set(mime),
+        size_bytes: Set(pick.size.unwrap_or(0).min(i64::MAX as u64) as i64),
+        sha256: Set(None),
+        status: Set("queued".into()),
+        origin: Set(connector_slug.to_owned()),
+        origin_ref: Set(Some(serde_json::to_string(&source).unwrap_or_default())),
+        idempotency_key: Set(Some(key.to_owned())),
+        error: Set(None),
+        bytes_received: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    let inserted = source_file::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(source_file::Column::IdempotencyKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    let (column, value) = if inserted == 1 {
+        (source_file::Column::Uuid, uuid)
+    } else {
+        (source_file::Column::IdempotencyKey, key.to_owned())
+    };
+    let file = source_file::Entity::find()
+        .filter(column.eq(value))
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the queued file row vanished")))?;
+    Ok((file, inserted == 1))
+}
+
+async fn requeue<C: ConnectionTrait>(
+    db: &C,
+    file: source_file::Model,
+) -> AppResult<source_file::Model> {
+    let mut row: source_file::ActiveModel = file.into();
+    row.status = Set("queued".into());
+    row.error = Set(None);
+    row.bytes_received = Set(None);
+    row.updated_at = Set(Utc::now());
+    Ok(row.update(db).await?)
+}
+
+/// How an import attempt ended, when it did not store the file.
+enum Failure {
+    /// Worth another attempt (provider busy, connection dropped, bytes damaged in transit).
+    Retry {
+        reason: String,
+        after: Option<Duration>,
+    },
+    /// Will not work by trying again (no access, too large, reconnect needed).
+    Permanent(String),
+}
+
+impl From<AppError> for Failure {
+    fn from(e: AppError) -> Self {
+        match &e {
+            AppError::Connector(c) if c.is_retryable() => Failure::Retry {
+                reason: c.user_message(),
+                after: c.retry_after(),
+            },
+            AppError::Connector(campuscore_connectors::ConnectorError::AuthExpired { .. }) => {
+                Failure::Permanent(format!(
+                    "{} Reconnect the service in Settings, then import the file again.",
+                    e.user_message()
+                ))
+            }
+            AppError::NotFound => Failure::Permanent(
+                "The connection this file was imported through no longer exists.".into(),
+            ),
+            AppError::Connector(_) | AppError::Disabled(_) | AppError::NotConfigured(_) => {
+                Failure::Permanent(e.user_message())
+            }
+            _ => Failure::Retry {
+                reason: e.user_message(),
+                after: None,
+            },
+        }
+    }
+}
+
+/// The `cloud_import.file` handler: import one queued file. `attempt` counts from 1.
+pub async fn run(state: &AppState, payload: &Value, attempt: i32) -> anyhow::Result<()> {
+    let id = payload["source_file_id"]
+        .as_i64()
+        .context("source_file_id missing")?;
+    let Some(file) = source_file::Entity::find_by_id(id).one(&state.db).await? else {
+        return Ok(()); // deleted meanwhile
+    };
+    if !matches!(file.status.as_str(), "queued" | "downloading") {
+        return Ok(()); // already stored (a redelivered message)
+    }
+    let source: Source = serde_json::from_str(file.origin_ref.as_deref().unwrap_or(""))
+        .context("the file's origin_ref is not an import source")?;
+    let started = Instant::now();
+    set_status(state, &file, "downloading", None, Some(0)).await?;
+    match import(state, &file, &source).await {
+        Ok(stored) => {
+            tracing::info!(
+                source_file.id = file.id,
+                source_file.size = stored.size_bytes,
+                duration_ms = started.elapsed().as_millis() as u64,
+                "cloud import stored"
+            );
+            Ok(())
+        }
+        Err(Failure::Retry { reason, after }) if attempt < queue::MAX_ATTEMPTS => {
+            let after = after.unwrap_or(Duration::from_secs(2u64.pow(attempt.clamp(1, 10) as u32)));
+            let note = format!("{reason} Retrying in {} s.", after.as_secs().max(1));
+            set_status(state, &file, "queued", Some(note), None).await?;
+            Err(RetryAfter { after, reason }.into())
+        }
+        Err(Failure::Retry { reason, .. } | Failure::Permanent(reason)) => {
+            tracing::warn!(source_file.id = file.id, error = %reason, "cloud import failed");
+            set_status(state, &file, "failed", Some(reason), None).await?;
+            Ok(())
+        }
+    }
+}
+
+async fn set_status(
+    state: &AppState,
+    file: &source_file::Model,
+    status: &str,
+    error: Option<String>,
+    bytes_received: Option<i64>,
+) -> anyhow::Result<()> {
+    source_file::Entity::update_many()
+        .col_expr(source_file::Column::Status, Expr::value(status))
+        .col_expr(source_file::Column::Error, Expr::value(error))
+        .col_expr(
+            source_file::Column::BytesReceived,
+            Expr::value(bytes_received),
+        )
+        .col_expr(source_file::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(source_file::Column::Id.eq(file.id))
+        .filter(source_file::Column::Status.is_in(["queued", "downloading"]))
+        .exec(&state.db)
+        .await?;
+    Ok(())
+}
+
+async fn import(
+    state: &AppState,
+    file: &source_file::Model,
+    source: &Source,
+) -> Result<source_file::Model, Failure> {
+    let owner = user::Entity::find_by_id(file.user_id)
+        .one(&state.db)
+        .await
+        .map_err(AppError::from)?
+        .filter(|u| u.is_active)
+        .ok_or_else(|| {
+            Failure::Permanent("The account that imported this file is closed.".into())
+        })?;
+    let conn = connections::find_mine(state, owner.id, source.connection_id).await?;
+    let connector = connections::connector_by_id(state, conn.connector_id).await?;
+    let files = connector.plugin.spec().files.ok_or_else(|| {
+        Failure::Permanent(format!("{} cannot import files.", connector.row.name))
+    })?;
+    let output = run_action::run_action(
+        state,
+        &owner,
+        conn.id,
+        files.download,
+        json!({ files.file_param: source.file_id }),
+    )
+    .await?;
+    let download = output.into_download().ok_or_else(|| {
+        Failure::Permanent(format!("{} did not return a file.", connector.row.name))
+    })?;
+    let limit = state.settings.max_upload_bytes;
+    if let Some(size) = download.size
+        && size > limit
+    {
+        return Err(Failure::Permanent(too_large(limit)));
+    }
+    let mut check = Checksum::expecting(download.checksum.as_deref());
+    let expected_size = download.size;
+    let mime = Some(download.mime_type.clone())
+        .filter(|m| !m.is_empty() && m != "application/octet-stream")
+        .unwrap_or_else(|| file.mime_type.clone());
+    // The download's name can differ from the listing's (an exported Google Doc gains its
+    // extension); the key follows it, and is the same on every attempt.
+    let name = display_name(&download.name).unwrap_or_else(|| file.name.clone());
+    let key = source_file_key(file.knowledge_folder_id, &file.uuid, &name);
+    let mut body = download.stream;
+    let mut upload = state
+        .storage
+        .begin_upload(&key)
+        .await
+        .map_err(|e| retry(format!("Storage is not available: {e:#}")))?;
+    let mut last_progress = Instant::now();
+    let streamed: Result<(), Failure> = async {
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| retry(e.user_message()))?;
+            if upload.size() + chunk.len() as u64 > limit {
+                return Err(Failure::Permanent(too_large(limit)));
+            }
+            check.update(&chunk);
+            upload
+                .write(chunk)
+                .await
+                .map_err(|e| retry(format!("Storage is not available: {e:#}")))?;
+            if last_progress.elapsed() >= PROGRESS_EVERY {
+                last_progress = Instant::now();
+                progress(state, file.id, upload.size()).await;
+            }
+        }
+        if let Some(size) = expected_size
+            && upload.size() != size
+        {
+            return Err(retry(format!(
+                "The download ended early: {} of {} arrived.",
+                human_size(upload.size()),
+                human_size(size)
+            )));
+        }
+        if upload.size() == 0 {
+            return Err(Failure::Permanent("The file is empty.".into()));
+        }
+        check.verify().map_err(retry)
+    }
+    .await;
+    if let Err(failure) = streamed {
+        upload.abort().await;
+        return Err(failure);
+    }
+    let stored = upload
+        .finish()
+        .await
+        .map_err(|e| retry(format!("Storage is not available: {e:#}")))?;
+    commit(state, file, &stored, name, mime)
+        .await
+        .map_err(|e| retry(format!("Saving the file failed: {e:#}")))
+}
+
+fn retry(reason: impl Into<String>) -> Failure {
+    Failure::Retry {
+        reason: reason.into(),
+        after: None,
+    }
+}
+
+fn too_large(limit: u64) -> String {
+    format!("The file is larger than the {} limit.", human_size(limit))
+}
+
+/// Best effort: a failed progress write only makes the page lag.
+async fn progress(state: &AppState, id: i64, bytes: u64) {
+    let result = source_file::Entity::update_many()
+        .col_expr(
+            source_file::Column::BytesReceived,
+            Expr::value(bytes as i64),
+        )
+        .filter(source_file::Column::Id.eq(id))
+        .filter(source_file::Column::Status.eq("downloading"))
+        .exec(&state.db)
+        .await;
+    if let Err(e) = result {
+        tracing::debug!(source_file.id = id, error = %e, "progress update failed");
+    }
+}
+
+/// Mark the row `uploaded` and write its `source_file.uploaded` message, in one
+/// transaction. A row some other run already finished is left alone.
+async fn commit(
+    state: &AppState,
+    file: &source_file::Model,
+    stored: &super::storage::StoredObject,
+    name: String,
+    mime: String,
+) -> anyhow::Result<source_file::Model> {
+    let txn = state.db.begin().await?;
+    let done = source_file::Entity::update_many()
+        .col_expr(source_file::Column::Status, Expr::value("uploaded"))
+        .col_expr(
+            source_file::Column::SizeBytes,
+            Expr::value(stored.size as i64),
+        )
+        .col_expr(
+            source_file::Column::Sha256,
+            Expr::value(stored.sha256.clone()),
+        )
+        .col_expr(source_file::Column::MimeType, Expr::value(mime))
+        .col_expr(source_file::Column::Name, Expr::value(name))
+        .col_expr(
+            source_file::Column::StorageKey,
+            Expr::value(stored.key.clone()),
+        )
+        .col_expr(
+            source_file::Column::Error,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            source_file::Column::BytesReceived,
+            Expr::value(stored.size as i64),
+        )
+        .col_expr(source_file::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(source_file::Column::Id.eq(file.id))
+        .filter(source_file::Column::Status.is_in(["queued", "downloading"]))
+        .exec(&txn)
+        .await?;
+    let row = source_file::Entity::find_by_id(file.id)
+        .one(&txn)
+        .await?
+        .context("the file row vanished")?;
+    if done.rows_affected == 1 {
+        queue::enqueue(&txn, Message::source_file_uploaded(&row)).await?;
+    }
+    txn.commit().await?;
+    state.queue.wake();
+    Ok(row)
+}
+
+/// The provider's checksum, checked as the bytes pass.
+enum Checksum {
+    None,
+    Md5(md5::Md5, String),
+    Sha1(sha1::Sha1, String),
+    Sha256(sha2::Sha256, String),
+}
+
+impl Checksum {
+    /// From a `Download`'s `algorithm:hex`; algorithms we cannot compute are not checked.
+    fn expecting(checksum: Option<&str>) -> Self {
+        use md5::Digest as _;
+        let Some((algorithm, value)) = checksum.and_then(|c| c.split_once(':')) else {
+            return Self::None;
+        };
+        let value = value.to_ascii_lowercase();
+        match algorithm.to_ascii_lowercase().as_str() {
+            "md5" => Self::Md5(md5::Md5::new(), value),
+            "sha1" => Self::Sha1(sha1::Sha1::new(), value),
+            "sha256" => Self::Sha256(sha2::Sha256::new(), value),
+            _ => Self::None,
+        }
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        use md5::Digest as _;
+        match self {
+            Self::None => {}
+            Self::Md5(h, _) => h.update(bytes),
+            Self::Sha1(h, _) => h.update(bytes),
+            Self::Sha256(h, _) => sha2::Digest::update(h, bytes),
+        }
+    }
+
+    fn verify(self) -> Result<(), String> {
+        use md5::Digest as _;
+        let (name, got, want) = match self {
+            Self::None => return Ok(()),
+            Self::Md5(h, want) => ("MD5", hex::encode(h.finalize()), want),
+            Self::Sha1(h, want) => ("SHA-1", hex::encode(h.finalize()), want),
+            Self::Sha256(h, want) => ("SHA-256", hex::encode(sha2::Digest::finalize(h)), want),
+        };
+        if got == want {
+            Ok(())
+        } else {
+            Err(format!(
+                "The file arrived damaged: its {name} checksum does not match the service's."
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_survive_the_form_and_junk_does_not_decode() {
+        let pick = Pick {
+            id: "1AbC".into(),
+            name: "Lecture 1 “intro”.pdf".into(),
+            revision: Some("42".into()),
+            size: Some(1234),
+            mime_type: Some("application/pdf".into()),
+        };
+        assert_eq!(Pick::decode(&pick.encode()), Some(pick));
+        assert_eq!(Pick::decode("not base64!"), None);
+        assert_eq!(
+            Pick::decode(&URL_SAFE_NO_PAD.encode(b"{\"i\":\"\",\"n\":\"x\"}")),
+            None
+        );
+    }
+
+    #[test]
+    fn the_same_revision_has_the_same_key_and_another_revision_does_not() {
+        let a = Pick {
+            id: "f".into(),
+            name: "a".into(),
+            revision: Some("1".into()),
+            size: None,
+            mime_type: None,
+        };
+        let renamed = Pick {
+            name: "b".into(),
+            ..a.clone()
+        };
+        let newer = Pick {
+            revision: Some("2".into()),
+            ..a.clone()
+        };
+        assert_eq!(idempotency_key(1, 2, &a), idempotency_key(1, 2, &renamed));
+        assert_ne!(idempotency_key(1, 2, &a), idempotency_key(1, 2, &newer));
+        assert_ne!(idempotency_key(1, 2, &a), idempotency_key(3, 2, &a));
+    }
+
+    #[test]
+    fn checksums_are_checked_for_the_algorithms_we_know() {
+        let mut md5 = Checksum::expecting(Some("md5:5d41402abc4b2a76b9719d911017c592"));
+        md5.update(b"hello");
+        assert!(md5.verify().is_ok());
+        let mut bad = Checksum::expecting(Some("sha256:00"));
+        bad.update(b"hello");
+        assert!(matches!(bad.verify(), Err(m) if m.contains("SHA-256")));
+        let mut unknown = Checksum::expecting(Some("quickxor:abc"));
+        unknown.update(b"x");
+        assert!(unknown.verify().is_ok());
+    }
+}
