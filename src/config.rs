@@ -1,6 +1,7 @@
 //! Settings from the environment (DESIGN §3 "Environment"). Reading goes through a lookup
 //! function so tests can build settings without touching the process environment.
 
+use crate::services::rate_limits;
 use anyhow::{Context, bail};
 use std::path::PathBuf;
 use url::Url;
@@ -28,6 +29,12 @@ pub struct Settings {
     pub max_upload_bytes: u64,
     /// Run the in-process queue worker (on by default; tests may turn it off).
     pub run_worker: bool,
+    /// Cloud browse requests a user may make per minute
+    /// (`CAMPUSCORE_CLOUD_BROWSE_PER_MINUTE`, default 30).
+    pub cloud_browse_per_minute: u32,
+    /// Cloud imports a user may start per hour (`CAMPUSCORE_CLOUD_IMPORTS_PER_HOUR`,
+    /// default 10).
+    pub cloud_imports_per_hour: u32,
 }
 
 impl Settings {
@@ -66,6 +73,25 @@ impl Settings {
             })?,
             None => 1024 * 1024 * 1024,
         };
+        let per = |key: &str, default: u32| -> anyhow::Result<u32> {
+            match get(key) {
+                Some(v) => v
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .with_context(|| format!("{key} must be a whole number above 0, got {v:?}")),
+                None => Ok(default),
+            }
+        };
+        let cloud_browse_per_minute = per(
+            "CAMPUSCORE_CLOUD_BROWSE_PER_MINUTE",
+            rate_limits::CLOUD_BROWSE.max,
+        )?;
+        let cloud_imports_per_hour = per(
+            "CAMPUSCORE_CLOUD_IMPORTS_PER_HOUR",
+            rate_limits::CLOUD_IMPORT.max,
+        )?;
         Ok(Self {
             data_dir,
             database_url,
@@ -77,7 +103,25 @@ impl Settings {
             fernet_key: get("FERNET_KEY"),
             max_upload_bytes,
             run_worker: true,
+            cloud_browse_per_minute,
+            cloud_imports_per_hour,
         })
+    }
+
+    /// The cloud browsing limit with this deployment's allowance.
+    pub fn cloud_browse_limit(&self) -> rate_limits::Limit {
+        rate_limits::Limit {
+            max: self.cloud_browse_per_minute,
+            ..rate_limits::CLOUD_BROWSE
+        }
+    }
+
+    /// The cloud import limit with this deployment's allowance.
+    pub fn cloud_import_limit(&self) -> rate_limits::Limit {
+        rate_limits::Limit {
+            max: self.cloud_imports_per_hour,
+            ..rate_limits::CLOUD_IMPORT
+        }
     }
 
     /// Whether cookies must carry `Secure` (the site is served over HTTPS).

@@ -109,13 +109,14 @@ impl Application {
     }
 }
 
-/// Background tasks: the queue worker and the session janitor.
+/// Background tasks: the queue workers and the janitor (expired sessions, abandoned uploads).
 pub fn spawn_workers(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     if state.settings.run_worker {
         tasks.push(tokio::spawn(queue::run_worker(state.clone())));
     }
     let db = state.db.clone();
+    let storage = state.storage.clone();
     tasks.push(tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
         loop {
@@ -124,6 +125,15 @@ pub fn spawn_workers(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
                 Ok(n) if n > 0 => tracing::info!(sessions.purged = n, "expired sessions removed"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
+            }
+            // Staging files of uploads whose process died (nothing wrote to them for an hour).
+            match storage
+                .sweep_partials(std::time::Duration::from_secs(3600))
+                .await
+            {
+                Ok(n) if n > 0 => tracing::info!(uploads.removed = n, "unfinished uploads removed"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "removing unfinished uploads failed"),
             }
         }
     }));

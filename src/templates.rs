@@ -152,7 +152,11 @@ fn progress(f: &source_file::Model) -> Option<(String, u8)> {
 }
 
 impl FileRows {
-    pub fn from_models(files: &[source_file::Model]) -> Self {
+    /// `services` maps connector slugs to the names people know them by.
+    pub fn from_models(
+        files: &[source_file::Model],
+        services: &std::collections::HashMap<String, String>,
+    ) -> Self {
         let rows: Vec<FileRow> = files
             .iter()
             .map(|f| FileRow {
@@ -162,7 +166,10 @@ impl FileRows {
                 origin: if f.origin == "upload" {
                     "Uploaded".into()
                 } else {
-                    f.origin.clone()
+                    services
+                        .get(&f.origin)
+                        .cloned()
+                        .unwrap_or_else(|| f.origin.clone())
                 },
                 status: f.status.clone(),
                 error: f.error.clone(),

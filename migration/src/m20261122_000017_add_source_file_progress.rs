@@ -19,7 +19,11 @@ impl MigrationTrait for Migration {
             .alter_table(
                 Table::alter()
                     .table(SourceFile::Table)
-                    .add_column(ColumnDef::new(SourceFile::BytesReceived).big_integer().null())
+                    .add_column(
+                        ColumnDef::new(SourceFile::BytesReceived)
+                            .big_integer()
+                            .null(),
+                    )
                     .to_owned(),
             )
             .await

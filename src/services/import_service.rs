@@ -408,6 +408,10 @@ async fn import(
     let name = display_name(&download.name).unwrap_or_else(|| file.name.clone());
     let key = source_file_key(file.knowledge_folder_id, &file.uuid, &name);
     let mut body = download.stream;
+    // An earlier attempt that died mid-way (a killed process) may have left a staging file.
+    if let Err(e) = state.storage.discard_partials(&key).await {
+        tracing::warn!(storage.key = %key, error = %e, "removing an unfinished upload failed");
+    }
     let mut upload = state
         .storage
         .begin_upload(&key)

@@ -19,6 +19,10 @@ const MAX_PARTS_IN_FLIGHT: usize = 2;
 #[derive(Clone)]
 pub struct Storage {
     store: Arc<dyn ObjectStore>,
+    /// The directory of a local store. An upload in progress is staged there as
+    /// `{key}#{n}` and only renamed to `{key}` when complete; a process killed mid-upload
+    /// leaves the staging file behind, which `discard_partials` and `sweep_partials` remove.
+    local_root: Option<std::path::PathBuf>,
     /// Where objects go, for logs and the admin (never contains credentials).
     pub description: String,
 }
@@ -49,6 +53,7 @@ impl Storage {
                 .with_automatic_cleanup(true);
             return Ok(Self {
                 store: Arc::new(store),
+                local_root: Some(std::path::PathBuf::from(path)),
                 description: url.to_owned(),
             });
         }
@@ -78,6 +83,7 @@ impl Storage {
             };
             return Ok(Self {
                 store,
+                local_root: None,
                 description: url.to_owned(),
             });
         }
@@ -125,6 +131,63 @@ impl Storage {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e).context("deleting object"),
         }
+    }
+
+    /// Remove what interrupted uploads to `key` left behind (local storage: staging files;
+    /// on S3 an unfinished multipart upload is invisible and a bucket lifecycle rule
+    /// (`AbortIncompleteMultipartUpload`) reclaims it).
+    pub async fn discard_partials(&self, key: &str) -> anyhow::Result<usize> {
+        let Some(root) = &self.local_root else {
+            return Ok(0);
+        };
+        let path = root.join(Path::parse(key)?.as_ref());
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+            return Ok(0);
+        };
+        let prefix = format!("{}#", name.to_string_lossy());
+        let mut removed = 0;
+        let Ok(mut entries) = tokio::fs::read_dir(dir).await else {
+            return Ok(0); // nothing was ever written there
+        };
+        while let Some(entry) = entries.next_entry().await? {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                tokio::fs::remove_file(entry.path()).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Delete staging files of uploads that have not been written to for `idle` (their
+    /// process died); returns how many. Local storage only.
+    pub async fn sweep_partials(&self, idle: std::time::Duration) -> anyhow::Result<usize> {
+        let Some(root) = self.local_root.clone() else {
+            return Ok(0);
+        };
+        tokio::task::spawn_blocking(move || {
+            let mut removed = 0;
+            let mut stack = vec![root];
+            while let Some(dir) = stack.pop() {
+                let Ok(entries) = std::fs::read_dir(&dir) else {
+                    continue;
+                };
+                for entry in entries.flatten() {
+                    let path = entry.path();
+                    let Ok(meta) = entry.metadata() else { continue };
+                    if meta.is_dir() {
+                        stack.push(path);
+                    } else if entry.file_name().to_string_lossy().contains('#')
+                        && meta.modified().ok().and_then(|m| m.elapsed().ok()) > Some(idle)
+                        && std::fs::remove_file(&path).is_ok()
+                    {
+                        removed += 1;
+                    }
+                }
+            }
+            removed
+        })
+        .await
+        .context("sweeping unfinished uploads")
     }
 
     /// Write, read back and delete a probe object (`/readyz`).
@@ -258,6 +321,33 @@ mod tests {
         up.abort().await;
         assert_eq!(storage.size_of("a/c.bin").await?, None);
         storage.check_writable().await?;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn what_a_killed_upload_leaves_behind_is_cleaned_up() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let storage = Storage::from_url(&format!("file://{}", dir.path().display()))?;
+        let mut up = storage.begin_upload("k/f/data.bin").await?;
+        up.write(Bytes::from(vec![7u8; 6 * 1024 * 1024])).await?;
+        std::mem::forget(up); // as if the process died: no abort, no cleanup
+        let staged = |d: &std::path::Path| {
+            std::fs::read_dir(d.join("k/f"))
+                .map(|e| e.count())
+                .unwrap_or(0)
+        };
+        assert_eq!(staged(dir.path()), 1, "a staging file exists");
+        assert_eq!(storage.size_of("k/f/data.bin").await?, None);
+        assert_eq!(
+            storage
+                .sweep_partials(std::time::Duration::from_secs(3600))
+                .await?,
+            0,
+            "recent: kept"
+        );
+        assert_eq!(storage.discard_partials("k/f/data.bin").await?, 1);
+        assert_eq!(staged(dir.path()), 0);
+        assert_eq!(storage.discard_partials("never/written.bin").await?, 0);
         Ok(())
     }
 }

@@ -15,7 +15,7 @@ use crate::models::entities::{connection, connector, knowledge_folder};
 use crate::models::folders;
 use crate::services::connections::{self, ResolvedConnector};
 use crate::services::import_service::{self, Pick};
-use crate::services::rate_limits::{self, CLOUD_BROWSE, CLOUD_IMPORT};
+use crate::services::rate_limits;
 use crate::services::run_action::run_action;
 use crate::services::source_files::human_size;
 use crate::state::AppState;
@@ -164,7 +164,7 @@ pub async fn browse(
                 message: "The sign-in has expired.".into(),
             }));
         }
-        rate_limits::check(&state.db, user.id, &CLOUD_BROWSE).await?;
+        rate_limits::check(&state.db, user.id, &state.settings.cloud_browse_limit()).await?;
         list(&state, &user, &conn, &connector, &source, &query).await
     }
     .await;
@@ -229,7 +229,7 @@ pub async fn import(
                 import_service::MAX_FILES_PER_IMPORT
             )));
         }
-        rate_limits::check(&state.db, user.id, &CLOUD_IMPORT).await?;
+        rate_limits::check(&state.db, user.id, &state.settings.cloud_import_limit()).await?;
         import_service::enqueue(&state, &folder, &conn, &connector.row.slug, &picks).await
     }
     .await;

@@ -4,6 +4,7 @@
 use super::account::html;
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
+use crate::models::entities::connector;
 use crate::models::folders;
 use crate::services::source_files::{self, Incoming, Origin, human_size};
 use crate::state::AppState;
@@ -12,6 +13,7 @@ use actix_multipart::Multipart;
 use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::{StreamExt, TryStreamExt};
+use sea_orm::EntityTrait;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -90,7 +92,7 @@ pub async fn show(
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     let folder = folders::find_owned(&state.db, user.id, path.into_inner()).await?;
-    let files = FileRows::from_models(&folders::files(&state.db, folder.id).await?);
+    let files = file_rows(&state, folder.id).await?;
     let page = FolderPage {
         ctx: PageCtx::new(&session, Some(&user)),
         folder,
@@ -106,8 +108,20 @@ pub async fn files(
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     let folder = folders::find_owned(&state.db, user.id, path.into_inner()).await?;
-    let files = FileRows::from_models(&folders::files(&state.db, folder.id).await?);
+    let files = file_rows(&state, folder.id).await?;
     Ok(html(FilesFragment { folder, files }, 200))
+}
+
+/// The folder's file table, with services by name.
+async fn file_rows(state: &AppState, folder_id: i64) -> AppResult<FileRows> {
+    let files = folders::files(&state.db, folder_id).await?;
+    let services = connector::Entity::find()
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|c| (c.slug, c.name))
+        .collect();
+    Ok(FileRows::from_models(&files, &services))
 }
 
 /// Accept one or more `file` parts, each streamed straight to storage.
@@ -168,7 +182,7 @@ pub async fn upload(
         return Err(AppError::BadRequest("Choose a file to upload.".into()));
     }
     if super::is_htmx(&req) {
-        let files = FileRows::from_models(&folders::files(&state.db, folder.id).await?);
+        let files = file_rows(&state, folder.id).await?;
         return Ok(html(FilesFragment { folder, files }, 200));
     }
     let names: Vec<&str> = stored.iter().map(|f| f.name.as_str()).collect();

@@ -1,16 +1,21 @@
 //! A real browser (Debian's Chromium, driven by npm `playwright-core` from `tests/browser/`)
-//! walks the issue's acceptance path against the real app and the real OAuth server: log in,
-//! connect `test-oauth` through the provider's own login and consent pages, land on
-//! /settings with the new connection shown, and press the row's HTMX "Test" button.
+//! walks the issues' acceptance paths against the real app:
+//! - with the real OAuth server: log in, connect `test-oauth` through the provider's own login
+//!   and consent pages, land on /settings with the new connection shown, and press the row's
+//!   HTMX "Test" button;
+//! - an administrator configures and enables a connector that a user then sees on /settings;
+//! - with the fake Google Drive: import two files of a Drive subfolder into a knowledge folder
+//!   through the cloud-import panel and watch them become `ready` in the file list.
 //!
 //! Skips with a notice when /usr/bin/chromium or node is missing, unless CI=true (then it
 //! fails). Screenshots are written to the test's temp dir and copied to
-//! `target/tmp/browser/` so they outlive the run.
+//! `target/tmp/browser*/` so they outlive the run.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::fake_drive::{self, Content, FakeDrive};
 use crate::helpers::spawn_app;
 use crate::node_packages::{ci, ensure_installed, installed, tool_available};
 use crate::oauth_server::{OAuthServer, OAuthServerConfig};
@@ -303,4 +308,211 @@ async fn browser_admin_configures_and_enables_a_connector_that_a_user_then_sees_
             (Some(admin.id), "connector.enable".to_owned()),
         ]
     );
+}
+
+/// A `google-drive` connection for `user_id`, signed in as `identity` (the fake Drive takes
+/// any bearer token), with the connector pointed at `drive` and counted as configured.
+async fn google_drive_connection(
+    app: &crate::helpers::TestApp,
+    drive: &FakeDrive,
+    user_id: i64,
+    identity: &str,
+) -> i64 {
+    use campuscore::models::entities::connector;
+    use campuscore::services::credentials;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    let slug = "google-drive";
+    app.set_config(slug, "CLIENT_ID", "browser-drive-client")
+        .await;
+    app.set_config(slug, "CLIENT_SECRET", "browser-drive-secret")
+        .await;
+    app.set_config(slug, "API_BASE_URL", drive.base_url()).await;
+    let row = connector::Entity::find()
+        .filter(connector::Column::Slug.eq(slug))
+        .one(&app.state.db)
+        .await
+        .expect("query")
+        .expect("google-drive is in the catalog");
+    credentials::insert(
+        &app.state.db,
+        &app.state.keyring,
+        credentials::NewConnection {
+            user_id,
+            connector_id: row.id,
+            data: serde_json::json!({
+                "access_token": "browser-drive-access-token",
+                "refresh_token": "browser-drive-refresh-token",
+                "token_type": "Bearer",
+            }),
+            service_identity: Some(identity.to_owned()),
+            scopes: None,
+            expires_at: None,
+        },
+    )
+    .await
+    .expect("insert the google-drive connection")
+    .id
+}
+
+#[tokio::test]
+async fn browser_imports_two_files_from_a_google_drive_subfolder_and_sees_them_ready() {
+    if !browser_ready().await {
+        return;
+    }
+
+    use campuscore::models::entities::source_file;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+    let app = spawn_app().await;
+    let email = "ada@example.test";
+    let password = "a long enough password";
+    let user = app.create_user(email, password, false).await;
+    let folder = campuscore::models::folders::create(&app.state.db, user.id, "BIO 101")
+        .await
+        .expect("create the knowledge folder");
+
+    // My Drive: "Week 1" with four files, and more files at the top than one page holds
+    // (the connector asks for 100 items a page, folders first).
+    let drive = FakeDrive::start().await;
+    let week = drive.add_folder(fake_drive::ROOT, "Week 1");
+    let lecture = drive.add_file(
+        &week,
+        "Lecture 1.pdf",
+        "application/pdf",
+        Content::synthetic(600 * 1024, 11),
+    );
+    let lab = drive.add_file(
+        &week,
+        "Lab sheet.txt",
+        "text/plain",
+        "Lab 1: pipettes, buffers and a careful notebook.\n",
+    );
+    drive.add_file(
+        &week,
+        "Reading list.pdf",
+        "application/pdf",
+        Content::synthetic(40 * 1024, 12),
+    );
+    drive.add_file(
+        &week,
+        "Photo of the board.png",
+        "image/png",
+        Content::synthetic(90 * 1024, 13),
+    );
+    let top_files = 103;
+    for i in 1..=top_files {
+        drive.add_file(
+            fake_drive::ROOT,
+            &format!("Handout {i:03}.txt"),
+            "text/plain",
+            format!("Handout {i}\n").into_bytes(),
+        );
+    }
+    let account = "ada@campus.test";
+    let conn = google_drive_connection(&app, &drive, user.id, account).await;
+    let picks = [("Lecture 1.pdf", &lecture), ("Lab sheet.txt", &lab)];
+    let pick_names = serde_json::to_string(&picks.map(|(name, _)| name)).expect("json");
+
+    let screenshots = app.dir.path().join("cloud-import-screenshots");
+    let (output, elapsed, kept) = run_browser_script(
+        "cloud_import.mjs",
+        &[
+            ("APP_URL", &app.address),
+            ("EMAIL", email),
+            ("PASSWORD", password),
+            ("FOLDER_NAME", "BIO 101"),
+            ("ACCOUNT", account),
+            ("SUBFOLDER", "Week 1"),
+            ("PICKS", &pick_names),
+            ("TOP_FILES", &top_files.to_string()),
+        ],
+        &screenshots,
+        "browser-cloud-import",
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "browser: cloud_import.mjs failed ({}) after {elapsed:.1?}; screenshots: {kept}\n\
+         --- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        output.status
+    );
+    eprintln!("browser: cloud_import.mjs passed in {elapsed:.1?}; screenshots: {kept}\n{stdout}");
+
+    // The database agrees with the page: two ready rows from this connection, whose stored
+    // bytes are the ones Drive served, each downloaded exactly once.
+    let rows = source_file::Entity::find()
+        .filter(source_file::Column::KnowledgeFolderId.eq(folder.id))
+        .order_by_asc(source_file::Column::Name)
+        .all(&app.state.db)
+        .await
+        .expect("query");
+    let summary: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|r| (r.name.as_str(), r.status.as_str(), r.origin.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("Lab sheet.txt", "ready", "google-drive"),
+            ("Lecture 1.pdf", "ready", "google-drive"),
+        ],
+        "the folder's files (name, status, origin)"
+    );
+    for row in &rows {
+        let (_, drive_id) = picks
+            .iter()
+            .find(|(name, _)| *name == row.name)
+            .expect("a picked file");
+        let origin: serde_json::Value =
+            serde_json::from_str(row.origin_ref.as_deref().unwrap_or_default())
+                .expect("origin_ref is JSON");
+        assert_eq!(origin["file_id"], drive_id.as_str(), "{}", row.name);
+        assert_eq!(origin["connection_id"], conn, "{}", row.name);
+        let served = drive.content_of(drive_id);
+        let stored = app
+            .state
+            .storage
+            .read_all(&row.storage_key)
+            .await
+            .expect("read the stored file");
+        assert_eq!(stored.len() as u64, served.len(), "{} length", row.name);
+        assert_eq!(
+            row.size_bytes as u64,
+            served.len(),
+            "{} size_bytes",
+            row.name
+        );
+        let mut md5 = fake_drive::Md5::new();
+        md5.update(&stored);
+        assert_eq!(
+            hex::encode(md5.finish()),
+            drive.md5_of(drive_id),
+            "{}: stored bytes differ from what Drive served",
+            row.name
+        );
+        if let Some(sha256) = &row.sha256 {
+            assert_eq!(*sha256, served.sha256_hex(), "{} sha256", row.name);
+        }
+    }
+    let downloads: Vec<String> = drive
+        .requests()
+        .into_iter()
+        .filter(|r| r.endpoint == Some(fake_drive::Endpoint::Content))
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(
+        drive.content_requests(),
+        2,
+        "one download per imported file: {downloads:?}"
+    );
+    for (name, id) in picks {
+        assert_eq!(
+            downloads.iter().filter(|p| p.contains(id.as_str())).count(),
+            1,
+            "{name} downloaded once: {downloads:?}"
+        );
+    }
 }

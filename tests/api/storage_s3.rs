@@ -4,7 +4,7 @@ use campuscore::services::storage::Storage;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-struct Moto(Child);
+pub struct Moto(Child);
 
 impl Drop for Moto {
     fn drop(&mut self) {
@@ -15,7 +15,7 @@ impl Drop for Moto {
 
 /// Start `moto.server` on a free port; `None` (with a notice) when moto is not installed
 /// outside CI. Under `CI=true` a missing moto fails the test.
-async fn start_moto() -> Option<(Moto, u16)> {
+pub async fn start_moto() -> Option<(Moto, u16)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .ok()?
         .local_addr()

@@ -3,95 +3,12 @@
 //! connected to the real OAuth server through the JSON API, then hammered with actions on
 //! a connection whose access token has expired: the provider must see exactly one refresh.
 
-use crate::helpers::{create_pg_database, drop_pg_database, use_postgres};
 use crate::oauth_flow::{CLIENT_ID, CLIENT_SECRET, SLUG, param, stat};
 use crate::oauth_server::{OAuthServer, OAuthServerConfig};
-use campuscore::services::secrets::Keyring;
+use crate::serve_process::{Deployment, free_port};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
-use std::net::TcpListener;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// One `campuscore` process and what it needs to be reached and stopped.
-struct Server {
-    child: std::process::Child,
-    address: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The environment both processes share.
-struct Shared {
-    data_dir: tempfile::TempDir,
-    database_url: String,
-    fernet_keys: String,
-    base_url: String,
-}
-
-impl Shared {
-    fn command(&self, dir: &std::path::Path) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_campuscore"));
-        cmd.env_remove("FERNET_KEY")
-            .env("CAMPUSCORE_DATA_DIR", dir)
-            .env("DATABASE_URL", &self.database_url)
-            .env("FERNET_KEYS", &self.fernet_keys)
-            .env("CAMPUSCORE_BASE_URL", &self.base_url)
-            .env("RUST_LOG", "warn");
-        cmd
-    }
-
-    fn cli(&self, args: &[&str]) -> String {
-        let out = self
-            .command(self.data_dir.path())
-            .args(args)
-            .output()
-            .expect("run campuscore");
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    async fn serve(&self, port: u16, name: &str) -> Server {
-        let dir = self.data_dir.path().join(name);
-        std::fs::create_dir_all(&dir).expect("instance dir");
-        let child = self
-            .command(&dir)
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start campuscore serve");
-        let server = Server {
-            child,
-            address: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let ready = reqwest::get(format!("{}/healthz", server.address)).await;
-            if ready.is_ok_and(|r| r.status().is_success()) {
-                return server;
-            }
-            assert!(Instant::now() < deadline, "{name} did not start");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
+use std::time::Duration;
 
 async fn post_json(http: &reqwest::Client, url: &str, token: &str, body: Value) -> (u16, Value) {
     let res = http
@@ -107,29 +24,8 @@ async fn post_json(http: &reqwest::Client, url: &str, token: &str, body: Value) 
 
 #[tokio::test]
 async fn two_serve_processes_on_one_database_refresh_an_expired_token_once() {
-    campuscore::install_crypto_provider();
-    let data_dir = tempfile::tempdir().expect("temp dir");
-    let pg = if use_postgres() {
-        Some(
-            create_pg_database()
-                .await
-                .expect("PostgreSQL test database"),
-        )
-    } else {
-        None
-    };
-    let database_url = match &pg {
-        Some((_, url)) => url.clone(),
-        None => format!("sqlite://{}/shared.db?mode=rwc", data_dir.path().display()),
-    };
-    let (port_a, port_b) = (free_port(), free_port());
-    let shared = Shared {
-        data_dir,
-        database_url,
-        fernet_keys: Keyring::generate_key(),
-        // Both processes present the same public URL, as behind one load balancer.
-        base_url: format!("http://127.0.0.1:{port_a}"),
-    };
+    let shared = Deployment::new().await;
+    let (port_a, port_b) = (shared.port, free_port());
     let redirect_uri = format!("{}/api/connectors/{SLUG}/callback", shared.base_url);
     let Some(server) = OAuthServer::start(OAuthServerConfig {
         client_id: CLIENT_ID.into(),
@@ -220,7 +116,4 @@ async fn two_serve_processes_on_one_database_refresh_an_expired_token_once() {
     );
 
     drop((a, b));
-    if let Some((name, _)) = pg {
-        drop_pg_database(&name);
-    }
 }

@@ -1,0 +1,221 @@
+//! Real `campuscore serve` OS processes for tests that need one: killing the server in the
+//! middle of work, two processes on one database, or reading a server's peak memory.
+//! A `Deployment` is the environment they share (data directory, database — a SQLite file,
+//! or PostgreSQL with `CAMPUSCORE_TEST_DB=postgres` — and Fernet keys), set up with the CLI
+//! as an operator would.
+
+use crate::helpers::{create_pg_database, drop_pg_database, use_postgres};
+use campuscore::services::secrets::Keyring;
+use sea_orm::DatabaseConnection;
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One `campuscore serve` process; killed when dropped.
+pub struct Server {
+    child: std::process::Child,
+    pub address: String,
+}
+
+impl Server {
+    /// The operating-system process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kill the process at once (SIGKILL: no shutdown code runs) and reap it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The process's peak resident memory so far (`VmHWM`), in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        proc_status_kib(self.pid(), "VmHWM:")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("{field} in /proc/{pid}/status"))
+}
+
+/// The environment every process of one deployment shares.
+pub struct Deployment {
+    data_dir: tempfile::TempDir,
+    pub database_url: String,
+    pub fernet_keys: String,
+    /// The public URL all processes present (as behind one load balancer).
+    pub base_url: String,
+    pub port: u16,
+    pg_database: Option<String>,
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        if let Some(name) = &self.pg_database {
+            drop_pg_database(name);
+        }
+    }
+}
+
+impl Deployment {
+    pub async fn new() -> Self {
+        campuscore::install_crypto_provider();
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let (pg_database, database_url) = if use_postgres() {
+            let (name, url) = create_pg_database()
+                .await
+                .expect("PostgreSQL test database");
+            (Some(name), url)
+        } else {
+            let url = format!("sqlite://{}/shared.db?mode=rwc", data_dir.path().display());
+            (None, url)
+        };
+        let port = free_port();
+        Self {
+            data_dir,
+            database_url,
+            fernet_keys: Keyring::generate_key(),
+            base_url: format!("http://127.0.0.1:{port}"),
+            port,
+            pg_database,
+        }
+    }
+
+    /// The shared data directory (objects are stored under `objects/` in it).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.data_dir.path()
+    }
+
+    fn command(&self, dir: &std::path::Path) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_campuscore"));
+        cmd.env_remove("FERNET_KEY")
+            .env("CAMPUSCORE_DATA_DIR", dir)
+            .env(
+                "CAMPUSCORE_STORAGE_URL",
+                format!("file://{}/objects", self.data_dir.path().display()),
+            )
+            .env("DATABASE_URL", &self.database_url)
+            .env("FERNET_KEYS", &self.fernet_keys)
+            .env("CAMPUSCORE_BASE_URL", &self.base_url)
+            .env("RUST_LOG", "warn");
+        cmd
+    }
+
+    /// Run a CLI command to completion; its stdout.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = self
+            .command(self.data_dir.path())
+            .args(args)
+            .output()
+            .expect("run campuscore");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Start `campuscore serve` on `port` (its own working directory `name`) and wait until
+    /// it answers `/healthz`.
+    pub async fn serve(&self, port: u16, name: &str) -> Server {
+        let dir = self.data_dir.path().join(name);
+        std::fs::create_dir_all(&dir).expect("instance dir");
+        let child = self
+            .command(&dir)
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start campuscore serve");
+        let server = Server {
+            child,
+            address: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ready = reqwest::get(format!("{}/healthz", server.address)).await;
+            if ready.is_ok_and(|r| r.status().is_success()) {
+                return server;
+            }
+            assert!(Instant::now() < deadline, "{name} did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A connection to the deployment's database (after a `migrate` or a first `serve`).
+    pub async fn db(&self) -> DatabaseConnection {
+        campuscore::db::connect(&self.database_url)
+            .await
+            .expect("database")
+    }
+
+    pub fn keyring(&self) -> Keyring {
+        Keyring::from_keys(&[&self.fernet_keys]).expect("keys")
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A browser session on `address`: logged in as `email`, holding its cookies.
+pub struct Browser {
+    pub http: reqwest::Client,
+    pub address: String,
+}
+
+impl Browser {
+    pub async fn log_in(address: &str, email: &str, password: &str) -> Self {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let http = crate::helpers::client_with_jar(jar);
+        let browser = Self {
+            http,
+            address: address.to_owned(),
+        };
+        let token = browser.csrf("/login").await;
+        let res = browser
+            .http
+            .post(format!("{address}/login"))
+            .form(&[
+                ("email", email),
+                ("password", password),
+                ("csrf_token", &token),
+            ])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(res.status(), 303, "login should redirect");
+        browser
+    }
+
+    pub async fn csrf(&self, path: &str) -> String {
+        let html = self
+            .http
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("body");
+        crate::helpers::csrf_from(&html)
+    }
+}
