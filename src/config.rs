@@ -169,4 +169,28 @@ mod tests {
             .map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.contains("DATABASE_URL")));
     }
+
+    #[test]
+    fn cloud_limits_default_to_the_documented_ones_and_can_be_raised() -> anyhow::Result<()> {
+        let s = settings(&[])?;
+        assert_eq!(s.cloud_browse_limit(), rate_limits::CLOUD_BROWSE);
+        assert_eq!(s.cloud_import_limit(), rate_limits::CLOUD_IMPORT);
+        let s = settings(&[
+            ("CAMPUSCORE_CLOUD_BROWSE_PER_MINUTE", "120"),
+            ("CAMPUSCORE_CLOUD_IMPORTS_PER_HOUR", "25"),
+        ])?;
+        assert_eq!(s.cloud_browse_limit().max, 120);
+        assert_eq!(
+            s.cloud_browse_limit().window,
+            rate_limits::CLOUD_BROWSE.window
+        );
+        assert_eq!(s.cloud_import_limit().max, 25);
+        for bad in ["0", "-1", "many"] {
+            let err = settings(&[("CAMPUSCORE_CLOUD_BROWSE_PER_MINUTE", bad)])
+                .err()
+                .map(|e| e.to_string());
+            assert!(err.is_some_and(|e| e.contains("CAMPUSCORE_CLOUD_BROWSE_PER_MINUTE")));
+        }
+        Ok(())
+    }
 }

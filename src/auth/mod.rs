@@ -18,6 +18,9 @@ pub mod keys {
     pub const FLASH: &str = "flash";
     /// Random per-session value whose hash binds the OAuth flows started in the session.
     pub const OAUTH_NONCE: &str = "oauth_nonce";
+    /// Where to go after a connect flow started elsewhere than /settings (cloud import):
+    /// `(slug, path, started at)`.
+    pub const CONNECT_RETURN: &str = "connect_return";
 }
 
 /// A random URL-safe token with `bytes` bytes of entropy (ChaCha12 seeded from the OS).

@@ -15,7 +15,7 @@
 //! again when its lease ends; a second run overwrites the same key with the same bytes.
 
 use super::queue::{self, Message, RetryAfter};
-use super::source_files::{display_name, human_size};
+use super::source_files::{display_name, human_size, mime_type_for};
 use super::storage::source_file_key;
 use super::{connections, run_action};
 use crate::error::{AppError, AppResult};
@@ -195,16 +195,7 @@ async fn insert_queued<C: ConnectionTrait>(
     key: &str,
 ) -> AppResult<(source_file::Model, bool)> {
     let name = display_name(&pick.name).unwrap_or_else(|| "Untitled".into());
-    let mime = pick
-        .mime_type
-        .clone()
-        .filter(|m| !m.is_empty() && m.len() <= 255)
-        .unwrap_or_else(|| {
-            mime_guess::from_path(&name)
-                .first_or_octet_stream()
-                .essence_str()
-                .to_owned()
-        });
+    let mime = mime_type_for(&name, pick.mime_type.clone());
     let uuid = uuid::Uuid::new_v4().to_string();
     let source = Source {
         connection_id: conn.id,
@@ -401,7 +392,7 @@ async fn import(
     let mut check = Checksum::expecting(download.checksum.as_deref());
     let expected_size = download.size;
     let mime = Some(download.mime_type.clone())
-        .filter(|m| !m.is_empty() && m != "application/octet-stream")
+        .filter(|m| !m.is_empty() && m.len() <= 255 && m != "application/octet-stream")
         .unwrap_or_else(|| file.mime_type.clone());
     // The download's name can differ from the listing's (an exported Google Doc gains its
     // extension); the key follows it, and is the same on every attempt.

@@ -46,6 +46,19 @@ pub fn display_name(raw: &str) -> Option<String> {
     (!cleaned.is_empty()).then_some(cleaned)
 }
 
+/// The MIME type a stored file gets: the one given, unless it is missing, generic or
+/// implausibly long; then a guess from the name's extension.
+pub fn mime_type_for(name: &str, given: Option<String>) -> String {
+    given
+        .filter(|m| !m.is_empty() && m.len() <= 255 && m != "application/octet-stream")
+        .unwrap_or_else(|| {
+            mime_guess::from_path(name)
+                .first_or_octet_stream()
+                .essence_str()
+                .to_owned()
+        })
+}
+
 /// Stream `body` into `folder`, enforcing `limit` bytes.
 pub async fn store<S, E>(
     state: &AppState,
@@ -61,15 +74,7 @@ where
 {
     let name = display_name(&incoming.name)
         .ok_or_else(|| AppError::BadRequest("The file needs a name.".into()))?;
-    let mime = incoming
-        .mime_type
-        .filter(|m| !m.is_empty() && m != "application/octet-stream")
-        .unwrap_or_else(|| {
-            mime_guess::from_path(&name)
-                .first_or_octet_stream()
-                .essence_str()
-                .to_owned()
-        });
+    let mime = mime_type_for(&name, incoming.mime_type);
     let uuid = uuid::Uuid::new_v4().to_string();
     let key = source_file_key(folder.id, &uuid, &name);
     let mut upload = state.storage.begin_upload(&key).await?;

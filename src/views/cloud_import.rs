@@ -68,11 +68,18 @@ pub async fn services(
                     .unwrap_or_else(|| format!("Connection {}", c.id)),
                 needs_reconnect: c.status == STATUS_NEEDS_REAUTH,
                 browse_url: browse_url(folder.id, c.id, &BrowseQuery::default()),
-                reconnect_url: reconnect_url(&row.slug, c.id),
+                reconnect_url: format!(
+                    "{}&next=/knowledge-folders/{}/",
+                    reconnect_url(&row.slug, c.id),
+                    folder.id
+                ),
             })
             .collect();
         services.push(Service {
-            connect_url: format!("/api/connectors/connect/{}/start", row.slug),
+            connect_url: format!(
+                "/api/connectors/connect/{}/start?next=/knowledge-folders/{}/",
+                row.slug, folder.id
+            ),
             name: row.name,
             description: row.description,
             icon: row.icon,
@@ -352,10 +359,14 @@ fn error_fragment(here: &Here<'_>, e: AppError) -> AppResult<HttpResponse> {
         AppError::Connector(ConnectorError::AuthExpired { .. }) => {
             view.title = format!("Reconnect {service}");
             view.message = format!(
-                "{service} no longer accepts this connection's sign-in. Reconnect to keep \
+                "{service} no longer accepts this connection's credentials. Reconnect to keep \
                  browsing and importing."
             );
-            view.reconnect_url = Some(reconnect_url(&here.connector.row.slug, here.conn.id));
+            view.reconnect_url = Some(format!(
+                "{}&next=/knowledge-folders/{}/",
+                reconnect_url(&here.connector.row.slug, here.conn.id),
+                here.folder.id
+            ));
         }
         AppError::RateLimited { .. } => {
             view.title = "Slow down a little".into();

@@ -15,10 +15,49 @@ use campuscore_connectors::ConnectorKind;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 
-/// `?connection=` on the start and form routes: the connection a "Reconnect" renews.
+/// `?connection=` on the start and form routes: the connection a "Reconnect" renews;
+/// `?next=` on the start route: the page to return to afterwards (a path on this site).
 #[derive(Deserialize)]
 pub struct ReconnectQuery {
     connection: Option<i64>,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// How long a remembered return path stays valid (an abandoned flow must not redirect a
+/// later, unrelated one).
+const RETURN_VALID_SECS: i64 = 15 * 60;
+
+/// Remember where the flow for `slug` should end, when it was started from another page.
+fn remember_return(session: &Session, slug: &str, next: Option<&str>) {
+    let next = next.map(super::safe_next).filter(|n| *n != "/");
+    let value = next.map(|n| {
+        (
+            slug.to_owned(),
+            n.to_owned(),
+            chrono::Utc::now().timestamp(),
+        )
+    });
+    let stored = match value {
+        Some(v) => session.insert(keys::CONNECT_RETURN, v),
+        None => {
+            session.remove(keys::CONNECT_RETURN);
+            Ok(())
+        }
+    };
+    if let Err(e) = stored {
+        tracing::warn!(error = %e, "remembering the return page failed");
+    }
+}
+
+/// Where the finished flow for `slug` goes: the remembered page, else `/settings`.
+fn return_path(session: &Session, slug: &str) -> String {
+    session
+        .remove_as::<(String, String, i64)>(keys::CONNECT_RETURN)
+        .and_then(Result::ok)
+        .filter(|(s, _, at)| s == slug && chrono::Utc::now().timestamp() - at < RETURN_VALID_SECS)
+        .map(|(_, path, _)| path)
+        .unwrap_or_else(|| "/settings".to_owned())
 }
 
 /// The session's OAuth nonce: flows started in this session are bound to its hash.
@@ -42,6 +81,7 @@ pub async fn start(
     slug: web::Path<String>,
     query: web::Query<ReconnectQuery>,
 ) -> AppResult<HttpResponse> {
+    remember_return(&session, &slug, query.next.as_deref());
     match begin(&state, &session, &user, &slug, query.connection).await {
         Ok(location) => Ok(HttpResponse::Found()
             .insert_header(("Location", location))
@@ -126,7 +166,7 @@ pub async fn callback(
             flash(&session, "error", e.user_message());
         }
     }
-    Ok(see_other("/settings"))
+    Ok(see_other(&return_path(&session, &slug)))
 }
 
 async fn finish(
@@ -240,12 +280,13 @@ pub async fn manual_submit(
             for warning in done.warnings {
                 flash(&session, "warning", warning);
             }
+            let back = return_path(&session, &connector.row.slug);
             if is_htmx(&req) {
                 Ok(HttpResponse::Ok()
-                    .insert_header(("HX-Redirect", "/settings"))
+                    .insert_header(("HX-Redirect", back))
                     .finish())
             } else {
-                Ok(see_other("/settings"))
+                Ok(see_other(&back))
             }
         }
         Err(e @ (AppError::Invalid(_) | AppError::Connector(_))) => {

@@ -3,27 +3,20 @@
 
 use crate::helpers::{TestApp, client, spawn_app};
 use campuscore::models::entities::{connector, connector_audit_log};
-use campuscore::services::{api_tokens, credentials};
+use campuscore::services::api_tokens;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 
 async fn echo_connection(app: &TestApp, user_id: i64) -> i64 {
-    let row = app.echo_connector().await;
-    let conn = credentials::insert(
-        &app.state.db,
-        &app.state.keyring,
-        credentials::NewConnection {
+    let conn = app
+        .insert_connection(
+            "test-echo",
             user_id,
-            connector_id: row.id,
-            data: json!({ "api_key": "valid-super-secret-key" }),
-            service_identity: Some("echo user".into()),
-            scopes: None,
-            expires_at: None,
-        },
-    )
-    .await
-    .expect("insert connection");
+            json!({ "api_key": "valid-super-secret-key" }),
+            "echo user",
+        )
+        .await;
     assert!(
         !conn.credentials.contains("super-secret"),
         "credentials are encrypted at rest"

@@ -318,41 +318,8 @@ async fn google_drive_connection(
     user_id: i64,
     identity: &str,
 ) -> i64 {
-    use campuscore::models::entities::connector;
-    use campuscore::services::credentials;
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-
-    let slug = "google-drive";
-    app.set_config(slug, "CLIENT_ID", "browser-drive-client")
-        .await;
-    app.set_config(slug, "CLIENT_SECRET", "browser-drive-secret")
-        .await;
-    app.set_config(slug, "API_BASE_URL", drive.base_url()).await;
-    let row = connector::Entity::find()
-        .filter(connector::Column::Slug.eq(slug))
-        .one(&app.state.db)
-        .await
-        .expect("query")
-        .expect("google-drive is in the catalog");
-    credentials::insert(
-        &app.state.db,
-        &app.state.keyring,
-        credentials::NewConnection {
-            user_id,
-            connector_id: row.id,
-            data: serde_json::json!({
-                "access_token": "browser-drive-access-token",
-                "refresh_token": "browser-drive-refresh-token",
-                "token_type": "Bearer",
-            }),
-            service_identity: Some(identity.to_owned()),
-            scopes: None,
-            expires_at: None,
-        },
-    )
-    .await
-    .expect("insert the google-drive connection")
-    .id
+    crate::cloud_drives::configure(app, "google-drive", drive.base_url()).await;
+    crate::cloud_drives::oauth_connection(app, "google-drive", user_id, identity).await
 }
 
 #[tokio::test]

@@ -9,10 +9,9 @@ use crate::cloud_import::{
 };
 use crate::fake_drive::{self, Content, Endpoint, FakeDrive, Fault};
 use crate::fake_graph::{self, FakeGraph};
-use crate::helpers::{Options, TestApp, location, spawn_app, spawn_app_with};
+use crate::helpers::{Options, TestApp, files_under, location, spawn_app, spawn_app_with};
 use crate::oauth_server::{OAuthServer, OAuthServerConfig};
-use campuscore::models::entities::{connection, connector, queue_message, source_file};
-use campuscore::services::credentials;
+use campuscore::models::entities::{connection, queue_message, source_file};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 use sha2::Digest;
@@ -21,39 +20,22 @@ use std::time::Duration;
 const MIB: u64 = 1024 * 1024;
 
 /// Points `slug` at `base_url` with a client id and secret, so it counts as configured.
-async fn configure(app: &TestApp, slug: &str, base_url: &str) {
+pub async fn configure(app: &TestApp, slug: &str, base_url: &str) {
     app.set_config(slug, "CLIENT_ID", "campuscore-test").await;
     app.set_config(slug, "CLIENT_SECRET", "client secret").await;
     app.set_config(slug, "API_BASE_URL", base_url).await;
 }
 
 /// A connection of `slug` for `user_id` with tokens the fakes accept.
-async fn oauth_connection(app: &TestApp, slug: &str, user_id: i64, identity: &str) -> i64 {
-    let row = connector::Entity::find()
-        .filter(connector::Column::Slug.eq(slug))
-        .one(&app.state.db)
+pub async fn oauth_connection(app: &TestApp, slug: &str, user_id: i64, identity: &str) -> i64 {
+    let tokens = json!({
+        "access_token": format!("access-{user_id}"),
+        "refresh_token": format!("refresh-{user_id}"),
+        "token_type": "Bearer",
+    });
+    app.insert_connection(slug, user_id, tokens, identity)
         .await
-        .expect("query")
-        .expect("connector in the catalog");
-    credentials::insert(
-        &app.state.db,
-        &app.state.keyring,
-        credentials::NewConnection {
-            user_id,
-            connector_id: row.id,
-            data: json!({
-                "access_token": format!("access-{user_id}"),
-                "refresh_token": format!("refresh-{user_id}"),
-                "token_type": "Bearer",
-            }),
-            service_identity: Some(identity.into()),
-            scopes: None,
-            expires_at: None,
-        },
-    )
-    .await
-    .expect("insert connection")
-    .id
+        .id
 }
 
 /// A logged-in user with a knowledge folder and a Google Drive connection to `drive`.
@@ -96,24 +78,12 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Every stored object under the folder's prefix (staging leftovers included).
 fn objects_of(app: &TestApp, folder: i64) -> Vec<std::path::PathBuf> {
-    let root = app
-        .dir
-        .path()
-        .join("objects/knowledge-folders")
-        .join(folder.to_string());
-    let mut out = Vec::new();
-    let mut stack = vec![root];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out
+    files_under(
+        &app.dir
+            .path()
+            .join("objects/knowledge-folders")
+            .join(folder.to_string()),
+    )
 }
 
 #[tokio::test]

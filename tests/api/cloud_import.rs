@@ -6,7 +6,6 @@
 
 use crate::helpers::{TestApp, location, spawn_app};
 use campuscore::models::entities::{queue_message, source_file};
-use campuscore::services::credentials;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -31,21 +30,13 @@ pub async fn create_folder(app: &TestApp, name: &str) -> i64 {
 
 /// A `test-echo` connection for `user_id`.
 pub async fn echo_connection(app: &TestApp, user_id: i64) -> i64 {
-    let row = app.echo_connector().await;
-    credentials::insert(
-        &app.state.db,
-        &app.state.keyring,
-        credentials::NewConnection {
-            user_id,
-            connector_id: row.id,
-            data: json!({ "api_key": "valid-super-secret-key" }),
-            service_identity: Some("echo user".into()),
-            scopes: None,
-            expires_at: None,
-        },
+    app.insert_connection(
+        "test-echo",
+        user_id,
+        json!({ "api_key": "valid-super-secret-key" }),
+        "echo user",
     )
     .await
-    .expect("insert connection")
     .id
 }
 
@@ -176,7 +167,12 @@ async fn the_service_list_offers_every_file_connector_with_browse_or_connect() {
     assert!(html.contains("Browse echo user"));
     // Google Drive has no client id configured yet: no Connect button, a hint instead.
     assert!(html.contains("Not configured — ask an administrator"));
-    assert!(html.contains("href=\"/api/connectors/connect/s3-bucket/start\""));
+    assert!(
+        html.contains(&format!(
+            "href=\"/api/connectors/connect/s3-bucket/start?next=/knowledge-folders/{folder}/\""
+        )),
+        "Connect comes back to the folder: {html}"
+    );
 
     // The folder page opens the panel.
     let page = app.get_text(&format!("/knowledge-folders/{folder}/")).await;
@@ -471,8 +467,8 @@ async fn a_connection_that_needs_reconnecting_offers_the_reconnect_button() {
     let body = res.text().await.expect("body");
     assert!(body.contains("Reconnect Test Echo"), "{body}");
     assert!(body.contains(&format!(
-        "href=\"/api/connectors/connect/test-echo/start?connection={conn}\""
-    )));
+        "href=\"/api/connectors/connect/test-echo/start?connection={conn}&#38;next=/knowledge-folders/{folder}/\""
+    )), "{body}");
 
     let list = hx_get(
         &app,
@@ -483,4 +479,49 @@ async fn a_connection_that_needs_reconnecting_offers_the_reconnect_button() {
     .await
     .expect("body");
     assert!(list.contains("Reconnect echo user"), "{list}");
+}
+
+#[tokio::test]
+async fn connecting_from_cloud_import_comes_back_to_the_folder_and_nowhere_else() {
+    let app = spawn_app().await;
+    app.logged_in_user("new@campus.edu").await;
+    let folder = create_folder(&app, "Fresh").await;
+    let back_to = format!("/knowledge-folders/{folder}/");
+
+    // A manual connector: start → its form → saved → back in the folder.
+    let res = app
+        .get(&format!(
+            "/api/connectors/connect/test-echo/start?next={back_to}"
+        ))
+        .await;
+    assert_eq!(res.status(), 302);
+    assert_eq!(location(&res), "/settings/connect/test-echo");
+    let res = app
+        .post_form(
+            "/settings/connect/test-echo",
+            "/settings/connect/test-echo",
+            &[("api_key", "valid-from-the-folder")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), back_to);
+    assert!(app.get_text(&back_to).await.contains("Connected Test Echo"));
+
+    // Only paths on this site, and only once.
+    for evil in ["//evil.example/", "https://evil.example/"] {
+        let res = app
+            .get(&format!(
+                "/api/connectors/connect/test-echo/start?next={evil}"
+            ))
+            .await;
+        assert_eq!(res.status(), 302);
+        let res = app
+            .post_form(
+                "/settings/connect/test-echo",
+                "/settings/connect/test-echo",
+                &[("api_key", "valid-again")],
+            )
+            .await;
+        assert_eq!(location(&res), "/settings", "{evil} is not followed");
+    }
 }

@@ -216,7 +216,7 @@ async fn an_upload_over_the_limit_is_refused_and_leaves_nothing_behind() {
         0
     );
     let objects = app.dir.path().join("objects/knowledge-folders");
-    let leftovers = walk(&objects);
+    let leftovers = crate::helpers::files_under(&objects);
     assert!(
         leftovers.is_empty(),
         "no stored object or partial file: {leftovers:?}"
@@ -250,19 +250,4 @@ async fn an_htmx_upload_returns_the_file_table_fragment() {
         "a fragment, not a page"
     );
     assert!(body.contains("hello.md") && body.contains("text/markdown"));
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }

@@ -246,14 +246,45 @@ impl TestApp {
 
     /// The catalog row of the test-only `test-echo` connector.
     pub async fn echo_connector(&self) -> campuscore::models::entities::connector::Model {
+        self.connector("test-echo").await
+    }
+
+    /// The catalog row of `slug`.
+    pub async fn connector(&self, slug: &str) -> campuscore::models::entities::connector::Model {
         use campuscore::models::entities::connector;
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
         connector::Entity::find()
-            .filter(connector::Column::Slug.eq("test-echo"))
+            .filter(connector::Column::Slug.eq(slug))
             .one(&self.state.db)
             .await
             .expect("query")
-            .expect("test-echo is in the catalog")
+            .unwrap_or_else(|| panic!("{slug} is in the catalog"))
+    }
+
+    /// A connection of `slug` for `user_id` with `data` as its credentials (encrypted as
+    /// the app stores them), signed in as `identity`.
+    pub async fn insert_connection(
+        &self,
+        slug: &str,
+        user_id: i64,
+        data: serde_json::Value,
+        identity: &str,
+    ) -> campuscore::models::entities::connection::Model {
+        let connector = self.connector(slug).await;
+        campuscore::services::credentials::insert(
+            &self.state.db,
+            &self.state.keyring,
+            campuscore::services::credentials::NewConnection {
+                user_id,
+                connector_id: connector.id,
+                data,
+                service_identity: Some(identity.to_owned()),
+                scopes: None,
+                expires_at: None,
+            },
+        )
+        .await
+        .expect("insert connection")
     }
 }
 
@@ -338,4 +369,21 @@ impl TestApp {
             .await;
         self.set_config(slug, "API_BASE_URL", &server.issuer).await;
     }
+}
+
+/// Every file below `dir`, recursively (none when it does not exist).
+pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
 }

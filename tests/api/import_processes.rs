@@ -103,24 +103,12 @@ async fn wait_for(
 
 /// Every file under the folder's prefix in the deployment's local object storage.
 fn objects(deployment: &Deployment, folder: i64) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![
-        deployment
+    crate::helpers::files_under(
+        &deployment
             .data_dir()
             .join("objects/knowledge-folders")
             .join(folder.to_string()),
-    ];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out
+    )
 }
 
 async fn setup_user(deployment: &Deployment) {
