@@ -97,6 +97,21 @@ impl Pick {
     }
 }
 
+/// A selection can be imported: at least one file, at most `MAX_FILES_PER_IMPORT`.
+pub fn check_selection(picks: &[Pick]) -> AppResult<()> {
+    if picks.is_empty() {
+        return Err(AppError::BadRequest(
+            "Nothing is selected: tick the files to import first.".into(),
+        ));
+    }
+    if picks.len() > MAX_FILES_PER_IMPORT {
+        return Err(AppError::BadRequest(format!(
+            "Import at most {MAX_FILES_PER_IMPORT} files at a time."
+        )));
+    }
+    Ok(())
+}
+
 /// Where an imported file comes from, kept in `source_file.origin_ref`.
 #[derive(Debug, Serialize, Deserialize)]
 struct Source {
@@ -124,16 +139,13 @@ pub async fn enqueue(
     connector_slug: &str,
     picks: &[Pick],
 ) -> AppResult<Enqueued> {
-    if picks.is_empty() {
-        return Err(AppError::BadRequest(
-            "Select at least one file to import.".into(),
-        ));
-    }
-    if picks.len() > MAX_FILES_PER_IMPORT {
-        return Err(AppError::BadRequest(format!(
-            "Import at most {MAX_FILES_PER_IMPORT} files at a time."
-        )));
-    }
+    check_selection(picks)?;
+    // The same file ticked twice (two pages of a search) is one import.
+    let mut seen = std::collections::HashSet::new();
+    let picks: Vec<&Pick> = picks
+        .iter()
+        .filter(|p| seen.insert((&p.id, &p.revision)))
+        .collect();
     let txn = state.db.begin().await?;
     let mut files = Vec::with_capacity(picks.len());
     let mut already_there = 0;

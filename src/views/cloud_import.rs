@@ -166,11 +166,7 @@ pub async fn browse(
     };
     let listed = async {
         query.check()?;
-        if conn.status == STATUS_NEEDS_REAUTH {
-            return Err(AppError::Connector(ConnectorError::AuthExpired {
-                message: "The sign-in has expired.".into(),
-            }));
-        }
+        signed_in(&conn)?;
         rate_limits::check(&state.db, user.id, &state.settings.cloud_browse_limit()).await?;
         list(&state, &user, &conn, &connector, &source, &query).await
     }
@@ -220,22 +216,8 @@ pub async fn import(
                 )
             })?);
         }
-        if picks.is_empty() {
-            return Err(AppError::BadRequest(
-                "Nothing is selected: tick the files to import first.".into(),
-            ));
-        }
-        if conn.status == STATUS_NEEDS_REAUTH {
-            return Err(AppError::Connector(ConnectorError::AuthExpired {
-                message: "The sign-in has expired.".into(),
-            }));
-        }
-        if picks.len() > import_service::MAX_FILES_PER_IMPORT {
-            return Err(AppError::BadRequest(format!(
-                "Import at most {} files at a time.",
-                import_service::MAX_FILES_PER_IMPORT
-            )));
-        }
+        import_service::check_selection(&picks)?;
+        signed_in(&conn)?;
         rate_limits::check(&state.db, user.id, &state.settings.cloud_import_limit()).await?;
         import_service::enqueue(&state, &folder, &conn, &connector.row.slug, &picks).await
     }
@@ -274,6 +256,16 @@ pub async fn import(
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "file" } else { "files" }
+}
+
+/// A connection known to need reconnecting is not tried: the user gets the Reconnect button.
+fn signed_in(conn: &connection::Model) -> AppResult<()> {
+    if conn.status == STATUS_NEEDS_REAUTH {
+        return Err(AppError::Connector(ConnectorError::AuthExpired {
+            message: "The sign-in has expired.".into(),
+        }));
+    }
+    Ok(())
 }
 
 /// The caller's connection `id` and its connector, which must import files.

@@ -245,7 +245,8 @@ async fn imported_files_stream_into_the_folder_once_even_when_imported_twice() {
         .expect("body");
     let chosen: Vec<String> = picks(&html).into_iter().map(|(_, v)| v).collect();
 
-    let res = import(&app, folder, conn, &chosen).await;
+    let twice: Vec<String> = chosen.iter().chain(&chosen).cloned().collect();
+    let res = import(&app, folder, conn, &twice).await;
     assert_eq!(res.status(), 202, "queued, not done");
     assert_eq!(
         res.headers()
