@@ -182,7 +182,7 @@ impl DriveActions {
         }
     }
 
-    /// Download a file, streamed as it arrives, with its name, MIME type, size and MD5
+    /// Download a file, streamed as it arrives, with its name, MIME type, size and content
     /// checksum. Google Docs, Sheets, Slides and Drawings are exported instead, to the
     /// format the administrator chose (Office formats or PDF); Forms, Sites and My Maps
     /// cannot be downloaded.
@@ -217,7 +217,7 @@ impl DriveActions {
                     body_stream(response, DOWNLOAD_IDLE_TIMEOUT),
                 );
                 download.size = size;
-                download.checksum = browse::md5_checksum(&file);
+                download.checksum = browse::content_checksum(&file);
                 Ok(download)
             }
             other => Err(not_downloadable(&file, other)),

@@ -393,7 +393,7 @@ fn folder_entry(file: FileEntry, icon: &str, drive_id: Option<String>) -> DriveE
 pub fn entry_from(file: wire::File, mode: ExportMode) -> DriveEntry {
     let content = Content::of(&file.mime_type);
     let binary = content == Content::Binary;
-    let checksum = md5_checksum(&file).filter(|_| binary);
+    let checksum = content_checksum(&file).filter(|_| binary);
     let revision = revision(&file, content);
     let shortcut_target = file.shortcut_details.and_then(|details| {
         Some(ShortcutTarget {
@@ -450,13 +450,17 @@ pub fn entry_from(file: wire::File, mode: ExportMode) -> DriveEntry {
     }
 }
 
-/// The file's MD5 checksum as `md5:<lowercase hex>`, when Drive reports one (binary
-/// content only).
-pub fn md5_checksum(file: &wire::File) -> Option<String> {
-    file.md5_checksum
-        .as_deref()
-        .filter(|md5| !md5.is_empty())
-        .map(|md5| format!("md5:{}", md5.to_ascii_lowercase()))
+/// The file's content checksum, when Drive reports one (binary content only): its SHA-256
+/// as `sha256:<lowercase hex>`, else its MD5 as `md5:…`. SHA-256 is preferred because the
+/// app computes it for every stored file anyway, so checking it costs no second pass.
+pub fn content_checksum(file: &wire::File) -> Option<String> {
+    let pick = |algorithm: &str, value: &Option<String>| {
+        value
+            .as_deref()
+            .filter(|v| !v.is_empty())
+            .map(|v| format!("{algorithm}:{}", v.to_ascii_lowercase()))
+    };
+    pick("sha256", &file.sha256_checksum).or_else(|| pick("md5", &file.md5_checksum))
 }
 
 /// What changes when the content does. Uploaded files: the head revision id, which
@@ -531,7 +535,7 @@ mod tests {
     }
 
     #[test]
-    fn uploaded_files_have_an_md5_checksum_and_their_head_revision_as_revision() {
+    fn uploaded_files_have_a_checksum_and_their_head_revision_as_revision() {
         let file = wire::File {
             id: "b1".into(),
             name: "Scan.PDF".into(),
@@ -553,7 +557,16 @@ mod tests {
             head_revision_id: None,
             ..file
         };
-        let entry = entry_from(without_head, ExportMode::Office).file;
+        let entry = entry_from(without_head.clone(), ExportMode::Office).file;
+        let with_sha256 = wire::File {
+            sha256_checksum: Some("2CF24DBA5FB0A30E26E83B2AC5B9E29E1B161E5C1FA7425E73043362938B9824".into()),
+            ..without_head
+        };
+        assert_eq!(
+            entry_from(with_sha256, ExportMode::Office).file.checksum.as_deref(),
+            Some("sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"),
+            "SHA-256 is preferred when Drive has it"
+        );
         assert_eq!(
             entry.revision.as_deref(),
             Some("9"),

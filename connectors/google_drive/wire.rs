@@ -9,7 +9,8 @@ use serde_json::Value;
 /// breadcrumbs.
 macro_rules! file_fields {
     () => {
-        "id,name,mimeType,size,modifiedTime,md5Checksum,headRevisionId,version,webViewLink,\
+        "id,name,mimeType,size,modifiedTime,md5Checksum,sha256Checksum,headRevisionId,version,\
+         webViewLink,\
          parents,driveId,ownedByMe,shortcutDetails(targetId,targetMimeType),\
          capabilities(canDownload)"
     };
@@ -50,6 +51,10 @@ pub struct File {
     /// MD5 of the content, for binary content only.
     #[serde(default)]
     pub md5_checksum: Option<String>,
+    /// SHA-256 of the content, for binary content only (absent on some old files, which
+    /// still have an MD5).
+    #[serde(default)]
+    pub sha256_checksum: Option<String>,
     /// The id of the head revision, for binary content only (not for Google-native files
     /// or shortcuts); it changes only when new content is uploaded.
     #[serde(default)]

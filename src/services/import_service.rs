@@ -449,7 +449,7 @@ async fn import(
         if upload.size() == 0 {
             return Err(Failure::Permanent("The file is empty.".into()));
         }
-        check.verify().map_err(retry)
+        check.verify(|| upload.sha256_hex()).map_err(retry)
     }
     .await;
     if let Err(failure) = streamed {
@@ -543,12 +543,13 @@ async fn commit(
     Ok(row)
 }
 
-/// The provider's checksum, checked as the bytes pass.
+/// The provider's checksum, checked as the bytes pass. SHA-256 is not computed here: the
+/// upload already hashes every byte with it (one pass, not two).
 enum Checksum {
     None,
     Md5(md5::Md5, String),
     Sha1(sha1::Sha1, String),
-    Sha256(sha2::Sha256, String),
+    Sha256(String),
 }
 
 impl Checksum {
@@ -562,7 +563,7 @@ impl Checksum {
         match algorithm.to_ascii_lowercase().as_str() {
             "md5" => Self::Md5(md5::Md5::new(), value),
             "sha1" => Self::Sha1(sha1::Sha1::new(), value),
-            "sha256" => Self::Sha256(sha2::Sha256::new(), value),
+            "sha256" => Self::Sha256(value),
             _ => Self::None,
         }
     }
@@ -570,20 +571,20 @@ impl Checksum {
     fn update(&mut self, bytes: &[u8]) {
         use md5::Digest as _;
         match self {
-            Self::None => {}
+            Self::None | Self::Sha256(_) => {}
             Self::Md5(h, _) => h.update(bytes),
             Self::Sha1(h, _) => h.update(bytes),
-            Self::Sha256(h, _) => sha2::Digest::update(h, bytes),
         }
     }
 
-    fn verify(self) -> Result<(), String> {
+    /// Compare with what arrived; `sha256` is the upload's digest of the same bytes.
+    fn verify(self, sha256: impl FnOnce() -> String) -> Result<(), String> {
         use md5::Digest as _;
         let (name, got, want) = match self {
             Self::None => return Ok(()),
             Self::Md5(h, want) => ("MD5", hex::encode(h.finalize()), want),
             Self::Sha1(h, want) => ("SHA-1", hex::encode(h.finalize()), want),
-            Self::Sha256(h, want) => ("SHA-256", hex::encode(sha2::Digest::finalize(h)), want),
+            Self::Sha256(want) => ("SHA-256", sha256(), want),
         };
         if got == want {
             Ok(())
@@ -640,14 +641,21 @@ mod tests {
 
     #[test]
     fn checksums_are_checked_for_the_algorithms_we_know() {
-        let mut md5 = Checksum::expecting(Some("md5:5d41402abc4b2a76b9719d911017c592"));
+        let hello_sha256 = || hex::encode(sha2::Sha256::digest(b"hello"));
+        let mut md5 = Checksum::expecting(Some("md5:5D41402ABC4B2A76B9719D911017C592"));
         md5.update(b"hello");
-        assert!(md5.verify().is_ok());
-        let mut bad = Checksum::expecting(Some("sha256:00"));
-        bad.update(b"hello");
-        assert!(matches!(bad.verify(), Err(m) if m.contains("SHA-256")));
+        assert!(md5.verify(hello_sha256).is_ok());
+        let mut sha1 = Checksum::expecting(Some("sha1:aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d"));
+        sha1.update(b"hello");
+        assert!(sha1.verify(hello_sha256).is_ok());
+        let good = Checksum::expecting(Some(
+            "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+        ));
+        assert!(good.verify(hello_sha256).is_ok());
+        let bad = Checksum::expecting(Some("sha256:00"));
+        assert!(matches!(bad.verify(hello_sha256), Err(m) if m.contains("SHA-256")));
         let mut unknown = Checksum::expecting(Some("quickxor:abc"));
         unknown.update(b"x");
-        assert!(unknown.verify().is_ok());
+        assert!(unknown.verify(hello_sha256).is_ok());
     }
 }

@@ -12,13 +12,14 @@
 //! minute for 30/min). The log costs at most `max` timestamps per row, which is small for
 //! these limits.
 //!
-//! **Concurrency without locks.** Each attempt reads the row, decides with the pure [`decide`],
-//! and writes with a compare-and-swap: `UPDATE … SET hits = new WHERE id = ? AND hits = old`.
-//! The compared value is the whole state, so a row deleted and recreated meanwhile cannot
-//! fool it. A missing row is created by an `INSERT … ON CONFLICT DO NOTHING` that already
-//! holds the hit. A lost race re-reads and decides again; a race is only lost to a hit that
-//! was recorded, so `max` plus a few attempts always suffice. Refusals write nothing. This
-//! runs the same on SQLite and PostgreSQL and needs no transaction or table lock.
+//! **Concurrency: one check at a time per user and limit.** A check runs in a transaction
+//! that first locks the user's row (a no-op `UPDATE`: PostgreSQL's row lock, SQLite's write
+//! lock), then reads it, decides with the pure [`decide`], and writes the new log. Concurrent
+//! checks of the same user wait for each other instead of racing and retrying, so a burst of
+//! requests costs one round each; other users' rows are not locked (on PostgreSQL). A missing
+//! row is created with `INSERT … ON CONFLICT DO NOTHING` and then locked. Refusals write
+//! nothing. (An earlier compare-and-swap design needed about 30 rounds per request under 64
+//! concurrent requests of one user on PostgreSQL; see bench/RESULTS.md.)
 //!
 //! **Old rows:** a row whose newest hit left the window (`expires_at` passed) says nothing;
 //! [`purge_expired`] deletes such rows, and runs whenever a check creates a new row, so the
@@ -29,7 +30,8 @@ use crate::models::entities::rate_limit;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TryInsertResult,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    QueryFilter, TransactionTrait,
 };
 use std::time::Duration;
 
@@ -112,79 +114,84 @@ pub async fn check_n(
     if n == 0 {
         return Ok(());
     }
-    let attempts = limit.max + 8;
-    for _ in 0..attempts {
-        let now = Utc::now();
-        let row = rate_limit::Entity::find()
-            .filter(rate_limit::Column::UserId.eq(user_id))
-            .filter(rate_limit::Column::Name.eq(limit.name))
-            .one(db)
+    let txn = db.begin().await?;
+    // Lock the user's row before reading it: a no-op update takes PostgreSQL's row lock (and
+    // SQLite's write lock), so concurrent checks of one user queue here instead of racing.
+    if !lock_row(&txn, user_id, limit).await? {
+        // First hit in a while: create the row (a concurrent first hit may create it first;
+        // either way it exists afterwards), then lock it.
+        let new_row = rate_limit::ActiveModel {
+            user_id: Set(user_id),
+            name: Set(limit.name.to_owned()),
+            hits: Set(format(&[])),
+            expires_at: Set(Utc::now()),
+            ..Default::default()
+        };
+        rate_limit::Entity::insert(new_row)
+            .on_conflict_do_nothing_on([rate_limit::Column::UserId, rate_limit::Column::Name])
+            .exec_without_returning(&txn)
             .await?;
-        let hits = row.as_ref().map(|r| parse(&r.hits)).unwrap_or_default();
-        let next = match decide(&hits, now, limit, n) {
-            Decision::Allow(next) => next,
-            Decision::Refuse { retry_after } => {
-                tracing::info!(
-                    user.id = user_id,
-                    rate_limit.name = limit.name,
-                    retry_after_s = retry_after.as_secs(),
-                    "rate limited"
-                );
-                return Err(AppError::RateLimited { retry_after });
-            }
-            Decision::TooMany => {
-                return Err(AppError::BadRequest(format!(
-                    "At most {} at a time; please select fewer.",
-                    limit.max
-                )));
-            }
-        };
-        let newest = next.last().copied().unwrap_or(now.timestamp_millis());
-        let expires_at = DateTime::from_timestamp_millis(newest + window_ms(limit))
-            .unwrap_or(now + limit.window);
-        let stored = if let Some(row) = row {
-            let swap = rate_limit::Entity::update_many()
-                .col_expr(rate_limit::Column::Hits, Expr::value(format(&next)))
-                .col_expr(rate_limit::Column::ExpiresAt, Expr::value(expires_at))
-                .filter(rate_limit::Column::Id.eq(row.id))
-                .filter(rate_limit::Column::Hits.eq(row.hits))
-                .exec(db)
-                .await?;
-            swap.rows_affected == 1
-        } else {
-            let new_row = rate_limit::ActiveModel {
-                user_id: Set(user_id),
-                name: Set(limit.name.to_owned()),
-                hits: Set(format(&next)),
-                expires_at: Set(expires_at),
-                ..Default::default()
-            };
-            let inserted = rate_limit::Entity::insert(new_row)
-                .on_conflict_do_nothing_on([rate_limit::Column::UserId, rate_limit::Column::Name])
-                .exec_without_returning(db)
-                .await?;
-            let inserted = matches!(inserted, TryInsertResult::Inserted(1));
-            if inserted {
-                // A new row is rare (once per user per idle spell): a good time to tidy up.
-                if let Err(e) = purge_expired(db, now).await {
-                    tracing::warn!(error.chain = format!("{e:#}"), "rate-limit purge failed");
-                }
-            }
-            inserted
-        };
-        if stored {
-            return Ok(());
-        }
+        lock_row(&txn, user_id, limit).await?;
     }
-    // Unreachable in practice (see the module doc); fail closed with a short wait.
-    tracing::warn!(
-        user.id = user_id,
-        rate_limit.name = limit.name,
-        "rate-limit compare-and-swap kept losing; refusing"
-    );
-    Err(AppError::RateLimited {
-        retry_after: Duration::from_secs(1),
-    })
+    let row = rate_limit::Entity::find()
+        .filter(rate_limit::Column::UserId.eq(user_id))
+        .filter(rate_limit::Column::Name.eq(limit.name))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the rate-limit row vanished")))?;
+    let now = Utc::now();
+    let next = match decide(&parse(&row.hits), now, limit, n) {
+        Decision::Allow(next) => next,
+        Decision::Refuse { retry_after } => {
+            txn.rollback().await?;
+            tracing::info!(
+                user.id = user_id,
+                rate_limit.name = limit.name,
+                retry_after_s = retry_after.as_secs(),
+                "rate limited"
+            );
+            return Err(AppError::RateLimited { retry_after });
+        }
+        Decision::TooMany => {
+            txn.rollback().await?;
+            return Err(AppError::BadRequest(format!(
+                "At most {} at a time; please select fewer.",
+                limit.max
+            )));
+        }
+    };
+    let newest = next.last().copied().unwrap_or(now.timestamp_millis());
+    let expires_at =
+        DateTime::from_timestamp_millis(newest + window_ms(limit)).unwrap_or(now + limit.window);
+    rate_limit::Entity::update_many()
+        .col_expr(rate_limit::Column::Hits, Expr::value(format(&next)))
+        .col_expr(rate_limit::Column::ExpiresAt, Expr::value(expires_at))
+        .filter(rate_limit::Column::Id.eq(row.id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    // A log holding only this check's hits means the user had gone quiet: a good moment
+    // to delete the rows of everyone else who has.
+    if next.len() == n as usize
+        && let Err(e) = purge_expired(db, now).await
+    {
+        tracing::warn!(error.chain = format!("{e:#}"), "rate-limit purge failed");
+    }
+    Ok(())
+}
+
+/// Take the lock on the user's row for `limit`; false when there is no row yet.
+async fn lock_row(txn: &DatabaseTransaction, user_id: i64, limit: &Limit) -> AppResult<bool> {
+    let touched = rate_limit::Entity::update_many()
+        .col_expr(
+            rate_limit::Column::Hits,
+            Expr::col(rate_limit::Column::Hits),
+        )
+        .filter(rate_limit::Column::UserId.eq(user_id))
+        .filter(rate_limit::Column::Name.eq(limit.name))
+        .exec(txn)
+        .await?;
+    Ok(touched.rows_affected == 1)
 }
 
 /// Delete the rows whose every hit has left its window as of `now`; returns how many.

@@ -224,6 +224,11 @@ impl Upload {
         self.size
     }
 
+    /// The SHA-256 of the bytes written so far, as lowercase hex.
+    pub fn sha256_hex(&self) -> String {
+        hex::encode(self.hasher.clone().finalize())
+    }
+
     /// Append a chunk, waiting while too many parts are in flight.
     pub async fn write(&mut self, chunk: Bytes) -> anyhow::Result<()> {
         self.writer

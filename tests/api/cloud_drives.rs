@@ -170,7 +170,7 @@ async fn drive_folders_page_by_100_and_search_finds_a_doc_that_imports_as_docx()
 }
 
 #[tokio::test]
-async fn a_1_gib_drive_file_streams_into_storage_with_its_md5_checked() {
+async fn a_1_gib_drive_file_streams_into_storage_with_its_checksum_checked() {
     let app = spawn_app().await;
     let drive = FakeDrive::start().await;
     let id = drive.add_file(

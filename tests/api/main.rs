@@ -10,6 +10,7 @@ mod cloud_import;
 mod connections;
 mod fake_drive;
 mod fake_graph;
+mod fake_upstream;
 mod folders;
 mod helpers;
 mod import_processes;
