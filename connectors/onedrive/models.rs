@@ -145,8 +145,8 @@ pub struct FileFacet {
 }
 
 /// The `hashes` resource. OneDrive for Business and SharePoint give only `quickXorHash`
-/// (not read: nothing downstream can check Microsoft's proprietary hash); OneDrive
-/// Personal gives `sha1Hash`/`sha256Hash` (hex) on older items.
+/// (base64 of 20 bytes); OneDrive Personal gives `sha1Hash`/`sha256Hash` (hex) on older
+/// items.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Hashes {
@@ -156,6 +156,9 @@ pub struct Hashes {
     /// SHA-256, hex.
     #[serde(default)]
     pub sha256_hash: Option<String>,
+    /// QuickXorHash, base64.
+    #[serde(default)]
+    pub quick_xor_hash: Option<String>,
 }
 
 /// The `package` facet.
@@ -262,7 +265,8 @@ impl DriveItem {
     ///
     /// Ids are `{driveId}:{itemId}` (see `graph.rs`); folders have the MIME type
     /// `inode/directory`, OneNote notebooks `application/msonenote` (they are files that
-    /// cannot be downloaded); checksums are `sha256:` or `sha1:` hex when OneDrive has one.
+    /// cannot be downloaded); checksums are `sha256:`, `sha1:` or (business drives)
+    /// `quickxor:` hex.
     pub fn normalize(&self, listed_in: Option<&str>, drive_hint: Option<&str>) -> FileEntry {
         let remote = self.remote_item.as_ref();
         let name = remote
@@ -355,8 +359,9 @@ impl DriveItem {
 }
 
 impl Hashes {
-    /// `sha256:<hex>`, else `sha1:<hex>`, lowercase; values that are not hex of the right
-    /// length are ignored rather than passed on as a checksum nobody can match.
+    /// `sha256:<hex>`, else `sha1:<hex>`, else `quickxor:<hex>` (the base64 digest as hex),
+    /// lowercase; values that are not digests of the right length are ignored rather than
+    /// passed on as a checksum nobody can match.
     pub fn checksum(&self) -> Option<String> {
         let hex_of = |value: Option<&str>, len: usize| {
             value
@@ -367,8 +372,15 @@ impl Hashes {
         hex_of(self.sha256_hash.as_deref(), 64)
             .map(|h| format!("sha256:{h}"))
             .or_else(|| hex_of(self.sha1_hash.as_deref(), 40).map(|h| format!("sha1:{h}")))
+            .or_else(|| {
+                use base64::Engine as _;
+                let text = self.quick_xor_hash.as_deref()?.trim();
+                let bytes = base64::engine::general_purpose::STANDARD.decode(text).ok()?;
+                (bytes.len() == 20).then(|| format!("quickxor:{}", hex::encode(bytes)))
+            })
     }
 }
+
 
 /// Graph's MIME type unless it is missing or generic, else a guess from the extension.
 pub fn mime_for(name: &str, graph_mime: Option<&str>) -> String {
@@ -517,5 +529,10 @@ mod tests {
             None
         );
         assert_eq!(hashes(json!({"quickXorHash": "AAAA"})).checksum(), None);
+        assert_eq!(
+            hashes(json!({"quickXorHash": "SgAAAAAAAAAAAAAAAQAAAAAAAAA="})).checksum(),
+            Some("quickxor:4a00000000000000000000000100000000000000".to_owned()),
+            "business drives only have QuickXorHash"
+        );
     }
 }

@@ -603,12 +603,13 @@ async fn listings_and_searches_read_as_the_sdk_file_list() {
     );
 
     let found = read(run_json(&ctx, "search_files", json!({"query": "syllabus"})).await);
+    // A business drive's search hit carries only QuickXorHash ("2eb0mXj4…" in base64).
     assert_eq!(
         summary(&found),
         [(
             syllabus.as_str(),
             FileKind::File,
-            None,
+            Some("quickxor:d9e6f49978f8cb7925704d17c03c65862e95abf0"),
             Some(syllabus_tag.as_str()),
             true
         )]

@@ -543,12 +543,14 @@ async fn commit(
     Ok(row)
 }
 
-/// The provider's checksum, checked as the bytes pass. SHA-256 is not computed here: the
-/// upload already hashes every byte with it (one pass, not two).
+/// The provider's checksum (`md5`, `sha1`, `sha256`, or OneDrive's `quickxor`, all as hex),
+/// checked as the bytes pass. SHA-256 is not computed here: the upload already hashes every
+/// byte with it (one pass, not two).
 enum Checksum {
     None,
     Md5(md5::Md5, String),
     Sha1(sha1::Sha1, String),
+    QuickXor(super::quickxor::QuickXor, String),
     Sha256(String),
 }
 
@@ -564,6 +566,7 @@ impl Checksum {
             "md5" => Self::Md5(md5::Md5::new(), value),
             "sha1" => Self::Sha1(sha1::Sha1::new(), value),
             "sha256" => Self::Sha256(value),
+            "quickxor" => Self::QuickXor(super::quickxor::QuickXor::new(), value),
             _ => Self::None,
         }
     }
@@ -574,6 +577,7 @@ impl Checksum {
             Self::None | Self::Sha256(_) => {}
             Self::Md5(h, _) => h.update(bytes),
             Self::Sha1(h, _) => h.update(bytes),
+            Self::QuickXor(h, _) => h.update(bytes),
         }
     }
 
@@ -584,6 +588,7 @@ impl Checksum {
             Self::None => return Ok(()),
             Self::Md5(h, want) => ("MD5", hex::encode(h.finalize()), want),
             Self::Sha1(h, want) => ("SHA-1", hex::encode(h.finalize()), want),
+            Self::QuickXor(h, want) => ("QuickXorHash", hex::encode(h.finish()), want),
             Self::Sha256(want) => ("SHA-256", sha256(), want),
         };
         if got == want {
@@ -654,7 +659,11 @@ mod tests {
         assert!(good.verify(hello_sha256).is_ok());
         let bad = Checksum::expecting(Some("sha256:00"));
         assert!(matches!(bad.verify(hello_sha256), Err(m) if m.contains("SHA-256")));
-        let mut unknown = Checksum::expecting(Some("quickxor:abc"));
+        let mut quickxor =
+            Checksum::expecting(Some("quickxor:4a00000000000000000000000100000000000000"));
+        quickxor.update(b"J");
+        assert!(quickxor.verify(hello_sha256).is_ok());
+        let mut unknown = Checksum::expecting(Some("crc32c:abc"));
         unknown.update(b"x");
         assert!(unknown.verify(hello_sha256).is_ok());
     }

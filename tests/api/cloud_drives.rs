@@ -628,3 +628,54 @@ async fn onedrive_pages_with_next_links_and_imports_through_the_content_redirect
         .expect("rows");
     assert!(rows.iter().all(|r| r.origin == "onedrive"));
 }
+
+#[tokio::test]
+async fn onedrive_for_business_downloads_are_checked_with_quickxorhash() {
+    let app = spawn_app().await;
+    let graph = FakeGraph::start().await;
+    // Like OneDrive for Business and SharePoint: no SHA-1/SHA-256, only QuickXorHash.
+    graph.set_sha256_hashes(false);
+    let root = graph.root_id();
+    let item = graph.add_file(
+        &root,
+        "minutes.docx",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        fake_graph::Content::synthetic(2 * MIB, 12),
+    );
+    let user = app.logged_in_user("sp@campus.edu").await;
+    configure(&app, "onedrive", graph.base_url()).await;
+    let folder = create_folder(&app, "Minutes").await;
+    let conn = oauth_connection(&app, "onedrive", user.id, "sp@campus.edu").await;
+    let top = browse(&app, folder, conn).await;
+
+    graph.fail_next(
+        fake_graph::Endpoint::Content,
+        fake_graph::Fault::CorruptContent,
+    );
+    assert_eq!(
+        import(&app, folder, conn, &[pick(&top, "minutes.docx")])
+            .await
+            .status(),
+        202
+    );
+    let files = settled_files(&app, folder, 1, Duration::from_secs(60)).await;
+    assert_eq!(files[0].status, "ready", "{:?}", files[0]);
+    assert_eq!(
+        files[0].sha256.as_deref(),
+        Some(graph.content_of(&item).sha256_hex().as_str())
+    );
+    let message = queue_message::Entity::find()
+        .filter(queue_message::Column::MessageType.eq("cloud_import.file"))
+        .one(&app.state.db)
+        .await
+        .expect("query")
+        .expect("the import message");
+    assert!(
+        message
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("QuickXorHash checksum does not match")),
+        "the damaged copy was caught by QuickXorHash: {message:?}"
+    );
+    assert_eq!(graph.download_requests(), 2);
+}
