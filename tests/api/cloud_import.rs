@@ -40,6 +40,14 @@ pub async fn echo_connection(app: &TestApp, user_id: i64) -> i64 {
     .id
 }
 
+/// A logged-in user (on `app`'s client) with a knowledge folder and a `test-echo`
+/// connection; returns (folder id, connection id).
+pub async fn signed_up_with_echo(app: &TestApp, email: &str, folder: &str) -> (i64, i64) {
+    let user = app.logged_in_user(email).await;
+    let folder = create_folder(app, folder).await;
+    (folder, echo_connection(app, user.id).await)
+}
+
 pub fn browse_path(folder: i64, conn: i64) -> String {
     format!("/api/htmx/knowledge-folders/{folder}/cloud-import/{conn}/browse/")
 }
@@ -139,9 +147,7 @@ pub async fn settled_files(
 #[tokio::test]
 async fn the_service_list_offers_every_file_connector_with_browse_or_connect() {
     let app = spawn_app().await;
-    let user = app.logged_in_user("lin@campus.edu").await;
-    let folder = create_folder(&app, "Thesis").await;
-    let conn = echo_connection(&app, user.id).await;
+    let (folder, conn) = signed_up_with_echo(&app, "lin@campus.edu", "Thesis").await;
 
     let res = hx_get(
         &app,
@@ -185,9 +191,7 @@ async fn the_service_list_offers_every_file_connector_with_browse_or_connect() {
 #[tokio::test]
 async fn browsing_pages_through_a_folder_and_opens_subfolders_with_breadcrumbs() {
     let app = spawn_app().await;
-    let user = app.logged_in_user("ana@campus.edu").await;
-    let folder = create_folder(&app, "Labs").await;
-    let conn = echo_connection(&app, user.id).await;
+    let (folder, conn) = signed_up_with_echo(&app, "ana@campus.edu", "Labs").await;
 
     let html = hx_get(&app, &browse_path(folder, conn))
         .await
@@ -235,9 +239,7 @@ async fn browsing_pages_through_a_folder_and_opens_subfolders_with_breadcrumbs()
 #[tokio::test]
 async fn imported_files_stream_into_the_folder_once_even_when_imported_twice() {
     let app = spawn_app().await;
-    let user = app.logged_in_user("kim@campus.edu").await;
-    let folder = create_folder(&app, "Papers").await;
-    let conn = echo_connection(&app, user.id).await;
+    let (folder, conn) = signed_up_with_echo(&app, "kim@campus.edu", "Papers").await;
     let html = hx_get(&app, &browse_path(folder, conn))
         .await
         .text()
@@ -309,9 +311,7 @@ async fn imported_files_stream_into_the_folder_once_even_when_imported_twice() {
 #[tokio::test]
 async fn importing_nothing_or_a_forged_selection_gets_a_message_and_queues_nothing() {
     let app = spawn_app().await;
-    let user = app.logged_in_user("ola@campus.edu").await;
-    let folder = create_folder(&app, "Empty").await;
-    let conn = echo_connection(&app, user.id).await;
+    let (folder, conn) = signed_up_with_echo(&app, "ola@campus.edu", "Empty").await;
 
     let res = import(&app, folder, conn, &[]).await;
     assert_eq!(res.status(), 400);
@@ -348,9 +348,7 @@ async fn importing_nothing_or_a_forged_selection_gets_a_message_and_queues_nothi
 #[tokio::test]
 async fn someone_elses_connection_or_folder_is_not_found() {
     let app = spawn_app().await;
-    let owner = app.logged_in_user("own@campus.edu").await;
-    let their_folder = create_folder(&app, "Mine").await;
-    let their_conn = echo_connection(&app, owner.id).await;
+    let (their_folder, their_conn) = signed_up_with_echo(&app, "own@campus.edu", "Mine").await;
     let html = hx_get(&app, &browse_path(their_folder, their_conn))
         .await
         .text()
@@ -359,9 +357,7 @@ async fn someone_elses_connection_or_folder_is_not_found() {
     let pick = picks(&html).remove(0).1;
 
     let other = app.other_browser();
-    let me = other.logged_in_user("intruder@campus.edu").await;
-    let my_folder = create_folder(&other, "Theirs?").await;
-    let my_conn = echo_connection(&other, me.id).await;
+    let (my_folder, my_conn) = signed_up_with_echo(&other, "intruder@campus.edu", "Theirs?").await;
 
     assert_eq!(
         hx_get(&other, &browse_path(my_folder, their_conn))
@@ -399,9 +395,7 @@ async fn someone_elses_connection_or_folder_is_not_found() {
 #[tokio::test]
 async fn the_31st_browse_in_a_minute_and_the_11th_import_in_an_hour_are_refused_kindly() {
     let app = spawn_app().await;
-    let user = app.logged_in_user("fast@campus.edu").await;
-    let folder = create_folder(&app, "Busy").await;
-    let conn = echo_connection(&app, user.id).await;
+    let (folder, conn) = signed_up_with_echo(&app, "fast@campus.edu", "Busy").await;
 
     let mut last = String::new();
     for i in 0..30 {
@@ -437,9 +431,7 @@ async fn the_31st_browse_in_a_minute_and_the_11th_import_in_an_hour_are_refused_
 
     // Another user is not affected.
     let other = app.other_browser();
-    let them = other.logged_in_user("slow@campus.edu").await;
-    let their_folder = create_folder(&other, "Calm").await;
-    let their_conn = echo_connection(&other, them.id).await;
+    let (their_folder, their_conn) = signed_up_with_echo(&other, "slow@campus.edu", "Calm").await;
     assert_eq!(
         hx_get(&other, &browse_path(their_folder, their_conn))
             .await
@@ -453,9 +445,7 @@ async fn a_connection_that_needs_reconnecting_offers_the_reconnect_button() {
     use campuscore::models::entities::connection;
     use sea_orm::sea_query::Expr;
     let app = spawn_app().await;
-    let user = app.logged_in_user("old@campus.edu").await;
-    let folder = create_folder(&app, "Old").await;
-    let conn = echo_connection(&app, user.id).await;
+    let (folder, conn) = signed_up_with_echo(&app, "old@campus.edu", "Old").await;
     connection::Entity::update_many()
         .col_expr(connection::Column::Status, Expr::value("needs_reauth"))
         .filter(connection::Column::Id.eq(conn))
