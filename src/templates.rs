@@ -152,10 +152,10 @@ fn progress(f: &source_file::Model) -> Option<(String, u8)> {
 }
 
 impl FileRows {
-    /// `services` maps connector slugs to the names people know them by.
+    /// `service_name` gives the name people know a connector slug by.
     pub fn from_models(
         files: &[source_file::Model],
-        services: &std::collections::HashMap<String, String>,
+        service_name: impl Fn(&str) -> Option<&'static str>,
     ) -> Self {
         let rows: Vec<FileRow> = files
             .iter()
@@ -166,10 +166,7 @@ impl FileRows {
                 origin: if f.origin == "upload" {
                     "Uploaded".into()
                 } else {
-                    services
-                        .get(&f.origin)
-                        .cloned()
-                        .unwrap_or_else(|| f.origin.clone())
+                    service_name(&f.origin).map_or_else(|| f.origin.clone(), str::to_owned)
                 },
                 status: f.status.clone(),
                 error: f.error.clone(),

@@ -68,11 +68,7 @@ pub async fn services(
                     .unwrap_or_else(|| format!("Connection {}", c.id)),
                 needs_reconnect: c.status == STATUS_NEEDS_REAUTH,
                 browse_url: browse_url(folder.id, c.id, &BrowseQuery::default()),
-                reconnect_url: format!(
-                    "{}&next=/knowledge-folders/{}/",
-                    reconnect_url(&row.slug, c.id),
-                    folder.id
-                ),
+                reconnect_url: reconnect_url(&row.slug, c.id, folder.id),
             })
             .collect();
         services.push(Service {
@@ -354,10 +350,10 @@ fn error_fragment(here: &Here<'_>, e: AppError) -> AppResult<HttpResponse> {
                 "{service} no longer accepts this connection's credentials. Reconnect to keep \
                  browsing and importing."
             );
-            view.reconnect_url = Some(format!(
-                "{}&next=/knowledge-folders/{}/",
-                reconnect_url(&here.connector.row.slug, here.conn.id),
-                here.folder.id
+            view.reconnect_url = Some(reconnect_url(
+                &here.connector.row.slug,
+                here.conn.id,
+                here.folder.id,
             ));
         }
         AppError::RateLimited { .. } => {
@@ -408,8 +404,11 @@ fn services_url(folder_id: i64) -> String {
     format!("/api/htmx/knowledge-folders/{folder_id}/cloud-import/")
 }
 
-fn reconnect_url(slug: &str, connection_id: i64) -> String {
-    format!("/api/connectors/connect/{slug}/start?connection={connection_id}")
+/// Reconnect `connection_id`, then come back to the knowledge folder.
+fn reconnect_url(slug: &str, connection_id: i64, folder_id: i64) -> String {
+    format!(
+        "/api/connectors/connect/{slug}/start?connection={connection_id}&next=/knowledge-folders/{folder_id}/"
+    )
 }
 
 fn browse_url(folder_id: i64, connection_id: i64, q: &BrowseQuery) -> String {
@@ -461,7 +460,6 @@ pub struct BrowseView {
     account: String,
     services_url: String,
     import_url: String,
-    search_url: String,
     can_search: bool,
     query: String,
     root_url: String,
@@ -575,7 +573,6 @@ impl BrowseView {
                 "/api/htmx/knowledge-folders/{}/cloud-import/{}/import/",
                 folder.id, conn.id
             ),
-            search_url: browse(&BrowseQuery::default()),
             can_search: source.search.is_some(),
             query: query.q.clone().unwrap_or_default(),
             root_url: browse(&BrowseQuery::default()),

@@ -4,7 +4,6 @@
 use super::account::html;
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
-use crate::models::entities::connector;
 use crate::models::folders;
 use crate::services::source_files::{self, Incoming, Origin, human_size};
 use crate::state::AppState;
@@ -13,7 +12,6 @@ use actix_multipart::Multipart;
 use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::{StreamExt, TryStreamExt};
-use sea_orm::EntityTrait;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -112,16 +110,12 @@ pub async fn files(
     Ok(html(FilesFragment { folder, files }, 200))
 }
 
-/// The folder's file table, with services by name.
+/// The folder's file table, with services by name (from the registry: no query).
 async fn file_rows(state: &AppState, folder_id: i64) -> AppResult<FileRows> {
     let files = folders::files(&state.db, folder_id).await?;
-    let services = connector::Entity::find()
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|c| (c.slug, c.name))
-        .collect();
-    Ok(FileRows::from_models(&files, &services))
+    Ok(FileRows::from_models(&files, |slug| {
+        state.registry.get(slug).map(|c| c.spec().name)
+    }))
 }
 
 /// Accept one or more `file` parts, each streamed straight to storage.

@@ -47,6 +47,12 @@ async fn with_drive(app: &TestApp, drive: &FakeDrive, email: &str) -> (i64, i64)
     (folder, conn)
 }
 
+/// Posts the import form; it must be queued (202).
+async fn import_queued(app: &TestApp, folder: i64, conn: i64, picks: &[String]) {
+    let res = import(app, folder, conn, picks).await;
+    assert_eq!(res.status(), 202, "queued");
+}
+
 /// The checkbox value of the file called `name` in a browse fragment.
 fn pick(html: &str, name: &str) -> String {
     picks(html)
@@ -183,12 +189,7 @@ async fn a_1_gib_drive_file_streams_into_storage_with_its_checksum_checked() {
     let html = my_drive(&app, folder, conn).await;
     assert!(html.contains("1.0 GiB"), "sizes are shown: {html}");
 
-    assert_eq!(
-        import(&app, folder, conn, &[pick(&html, "lectures.mp4")])
-            .await
-            .status(),
-        202
-    );
+    import_queued(&app, folder, conn, &[pick(&html, "lectures.mp4")]).await;
     let files = settled_files(&app, folder, 1, Duration::from_secs(600)).await;
     let file = &files[0];
     assert_eq!(file.status, "ready", "{file:?}");
@@ -221,12 +222,7 @@ async fn damaged_or_cut_off_downloads_are_retried_and_only_whole_files_are_store
     let html = my_drive(&app, folder, conn).await;
 
     drive.fail_next(Endpoint::Content, Fault::CorruptContent);
-    assert_eq!(
-        import(&app, folder, conn, &[pick(&html, "damaged.bin")])
-            .await
-            .status(),
-        202
-    );
+    import_queued(&app, folder, conn, &[pick(&html, "damaged.bin")]).await;
     let files = settled_files(&app, folder, 1, Duration::from_secs(60)).await;
     assert_eq!(files[0].status, "ready", "{:?}", files[0]);
     assert_eq!(
@@ -253,12 +249,7 @@ async fn damaged_or_cut_off_downloads_are_retried_and_only_whole_files_are_store
     );
 
     drive.fail_next(Endpoint::Content, Fault::Truncate { after: MIB });
-    assert_eq!(
-        import(&app, folder, conn, &[pick(&html, "cut.bin")])
-            .await
-            .status(),
-        202
-    );
+    import_queued(&app, folder, conn, &[pick(&html, "cut.bin")]).await;
     let files = settled_files(&app, folder, 2, Duration::from_secs(60)).await;
     assert!(files.iter().all(|f| f.status == "ready"), "{files:?}");
     assert_eq!(drive.content_requests(), 4);
@@ -332,12 +323,7 @@ async fn a_download_the_account_may_not_make_fails_once_with_a_reason_and_can_be
     let html = my_drive(&app, folder, conn).await;
 
     drive.fail_next(Endpoint::Content, Fault::InsufficientPermissions);
-    assert_eq!(
-        import(&app, folder, conn, &[pick(&html, "secret.pdf")])
-            .await
-            .status(),
-        202
-    );
+    import_queued(&app, folder, conn, &[pick(&html, "secret.pdf")]).await;
     let files = settled_files(&app, folder, 1, Duration::from_secs(30)).await;
     assert_eq!(files[0].status, "failed");
     assert!(
@@ -378,12 +364,7 @@ async fn a_file_over_the_size_limit_fails_without_storing_anything() {
     );
     let (folder, conn) = with_drive(&app, &drive, "limit@campus.test").await;
     let html = my_drive(&app, folder, conn).await;
-    assert_eq!(
-        import(&app, folder, conn, &[pick(&html, "huge.zip")])
-            .await
-            .status(),
-        202
-    );
+    import_queued(&app, folder, conn, &[pick(&html, "huge.zip")]).await;
     let files = settled_files(&app, folder, 1, Duration::from_secs(30)).await;
     assert_eq!(files[0].status, "failed");
     assert_eq!(
@@ -510,12 +491,7 @@ async fn a_token_that_expires_mid_import_is_refreshed_once_and_the_import_comple
     // The token dies while the import is queued: the download meets a 401, the connector
     // refreshes at the provider once, and the download goes on with the new token.
     drive.expire_all_tokens();
-    assert_eq!(
-        import(&app, folder, conn.id, &[pick(&html, "thesis.pdf")])
-            .await
-            .status(),
-        202
-    );
+    import_queued(&app, folder, conn.id, &[pick(&html, "thesis.pdf")]).await;
     let files = settled_files(&app, folder, 1, Duration::from_secs(60)).await;
     assert_eq!(files[0].status, "ready", "{:?}", files[0]);
     assert_eq!(
@@ -652,12 +628,7 @@ async fn onedrive_for_business_downloads_are_checked_with_quickxorhash() {
         fake_graph::Endpoint::Content,
         fake_graph::Fault::CorruptContent,
     );
-    assert_eq!(
-        import(&app, folder, conn, &[pick(&top, "minutes.docx")])
-            .await
-            .status(),
-        202
-    );
+    import_queued(&app, folder, conn, &[pick(&top, "minutes.docx")]).await;
     let files = settled_files(&app, folder, 1, Duration::from_secs(60)).await;
     assert_eq!(files[0].status, "ready", "{:?}", files[0]);
     assert_eq!(
