@@ -15,9 +15,9 @@
 //! again when its lease ends; a second run overwrites the same key with the same bytes.
 
 use super::queue::{self, Message, RetryAfter};
+use super::run_action;
 use super::source_files::{display_name, human_size, mime_type_for};
 use super::storage::source_file_key;
-use super::{connections, run_action};
 use crate::error::{AppError, AppResult};
 use crate::models::entities::{connection, knowledge_folder, source_file, user};
 use crate::state::AppState;
@@ -379,22 +379,24 @@ async fn import(
         .ok_or_else(|| {
             Failure::Permanent("The account that imported this file is closed.".into())
         })?;
-    let conn = connections::find_mine(state, owner.id, source.connection_id).await?;
-    let connector = connections::connector_by_id(state, conn.connector_id).await?;
-    let files = connector.plugin.spec().files.ok_or_else(|| {
-        Failure::Permanent(format!("{} cannot import files.", connector.row.name))
-    })?;
+    // `origin` is the connector's slug; `run_action` checks the connection is the owner's
+    // and the connector enabled.
+    let plugin = state.registry.get(&file.origin);
+    let service = plugin.map_or(file.origin.as_str(), |p| p.spec().name);
+    let files = plugin
+        .and_then(|p| p.spec().files)
+        .ok_or_else(|| Failure::Permanent(format!("{service} cannot import files.")))?;
     let output = run_action::run_action(
         state,
         &owner,
-        conn.id,
+        source.connection_id,
         files.download,
         json!({ files.file_param: source.file_id }),
     )
     .await?;
-    let download = output.into_download().ok_or_else(|| {
-        Failure::Permanent(format!("{} did not return a file.", connector.row.name))
-    })?;
+    let download = output
+        .into_download()
+        .ok_or_else(|| Failure::Permanent(format!("{service} did not return a file.")))?;
     let limit = state.settings.max_upload_bytes;
     if let Some(size) = download.size
         && size > limit
