@@ -17,9 +17,9 @@ pub use sdk::{
     Connector, ConnectorDef, ConnectorError, ConnectorKind, ConnectorRegistration,
     ConnectorSettings, ConnectorSpec, Credentials, DOWNLOAD_IDLE_TIMEOUT, DefinedConnector,
     Download, DownloadInfo, FieldErrors, FieldKind, FileEntry, FileKind, FileList, FileSource,
-    FormField, HttpClient, HttpConfig, NoInput, NormalizedCredentials, OAuthDescriptor, Registry,
-    RegistryError, RetryPolicy, Tag, TokenUpdater, body_stream, error_for_status, json_body, keys,
-    redact_params, validate_form,
+    FormField, HttpClient, HttpConfig, NoInput, NormalizedCredentials, OAuthDescriptor, QuickXor,
+    Registry, RegistryError, RetryPolicy, Tag, TokenUpdater, body_stream, error_for_status,
+    json_body, keys, redact_params, validate_form,
 };
 
 /// Re-exports for `#[connector_actions]` expansions; not part of the public API.

@@ -10,6 +10,7 @@ pub mod files;
 pub mod form;
 pub mod http;
 pub mod input;
+pub mod quickxor;
 pub mod redact;
 pub mod registry;
 pub mod settings;
@@ -28,6 +29,7 @@ pub use files::{Breadcrumb, FileEntry, FileKind, FileList, FileSource};
 pub use form::{FieldErrors, form_input_from_json, validate_form};
 pub use http::{HttpClient, HttpConfig, RetryPolicy};
 pub use input::NoInput;
+pub use quickxor::QuickXor;
 pub use redact::{is_secret_key, redact_params};
 pub use registry::{
     ConnectorRegistration, Registry, RegistryError, is_valid_action_name, is_valid_slug,

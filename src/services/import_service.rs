@@ -552,7 +552,7 @@ enum Checksum {
     None,
     Md5(md5::Md5, String),
     Sha1(sha1::Sha1, String),
-    QuickXor(super::quickxor::QuickXor, String),
+    QuickXor(campuscore_connectors::QuickXor, String),
     Sha256(String),
 }
 
@@ -568,7 +568,7 @@ impl Checksum {
             "md5" => Self::Md5(md5::Md5::new(), value),
             "sha1" => Self::Sha1(sha1::Sha1::new(), value),
             "sha256" => Self::Sha256(value),
-            "quickxor" => Self::QuickXor(super::quickxor::QuickXor::new(), value),
+            "quickxor" => Self::QuickXor(campuscore_connectors::QuickXor::new(), value),
             _ => Self::None,
         }
     }

@@ -10,7 +10,6 @@ pub mod credentials;
 pub mod import_service;
 pub mod oauth;
 pub mod queue;
-pub mod quickxor;
 pub mod rate_limits;
 pub mod rotation;
 pub mod run_action;

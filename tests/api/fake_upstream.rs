@@ -214,7 +214,7 @@ impl Md5 {
 }
 
 /// Streaming QuickXorHash: the app's own (checked there against reference vectors).
-pub use campuscore::services::quickxor::QuickXor;
+pub use campuscore_connectors::QuickXor;
 
 /// A digest a fake reports for a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
