@@ -233,7 +233,7 @@ impl ConnectionRow {
             slug: connector.map(|k| k.slug.clone()).unwrap_or_default(),
             icon: connector
                 .map(|k| k.icon.clone())
-                .unwrap_or_else(|| "plug".into()),
+                .unwrap_or_else(|| "/static/icons/plug.svg".into()),
             identity: c.service_identity.clone().unwrap_or_else(|| "—".into()),
             needs_reauth: c.status == "needs_reauth",
             status: c.status.clone(),

@@ -1,7 +1,8 @@
 //! Every route of the application, in one place (as the documented Django `urls.py`).
 
 use crate::views::{
-    account, admin, api, cloud_import, connect, errors, folders, health, home, query, settings,
+    account, admin, api, cloud_import, connect, errors, folders, health, home, icons, query,
+    settings,
 };
 use actix_governor::{Governor, GovernorConfigBuilder};
 use actix_web::http::Method;
@@ -155,8 +156,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/api/v1/connections/{connection_id}/actions/{action}",
             web::post().to(api::execute),
         )
+        .route(
+            "/static/connectors/{file}",
+            web::get().to(icons::connector_icon),
+        )
         .service(actix_files::Files::new("/static", static_dir()).prefer_utf8(true))
         .default_service(web::to(errors::not_found));
+}
+
+/// Where a connector's icon is served (from the registry, see `views::icons`).
+pub fn connector_icon(slug: &str) -> String {
+    format!("/static/connectors/{slug}.svg")
 }
 
 /// The vendored static assets next to the crate (or `CAMPUSCORE_STATIC_DIR`).

@@ -559,11 +559,16 @@ mod tests {
         };
         let entry = entry_from(without_head.clone(), ExportMode::Office).file;
         let with_sha256 = wire::File {
-            sha256_checksum: Some("2CF24DBA5FB0A30E26E83B2AC5B9E29E1B161E5C1FA7425E73043362938B9824".into()),
+            sha256_checksum: Some(
+                "2CF24DBA5FB0A30E26E83B2AC5B9E29E1B161E5C1FA7425E73043362938B9824".into(),
+            ),
             ..without_head
         };
         assert_eq!(
-            entry_from(with_sha256, ExportMode::Office).file.checksum.as_deref(),
+            entry_from(with_sha256, ExportMode::Office)
+                .file
+                .checksum
+                .as_deref(),
             Some("sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"),
             "SHA-256 is preferred when Drive has it"
         );

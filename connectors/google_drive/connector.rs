@@ -56,7 +56,7 @@ impl ConnectorDef for GoogleDrive {
         description: "Browse, search and import files from Google Drive: My Drive, files \
                       shared with you and shared drives. Google Docs, Sheets and Slides \
                       are exported to Office formats or PDF.",
-        icon: "google-drive",
+        icon: include_str!("icon.svg"),
         kind: ConnectorKind::OAuth2,
         scoping: AuthScoping::Upstream,
         version: "1",

@@ -59,7 +59,7 @@ impl ConnectorDef for OneDrive {
         slug: "onedrive",
         name: "OneDrive",
         description: "Browse, search and import files from your OneDrive, including files shared with you (Microsoft 365, read-only).",
-        icon: "onedrive",
+        icon: include_str!("icon.svg"),
         kind: ConnectorKind::OAuth2,
         scoping: AuthScoping::Upstream,
         version: "1",

@@ -375,12 +375,13 @@ impl Hashes {
             .or_else(|| {
                 use base64::Engine as _;
                 let text = self.quick_xor_hash.as_deref()?.trim();
-                let bytes = base64::engine::general_purpose::STANDARD.decode(text).ok()?;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(text)
+                    .ok()?;
                 (bytes.len() == 20).then(|| format!("quickxor:{}", hex::encode(bytes)))
             })
     }
 }
-
 
 /// Graph's MIME type unless it is missing or generic, else a guess from the extension.
 pub fn mime_for(name: &str, graph_mime: Option<&str>) -> String {

@@ -58,7 +58,7 @@ impl ConnectorDef for PostgresConnector {
         name: "PostgreSQL",
         description: "Browse and query a PostgreSQL database with your own database role. \
                       Queries run read-only.",
-        icon: "postgres",
+        icon: include_str!("icon.svg"),
         kind: ConnectorKind::Manual,
         scoping: AuthScoping::UserSupplied,
         version: "1",

@@ -44,7 +44,7 @@ impl ConnectorDef for S3Bucket {
         name: "S3 bucket",
         description: "Browse and import files from an Amazon S3 bucket, or from S3-compatible \
                       storage such as MinIO or Ceph, with your own access key.",
-        icon: "s3-bucket",
+        icon: include_str!("icon.svg"),
         kind: ConnectorKind::Manual,
         scoping: AuthScoping::UserSupplied,
         version: "1",

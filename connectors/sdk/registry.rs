@@ -216,7 +216,39 @@ fn check(connector: &dyn Connector) -> Result<(), RegistryError> {
             });
         }
     }
+    check_icon(spec.icon).map_err(invalid)?;
     check_file_source(connector).map_err(invalid)
+}
+
+/// The icon is a small, self-contained SVG: the app serves it from the registry as an image
+/// on its own origin, so it must carry no script, event handler or outside reference.
+fn check_icon(svg: &str) -> Result<(), String> {
+    const MAX_ICON_BYTES: usize = 32 * 1024;
+    let svg = svg.trim();
+    if !(svg.starts_with("<svg") && svg.ends_with("</svg>")) {
+        return Err("the icon is not SVG markup (`include_str!(\"icon.svg\")`)".into());
+    }
+    if svg.len() > MAX_ICON_BYTES {
+        return Err(format!("the icon is larger than {MAX_ICON_BYTES} bytes"));
+    }
+    let lower = svg.to_ascii_lowercase();
+    let handler = lower.match_indices(" on").any(|(at, _)| {
+        lower[at + 3..]
+            .trim_start_matches(char::is_alphabetic)
+            .starts_with('=')
+    });
+    let outside = [
+        "<script",
+        "javascript:",
+        "href=\"http",
+        "href='http",
+        "url(http",
+        "<foreignobject",
+    ];
+    if handler || outside.iter().any(|bad| lower.contains(bad)) {
+        return Err("the icon contains script, an event handler or an outside reference".into());
+    }
+    Ok(())
 }
 
 /// A connector with `file_browse` and `file_download` actions declares a `FileSource`, and

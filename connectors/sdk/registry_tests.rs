@@ -62,7 +62,7 @@ fn spec(slug: &'static str) -> ConnectorSpec {
         slug,
         name: "Hand made",
         description: "A connector built by hand.",
-        icon: "beaker",
+        icon: "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 24 24\"><circle cx=\"12\" cy=\"12\" r=\"9\"/></svg>",
         kind: ConnectorKind::Manual,
         scoping: AuthScoping::UserSupplied,
         version: "1",
@@ -255,6 +255,36 @@ fn registry_refuses_duplicate_config_keys_and_form_fields() {
 }
 
 #[test]
+fn registry_refuses_icons_that_are_not_plain_svg() {
+    let refused = [
+        "beaker",
+        "<svg viewBox=\"0 0 1 1\"><script>alert(1)</script></svg>",
+        "<svg viewBox=\"0 0 1 1\" onload=\"alert(1)\"></svg>",
+        "<svg viewBox=\"0 0 1 1\"><image href=\"https://tracker.example/p.png\"/></svg>",
+        "<svg viewBox=\"0 0 1 1\"><a href=\"javascript:alert(1)\"><path d=\"M0 0\"/></a></svg>",
+    ];
+    for icon in refused {
+        let result = build(vec![connector(ConnectorSpec { icon, ..spec("db") }, &[])]);
+        assert!(
+            matches!(&result, Err(RegistryError::InvalidSpec { reason, .. }) if reason.contains("icon")),
+            "{icon} was accepted"
+        );
+    }
+    let accepted =
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 1 1\"><path d=\"M0 0\"/></svg>";
+    assert!(
+        build(vec![connector(
+            ConnectorSpec {
+                icon: accepted,
+                ..spec("db")
+            },
+            &[]
+        )])
+        .is_ok()
+    );
+}
+
+#[test]
 fn registration_of_a_definition_builds_it() {
     struct Nothing;
     impl crate::sdk::action::ActionSet for Nothing {
@@ -281,7 +311,7 @@ fn registration_of_a_definition_builds_it() {
             slug: "def",
             name: "Def",
             description: "d",
-            icon: "i",
+            icon: "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 24 24\"><circle cx=\"12\" cy=\"12\" r=\"9\"/></svg>",
             kind: ConnectorKind::Manual,
             scoping: AuthScoping::UserSupplied,
             version: "1",

@@ -159,7 +159,7 @@ mod tests {
         slug: "example",
         name: "Example",
         description: "Example.",
-        icon: "example",
+        icon: "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 24 24\"><circle cx=\"12\" cy=\"12\" r=\"9\"/></svg>",
         kind: ConnectorKind::OAuth2,
         scoping: AuthScoping::Upstream,
         version: "1",

@@ -305,7 +305,8 @@ pub struct ConnectorSpec {
     pub name: &'static str,
     /// One or two sentences for the catalog.
     pub description: &'static str,
-    /// Icon name; the app serves `/static/icons/{icon}.svg`.
+    /// The icon, as SVG markup: `include_str!("icon.svg")` from the connector's folder. The
+    /// app serves it from the registry (the registry refuses script or outside references).
     pub icon: &'static str,
     /// OAuth or manual credentials.
     pub kind: ConnectorKind,
@@ -378,7 +379,7 @@ mod tests {
         slug: "example",
         name: "Example",
         description: "An example.",
-        icon: "example",
+        icon: "<svg viewBox=\"0 0 1 1\"></svg>",
         kind: ConnectorKind::OAuth2,
         scoping: AuthScoping::Upstream,
         version: "1",

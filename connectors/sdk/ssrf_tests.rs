@@ -496,7 +496,7 @@ static SPEC: ConnectorSpec = ConnectorSpec {
     slug: "ssrf-example",
     name: "SSRF example",
     description: "Example.",
-    icon: "example",
+    icon: "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 24 24\"><circle cx=\"12\" cy=\"12\" r=\"9\"/></svg>",
     kind: ConnectorKind::Manual,
     scoping: AuthScoping::UserSupplied,
     version: "1",

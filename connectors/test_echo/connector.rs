@@ -24,7 +24,7 @@ impl ConnectorDef for EchoConnector {
         slug: "test-echo",
         name: "Test Echo",
         description: "A fake service for tests: echoes messages, fails on demand and serves synthetic files.",
-        icon: "beaker",
+        icon: include_str!("icon.svg"),
         kind: ConnectorKind::Manual,
         scoping: AuthScoping::UserSupplied,
         version: "1",

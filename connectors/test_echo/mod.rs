@@ -3,8 +3,6 @@
 //! each error decision, an upstream call with token refresh, paging, a streamed download
 //! and a destructive action — without a real service.
 
-#![cfg(feature = "testing")]
-
 mod actions;
 mod connector;
 #[cfg(test)]

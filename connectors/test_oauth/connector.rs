@@ -30,7 +30,7 @@ impl ConnectorDef for TestOAuthConnector {
         slug: "test-oauth",
         name: "Test OAuth",
         description: "Signs in to a standards-compliant OAuth 2.0 / OpenID Connect server (tests only).",
-        icon: "plug",
+        icon: include_str!("icon.svg"),
         kind: ConnectorKind::OAuth2,
         scoping: AuthScoping::Upstream,
         version: "1",

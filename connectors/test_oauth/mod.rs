@@ -3,8 +3,6 @@
 //! OpenID Connect provider on loopback (npm `oidc-provider`) to exercise the connect flow,
 //! token refresh and revocation exactly as a production connector would meet them.
 
-#![cfg(feature = "testing")]
-
 mod actions;
 mod connector;
 

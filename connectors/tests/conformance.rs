@@ -1,20 +1,57 @@
 //! Conformance: every connector registered through `inventory` builds into a registry and
 //! meets the rules the catalog, the connect pages and the agents rely on.
 //!
-//! Adding a connector? Add its slug to `expected_slugs` — the explicit list is what makes a
-//! silently empty `inventory` (or a forgotten `inventory::submit!`) fail here.
+//! The expected connectors come from the folders on disk (every `connectors/<folder>/mod.rs`
+//! this build compiled, see `build.rs`), so a silently empty `inventory`, a forgotten
+//! `inventory::submit!` or a folder whose slug does not match its name fails here, and no
+//! hand-kept list can drift.
+
+use std::path::{Path, PathBuf};
 
 use campuscore_connectors::{Connector, ConnectorKind, Registry, Tag};
 
+/// Folders of `connectors/` that hold framework code, not connectors.
+const NOT_CONNECTORS: &[&str] = &["sdk", "macros", "tests", "target"];
+
+fn crate_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every connector folder on disk (one with a `mod.rs`), sorted.
+fn connector_folders() -> Vec<String> {
+    let mut folders: Vec<String> = std::fs::read_dir(crate_dir())
+        .expect("the connectors directory is readable")
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().join("mod.rs").is_file())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with('.') && !NOT_CONNECTORS.contains(&name.as_str()))
+        .collect();
+    folders.sort();
+    folders
+}
+
+/// The folders this build compiled (each behind its own Cargo feature).
+fn compiled_folders() -> Vec<&'static str> {
+    env!("CAMPUSCORE_COMPILED_CONNECTORS")
+        .split(',')
+        .filter(|name| !name.is_empty())
+        .collect()
+}
+
+/// The slug a connector folder must register: its name in kebab-case.
+fn slug_of(folder: &str) -> String {
+    folder.replace('_', "-")
+}
+
 /// Every connector this build must register, sorted.
-fn expected_slugs() -> Vec<&'static str> {
-    // Add new connectors here, keeping the list sorted.
-    let mut slugs: Vec<&'static str> = vec!["google-drive", "onedrive", "postgres", "s3-bucket"];
-    if cfg!(feature = "testing") {
-        slugs.push("test-echo");
-        slugs.push("test-oauth");
-    }
-    slugs.sort_unstable();
+fn expected_slugs() -> Vec<String> {
+    let compiled = compiled_folders();
+    let mut slugs: Vec<String> = connector_folders()
+        .iter()
+        .filter(|folder| compiled.contains(&folder.as_str()))
+        .map(|folder| slug_of(folder))
+        .collect();
+    slugs.sort();
     slugs
 }
 
@@ -37,10 +74,69 @@ fn each_connector(check: impl Fn(&dyn Connector, &mut Vec<String>)) {
 }
 
 #[test]
-fn registry_builds_from_inventory_with_exactly_the_expected_connectors() {
+fn registry_builds_from_inventory_with_exactly_the_connectors_on_disk() {
     let registry = registry();
-    assert_eq!(registry.slugs().collect::<Vec<_>>(), expected_slugs());
-    assert_eq!(registry.len(), expected_slugs().len());
+    let expected = expected_slugs();
+    assert!(
+        !expected.is_empty(),
+        "no connector folder was compiled: {:?}",
+        connector_folders()
+    );
+    assert_eq!(registry.slugs().collect::<Vec<_>>(), expected);
+    assert_eq!(registry.len(), expected.len());
+}
+
+#[test]
+fn every_connector_folder_is_in_the_default_or_the_testing_features() {
+    // `cargo test` turns on the defaults and `testing`: a folder in neither is a connector
+    // nobody builds or tests.
+    let manifest = std::fs::read_to_string(crate_dir().join("Cargo.toml")).expect("readable");
+    let listed = |feature: &str| -> Vec<String> {
+        let line = manifest
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{feature} =")))
+            .unwrap_or_else(|| panic!("Cargo.toml has no `{feature}` feature"));
+        line.split('"')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    };
+    let (default, testing) = (listed("default"), listed("testing"));
+    let missing: Vec<String> = connector_folders()
+        .into_iter()
+        .filter(|f| !default.contains(f) && !testing.contains(f))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not in `default` or `testing`: {missing:?}"
+    );
+}
+
+#[test]
+fn every_connector_icon_is_the_svg_file_in_its_folder() {
+    each_connector(|connector, failures| {
+        let spec = connector.spec();
+        let file: PathBuf = crate_dir()
+            .join(spec.slug.replace('-', "_"))
+            .join("icon.svg");
+        match std::fs::read_to_string(&file) {
+            Ok(svg) if svg == spec.icon => {}
+            Ok(_) => failures.push(format!(
+                "{}: `icon` is not the content of {}",
+                spec.slug,
+                display(&file)
+            )),
+            Err(error) => failures.push(format!("{}: {}: {error}", spec.slug, display(&file))),
+        }
+    });
+}
+
+fn display(path: &Path) -> String {
+    path.strip_prefix(crate_dir())
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 #[test]

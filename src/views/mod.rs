@@ -9,6 +9,7 @@ pub mod errors;
 pub mod folders;
 pub mod health;
 pub mod home;
+pub mod icons;
 pub mod query;
 pub mod settings;
 

@@ -221,6 +221,42 @@ async fn the_catalog_lists_connectors_with_action_schemas_for_a_session_user() {
 }
 
 #[tokio::test]
+async fn connector_icons_are_served_from_the_registry_and_named_in_the_catalog() {
+    let app = spawn_app().await;
+    app.logged_in_user("ivy@campus.edu").await;
+    let body: Value = app
+        .get("/api/v1/connectors")
+        .await
+        .json()
+        .await
+        .expect("json");
+    let drive = body["connectors"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|c| c["connector_id"] == "google-drive")
+        .expect("google-drive listed")
+        .clone();
+    assert_eq!(drive["icon"], "/static/connectors/google-drive.svg");
+
+    let res = app.get("/static/connectors/google-drive.svg").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/svg+xml");
+    let svg = res.text().await.expect("body");
+    let plugin = app.state.registry.get("google-drive").expect("registered");
+    assert_eq!(svg, plugin.spec().icon);
+
+    // A catalog row of a connector this build does not have still gets an icon.
+    let res = app.get("/static/connectors/retired-lms.svg").await;
+    assert_eq!(res.status(), 200);
+    let fallback = res.text().await.expect("body");
+    assert!(fallback.starts_with("<svg") && fallback != svg);
+
+    let settings = app.get_text("/settings").await;
+    assert!(settings.contains("src=\"/static/connectors/test-echo.svg\""));
+}
+
+#[tokio::test]
 async fn a_session_api_call_needs_the_csrf_header_but_a_bearer_call_does_not() {
     let app = spawn_app().await;
     let user = app.logged_in_user("ray@campus.edu").await;
