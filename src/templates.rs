@@ -7,7 +7,6 @@ use crate::models::entities::{connection, connector, knowledge_folder, source_fi
 use crate::services::source_files::human_size;
 use actix_session::Session;
 use askama::Template;
-use askama_web::WebTemplate;
 use campuscore_connectors::FieldKind;
 use serde::{Deserialize, Serialize};
 
@@ -64,7 +63,7 @@ pub fn flash(session: &Session, level: &str, message: impl Into<String>) {
     let _ = session.insert(keys::FLASH, list);
 }
 
-#[derive(Template, WebTemplate)]
+#[derive(Template)]
 #[template(path = "login.html")]
 pub struct LoginPage {
     pub ctx: PageCtx,
@@ -73,7 +72,7 @@ pub struct LoginPage {
     pub error: Option<String>,
 }
 
-#[derive(Template, WebTemplate)]
+#[derive(Template)]
 #[template(path = "setup.html")]
 pub struct SetupPage {
     pub ctx: PageCtx,
@@ -82,7 +81,7 @@ pub struct SetupPage {
     pub errors: std::collections::BTreeMap<String, String>,
 }
 
-#[derive(Template, WebTemplate)]
+#[derive(Template)]
 #[template(path = "home.html")]
 pub struct HomePage {
     pub ctx: PageCtx,
@@ -90,7 +89,7 @@ pub struct HomePage {
     pub connections: usize,
 }
 
-#[derive(Template, WebTemplate)]
+#[derive(Template)]
 #[template(path = "folders.html")]
 pub struct FoldersPage {
     pub ctx: PageCtx,
@@ -99,7 +98,7 @@ pub struct FoldersPage {
     pub error: Option<String>,
 }
 
-#[derive(Template, WebTemplate)]
+#[derive(Template)]
 #[template(path = "folder.html")]
 pub struct FolderPage {
     pub ctx: PageCtx,
@@ -108,7 +107,7 @@ pub struct FolderPage {
     pub max_upload: String,
 }
 
-#[derive(Template, WebTemplate)]
+#[derive(Template)]
 #[template(path = "_files.html")]
 pub struct FilesFragment {
     pub folder: knowledge_folder::Model,
@@ -181,7 +180,7 @@ impl FileRows {
     }
 }
 
-#[derive(Template, WebTemplate)]
+#[derive(Template)]
 #[template(path = "settings.html")]
 pub struct SettingsPage {
     pub ctx: PageCtx,
@@ -361,7 +360,7 @@ impl ManualFormView {
 }
 
 /// The query console of a connection offering `run_query`.
-#[derive(Template, WebTemplate)]
+#[derive(Template)]
 #[template(path = "query.html")]
 pub struct QueryPage {
     pub ctx: PageCtx,
@@ -396,7 +395,7 @@ pub struct QueryResultFragment {
     pub result: QueryResult,
 }
 
-#[derive(Template, WebTemplate)]
+#[derive(Template)]
 #[template(path = "connect_manual.html")]
 pub struct ManualConnectPage {
     pub ctx: PageCtx,
@@ -409,7 +408,7 @@ pub struct ManualFormFragment {
     pub form: ManualFormView,
 }
 
-#[derive(Template, WebTemplate)]
+#[derive(Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage {
     pub ctx: PageCtx,

@@ -14,7 +14,8 @@ use super::mime::{Content, EXPORT_FORMAT_KEY, ExportFormat, ExportMode, Native, 
 use super::models::{DriveEntry, DriveFileList, SearchResults};
 use super::wire::{self, FILE_FIELDS};
 use crate::{
-    ActionContext, ConnectorError, DOWNLOAD_IDLE_TIMEOUT, Download, body_stream, connector_actions,
+    ActionContext, ConnectorError, DOWNLOAD_IDLE_TIMEOUT, Download, FileActions, FileEntry,
+    FileIcon, FileList, FileSource, SearchRequest, body_stream, connector_actions, validated,
 };
 
 /// Entries per page when the caller does not say.
@@ -320,5 +321,68 @@ fn not_downloadable(file: &wire::File, content: Content) -> ConnectorError {
         _ => ConnectorError::Unsupported {
             message: format!("`{}` cannot be downloaded", file.name),
         },
+    }
+}
+
+/// Cloud import's view of Google Drive: the same actions, with Drive's own fields dropped.
+#[async_trait::async_trait]
+impl FileSource for DriveActions {
+    fn actions(&self) -> FileActions {
+        FileActions {
+            list: "list_files",
+            search: Some("search_files"),
+            download: "download_file",
+        }
+    }
+
+    async fn list(
+        &self,
+        ctx: &ActionContext,
+        request: crate::ListRequest,
+    ) -> Result<FileList, ConnectorError> {
+        let input = validated(ListFilesInput {
+            folder_id: request.folder,
+            page_token: request.page_token,
+            page_size: None,
+        })?;
+        let page = self.list_files(ctx, input).await?;
+        Ok(FileList {
+            files: page.files.into_iter().map(|entry| entry.file).collect(),
+            next_page_token: page.next_page_token,
+            breadcrumbs: page.breadcrumbs,
+        })
+    }
+
+    async fn search(
+        &self,
+        ctx: &ActionContext,
+        request: SearchRequest,
+    ) -> Result<FileList, ConnectorError> {
+        let input = validated(SearchFilesInput {
+            query: request.query,
+            page_token: request.page_token,
+            page_size: None,
+        })?;
+        let page = self.search_files(ctx, input).await?;
+        Ok(FileList {
+            files: page.files.into_iter().map(|entry| entry.file).collect(),
+            next_page_token: page.next_page_token,
+            breadcrumbs: None,
+        })
+    }
+
+    async fn download(
+        &self,
+        ctx: &ActionContext,
+        file_id: &str,
+    ) -> Result<Download, ConnectorError> {
+        let input = validated(FileIdInput {
+            file_id: file_id.to_owned(),
+        })?;
+        self.download_file(ctx, input).await
+    }
+
+    fn icon(&self, entry: &FileEntry) -> FileIcon {
+        super::mime::file_icon(&entry.mime_type).unwrap_or_else(|| FileIcon::of(entry))
     }
 }

@@ -26,7 +26,7 @@ use super::mime::{Content, ExportMode, FOLDER};
 use super::models::{DriveEntry, DriveFileList, ShortcutTarget};
 use super::wire::{self, FILE_FIELDS, PARENT_FIELDS};
 use crate::files::Breadcrumb;
-use crate::{ConnectorError, FileEntry, FileKind};
+use crate::{Checksum, ConnectorError, FileEntry, FileKind};
 
 /// My Drive (Drive's own alias for the user's root folder).
 pub const MY_DRIVE: &str = "root";
@@ -453,12 +453,11 @@ pub fn entry_from(file: wire::File, mode: ExportMode) -> DriveEntry {
 /// The file's content checksum, when Drive reports one (binary content only): its SHA-256
 /// as `sha256:<lowercase hex>`, else its MD5 as `md5:…`. SHA-256 is preferred because the
 /// app computes it for every stored file anyway, so checking it costs no second pass.
-pub fn content_checksum(file: &wire::File) -> Option<String> {
+pub fn content_checksum(file: &wire::File) -> Option<Checksum> {
     let pick = |algorithm: &str, value: &Option<String>| {
         value
             .as_deref()
-            .filter(|v| !v.is_empty())
-            .map(|v| format!("{algorithm}:{}", v.to_ascii_lowercase()))
+            .and_then(|hex| Checksum::from_hex(algorithm, hex.trim()))
     };
     pick("sha256", &file.sha256_checksum).or_else(|| pick("md5", &file.md5_checksum))
 }
@@ -549,7 +548,7 @@ mod tests {
         let entry = entry_from(file.clone(), ExportMode::Office).file;
         assert_eq!(entry.size, Some(2048));
         assert_eq!(
-            entry.checksum.as_deref(),
+            entry.checksum.as_ref().map(Checksum::as_str),
             Some("md5:5d41402abc4b2a76b9719d911017c592")
         );
         assert_eq!(entry.revision.as_deref(), Some("0B7rev"));
@@ -568,7 +567,8 @@ mod tests {
             entry_from(with_sha256, ExportMode::Office)
                 .file
                 .checksum
-                .as_deref(),
+                .as_ref()
+                .map(Checksum::as_str),
             Some("sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"),
             "SHA-256 is preferred when Drive has it"
         );

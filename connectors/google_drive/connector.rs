@@ -62,13 +62,6 @@ impl ConnectorDef for GoogleDrive {
         version: "1",
         oauth: Some(OAUTH),
         form: &[],
-        files: Some(crate::FileSource {
-            list: "list_files",
-            folder_param: "folder_id",
-            search: Some("search_files"),
-            download: "download_file",
-            file_param: "file_id",
-        }),
         config_keys: &oauth_config_keys!(
             OAUTH,
             "https://www.googleapis.com",
@@ -86,6 +79,10 @@ impl ConnectorDef for GoogleDrive {
 
     fn actions(&self) -> &DriveActions {
         &self.actions
+    }
+
+    fn files(&self) -> Option<&dyn crate::FileSource> {
+        Some(&self.actions)
     }
 
     async fn fetch_identity(&self, ctx: &ActionContext) -> Result<Option<String>, ConnectorError> {

@@ -272,6 +272,22 @@ pub fn export_name(name: &str, format: ExportFormat) -> String {
     }
 }
 
+/// The app's file icon for Google's own types (Docs, Sheets, Slides, Drawings, Apps
+/// Script, Forms…); `None` for standard MIME types, which the sdk's rules cover.
+pub fn file_icon(mime_type: &str) -> Option<crate::FileIcon> {
+    use crate::FileIcon;
+    match Content::of(mime_type) {
+        Content::Folder => Some(FileIcon::Folder),
+        Content::Native(Native::Document) => Some(FileIcon::Document),
+        Content::Native(Native::Spreadsheet) => Some(FileIcon::Spreadsheet),
+        Content::Native(Native::Presentation) => Some(FileIcon::Presentation),
+        Content::Native(Native::Drawing) => Some(FileIcon::Image),
+        Content::Native(Native::Script) => Some(FileIcon::Code),
+        Content::Shortcut | Content::NotDownloadable(_) => Some(FileIcon::File),
+        Content::Binary => None,
+    }
+}
+
 /// An icon hint for a MIME type: `folder`, `document`, `spreadsheet`, `presentation`,
 /// `drawing`, `form`, `code`, `pdf`, `image`, `video`, `audio`, `archive`, `text` or `file`.
 pub fn icon_for(mime_type: &str) -> &'static str {
@@ -409,6 +425,25 @@ mod tests {
         );
         assert_eq!(export_name(".pdf", ExportFormat::Pdf), ".pdf.pdf");
         assert_eq!(export_name("Site", ExportFormat::Html), "Site.zip");
+    }
+
+    #[test]
+    fn google_types_have_app_icons_and_standard_types_are_left_to_the_sdk() {
+        use crate::FileIcon;
+        assert_eq!(file_icon(FOLDER), Some(FileIcon::Folder));
+        assert_eq!(
+            file_icon("application/vnd.google-apps.document"),
+            Some(FileIcon::Document)
+        );
+        assert_eq!(
+            file_icon("application/vnd.google-apps.drawing"),
+            Some(FileIcon::Image)
+        );
+        assert_eq!(
+            file_icon("application/vnd.google-apps.form"),
+            Some(FileIcon::File)
+        );
+        assert_eq!(file_icon("application/pdf"), None);
     }
 
     #[test]

@@ -602,7 +602,7 @@ fn summary(list: &FileList) -> Vec<Seen<'_>> {
             (
                 f.id.as_str(),
                 f.kind,
-                f.checksum.as_deref(),
+                f.checksum.as_ref().map(crate::Checksum::as_str),
                 f.revision.as_deref(),
                 f.can_download,
             )
@@ -723,7 +723,7 @@ async fn download_file_streams_a_binary_file_with_its_md5() {
     assert_eq!(download.name, "dataset.zip");
     assert_eq!(download.mime_type, "application/zip");
     assert_eq!(download.size, Some(body.len() as u64));
-    assert_eq!(download.checksum, Some(format!("md5:{md5}")));
+    assert_eq!(download.checksum, crate::Checksum::from_hex("md5", &md5));
     let checksum = download.checksum.clone();
     let parts = chunks(download).await;
     assert!(parts.len() > 1, "streamed in chunks, not one buffer");
@@ -735,7 +735,7 @@ async fn download_file_streams_a_binary_file_with_its_md5() {
     }
     assert_eq!(total, body.len());
     assert_eq!(
-        Some(format!("md5:{}", hex::encode(hasher.finalize()))),
+        crate::Checksum::from_bytes("md5", &hasher.finalize()),
         checksum
     );
 }
@@ -781,7 +781,7 @@ async fn download_file_of_a_shortcut_downloads_its_target() {
         ("Notes.pdf", "application/pdf")
     );
     assert_eq!(
-        download.checksum.as_deref(),
+        download.checksum.as_ref().map(crate::Checksum::as_str),
         Some("md5:5d41402abc4b2a76b9719d911017c592")
     );
     assert_eq!(chunks(download).await.concat(), b"%PDF-1.7");

@@ -300,3 +300,53 @@ fn names_missing_item(error: ConnectorError, what: &str, id: &str) -> ConnectorE
         other => other,
     }
 }
+
+/// Cloud import's view of OneDrive: the same actions; searches cover all of My files.
+#[async_trait::async_trait]
+impl crate::FileSource for OneDriveActions {
+    fn actions(&self) -> crate::FileActions {
+        crate::FileActions {
+            list: "list_files",
+            search: Some("search_files"),
+            download: "download_file",
+        }
+    }
+
+    async fn list(
+        &self,
+        ctx: &ActionContext,
+        request: crate::ListRequest,
+    ) -> Result<FileList, ConnectorError> {
+        let input = crate::validated(ListFilesInput {
+            folder_id: request.folder,
+            page_token: request.page_token,
+            page_size: None,
+        })?;
+        self.list_files(ctx, input).await
+    }
+
+    async fn search(
+        &self,
+        ctx: &ActionContext,
+        request: crate::SearchRequest,
+    ) -> Result<FileList, ConnectorError> {
+        let input = crate::validated(SearchFilesInput {
+            query: request.query,
+            folder_id: None,
+            page_token: request.page_token,
+            page_size: None,
+        })?;
+        self.search_files(ctx, input).await
+    }
+
+    async fn download(
+        &self,
+        ctx: &ActionContext,
+        file_id: &str,
+    ) -> Result<Download, ConnectorError> {
+        let input = crate::validated(FileIdInput {
+            file_id: file_id.to_owned(),
+        })?;
+        self.download_file(ctx, input).await
+    }
+}

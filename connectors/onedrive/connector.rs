@@ -65,13 +65,6 @@ impl ConnectorDef for OneDrive {
         version: "1",
         oauth: Some(OAUTH),
         form: &[],
-        files: Some(crate::FileSource {
-            list: "list_files",
-            folder_param: "folder_id",
-            search: Some("search_files"),
-            download: "download_file",
-            file_param: "file_id",
-        }),
         config_keys: &oauth_config_keys!(
             OAUTH,
             "https://graph.microsoft.com",
@@ -91,6 +84,10 @@ impl ConnectorDef for OneDrive {
 
     fn actions(&self) -> &OneDriveActions {
         &self.actions
+    }
+
+    fn files(&self) -> Option<&dyn crate::FileSource> {
+        Some(&self.actions)
     }
 
     /// `GET /v1.0/me?$select=userPrincipalName,mail`: the mail address, else the sign-in

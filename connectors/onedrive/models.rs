@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use super::graph::{ItemRef, compose_id};
-use crate::{FileEntry, FileKind};
+use crate::{Checksum, FileEntry, FileKind};
 
 /// MIME type of folder entries (the same as the other drive connectors).
 pub const FOLDER_MIME: &str = "inode/directory";
@@ -362,23 +362,19 @@ impl Hashes {
     /// `sha256:<hex>`, else `sha1:<hex>`, else `quickxor:<hex>` (the base64 digest as hex),
     /// lowercase; values that are not digests of the right length are ignored rather than
     /// passed on as a checksum nobody can match.
-    pub fn checksum(&self) -> Option<String> {
-        let hex_of = |value: Option<&str>, len: usize| {
-            value
-                .map(str::trim)
-                .filter(|v| v.len() == len && v.bytes().all(|b| b.is_ascii_hexdigit()))
-                .map(str::to_ascii_lowercase)
+    pub fn checksum(&self) -> Option<Checksum> {
+        let hex = |algorithm: &str, value: Option<&str>| {
+            value.and_then(|v| Checksum::from_hex(algorithm, v.trim()))
         };
-        hex_of(self.sha256_hash.as_deref(), 64)
-            .map(|h| format!("sha256:{h}"))
-            .or_else(|| hex_of(self.sha1_hash.as_deref(), 40).map(|h| format!("sha1:{h}")))
+        hex("sha256", self.sha256_hash.as_deref())
+            .or_else(|| hex("sha1", self.sha1_hash.as_deref()))
             .or_else(|| {
                 use base64::Engine as _;
                 let text = self.quick_xor_hash.as_deref()?.trim();
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(text)
                     .ok()?;
-                (bytes.len() == 20).then(|| format!("quickxor:{}", hex::encode(bytes)))
+                Checksum::from_bytes("quickxor", &bytes)
             })
     }
 }
@@ -432,7 +428,7 @@ mod tests {
         assert_eq!(entry.mime_type, "application/pdf");
         assert_eq!(entry.size, Some(1234));
         assert_eq!(
-            entry.checksum.as_deref(),
+            entry.checksum.as_ref().map(Checksum::as_str),
             Some("sha1:a94a8fe5ccb19ba61c4c0873d391e987982fbbd3")
         );
         assert_eq!(entry.parent_id.as_deref(), Some("b!drive:01PARENT"));
@@ -523,7 +519,7 @@ mod tests {
         let sha256 = "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855";
         assert_eq!(
             hashes(json!({"sha256Hash": sha256, "sha1Hash": "a".repeat(40)})).checksum(),
-            Some(format!("sha256:{}", sha256.to_ascii_lowercase()))
+            Checksum::from_hex("sha256", sha256)
         );
         assert_eq!(
             hashes(json!({"sha1Hash": "wmgPQ6jrSeMX7JP1XmstQEGM2fc="})).checksum(),
@@ -532,7 +528,7 @@ mod tests {
         assert_eq!(hashes(json!({"quickXorHash": "AAAA"})).checksum(), None);
         assert_eq!(
             hashes(json!({"quickXorHash": "SgAAAAAAAAAAAAAAAQAAAAAAAAA="})).checksum(),
-            Some("quickxor:4a00000000000000000000000100000000000000".to_owned()),
+            Checksum::parse("quickxor:4a00000000000000000000000100000000000000"),
             "business drives only have QuickXorHash"
         );
     }

@@ -475,7 +475,7 @@ fn summary(list: &FileList) -> Vec<Seen<'_>> {
             (
                 f.id.as_str(),
                 f.kind,
-                f.checksum.as_deref(),
+                f.checksum.as_ref().map(crate::Checksum::as_str),
                 f.revision.as_deref(),
                 f.can_download,
             )
@@ -772,7 +772,10 @@ async fn download_file_follows_the_content_redirect_without_the_bearer_token() {
     assert_eq!(download.name, "Lecture recording.pdf");
     assert_eq!(download.mime_type, "application/pdf");
     assert_eq!(download.size, Some(body.len() as u64));
-    assert_eq!(download.checksum, Some(format!("sha256:{sha256}")));
+    assert_eq!(
+        download.checksum,
+        crate::Checksum::from_hex("sha256", &sha256)
+    );
     let (chunks, received) = collect(download).await;
     assert!(chunks > 1, "streamed in chunks, got {chunks}");
     assert_eq!(received.len(), body.len());

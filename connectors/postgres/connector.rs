@@ -98,7 +98,6 @@ impl ConnectorDef for PostgresConnector {
                 )
             },
         ],
-        files: None,
         config_keys: &[ConfigKey::allowed_hosts()],
     };
 

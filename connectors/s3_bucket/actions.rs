@@ -152,8 +152,7 @@ impl S3Actions {
             .etag
             .as_deref()
             .filter(|_| !head.etag_is_not_md5)
-            .and_then(md5_from_etag)
-            .map(|md5| format!("md5:{md5}"));
+            .and_then(md5_from_etag);
         Ok(ObjectInfo {
             object: BucketEntry {
                 file: FileEntry {
@@ -210,7 +209,7 @@ impl S3Actions {
             body_stream(response, DOWNLOAD_IDLE_TIMEOUT),
         );
         download.size = size;
-        download.checksum = checksum.map(|md5| format!("md5:{md5}"));
+        download.checksum = checksum;
         Ok(download)
     }
 }
@@ -271,11 +270,7 @@ fn file_entry(object: ObjectEntry) -> BucketEntry {
             mime_type: mime_for(&object.key, None),
             size: object.size,
             modified_time,
-            checksum: object
-                .etag
-                .as_deref()
-                .and_then(md5_from_etag)
-                .map(|md5| format!("md5:{md5}")),
+            checksum: object.etag.as_deref().and_then(md5_from_etag),
             revision: etag.clone(),
             web_link: None,
             parent_id: parent_of(&object.key),
@@ -312,6 +307,49 @@ fn mime_for(key: &str, content_type: Option<&str>) -> String {
     }
 }
 
+/// Cloud import's view of a bucket: folders are key prefixes, files are keys.
+#[async_trait::async_trait]
+impl crate::FileSource for S3Actions {
+    fn actions(&self) -> crate::FileActions {
+        crate::FileActions {
+            list: "list_objects",
+            search: None,
+            download: "download_object",
+        }
+    }
+
+    async fn list(
+        &self,
+        ctx: &ActionContext,
+        request: crate::ListRequest,
+    ) -> Result<crate::FileList, ConnectorError> {
+        let input = crate::validated(ListObjectsInput {
+            prefix: request.folder,
+            page_token: request.page_token,
+            page_size: None,
+        })?;
+        let page = self.list_objects(ctx, input).await?;
+        Ok(crate::FileList {
+            files: page.files.into_iter().map(|entry| entry.file).collect(),
+            next_page_token: page.next_page_token,
+            // The trail the app carries in its links names the folders; a prefix alone
+            // does not say where the connection's root ends.
+            breadcrumbs: None,
+        })
+    }
+
+    async fn download(
+        &self,
+        ctx: &ActionContext,
+        file_id: &str,
+    ) -> Result<Download, ConnectorError> {
+        let input = crate::validated(ObjectKeyInput {
+            key: file_id.to_owned(),
+        })?;
+        self.download_object(ctx, input).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,7 +382,7 @@ mod tests {
         assert_eq!(entry.kind, FileKind::File);
         assert_eq!(entry.mime_type, "application/pdf");
         assert_eq!(
-            entry.checksum.as_deref(),
+            entry.checksum.as_ref().map(crate::Checksum::as_str),
             Some("md5:fba9dede5f27731c9771645a39863328")
         );
         assert_eq!(

@@ -104,13 +104,6 @@ impl ConnectorDef for S3Bucket {
                 )
             },
         ],
-        files: Some(crate::FileSource {
-            list: "list_objects",
-            folder_param: "prefix",
-            search: None,
-            download: "download_object",
-            file_param: "key",
-        }),
         config_keys: &[ConfigKey::allowed_hosts()],
     };
 
@@ -118,6 +111,10 @@ impl ConnectorDef for S3Bucket {
 
     fn actions(&self) -> &S3Actions {
         &self.actions
+    }
+
+    fn files(&self) -> Option<&dyn crate::FileSource> {
+        Some(&self.actions)
     }
 
     /// Lists one key of the prefix with the given credentials (ListObjectsV2,

@@ -102,10 +102,8 @@ fn url_decode(text: &str) -> Result<String, String> {
 /// The MD5 of an object from its ETag: S3's ETag is the hex MD5 of the content for objects
 /// uploaded in one part without SSE-KMS or SSE-C; multipart ETags end in `-N` and are not
 /// an MD5. `None` when the ETag is not 32 hex digits.
-pub fn md5_from_etag(etag: &str) -> Option<String> {
-    let bare = etag.trim().trim_matches('"');
-    (bare.len() == 32 && bare.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then(|| bare.to_ascii_lowercase())
+pub fn md5_from_etag(etag: &str) -> Option<crate::Checksum> {
+    crate::Checksum::from_hex("md5", etag.trim().trim_matches('"'))
 }
 
 #[cfg(test)]
@@ -189,8 +187,8 @@ mod tests {
     #[test]
     fn only_single_part_etags_are_md5_checksums() {
         assert_eq!(
-            md5_from_etag("\"FBA9DEDE5F27731C9771645A39863328\"").as_deref(),
-            Some("fba9dede5f27731c9771645a39863328")
+            md5_from_etag("\"FBA9DEDE5F27731C9771645A39863328\""),
+            crate::Checksum::parse("md5:fba9dede5f27731c9771645a39863328")
         );
         assert_eq!(
             md5_from_etag("\"3858f62230ac3c915f300c664312c11f-9\""),

@@ -579,7 +579,10 @@ async fn list_objects_pages_through_2500_entries_without_duplicates_or_gaps() {
     assert_eq!(file.name, "file-0042.txt");
     assert_eq!(file.mime_type, "text/plain");
     assert_eq!(file.size, Some(1));
-    assert_eq!(file.checksum, Some(format!("md5:{}", md5_hex(b"x"))));
+    assert_eq!(
+        file.checksum,
+        crate::Checksum::from_hex("md5", &md5_hex(b"x"))
+    );
     assert!(file.modified_time.is_some());
 
     // A folder's id lists the folder.
@@ -605,7 +608,7 @@ fn summary(list: &FileList) -> Vec<Seen<'_>> {
             (
                 f.id.as_str(),
                 f.kind,
-                f.checksum.as_deref(),
+                f.checksum.as_ref().map(crate::Checksum::as_str),
                 f.revision.as_deref(),
                 f.can_download,
             )
@@ -710,7 +713,7 @@ async fn head_object_reports_type_size_time_checksum_and_metadata() {
     assert_eq!(file.size, Some(13));
     assert_eq!(
         file.checksum,
-        Some(format!("md5:{}", md5_hex(b"%PDF-1.7 fake")))
+        crate::Checksum::from_hex("md5", &md5_hex(b"%PDF-1.7 fake"))
     );
     assert_eq!(file.revision, Some(md5_hex(b"%PDF-1.7 fake")));
     assert_eq!(file.parent_id.as_deref(), Some("docs/"));
@@ -914,7 +917,10 @@ async fn download_object_streams_a_200_mib_object_in_small_chunks() {
         peak_rss_bytes()
     );
     assert_eq!(total, BIG_SIZE);
-    assert_eq!(checksum, format!("md5:{}", hex::encode(md5.finalize())));
+    assert_eq!(
+        Some(checksum),
+        crate::Checksum::from_bytes("md5", &md5.finalize())
+    );
     assert!(largest <= BLOCK, "chunks are small: largest {largest}");
     assert!(chunks >= BIG_SIZE / BLOCK as u64, "{chunks} chunks");
     if let Some(growth) = growth {

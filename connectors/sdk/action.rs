@@ -13,6 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::checksum::Checksum;
 use super::context::ActionContext;
 use super::error::ConnectorError;
 
@@ -95,7 +96,7 @@ pub struct Download {
     /// Size in bytes, when known in advance.
     pub size: Option<u64>,
     /// Upstream checksum (e.g. `md5:…`, `sha256:…`), when known.
-    pub checksum: Option<String>,
+    pub checksum: Option<Checksum>,
     /// The bytes.
     pub stream: BoxStream<'static, Result<Bytes, ConnectorError>>,
 }
@@ -138,8 +139,8 @@ impl Download {
     }
 
     /// Sets the checksum.
-    pub fn with_checksum(mut self, checksum: impl Into<String>) -> Self {
-        self.checksum = Some(checksum.into());
+    pub fn with_checksum(mut self, checksum: Checksum) -> Self {
+        self.checksum = Some(checksum);
         self
     }
 
@@ -211,7 +212,7 @@ pub struct DownloadInfo {
     /// Size in bytes, when known.
     pub size: Option<u64>,
     /// Upstream checksum, when known.
-    pub checksum: Option<String>,
+    pub checksum: Option<Checksum>,
 }
 
 /// The result of an action.

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use super::action::{ActionDescriptor, ActionOutput, ActionSet, Tag};
 use super::context::ActionContext;
 use super::error::ConnectorError;
+use super::files::FileSource;
 use super::http::HttpClient;
 use super::settings::ConnectorSettings;
 use super::spec::ConnectorSpec;
@@ -57,6 +58,12 @@ pub trait Connector: Send + Sync + 'static {
         self.actions().iter().find(|action| action.name == name)
     }
 
+    /// The typed file contract, for connectors whose actions browse and download files
+    /// (cloud import uses only this).
+    fn files(&self) -> Option<&dyn FileSource> {
+        None
+    }
+
     /// Runs action `name` with JSON `params` (`null` meaning `{}`).
     ///
     /// Unknown names give `UnknownAction`; params that do not deserialize into the action's
@@ -100,6 +107,12 @@ pub trait ConnectorDef: Send + Sync + 'static {
 
     /// The actions value.
     fn actions(&self) -> &Self::Actions;
+
+    /// See [`Connector::files`]: connectors with `file_browse` and `file_download`
+    /// actions return their [`FileSource`] (usually the actions value).
+    fn files(&self) -> Option<&dyn FileSource> {
+        None
+    }
 
     /// See [`Connector::test_credentials`]; the default refuses manual credentials.
     async fn test_credentials(
@@ -152,6 +165,10 @@ impl<D: ConnectorDef> Connector for DefinedConnector<D> {
     fn actions(&self) -> &[ActionDescriptor] {
         self.descriptors
             .get_or_init(<D::Actions as ActionSet>::descriptors)
+    }
+
+    fn files(&self) -> Option<&dyn FileSource> {
+        self.def.files()
     }
 
     async fn execute_action(

@@ -1,18 +1,19 @@
-//! The normalized file model every file-browsing connector shares, and the declaration
-//! (`FileSource`) that tells the app which actions browse and download. A connector whose
-//! actions are tagged `file_browse` and `file_download` declares a `FileSource`; the
-//! registry refuses one that does not, so it shows up in cloud import without the app
-//! knowing anything about it.
-//!
-//! The contract: the `list` action takes `{<folder_param>?: string, page_token?: string}`
-//! and returns a JSON object that reads as a [`FileList`] (connectors may add fields of
-//! their own); `search`, when present, takes `{query: string, page_token?: string}` and
-//! returns the same shape; `download` takes `{<file_param>: string}` with a `FileEntry::id`
-//! and returns a `Download`.
+//! The normalized file model every file-browsing connector shares, and the typed contract
+//! cloud import talks to: [`FileSource`] (list, search, download). A connector whose
+//! actions are tagged `file_browse` and `file_download` implements it (the registry
+//! refuses one that does not), and then appears in cloud import without the app knowing
+//! anything about it: no action names, no JSON built by hand, no checksum strings.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use validator::Validate;
+
+use super::action::Download;
+use super::checksum::Checksum;
+use super::context::ActionContext;
+use super::error::ConnectorError;
 
 /// Whether an entry is a folder or a file (what it behaves as: a shortcut to a folder is
 /// a folder).
@@ -45,7 +46,7 @@ pub struct FileEntry {
     /// The content checksum as `algorithm:lowercase-hex` (`md5:…`, `sha256:…`), when the
     /// service knows it.
     #[serde(default)]
-    pub checksum: Option<String>,
+    pub checksum: Option<Checksum>,
     /// A value that changes whenever the content does (a version number, an entity tag),
     /// when the service has one. Imports use it to recognise a file they already have.
     #[serde(default)]
@@ -84,20 +85,185 @@ pub struct FileList {
     pub breadcrumbs: Option<Vec<Breadcrumb>>,
 }
 
-/// Which actions of a connector browse and download files (see the module docs for the
-/// parameter contract).
+/// What a listing asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListRequest {
+    /// The folder to list: a folder's [`FileEntry::id`], or `None` for the top level.
+    pub folder: Option<String>,
+    /// The previous page's [`FileList::next_page_token`].
+    pub page_token: Option<String>,
+}
+
+/// What a name search asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchRequest {
+    /// The text to look for (already trimmed, not empty).
+    pub query: String,
+    /// The previous page's [`FileList::next_page_token`].
+    pub page_token: Option<String>,
+}
+
+/// The actions behind a [`FileSource`]'s calls: audit rows and rate limits name them, and
+/// the registry checks they exist and carry `file_browse` / `file_download`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct FileSource {
+pub struct FileActions {
     /// The listing action (tagged `file_browse`).
     pub list: &'static str,
-    /// Its parameter naming the folder to list (absent: the top level).
-    pub folder_param: &'static str,
     /// The name-search action (tagged `file_browse`), if the service can search.
     pub search: Option<&'static str>,
     /// The download action (tagged `file_download`, returning a `Download`).
     pub download: &'static str,
-    /// Its parameter naming the file.
-    pub file_param: &'static str,
+}
+
+/// A service that holds folders and files, as cloud import sees it.
+///
+/// Implementations sit beside the connector's actions and call them with their own typed
+/// inputs (validated, as the action would be), so the JSON API, the agents and cloud
+/// import run the same code.
+#[async_trait]
+pub trait FileSource: Send + Sync {
+    /// The actions each call stands for.
+    fn actions(&self) -> FileActions;
+
+    /// One page of a folder (or of the top level).
+    async fn list(
+        &self,
+        ctx: &ActionContext,
+        request: ListRequest,
+    ) -> Result<FileList, ConnectorError>;
+
+    /// One page of files whose name matches; only called when `actions().search` is set.
+    async fn search(
+        &self,
+        ctx: &ActionContext,
+        request: SearchRequest,
+    ) -> Result<FileList, ConnectorError> {
+        let _ = (ctx, request);
+        Err(ConnectorError::Unsupported {
+            message: "this service cannot search; browse instead".into(),
+        })
+    }
+
+    /// The content of the file `file_id` (a [`FileEntry::id`]), streamed, with the
+    /// service's checksum when it has one.
+    async fn download(
+        &self,
+        ctx: &ActionContext,
+        file_id: &str,
+    ) -> Result<Download, ConnectorError>;
+
+    /// The icon to show for an entry; services with types of their own (Google Docs…)
+    /// map those first.
+    fn icon(&self, entry: &FileEntry) -> FileIcon {
+        FileIcon::of(entry)
+    }
+}
+
+/// Runs a typed action input through its validation, as the action's JSON path does.
+pub fn validated<T: Validate>(input: T) -> Result<T, ConnectorError> {
+    input
+        .validate()
+        .map_err(|errors| super::input::validation_error(&errors))?;
+    Ok(input)
+}
+
+/// The file-type icons the app draws (`static/icons/files/<name>.svg`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FileIcon {
+    /// A folder or a top-level place.
+    Folder,
+    /// A word-processing document.
+    Document,
+    /// A spreadsheet.
+    Spreadsheet,
+    /// A slide deck.
+    Presentation,
+    /// A PDF.
+    Pdf,
+    /// A picture.
+    Image,
+    /// A video.
+    Video,
+    /// A sound file.
+    Audio,
+    /// Plain text.
+    Text,
+    /// Source code or structured data.
+    Code,
+    /// A compressed archive.
+    Archive,
+    /// Anything else.
+    File,
+}
+
+impl FileIcon {
+    /// The icon's file name without extension.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Folder => "folder",
+            Self::Document => "document",
+            Self::Spreadsheet => "spreadsheet",
+            Self::Presentation => "presentation",
+            Self::Pdf => "pdf",
+            Self::Image => "image",
+            Self::Video => "video",
+            Self::Audio => "audio",
+            Self::Text => "text",
+            Self::Code => "code",
+            Self::Archive => "archive",
+            Self::File => "file",
+        }
+    }
+
+    /// The icon of an entry from its kind and standard MIME type.
+    pub fn of(entry: &FileEntry) -> Self {
+        if entry.kind == FileKind::Folder {
+            return Self::Folder;
+        }
+        Self::for_mime(&entry.mime_type)
+    }
+
+    /// The icon of a standard MIME type (`image/*`, PDF, Office and OpenDocument formats,
+    /// archives, code); [`FileIcon::File`] for anything else.
+    pub fn for_mime(mime_type: &str) -> Self {
+        let mime = mime_type.trim().to_ascii_lowercase();
+        let (top, sub) = mime.split_once('/').unwrap_or((mime.as_str(), ""));
+        let sub = sub.split(';').next().unwrap_or_default().trim();
+        match top {
+            "image" => return Self::Image,
+            "video" => return Self::Video,
+            "audio" => return Self::Audio,
+            _ => {}
+        }
+        match sub {
+            "pdf" => Self::Pdf,
+            "msword" | "rtf" => Self::Document,
+            "vnd.ms-excel" | "csv" => Self::Spreadsheet,
+            "vnd.ms-powerpoint" => Self::Presentation,
+            "zip" | "gzip" | "x-tar" | "x-7z-compressed" | "vnd.rar" | "x-rar-compressed" => {
+                Self::Archive
+            }
+            "json" | "xml" | "javascript" | "x-python" | "x-sh" | "x-yaml" => Self::Code,
+            _ if sub.ends_with("wordprocessingml.document")
+                || sub.ends_with("opendocument.text") =>
+            {
+                Self::Document
+            }
+            _ if sub.ends_with("spreadsheetml.sheet")
+                || sub.ends_with("opendocument.spreadsheet") =>
+            {
+                Self::Spreadsheet
+            }
+            _ if sub.ends_with("presentationml.presentation")
+                || sub.ends_with("opendocument.presentation") =>
+            {
+                Self::Presentation
+            }
+            _ if top == "text" => Self::Text,
+            _ => Self::File,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -111,7 +277,7 @@ mod tests {
             "folder_id": "root",
             "files": [{
                 "id": "f1", "name": "Notes.pdf", "kind": "file", "mime_type": "application/pdf",
-                "size": 12, "modified_time": "2026-11-01T10:00:00Z", "checksum": "md5:00ff",
+                "size": 12, "modified_time": "2026-11-01T10:00:00Z", "checksum": "md5:5D41402ABC4B2A76B9719D911017C592",
                 "can_download": true, "icon": "pdf", "export_formats": []
             }, {
                 "id": "d1", "name": "Course", "kind": "folder", "mime_type": "inode/directory",
@@ -121,10 +287,57 @@ mod tests {
         }))
         .expect("reads");
         assert_eq!(page.files.len(), 2);
-        assert_eq!(page.files[0].checksum.as_deref(), Some("md5:00ff"));
+        assert_eq!(
+            page.files[0].checksum,
+            Checksum::parse("md5:5d41402abc4b2a76b9719d911017c592")
+        );
         assert_eq!(page.files[1].kind, FileKind::Folder);
         assert_eq!(page.files[1].size, None);
         assert_eq!(page.next_page_token.as_deref(), Some("p2"));
         assert_eq!(page.breadcrumbs, None);
+    }
+
+    #[test]
+    fn icons_follow_the_kind_and_the_standard_mime_types() {
+        let entry = |kind, mime: &str| FileEntry {
+            id: "x".into(),
+            name: "x".into(),
+            kind,
+            mime_type: mime.into(),
+            size: None,
+            modified_time: None,
+            checksum: None,
+            revision: None,
+            web_link: None,
+            parent_id: None,
+            can_download: true,
+        };
+        let cases = [
+            (FileKind::Folder, "application/pdf", FileIcon::Folder),
+            (FileKind::File, "application/pdf", FileIcon::Pdf),
+            (FileKind::File, "image/png", FileIcon::Image),
+            (
+                FileKind::File,
+                "text/markdown; charset=utf-8",
+                FileIcon::Text,
+            ),
+            (FileKind::File, "text/csv", FileIcon::Spreadsheet),
+            (FileKind::File, "application/zip", FileIcon::Archive),
+            (FileKind::File, "application/json", FileIcon::Code),
+            (
+                FileKind::File,
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                FileIcon::Document,
+            ),
+            (
+                FileKind::File,
+                "application/vnd.oasis.opendocument.presentation",
+                FileIcon::Presentation,
+            ),
+            (FileKind::File, "application/octet-stream", FileIcon::File),
+        ];
+        for (kind, mime, icon) in cases {
+            assert_eq!(FileIcon::of(&entry(kind, mime)), icon, "{mime}");
+        }
     }
 }

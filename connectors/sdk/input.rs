@@ -158,7 +158,7 @@ fn backticked_after<'a>(reason: &'a str, prefix: &str) -> Option<(&'a str, &'a s
     Some((&tail[..end], &tail[end + 1..]))
 }
 
-fn validation_error(errors: &ValidationErrors) -> ConnectorError {
+pub(crate) fn validation_error(errors: &ValidationErrors) -> ConnectorError {
     let mut flat = Vec::new();
     flatten(errors, "", &mut flat);
     flat.sort_by(|a, b| a.0.cmp(&b.0));

@@ -3,6 +3,7 @@
 //! folders and use only what this module exports.
 
 pub mod action;
+pub mod checksum;
 pub mod connector;
 pub mod context;
 pub mod error;
@@ -22,10 +23,14 @@ pub use action::{
     ActionDescriptor, ActionOutput, ActionSet, DOWNLOAD_IDLE_TIMEOUT, Download, DownloadInfo, Tag,
     body_stream,
 };
+pub use checksum::{Checksum, ChecksumAlgorithm, ChecksumCheck, ChecksumMismatch};
 pub use connector::{Connector, ConnectorDef, DefinedConnector, NormalizedCredentials};
 pub use context::{ActionContext, Credentials, TokenUpdater};
 pub use error::ConnectorError;
-pub use files::{Breadcrumb, FileEntry, FileKind, FileList, FileSource};
+pub use files::{
+    Breadcrumb, FileActions, FileEntry, FileIcon, FileKind, FileList, FileSource, ListRequest,
+    SearchRequest, validated,
+};
 pub use form::{FieldErrors, form_input_from_json, validate_form};
 pub use http::{HttpClient, HttpConfig, RetryPolicy};
 pub use input::NoInput;

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use super::action::{ActionDescriptor, Tag};
+use super::action::Tag;
 use super::connector::{Connector, ConnectorDef, DefinedConnector};
 use super::spec::ConnectorKind;
 
@@ -251,58 +251,44 @@ fn check_icon(svg: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A connector with `file_browse` and `file_download` actions declares a `FileSource`, and
-/// a declared `FileSource` names actions that exist, carry those tags and take the named
-/// parameters.
+/// A connector with `file_browse` and `file_download` actions implements `FileSource`, and
+/// the actions its `FileSource` stands for exist and carry those tags.
 fn check_file_source(connector: &dyn Connector) -> Result<(), String> {
     let actions = connector.actions();
     let tagged = |tag| actions.iter().any(|a| a.has_tag(tag));
-    let Some(files) = connector.spec().files else {
+    let Some(files) = connector.files().map(|f| f.actions()) else {
         if tagged(Tag::FileBrowse) && tagged(Tag::FileDownload) {
             return Err(
-                "actions are tagged `file_browse` and `file_download` but the spec declares \
-                 no `files` (FileSource)"
+                "actions are tagged `file_browse` and `file_download` but the connector \
+                 implements no `FileSource` (`ConnectorDef::files`)"
                     .into(),
             );
         }
         return Ok(());
     };
     let find = |name: &str| actions.iter().find(|a| a.name == name);
-    let takes = |action: &ActionDescriptor, param: &str| {
-        action
-            .input_schema
-            .pointer(&format!("/properties/{param}"))
-            .is_some()
+    let browse = |role: &str, name: &str| match find(name) {
+        Some(action) if action.has_tag(Tag::FileBrowse) => Ok(()),
+        Some(_) => Err(format!(
+            "files {role} `{name}` must be tagged `file_browse`"
+        )),
+        None => Err(format!("files {role} names no action `{name}`")),
     };
-    let list = find(files.list).ok_or(format!("files.list names no action `{}`", files.list))?;
-    if !list.has_tag(Tag::FileBrowse) || !takes(list, files.folder_param) {
-        return Err(format!(
-            "files.list `{}` must be tagged `file_browse` and take `{}`",
-            files.list, files.folder_param
-        ));
-    }
+    browse("list", files.list)?;
     if let Some(search) = files.search {
-        let action = find(search).ok_or(format!("files.search names no action `{search}`"))?;
-        if !action.has_tag(Tag::FileBrowse) || !takes(action, "query") {
-            return Err(format!(
-                "files.search `{search}` must be tagged `file_browse` and take `query`"
-            ));
-        }
+        browse("search", search)?;
     }
-    let download = find(files.download).ok_or(format!(
-        "files.download names no action `{}`",
-        files.download
-    ))?;
-    if !download.has_tag(Tag::FileDownload)
-        || !download.downloads
-        || !takes(download, files.file_param)
-    {
-        return Err(format!(
-            "files.download `{}` must be a download tagged `file_download` taking `{}`",
-            files.download, files.file_param
-        ));
+    match find(files.download) {
+        Some(action) if action.has_tag(Tag::FileDownload) && action.downloads => Ok(()),
+        Some(_) => Err(format!(
+            "files download `{}` must be a download tagged `file_download`",
+            files.download
+        )),
+        None => Err(format!(
+            "files download names no action `{}`",
+            files.download
+        )),
     }
-    Ok(())
 }
 
 fn first_duplicate<'a>(names: impl Iterator<Item = &'a str>) -> Option<&'a str> {

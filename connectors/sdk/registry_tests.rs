@@ -68,7 +68,6 @@ fn spec(slug: &'static str) -> ConnectorSpec {
         version: "1",
         oauth: None,
         form: FORM,
-        files: None,
         config_keys: &[],
     }
 }
@@ -237,7 +236,6 @@ fn registry_refuses_duplicate_config_keys_and_form_fields() {
     ];
     let result = build(vec![connector(
         ConnectorSpec {
-            files: None,
             config_keys: KEYS,
             ..spec("db")
         },
@@ -251,6 +249,28 @@ fn registry_refuses_duplicate_config_keys_and_form_fields() {
     let result = build(vec![connector(ConnectorSpec { form, ..spec("db") }, &[])]);
     assert!(
         matches!(result, Err(RegistryError::InvalidSpec { reason, .. }) if reason.contains("api_key"))
+    );
+}
+
+#[test]
+fn registry_refuses_file_browsing_and_downloading_connectors_without_a_file_source() {
+    let tagged = |name, tags: &'static [Tag], downloads| ActionDescriptor {
+        tags,
+        downloads,
+        ..action(name)
+    };
+    let drive_like: Box<dyn Connector> = Box::new(HandMade {
+        spec: spec("drive-like"),
+        actions: vec![
+            tagged("list_files", &[Tag::FileBrowse, Tag::Read], false),
+            tagged("download_file", &[Tag::FileDownload], true),
+        ],
+    });
+    let result = build(vec![drive_like]);
+    assert!(
+        matches!(&result, Err(RegistryError::InvalidSpec { reason, .. }) if reason.contains("FileSource")),
+        "{:?}",
+        result.err()
     );
 }
 
@@ -317,7 +337,6 @@ fn registration_of_a_definition_builds_it() {
             version: "1",
             oauth: None,
             form: FORM,
-            files: None,
             config_keys: &[],
         };
         type Actions = Nothing;

@@ -165,7 +165,6 @@ mod tests {
         version: "1",
         oauth: Some(OAUTH),
         form: &[],
-        files: None,
         config_keys: &crate::oauth_config_keys!(OAUTH, "https://api.example.edu/"),
     };
 

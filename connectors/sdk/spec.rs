@@ -320,9 +320,6 @@ pub struct ConnectorSpec {
     pub form: &'static [FormField],
     /// Admin configuration keys.
     pub config_keys: &'static [ConfigKey],
-    /// Which actions browse and download files; required when actions are tagged
-    /// `file_browse` and `file_download` (the connector then appears in cloud import).
-    pub files: Option<crate::sdk::files::FileSource>,
 }
 
 impl ConnectorSpec {
@@ -385,7 +382,6 @@ mod tests {
         version: "1",
         oauth: Some(OAUTH),
         form: &[],
-        files: None,
         config_keys: &oauth_config_keys!(
             OAUTH,
             "https://api.example.edu",

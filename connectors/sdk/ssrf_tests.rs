@@ -502,7 +502,6 @@ static SPEC: ConnectorSpec = ConnectorSpec {
     version: "1",
     oauth: None,
     form: &[],
-    files: None,
     config_keys: &[ConfigKey::allowed_hosts()],
 };
 

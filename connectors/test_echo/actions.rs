@@ -274,10 +274,7 @@ fn file_entry(folder: &str, n: u32) -> FileEntry {
         name: format!("File {n}.txt"),
         mime_type: "text/plain".to_owned(),
         size: Some(size),
-        checksum: Some(format!(
-            "sha256:{}",
-            hex::encode(Sha256::digest(synthetic_bytes(0, size)))
-        )),
+        checksum: crate::Checksum::from_bytes("sha256", &Sha256::digest(synthetic_bytes(0, size))),
         revision: Some(REVISION.to_owned()),
         can_download: true,
         ..common
@@ -311,4 +308,39 @@ pub(super) fn synthetic_bytes(offset: u64, end: u64) -> Bytes {
         .map(|i| (i % 251) as u8)
         .collect::<Vec<u8>>()
         .into()
+}
+
+#[async_trait::async_trait]
+impl crate::FileSource for EchoActions {
+    fn actions(&self) -> crate::FileActions {
+        crate::FileActions {
+            list: "list_files",
+            search: None,
+            download: "download_file",
+        }
+    }
+
+    async fn list(
+        &self,
+        ctx: &ActionContext,
+        request: crate::ListRequest,
+    ) -> Result<FileList, ConnectorError> {
+        let input = crate::validated(ListFilesInput {
+            folder_id: request.folder,
+            page_token: request.page_token,
+        })?;
+        self.list_files(ctx, input).await
+    }
+
+    async fn download(
+        &self,
+        ctx: &ActionContext,
+        file_id: &str,
+    ) -> Result<Download, ConnectorError> {
+        let input = crate::validated(DownloadFileInput {
+            file_id: file_id.to_owned(),
+            size: None,
+        })?;
+        self.download_file(ctx, input).await
+    }
 }

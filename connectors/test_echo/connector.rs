@@ -49,13 +49,6 @@ impl ConnectorDef for EchoConnector {
                 placeholder: None,
             },
         ],
-        files: Some(crate::FileSource {
-            list: "list_files",
-            folder_param: "folder_id",
-            search: None,
-            download: "download_file",
-            file_param: "file_id",
-        }),
         config_keys: &[ConfigKey::api_base_url("http://127.0.0.1:9")],
     };
 
@@ -63,6 +56,10 @@ impl ConnectorDef for EchoConnector {
 
     fn actions(&self) -> &EchoActions {
         &self.actions
+    }
+
+    fn files(&self) -> Option<&dyn crate::FileSource> {
+        Some(&self.actions)
     }
 
     async fn test_credentials(

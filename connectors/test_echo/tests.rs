@@ -195,14 +195,14 @@ async fn listings_read_as_the_sdk_file_list_and_match_what_downloads_produce() {
             (
                 "docs-file-1",
                 FileKind::File,
-                Some(sha256(1024)),
+                crate::Checksum::parse(&sha256(1024)),
                 Some("1"),
                 true
             ),
             (
                 "docs-file-2",
                 FileKind::File,
-                Some(sha256(2048)),
+                crate::Checksum::parse(&sha256(2048)),
                 Some("1"),
                 true
             ),
@@ -237,7 +237,7 @@ async fn listings_read_as_the_sdk_file_list_and_match_what_downloads_produce() {
     assert_eq!(Some(bytes.len() as u64), page.files[1].size);
     assert_eq!(
         page.files[1].checksum,
-        Some(format!("sha256:{}", hex::encode(Sha256::digest(&bytes))))
+        crate::Checksum::from_bytes("sha256", &Sha256::digest(&bytes))
     );
 
     let next: FileList = serde_json::from_value(

@@ -36,7 +36,6 @@ impl ConnectorDef for TestOAuthConnector {
         version: "1",
         oauth: Some(OAUTH),
         form: &[],
-        files: None,
         config_keys: &oauth_config_keys!(OAUTH, "http://127.0.0.1:9"),
     };
 

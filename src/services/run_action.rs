@@ -3,12 +3,17 @@
 //! registered; credentials are decrypted, the action runs, and an audit row is written
 //! whatever the outcome.
 
-use super::{audit, connections};
+use super::audit;
+use super::connections::{self, ResolvedConnector};
 use crate::error::{AppError, AppResult};
-use crate::models::entities::user;
+use crate::models::entities::{connection, user};
 use crate::state::AppState;
-use campuscore_connectors::{ActionOutput, ConnectorError, ConnectorKind, redact_params};
-use serde_json::Value;
+use campuscore_connectors::{
+    ActionContext, ActionOutput, ConnectorError, ConnectorKind, Download, FileList, FileSource,
+    ListRequest, SearchRequest, redact_params,
+};
+use serde_json::{Value, json};
+use std::future::Future;
 use std::time::Instant;
 
 /// Run `action` with `params` on the user's connection.
@@ -19,53 +24,175 @@ pub async fn run_action(
     action: &str,
     params: Value,
 ) -> AppResult<ActionOutput> {
-    let conn = connections::find_mine(state, user.id, connection_id).await?;
-    let connector = connections::connector_by_id(state, conn.connector_id).await?;
-    let descriptor = connector.plugin.action(action).ok_or(AppError::NotFound)?;
-    let secret_fields: Vec<&str> = secret_fields(&descriptor.input_schema);
-    let redacted = redact_params(&params, &secret_fields);
+    let call = Call::prepare(state, user, connection_id).await?;
+    let descriptor = call
+        .connector
+        .plugin
+        .action(action)
+        .ok_or(AppError::NotFound)?;
+    let redacted = redact_params(&params, &secret_fields(&descriptor.input_schema));
+    let plugin = call.connector.plugin.clone();
+    call.run(state, user, action, &redacted, |ctx| async move {
+        Ok(plugin.execute_action(action, &ctx, params).await?)
+    })
+    .await
+}
 
-    let started = Instant::now();
-    let outcome = async {
-        let ctx = connections::action_context(state, &conn, &connector).await?;
-        Ok::<_, AppError>(
-            connector
-                .plugin
-                .execute_action(action, &ctx, params)
-                .await?,
-        )
-    }
-    .await;
-    let error = outcome.as_ref().err().map(|e| (e.code(), e.user_message()));
-    audit::record(
-        &state.db,
-        audit::Entry {
-            connection_id: Some(conn.id),
-            user_id: Some(user.id),
-            connector_slug: &connector.row.slug,
+/// One call of a connection's [`FileSource`], the typed contract cloud import uses.
+pub enum FileCall {
+    /// A page of a folder.
+    List(ListRequest),
+    /// A page of name matches.
+    Search(SearchRequest),
+}
+
+/// Lists or searches the user's connection through its [`FileSource`] (audited as the
+/// action it stands for).
+pub async fn list_files(
+    state: &AppState,
+    user: &user::Model,
+    connection_id: i64,
+    call: FileCall,
+) -> AppResult<FileList> {
+    let prepared = Call::prepare(state, user, connection_id).await?;
+    let source = prepared.file_source()?;
+    let actions = source.actions();
+    let (action, params) = match &call {
+        FileCall::List(r) => (
+            actions.list,
+            present(&[("folder", &r.folder), ("page_token", &r.page_token)]),
+        ),
+        FileCall::Search(r) => {
+            let search = actions.search.ok_or_else(|| {
+                AppError::BadRequest(format!(
+                    "{} cannot search; browse instead.",
+                    prepared.connector.row.name
+                ))
+            })?;
+            let query = Some(r.query.clone());
+            (
+                search,
+                present(&[("query", &query), ("page_token", &r.page_token)]),
+            )
+        }
+    };
+    let plugin = prepared.connector.plugin.clone();
+    prepared
+        .run(state, user, action, &params, |ctx| async move {
+            let source = plugin.files().ok_or(AppError::NotFound)?;
+            Ok(match call {
+                FileCall::List(request) => source.list(&ctx, request).await?,
+                FileCall::Search(request) => source.search(&ctx, request).await?,
+            })
+        })
+        .await
+}
+
+/// Downloads `file_id` from the user's connection through its [`FileSource`] (audited as
+/// its download action).
+pub async fn download_file(
+    state: &AppState,
+    user: &user::Model,
+    connection_id: i64,
+    file_id: &str,
+) -> AppResult<Download> {
+    let prepared = Call::prepare(state, user, connection_id).await?;
+    let action = prepared.file_source()?.actions().download;
+    let plugin = prepared.connector.plugin.clone();
+    prepared
+        .run(
+            state,
+            user,
             action,
-            request: &redacted,
-            error,
-            duration: started.elapsed(),
-        },
-    )
-    .await;
-    connections::touch(state, &conn, outcome.is_ok()).await?;
-    // Manual credentials the service rejects will not start working again by themselves.
-    if let Err(AppError::Connector(e @ ConnectorError::AuthExpired { .. })) = &outcome
-        && connector.plugin.spec().kind == ConnectorKind::Manual
-    {
-        connections::mark_rejected(state, &conn, &e.user_message()).await?;
+            &json!({ "file_id": file_id }),
+            |ctx| async move {
+                let source = plugin.files().ok_or(AppError::NotFound)?;
+                Ok(source.download(&ctx, file_id).await?)
+            },
+        )
+        .await
+}
+
+/// The audit row's request: the parameters that were given.
+fn present(params: &[(&str, &Option<String>)]) -> Value {
+    let given = params
+        .iter()
+        .filter_map(|(name, value)| Some(((*name).to_owned(), Value::from(value.as_deref()?))));
+    Value::Object(given.collect())
+}
+
+/// A call about to run: the caller's connection and its enabled connector.
+struct Call {
+    conn: connection::Model,
+    connector: ResolvedConnector,
+}
+
+impl Call {
+    /// The connection must be the user's (anyone else's is a 404) and its connector
+    /// registered and enabled.
+    async fn prepare(state: &AppState, user: &user::Model, connection_id: i64) -> AppResult<Self> {
+        let conn = connections::find_mine(state, user.id, connection_id).await?;
+        let connector = connections::connector_by_id(state, conn.connector_id).await?;
+        Ok(Self { conn, connector })
     }
-    tracing::info!(
-        connection.id = conn.id,
-        connector.slug = %connector.row.slug,
-        action,
-        outcome = if outcome.is_ok() { "success" } else { "error" },
-        duration_ms = started.elapsed().as_millis() as u64,
-        "action run"
-    );
-    outcome
+
+    /// The connector's file contract; a connector without one is not a file source.
+    fn file_source(&self) -> AppResult<&dyn FileSource> {
+        self.connector.plugin.files().ok_or(AppError::NotFound)
+    }
+
+    /// Decrypts the credentials, runs `work`, and records the outcome whatever it is: an
+    /// audit row with `params` (already redacted), `last_used_at`, and a rejected manual
+    /// sign-in.
+    async fn run<T, F, Fut>(
+        self,
+        state: &AppState,
+        user: &user::Model,
+        action: &str,
+        params: &Value,
+        work: F,
+    ) -> AppResult<T>
+    where
+        F: FnOnce(ActionContext) -> Fut,
+        Fut: Future<Output = AppResult<T>>,
+    {
+        let Self { conn, connector } = self;
+        let started = Instant::now();
+        let outcome = match connections::action_context(state, &conn, &connector).await {
+            Ok(ctx) => work(ctx).await,
+            Err(error) => Err(error),
+        };
+        let error = outcome.as_ref().err().map(|e| (e.code(), e.user_message()));
+        audit::record(
+            &state.db,
+            audit::Entry {
+                connection_id: Some(conn.id),
+                user_id: Some(user.id),
+                connector_slug: &connector.row.slug,
+                action,
+                request: params,
+                error,
+                duration: started.elapsed(),
+            },
+        )
+        .await;
+        connections::touch(state, &conn, outcome.is_ok()).await?;
+        // Manual credentials the service rejects will not start working again by themselves.
+        if let Err(AppError::Connector(e @ ConnectorError::AuthExpired { .. })) = &outcome
+            && connector.plugin.spec().kind == ConnectorKind::Manual
+        {
+            connections::mark_rejected(state, &conn, &e.user_message()).await?;
+        }
+        tracing::info!(
+            connection.id = conn.id,
+            connector.slug = %connector.row.slug,
+            action,
+            outcome = if outcome.is_ok() { "success" } else { "error" },
+            duration_ms = started.elapsed().as_millis() as u64,
+            "action run"
+        );
+        outcome
+    }
 }
 
 /// Input properties a schema marks as secret (`writeOnly`, or `format: password`).

@@ -16,7 +16,7 @@ use crate::models::folders;
 use crate::services::connections::{self, ResolvedConnector};
 use crate::services::import_service::{self, Pick};
 use crate::services::rate_limits;
-use crate::services::run_action::run_action;
+use crate::services::run_action::{self, FileCall};
 use crate::services::source_files::human_size;
 use crate::state::AppState;
 use crate::templates::flash;
@@ -26,10 +26,9 @@ use askama::Template;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use campuscore_connectors::files::Breadcrumb;
-use campuscore_connectors::{ConnectorError, FileEntry, FileKind, FileList, FileSource};
+use campuscore_connectors::{ConnectorError, FileKind, FileList, ListRequest, SearchRequest};
 use sea_orm::{EntityTrait, QueryOrder};
 use serde::Deserialize;
-use serde_json::{Map, Value};
 
 const STATUS_NEEDS_REAUTH: &str = "needs_reauth";
 
@@ -51,7 +50,7 @@ pub async fn services(
         let Some(plugin) = state.registry.get(&row.slug).cloned() else {
             continue;
         };
-        if plugin.spec().files.is_none() {
+        if plugin.files().is_none() {
             continue;
         }
         let resolved = ResolvedConnector { row, plugin };
@@ -145,7 +144,7 @@ pub async fn browse(
 ) -> AppResult<HttpResponse> {
     let (folder_id, connection_id) = path.into_inner();
     let folder = folders::find_owned(&state.db, user.id, folder_id).await?;
-    let (conn, connector, source) = file_connection(&state, user.id, connection_id).await?;
+    let (conn, connector) = file_connection(&state, user.id, connection_id).await?;
     let mut query = query.into_inner();
     let here = Here {
         folder: &folder,
@@ -164,14 +163,14 @@ pub async fn browse(
         query.check()?;
         signed_in(&conn)?;
         rate_limits::check(&state.db, user.id, &state.settings.cloud_browse_limit()).await?;
-        list(&state, &user, &conn, &connector, &source, &query).await
+        list(&state, &user, &conn, &query).await
     }
     .await;
     let page = match listed {
         Ok(page) => page,
         Err(e) => return error_fragment(&here, e),
     };
-    let view = BrowseView::new(&folder, &conn, &connector, &source, &query, page);
+    let view = BrowseView::new(&folder, &conn, &connector, &query, page)?;
     if query.page_token.is_some() {
         return Ok(html(RowsFragment { b: view }, 200));
     }
@@ -196,7 +195,7 @@ pub async fn import(
 ) -> AppResult<HttpResponse> {
     let (folder_id, connection_id) = path.into_inner();
     let folder = folders::find_owned(&state.db, user.id, folder_id).await?;
-    let (conn, connector, _) = file_connection(&state, user.id, connection_id).await?;
+    let (conn, connector) = file_connection(&state, user.id, connection_id).await?;
     let here = Here {
         folder: &folder,
         conn: &conn,
@@ -264,61 +263,39 @@ fn signed_in(conn: &connection::Model) -> AppResult<()> {
     Ok(())
 }
 
-/// The caller's connection `id` and its connector, which must import files.
+/// The caller's connection `id` and its connector, which must be a file source.
 async fn file_connection(
     state: &AppState,
     user_id: i64,
     id: i64,
-) -> AppResult<(connection::Model, ResolvedConnector, FileSource)> {
+) -> AppResult<(connection::Model, ResolvedConnector)> {
     let conn = connections::find_mine(state, user_id, id).await?;
     let connector = connections::connector_by_id(state, conn.connector_id).await?;
-    let source = connector.plugin.spec().files.ok_or(AppError::NotFound)?;
-    Ok((conn, connector, source))
+    if connector.plugin.files().is_none() {
+        return Err(AppError::NotFound);
+    }
+    Ok((conn, connector))
 }
 
-/// Run the listing or search action and read its result.
+/// A page of the listing or the search the query asks for.
 async fn list(
     state: &AppState,
     user: &CurrentUser,
     conn: &connection::Model,
-    connector: &ResolvedConnector,
-    source: &FileSource,
     query: &BrowseQuery,
 ) -> AppResult<FileList> {
-    let mut params = Map::new();
-    let action = match &query.q {
-        Some(q) => {
-            let search = source.search.ok_or_else(|| {
-                AppError::BadRequest(format!(
-                    "{} cannot search; browse instead.",
-                    connector.row.name
-                ))
-            })?;
-            params.insert("query".into(), Value::String(q.trim().to_owned()));
-            search
-        }
-        None => {
-            if let Some(folder) = &query.folder {
-                params.insert(source.folder_param.into(), Value::String(folder.clone()));
-            }
-            source.list
-        }
+    let page_token = query.page_token.clone();
+    let call = match &query.q {
+        Some(q) => FileCall::Search(SearchRequest {
+            query: q.trim().to_owned(),
+            page_token,
+        }),
+        None => FileCall::List(ListRequest {
+            folder: query.folder.clone(),
+            page_token,
+        }),
     };
-    if let Some(token) = &query.page_token {
-        params.insert("page_token".into(), Value::String(token.clone()));
-    }
-    let output = run_action(state, user, conn.id, action, Value::Object(params)).await?;
-    let json = output.into_json().ok_or_else(|| {
-        AppError::Internal(anyhow::anyhow!(
-            "{action} returned a download, not a listing"
-        ))
-    })?;
-    serde_json::from_value(json).map_err(|e| {
-        AppError::Internal(anyhow::anyhow!(
-            "{}'s {action} does not return a file list: {e}",
-            connector.row.slug
-        ))
-    })
+    run_action::list_files(state, user, conn.id, call).await
 }
 
 /// Where a fragment is being rendered, for links in error messages.
@@ -492,10 +469,10 @@ impl BrowseView {
         folder: &knowledge_folder::Model,
         conn: &connection::Model,
         connector: &ResolvedConnector,
-        source: &FileSource,
         query: &BrowseQuery,
         page: FileList,
-    ) -> Self {
+    ) -> AppResult<Self> {
+        let source = connector.plugin.files().ok_or(AppError::NotFound)?;
         let browse = |q: &BrowseQuery| browse_url(folder.id, conn.id, q);
         // The path to the listed folder: the connector's when it reports one, else the
         // trail the links carried here.
@@ -548,7 +525,7 @@ impl BrowseView {
                         Pick::of(entry).encode()
                     },
                     can_download: !is_folder && entry.can_download,
-                    icon: icon_for(entry),
+                    icon: source.icon(entry).as_str(),
                     size: entry.size.map(human_size).unwrap_or_default(),
                     modified: entry
                         .modified_time
@@ -564,7 +541,7 @@ impl BrowseView {
                 ..query.clone()
             })
         });
-        Self {
+        Ok(Self {
             service: connector.row.name.clone(),
             icon: connector.row.icon.clone(),
             account: conn.service_identity.clone().unwrap_or_default(),
@@ -573,58 +550,14 @@ impl BrowseView {
                 "/api/htmx/knowledge-folders/{}/cloud-import/{}/import/",
                 folder.id, conn.id
             ),
-            can_search: source.search.is_some(),
+            can_search: source.actions().search.is_some(),
             query: query.q.clone().unwrap_or_default(),
             root_url: browse(&BrowseQuery::default()),
             crumbs,
             importable: rows.iter().filter(|r| r.can_download).count(),
             rows,
             more_url,
-        }
-    }
-}
-
-/// An icon name (`/static/icons/files/{name}.svg`) from the entry's kind and MIME type.
-fn icon_for(entry: &FileEntry) -> &'static str {
-    if entry.kind == FileKind::Folder {
-        return "folder";
-    }
-    let mime = entry.mime_type.as_str();
-    let by_prefix = [
-        ("image/", "image"),
-        ("video/", "video"),
-        ("audio/", "audio"),
-        ("text/", "text"),
-    ];
-    if let Some((_, icon)) = by_prefix.iter().find(|(p, _)| mime.starts_with(p)) {
-        return icon;
-    }
-    match mime {
-        "application/pdf" => "pdf",
-        "application/vnd.google-apps.document"
-        | "application/msword"
-        | "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-        | "application/vnd.oasis.opendocument.text"
-        | "application/rtf" => "document",
-        "application/vnd.google-apps.spreadsheet"
-        | "application/vnd.ms-excel"
-        | "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        | "application/vnd.oasis.opendocument.spreadsheet" => "spreadsheet",
-        "application/vnd.google-apps.presentation"
-        | "application/vnd.ms-powerpoint"
-        | "application/vnd.openxmlformats-officedocument.presentationml.presentation"
-        | "application/vnd.oasis.opendocument.presentation" => "presentation",
-        "application/zip"
-        | "application/x-tar"
-        | "application/gzip"
-        | "application/x-7z-compressed"
-        | "application/x-rar-compressed" => "archive",
-        "application/json"
-        | "application/xml"
-        | "application/javascript"
-        | "application/x-python"
-        | "application/vnd.google-apps.script" => "code",
-        _ => "file",
+        })
     }
 }
 

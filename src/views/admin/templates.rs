@@ -4,7 +4,6 @@
 
 use crate::templates::PageCtx;
 use askama::Template;
-use askama_web::WebTemplate;
 use std::collections::BTreeMap;
 
 /// Next/previous links of a keyset-paged list (full URLs with the filters kept).
@@ -16,7 +15,7 @@ pub struct Pager {
     pub shown: usize,
 }
 
-#[derive(Template, WebTemplate)]
+#[derive(Template)]
 #[template(path = "admin/index.html")]
 pub struct AdminDashboardPage {
     pub ctx: PageCtx,
@@ -75,7 +74,7 @@ pub struct ConnectorSummary {
     pub notice: Option<String>,
 }
 
-#[derive(Template, WebTemplate)]
+#[derive(Template)]
 #[template(path = "admin/connectors.html")]
 pub struct ConnectorsPage {
     pub ctx: PageCtx,
@@ -100,7 +99,7 @@ pub struct ActionView {
     pub downloads: bool,
 }
 
-#[derive(Template, WebTemplate)]
+#[derive(Template)]
 #[template(path = "admin/connector.html")]
 pub struct ConnectorPage {
     pub ctx: PageCtx,
@@ -141,7 +140,7 @@ impl ConfigField {
     }
 }
 
-#[derive(Template, WebTemplate)]
+#[derive(Template)]
 #[template(path = "admin/config.html")]
 pub struct ConfigPage {
     pub ctx: PageCtx,
@@ -173,7 +172,7 @@ pub struct AdminConnectionRow {
     pub csrf: String,
 }
 
-#[derive(Template, WebTemplate)]
+#[derive(Template)]
 #[template(path = "admin/connections.html")]
 pub struct ConnectionsPage {
     pub ctx: PageCtx,
@@ -197,7 +196,7 @@ pub struct ConnectionRevokedFragment {
     pub message: String,
 }
 
-#[derive(Template, WebTemplate)]
+#[derive(Template)]
 #[template(path = "admin/connection.html")]
 pub struct ConnectionPage {
     pub ctx: PageCtx,
@@ -229,7 +228,7 @@ pub struct AuditRowView {
     pub connection_id: Option<i64>,
 }
 
-#[derive(Template, WebTemplate)]
+#[derive(Template)]
 #[template(path = "admin/audit.html")]
 pub struct AuditPage {
     pub ctx: PageCtx,
@@ -249,7 +248,7 @@ pub struct AuditPage {
     pub errors: BTreeMap<String, String>,
 }
 
-#[derive(Template, WebTemplate)]
+#[derive(Template)]
 #[template(path = "admin/audit_entry.html")]
 pub struct AuditEntryPage {
     pub ctx: PageCtx,
@@ -275,7 +274,7 @@ pub struct UserRow {
     pub notice: Option<(String, String)>,
 }
 
-#[derive(Template, WebTemplate)]
+#[derive(Template)]
 #[template(path = "admin/users.html")]
 pub struct UsersPage {
     pub ctx: PageCtx,
@@ -307,7 +306,7 @@ pub struct ChangeRow {
     pub after: String,
 }
 
-#[derive(Template, WebTemplate)]
+#[derive(Template)]
 #[template(path = "admin/changes.html")]
 pub struct ChangesPage {
     pub ctx: PageCtx,
