@@ -99,7 +99,7 @@ impl Rng {
 }
 
 async fn seed_users(db: &DatabaseConnection) -> Result<Vec<i64>> {
-    let hash = campuscore::auth::password::hash(PASSWORD).await?;
+    let hash = campuscore::crypto::password::hash(PASSWORD).await?;
     let now = Utc::now();
     let rows: Vec<user::ActiveModel> = (0..USERS)
         .map(|i| user::ActiveModel {

@@ -4,9 +4,11 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod models;
+pub mod paths;
 pub mod services;
 pub mod startup;
 pub mod state;
@@ -14,6 +16,7 @@ pub mod telemetry;
 pub mod templates;
 pub mod urls;
 pub mod views;
+pub mod workers;
 
 pub use config::Settings;
 pub use startup::Application;

@@ -113,7 +113,7 @@ impl Application {
 pub fn spawn_workers(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     if state.settings.run_worker {
-        tasks.push(tokio::spawn(queue::run_worker(state.clone())));
+        tasks.push(tokio::spawn(crate::workers::run_queue(state.clone())));
     }
     let db = state.db.clone();
     let storage = state.storage.clone();

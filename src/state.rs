@@ -2,9 +2,9 @@
 
 use crate::config::Settings;
 use crate::services::queue::QueueHandle;
+use crate::services::refresh_locks::RefreshLocks;
 use crate::services::secrets::Keyring;
 use crate::services::storage::Storage;
-use crate::services::token_refresh::RefreshLocks;
 use campuscore_connectors::{HttpClient, Registry};
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;

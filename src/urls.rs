@@ -164,11 +164,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .default_service(web::to(errors::not_found));
 }
 
-/// Where a connector's icon is served (from the registry, see `views::icons`).
-pub fn connector_icon(slug: &str) -> String {
-    format!("/static/connectors/{slug}.svg")
-}
-
 /// The vendored static assets next to the crate (or `CAMPUSCORE_STATIC_DIR`).
 fn static_dir() -> std::path::PathBuf {
     std::env::var_os("CAMPUSCORE_STATIC_DIR")

@@ -26,14 +26,14 @@ pub fn token(session: &Session) -> String {
     if let Ok(Some(t)) = session.get::<String>(keys::CSRF) {
         return t;
     }
-    let t = super::random_token(32);
+    let t = crate::crypto::random_token(32);
     let _ = session.insert(keys::CSRF, &t);
     t
 }
 
 /// Replace the token (after login, so a pre-login token cannot be reused).
 pub fn rotate(session: &Session) -> String {
-    let t = super::random_token(32);
+    let t = crate::crypto::random_token(32);
     let _ = session.insert(keys::CSRF, &t);
     t
 }

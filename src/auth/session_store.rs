@@ -2,7 +2,8 @@
 //! (found by the key's SHA-256) carries the state. Deleting rows ends sessions at once, which
 //! is how logout and deactivation really end them.
 
-use super::{keys, sha256_hex};
+use super::keys;
+use crate::crypto::sha256_hex;
 use crate::models::entities::session;
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::time::Duration;

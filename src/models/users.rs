@@ -1,7 +1,7 @@
 //! Accounts: creation (CLI, setup link), lookup by email.
 
 use super::entities::user;
-use crate::auth::password;
+use crate::crypto::password;
 use crate::error::{AppError, AppResult};
 use chrono::Utc;
 use sea_orm::{

@@ -1,7 +1,7 @@
 //! Personal access tokens (`campuscore token create`) for the JSON API and MCP. The token is
 //! shown once; only its SHA-256 is stored.
 
-use crate::auth::{random_token, sha256_hex};
+use crate::crypto::{random_token, sha256_hex};
 use crate::error::AppResult;
 use crate::models::entities::{api_token, user};
 use chrono::Utc;

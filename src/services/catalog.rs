@@ -50,7 +50,7 @@ pub async fn sync(db: &DatabaseConnection, registry: &Registry) -> AppResult<Syn
                     name: Set(spec.name.to_owned()),
                     kind: Set(kind),
                     scoping: Set(scoping),
-                    icon: Set(crate::urls::connector_icon(spec.slug)),
+                    icon: Set(crate::paths::connector_icon(spec.slug)),
                     description: Set(spec.description.to_owned()),
                     is_enabled: Set(true),
                     created_at: Set(now),
@@ -65,14 +65,14 @@ pub async fn sync(db: &DatabaseConnection, registry: &Registry) -> AppResult<Syn
                 if row.name != spec.name
                     || row.kind != kind
                     || row.scoping != scoping
-                    || row.icon != crate::urls::connector_icon(spec.slug)
+                    || row.icon != crate::paths::connector_icon(spec.slug)
                     || row.description != spec.description =>
             {
                 let mut active = row.clone().into_active_model();
                 active.name = Set(spec.name.to_owned());
                 active.kind = Set(kind);
                 active.scoping = Set(scoping);
-                active.icon = Set(crate::urls::connector_icon(spec.slug));
+                active.icon = Set(crate::paths::connector_icon(spec.slug));
                 active.description = Set(spec.description.to_owned());
                 active.updated_at = Set(now);
                 active.update(db).await?;

@@ -19,6 +19,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, TransactionTrait,
 };
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -581,16 +582,13 @@ pub async fn disconnect(
                 Ok(_) => Revocation::Confirmed,
                 Err(e) => {
                     tracing::warn!(connection.id = conn.id, error = %e, "token revocation failed; queued for retry");
-                    queue::enqueue(
-                        &state.db,
-                        queue::Message::revoke_token(
-                            row.id,
-                            &state.keyring.encrypt_str(&token),
-                            hint,
-                            conn.id,
-                        ),
-                    )
-                    .await?;
+                    let retry = RevokeToken {
+                        connector_id: row.id,
+                        connection_id: conn.id,
+                        token: state.keyring.encrypt_str(&token),
+                        token_type_hint: hint.to_owned(),
+                    };
+                    queue::enqueue(&state.db, &retry).await?;
                     state.queue.wake();
                     Revocation::Pending
                 }
@@ -617,21 +615,41 @@ pub async fn disconnect(
     })
 }
 
+/// `oauth.revoke_token`: ask the provider again to revoke a disconnected connection's token
+/// (the connection row itself is already gone).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RevokeToken {
+    pub connector_id: i64,
+    pub connection_id: i64,
+    /// The token, as a Fernet token.
+    pub token: String,
+    /// `refresh_token` or `access_token` (RFC 7009).
+    #[serde(default = "refresh_token_hint")]
+    pub token_type_hint: String,
+}
+
+fn refresh_token_hint() -> String {
+    "refresh_token".into()
+}
+
+impl queue::OutboxMessage for RevokeToken {
+    const TYPE: &'static str = "oauth.revoke_token";
+    const QUEUE: &'static str = queue::MAINTENANCE_QUEUE;
+
+    fn dedup_key(&self) -> Option<String> {
+        Some(format!("{}:{}", Self::TYPE, self.connection_id))
+    }
+}
+
 /// The queue worker's retry of a revocation that failed during disconnect.
-pub async fn retry_revocation(state: &AppState, payload: &Value) -> anyhow::Result<()> {
+pub async fn retry_revocation(state: &AppState, msg: &RevokeToken) -> anyhow::Result<()> {
     use anyhow::Context;
-    let connector_id = payload["connector_id"]
-        .as_i64()
-        .context("connector_id missing")?;
-    let sealed = payload["token"].as_str().context("token missing")?;
-    let hint = payload["token_type_hint"]
-        .as_str()
-        .unwrap_or("refresh_token");
+    let hint = msg.token_type_hint.as_str();
     let token = state
         .keyring
-        .decrypt_str(sealed)
+        .decrypt_str(&msg.token)
         .context("the queued token cannot be decrypted")?;
-    let Ok(connector) = connector_by_id(state, connector_id).await else {
+    let Ok(connector) = connector_by_id(state, msg.connector_id).await else {
         return Ok(()); // the connector is gone or off: nothing left to revoke through
     };
     let client = oauth_client(state, &connector)

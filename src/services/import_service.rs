@@ -14,8 +14,9 @@
 //! says `uploaded` once the object exists, and an interrupted import's message is claimed
 //! again when its lease ends; a second run overwrites the same key with the same bytes.
 
-use super::queue::{self, Message, RetryAfter};
+use super::queue::{self, Attempt, IMPORTS_QUEUE, OutboxMessage, RetryAfter};
 use super::run_action;
+use super::source_files::SourceFileUploaded;
 use super::source_files::{display_name, human_size, mime_type_for};
 use super::storage::source_file_key;
 use crate::error::{AppError, AppResult};
@@ -33,7 +34,6 @@ use sea_orm::{
     TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use sha2::Digest;
 use std::time::{Duration, Instant};
 
@@ -154,11 +154,11 @@ pub async fn enqueue(
         let key = idempotency_key(folder.id, conn.id, pick);
         let (file, created) = insert_queued(&txn, folder, conn, connector_slug, pick, &key).await?;
         let file = if created {
-            queue::enqueue(&txn, Message::cloud_import_file(&file)).await?;
+            queue::enqueue(&txn, &CloudImportFile::of(&file)).await?;
             file
         } else if file.status == "failed" {
             let again = requeue(&txn, file).await?;
-            queue::enqueue(&txn, Message::cloud_import_file(&again)).await?;
+            queue::enqueue(&txn, &CloudImportFile::of(&again)).await?;
             again
         } else {
             already_there += 1;
@@ -306,11 +306,46 @@ impl From<AppError> for Failure {
     }
 }
 
+/// `cloud_import.file`: import one selected file (its `source_file` row, status `queued`,
+/// says which). The key includes the row's `updated_at`, so a failed import queued again
+/// gets a new message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CloudImportFile {
+    pub source_file_id: i64,
+    pub source_file_uuid: String,
+    /// The row's `updated_at` (microseconds) when queued; only in the dedup key.
+    #[serde(skip)]
+    queued_at: i64,
+}
+
+impl CloudImportFile {
+    /// The message that imports `file`.
+    pub fn of(file: &source_file::Model) -> Self {
+        Self {
+            source_file_id: file.id,
+            source_file_uuid: file.uuid.clone(),
+            queued_at: file.updated_at.timestamp_micros(),
+        }
+    }
+}
+
+impl OutboxMessage for CloudImportFile {
+    const TYPE: &'static str = "cloud_import.file";
+    const QUEUE: &'static str = IMPORTS_QUEUE;
+
+    fn dedup_key(&self) -> Option<String> {
+        Some(format!(
+            "{}:{}:{}",
+            Self::TYPE,
+            self.source_file_uuid,
+            self.queued_at
+        ))
+    }
+}
+
 /// The `cloud_import.file` handler: import one queued file. `attempt` counts from 1.
-pub async fn run(state: &AppState, payload: &Value, attempt: i32) -> anyhow::Result<()> {
-    let id = payload["source_file_id"]
-        .as_i64()
-        .context("source_file_id missing")?;
+pub async fn run(state: &AppState, msg: &CloudImportFile, attempt: Attempt) -> anyhow::Result<()> {
+    let id = msg.source_file_id;
     let Some(file) = source_file::Entity::find_by_id(id).one(&state.db).await? else {
         return Ok(()); // deleted meanwhile
     };
@@ -331,8 +366,9 @@ pub async fn run(state: &AppState, payload: &Value, attempt: i32) -> anyhow::Res
             );
             Ok(())
         }
-        Err(Failure::Retry { reason, after }) if attempt < queue::MAX_ATTEMPTS => {
-            let after = after.unwrap_or(Duration::from_secs(2u64.pow(attempt.clamp(1, 10) as u32)));
+        Err(Failure::Retry { reason, after }) if attempt.may_retry() => {
+            let after =
+                after.unwrap_or(Duration::from_secs(2u64.pow(attempt.0.clamp(1, 10) as u32)));
             let note = format!("{reason} Retrying in {} s.", after.as_secs().max(1));
             set_status(state, &file, "queued", Some(note), None).await?;
             Err(RetryAfter { after, reason }.into())
@@ -534,7 +570,7 @@ async fn commit(
         .await?
         .context("the file row vanished")?;
     if done.rows_affected == 1 {
-        queue::enqueue(&txn, Message::source_file_uploaded(&row)).await?;
+        queue::enqueue(&txn, &SourceFileUploaded::of(&row)).await?;
     }
     txn.commit().await?;
     state.queue.wake();

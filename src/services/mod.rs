@@ -11,6 +11,7 @@ pub mod import_service;
 pub mod oauth;
 pub mod queue;
 pub mod rate_limits;
+pub mod refresh_locks;
 pub mod rotation;
 pub mod run_action;
 pub mod secrets;

@@ -5,7 +5,7 @@
 //! `CAMPUSCORE_BASE_URL`. Token requests go through the app's reqwest client with redirects
 //! disabled, so a code, secret or refresh token is never replayed to another host.
 
-use crate::auth::{random_token, sha256_hex};
+use crate::crypto::{random_token, sha256_hex};
 use crate::error::{AppError, AppResult};
 use crate::models::entities::oauth_state;
 use crate::state::AppState;

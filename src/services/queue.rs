@@ -5,33 +5,35 @@
 //!
 //! Delivery is at-least-once: a claimed message has a lease; a worker that dies mid-way lets
 //! the lease lapse and the message is handled again, so handlers are idempotent.
+//!
+//! Messages are typed ([`OutboxMessage`], declared beside the service that sends them) and
+//! handlers are registered at start-up ([`Handlers`], see `crate::workers`): this module
+//! knows no service and no application state.
 
-use crate::models::entities::{queue_message, source_file};
-use crate::state::AppState;
+use crate::models::entities::queue_message;
 use anyhow::Context;
 use chrono::Utc;
+use futures_util::future::BoxFuture;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
 /// The queue documents go to after upload or import.
 pub const DOCUMENTS_QUEUE: &str = "documents";
-/// Sent once per stored source file.
-pub const SOURCE_FILE_UPLOADED: &str = "source_file.uploaded";
 /// Housekeeping work (token revocation retries).
 pub const MAINTENANCE_QUEUE: &str = "maintenance";
-/// A provider must be asked again to revoke a disconnected connection's token.
-pub const TOKEN_REVOKE: &str = "oauth.revoke_token";
 /// Files being imported from a connected service.
 pub const IMPORTS_QUEUE: &str = "imports";
-/// Download one selected file into its knowledge folder.
-pub const CLOUD_IMPORT_FILE: &str = "cloud_import.file";
 /// After this many failed attempts a message is parked as `dead`.
 pub const MAX_ATTEMPTS: i32 = 5;
 
@@ -83,88 +85,32 @@ const IMPORTS: Lane = Lane {
     lease: Duration::from_secs(15),
 };
 
-/// A message to send.
-pub struct Message {
-    pub queue: &'static str,
-    pub message_type: &'static str,
-    pub payload: Value,
+/// A message type: its payload is the struct's JSON plus `"type": TYPE`.
+pub trait OutboxMessage: Serialize + DeserializeOwned + Send + 'static {
+    /// The `message_type` column and the payload's `type`.
+    const TYPE: &'static str;
+    /// The queue (and so the worker lane) it goes to.
+    const QUEUE: &'static str;
     /// Messages with the same key are sent once.
-    pub dedup_key: Option<String>,
-}
-
-impl Message {
-    /// The `source_file.uploaded` message of DESIGN §3.
-    pub fn source_file_uploaded(file: &source_file::Model) -> Self {
-        Self {
-            queue: DOCUMENTS_QUEUE,
-            message_type: SOURCE_FILE_UPLOADED,
-            payload: json!({
-                "type": SOURCE_FILE_UPLOADED,
-                "source_file_id": file.id,
-                "source_file_uuid": file.uuid,
-                "knowledge_folder_id": file.knowledge_folder_id,
-                "user_id": file.user_id,
-                "storage_key": file.storage_key,
-                "size_bytes": file.size_bytes,
-                "mime_type": file.mime_type,
-                "origin": file.origin,
-            }),
-            dedup_key: Some(format!("{SOURCE_FILE_UPLOADED}:{}", file.uuid)),
-        }
-    }
-}
-
-impl Message {
-    /// Import one selected file (its `source_file` row, status `queued`, says which). The
-    /// key includes the row's `updated_at`, so a failed import queued again gets a new message.
-    pub fn cloud_import_file(file: &source_file::Model) -> Self {
-        Self {
-            queue: IMPORTS_QUEUE,
-            message_type: CLOUD_IMPORT_FILE,
-            payload: json!({
-                "type": CLOUD_IMPORT_FILE,
-                "source_file_id": file.id,
-                "source_file_uuid": file.uuid,
-            }),
-            dedup_key: Some(format!(
-                "{CLOUD_IMPORT_FILE}:{}:{}",
-                file.uuid,
-                file.updated_at.timestamp_micros()
-            )),
-        }
-    }
-
-    /// Ask the provider again to revoke a disconnected connection's token (`token` is a
-    /// Fernet token of it; the connection row itself is already gone).
-    pub fn revoke_token(
-        connector_id: i64,
-        token: &str,
-        token_type_hint: &str,
-        connection_id: i64,
-    ) -> Self {
-        Self {
-            queue: MAINTENANCE_QUEUE,
-            message_type: TOKEN_REVOKE,
-            payload: json!({
-                "type": TOKEN_REVOKE,
-                "connector_id": connector_id,
-                "connection_id": connection_id,
-                "token": token,
-                "token_type_hint": token_type_hint,
-            }),
-            dedup_key: Some(format!("{TOKEN_REVOKE}:{connection_id}")),
-        }
-    }
+    fn dedup_key(&self) -> Option<String>;
 }
 
 /// Write `msg` to the outbox on `conn` (pass the transaction that makes the change).
-pub async fn enqueue<C: ConnectionTrait>(conn: &C, msg: Message) -> anyhow::Result<()> {
+pub async fn enqueue<C: ConnectionTrait, M: OutboxMessage>(
+    conn: &C,
+    msg: &M,
+) -> anyhow::Result<()> {
+    let mut payload = serde_json::to_value(msg).context("encoding the queue message")?;
+    let fields = payload
+        .as_object_mut()
+        .context("a queue message is a JSON object")?;
+    fields.insert("type".into(), Value::from(M::TYPE));
     let now = Utc::now();
     let row = queue_message::ActiveModel {
-        queue: Set(msg.queue.to_owned()),
-        message_type: Set(msg.message_type.to_owned()),
-        payload: Set(msg.payload.to_string()),
-        dedup_key: Set(msg.dedup_key),
+        queue: Set(M::QUEUE.to_owned()),
+        message_type: Set(M::TYPE.to_owned()),
+        payload: Set(payload.to_string()),
+        dedup_key: Set(msg.dedup_key()),
         status: Set("pending".into()),
         attempts: Set(0),
         available_at: Set(now),
@@ -179,25 +125,91 @@ pub async fn enqueue<C: ConnectionTrait>(conn: &C, msg: Message) -> anyhow::Resu
     Ok(())
 }
 
+/// Which delivery of a message a handler is running (1 for the first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt(pub i32);
+
+impl Attempt {
+    /// Whether another attempt may follow a failure of this one.
+    pub fn may_retry(self) -> bool {
+        self.0 < MAX_ATTEMPTS
+    }
+}
+
+type Handler = Arc<dyn Fn(Value, Attempt) -> BoxFuture<'static, anyhow::Result<()>> + Send + Sync>;
+
+/// The handler of each message type, registered once at start-up.
+#[derive(Clone, Default)]
+pub struct Handlers {
+    by_type: HashMap<&'static str, Handler>,
+}
+
+impl Handlers {
+    /// Handle messages of type `M` with `handler`.
+    ///
+    /// # Panics
+    /// When `M` already has a handler: two would race for every message.
+    pub fn on<M, F, Fut>(&mut self, handler: F) -> &mut Self
+    where
+        M: OutboxMessage,
+        F: Fn(M, Attempt) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let handler = Arc::new(handler);
+        let erased: Handler = Arc::new(move |payload, attempt| {
+            let handler = handler.clone();
+            Box::pin(async move {
+                let msg: M = serde_json::from_value(payload)
+                    .with_context(|| format!("the {} payload does not read", M::TYPE))?;
+                handler(msg, attempt).await
+            })
+        });
+        let earlier = self.by_type.insert(M::TYPE, erased);
+        assert!(earlier.is_none(), "two handlers for {}", M::TYPE);
+        self
+    }
+
+    async fn handle(&self, msg: &queue_message::Model) -> anyhow::Result<()> {
+        let payload: Value =
+            serde_json::from_str(&msg.payload).context("message payload is not JSON")?;
+        let handler = self
+            .by_type
+            .get(msg.message_type.as_str())
+            .with_context(|| format!("no handler for message type {:?}", msg.message_type))?;
+        handler(payload, Attempt(msg.attempts)).await
+    }
+}
+
+/// What the workers need: the outbox's database, the wake-ups, and the handlers.
+#[derive(Clone)]
+pub struct Worker {
+    /// The database holding the outbox.
+    pub db: DatabaseConnection,
+    /// Wakes the lanes when a message was committed.
+    pub handle: QueueHandle,
+    /// The handler of each message type.
+    pub handlers: Arc<Handlers>,
+}
+
 /// Run the workers until the task is dropped.
-pub async fn run_worker(state: AppState) {
+pub async fn run_worker(worker: Worker) {
     tracing::info!("queue workers started");
-    let general = run_lane(state.clone(), &GENERAL, state.queue.general.clone());
-    let imports = run_lane(state.clone(), &IMPORTS, state.queue.imports.clone());
+    let general = run_lane(worker.clone(), &GENERAL, worker.handle.general.clone());
+    let imports = run_lane(worker.clone(), &IMPORTS, worker.handle.imports.clone());
     tokio::join!(general, imports);
 }
 
-async fn run_lane(state: AppState, lane: &'static Lane, notify: Arc<Notify>) {
+async fn run_lane(worker: Worker, lane: &'static Lane, notify: Arc<Notify>) {
     let mut running = tokio::task::JoinSet::new();
     loop {
         let free = lane.concurrency.saturating_sub(running.len());
         let mut claimed_any = false;
         if free > 0 {
-            match claim(&state, lane, free).await {
+            match claim(&worker, lane, free).await {
                 Ok(messages) => {
                     claimed_any = !messages.is_empty();
                     for msg in messages {
-                        running.spawn(process(state.clone(), lane, msg));
+                        running.spawn(process(worker.clone(), lane, msg));
                     }
                 }
                 Err(e) => tracing::error!(
@@ -221,7 +233,7 @@ async fn run_lane(state: AppState, lane: &'static Lane, notify: Arc<Notify>) {
 /// Claim up to `limit` due messages of the lane's queues, each with a compare-and-swap so
 /// two workers (or two processes) never both run one.
 async fn claim(
-    state: &AppState,
+    worker: &Worker,
     lane: &Lane,
     limit: usize,
 ) -> anyhow::Result<Vec<queue_message::Model>> {
@@ -237,7 +249,7 @@ async fn claim(
         )
         .order_by_asc(queue_message::Column::Id)
         .limit(limit as u64)
-        .all(&state.db)
+        .all(&worker.db)
         .await?;
     let mut claimed = Vec::new();
     for mut msg in due {
@@ -253,7 +265,7 @@ async fn claim(
             .filter(queue_message::Column::Id.eq(msg.id))
             .filter(queue_message::Column::Attempts.eq(msg.attempts))
             .filter(queue_message::Column::Status.eq("pending"))
-            .exec(&state.db)
+            .exec(&worker.db)
             .await?;
         if taken.rows_affected == 1 {
             msg.attempts += 1;
@@ -265,8 +277,8 @@ async fn claim(
 
 /// Handle a claimed message, renewing its lease while the handler runs, then record the
 /// outcome: done, retry later (with backoff, or when the handler said), or dead.
-async fn process(state: AppState, lane: &'static Lane, msg: queue_message::Model) {
-    let handler = handle(&state, &msg);
+async fn process(worker: Worker, lane: &'static Lane, msg: queue_message::Model) {
+    let handler = worker.handlers.handle(&msg);
     tokio::pin!(handler);
     let mut renew = tokio::time::interval(lane.lease / 3);
     renew.tick().await;
@@ -281,7 +293,7 @@ async fn process(state: AppState, lane: &'static Lane, msg: queue_message::Model
                     )
                     .filter(queue_message::Column::Id.eq(msg.id))
                     .filter(queue_message::Column::Attempts.eq(msg.attempts))
-                    .exec(&state.db)
+                    .exec(&worker.db)
                     .await;
                 if let Err(e) = renewed {
                     tracing::warn!(queue.message_id = msg.id, error = %e, "renewing a lease failed");
@@ -289,7 +301,7 @@ async fn process(state: AppState, lane: &'static Lane, msg: queue_message::Model
             }
         }
     };
-    if let Err(e) = settle(&state, &msg, outcome).await {
+    if let Err(e) = settle(&worker, &msg, outcome).await {
         tracing::error!(
             queue.message_id = msg.id,
             error.chain = format!("{e:#}"),
@@ -299,7 +311,7 @@ async fn process(state: AppState, lane: &'static Lane, msg: queue_message::Model
 }
 
 async fn settle(
-    state: &AppState,
+    worker: &Worker,
     msg: &queue_message::Model,
     outcome: anyhow::Result<()>,
 ) -> anyhow::Result<()> {
@@ -352,58 +364,82 @@ async fn settle(
                 )
         }
     };
-    update.exec(&state.db).await?;
+    update.exec(&worker.db).await?;
     Ok(())
 }
 
-async fn handle(state: &AppState, msg: &queue_message::Model) -> anyhow::Result<()> {
-    let payload: Value =
-        serde_json::from_str(&msg.payload).context("message payload is not JSON")?;
-    match msg.message_type.as_str() {
-        SOURCE_FILE_UPLOADED => mark_ready(state, &payload).await,
-        TOKEN_REVOKE => crate::services::connections::retry_revocation(state, &payload).await,
-        CLOUD_IMPORT_FILE => {
-            crate::services::import_service::run(state, &payload, msg.attempts).await
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use std::sync::atomic::{AtomicI32, Ordering};
+
+    #[derive(Debug, Serialize, Deserialize)]
+    struct Ping {
+        n: i64,
+    }
+
+    impl OutboxMessage for Ping {
+        const TYPE: &'static str = "test.ping";
+        const QUEUE: &'static str = MAINTENANCE_QUEUE;
+        fn dedup_key(&self) -> Option<String> {
+            None
         }
-        other => anyhow::bail!("no handler for message type {other:?}"),
     }
-}
 
-/// The reference consumer: a file is `ready` once its stored object is confirmed to exist
-/// with the recorded size; otherwise it is `failed` with the reason.
-async fn mark_ready(state: &AppState, payload: &Value) -> anyhow::Result<()> {
-    let id = payload["source_file_id"]
-        .as_i64()
-        .context("source_file_id missing")?;
-    let Some(file) = source_file::Entity::find_by_id(id).one(&state.db).await? else {
-        // The file was deleted before we got to it: nothing to do.
-        return Ok(());
-    };
-    if file.status == "ready" {
-        return Ok(());
+    fn row(message_type: &str, payload: &str, attempts: i32) -> queue_message::Model {
+        let now = Utc::now();
+        queue_message::Model {
+            id: 1,
+            queue: MAINTENANCE_QUEUE.into(),
+            message_type: message_type.into(),
+            payload: payload.into(),
+            dedup_key: None,
+            status: "pending".into(),
+            attempts,
+            available_at: now,
+            locked_until: None,
+            last_error: None,
+            created_at: now,
+            processed_at: None,
+        }
     }
-    let (status, error) = match state.storage.size_of(&file.storage_key).await? {
-        Some(size) if size as i64 == file.size_bytes => ("ready", None),
-        Some(size) => (
-            "failed",
-            Some(format!(
-                "stored object has {size} bytes, expected {}",
-                file.size_bytes
-            )),
-        ),
-        None => ("failed", Some("stored object is missing".to_owned())),
-    };
-    source_file::Entity::update_many()
-        .col_expr(source_file::Column::Status, Expr::value(status))
-        .col_expr(source_file::Column::Error, Expr::value(error))
-        .col_expr(source_file::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(source_file::Column::Id.eq(id))
-        .exec(&state.db)
-        .await?;
-    tracing::info!(
-        source_file.id = id,
-        source_file.status = status,
-        "document checked"
-    );
-    Ok(())
+
+    #[tokio::test]
+    async fn a_registered_handler_gets_its_typed_message_and_the_attempt() {
+        let seen = Arc::new(AtomicI32::new(0));
+        let mut handlers = Handlers::default();
+        let sink = seen.clone();
+        handlers.on(move |ping: Ping, attempt: Attempt| {
+            let sink = sink.clone();
+            async move {
+                sink.store(ping.n as i32 * 10 + attempt.0, Ordering::SeqCst);
+                Ok(())
+            }
+        });
+        let ok = handlers
+            .handle(&row("test.ping", r#"{"type":"test.ping","n":4}"#, 2))
+            .await;
+        assert!(ok.is_ok());
+        assert_eq!(seen.load(Ordering::SeqCst), 42);
+
+        let unknown = handlers.handle(&row("test.other", "{}", 1)).await;
+        assert!(format!("{:#}", unknown.expect_err("no handler")).contains("test.other"));
+        let unreadable = handlers.handle(&row("test.ping", r#"{"n":"x"}"#, 1)).await;
+        assert!(format!("{:#}", unreadable.expect_err("bad payload")).contains("test.ping"));
+    }
+
+    #[test]
+    #[should_panic(expected = "two handlers for test.ping")]
+    fn a_second_handler_for_one_type_is_refused() {
+        let mut handlers = Handlers::default();
+        handlers.on(|_: Ping, _| async { Ok(()) });
+        handlers.on(|_: Ping, _| async { Ok(()) });
+    }
+
+    #[test]
+    fn attempts_may_retry_until_the_last() {
+        assert!(Attempt(1).may_retry());
+        assert!(!Attempt(MAX_ATTEMPTS).may_retry());
+    }
 }

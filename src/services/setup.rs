@@ -2,7 +2,7 @@
 //! person create the first admin account. Only the token's hash is stored; creating the
 //! account uses the token up, and any newer link replaces older ones.
 
-use crate::auth::{random_token, sha256_hex};
+use crate::crypto::{random_token, sha256_hex};
 use crate::error::{AppError, AppResult};
 use crate::models::entities::{setup_token, user};
 use crate::models::users;

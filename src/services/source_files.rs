@@ -3,15 +3,20 @@
 //! `source_file` row (status `uploaded`) and its `source_file.uploaded` outbox message.
 //! A failure before the commit removes the object; nothing half-written is left visible.
 
-use super::queue::{self, Message};
+use super::queue::{self, DOCUMENTS_QUEUE, OutboxMessage};
+use super::storage::Storage;
 use super::storage::{Upload, source_file_key};
 use crate::error::{AppError, AppResult};
 use crate::models::entities::{knowledge_folder, source_file};
 use crate::state::AppState;
+use anyhow::Context;
 use bytes::Bytes;
 use chrono::Utc;
 use futures_util::{Stream, StreamExt};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, TransactionTrait};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use serde::{Deserialize, Serialize};
 
 /// Where a file came from.
 pub struct Origin {
@@ -111,7 +116,7 @@ where
         }
         .insert(&txn)
         .await?;
-        queue::enqueue(&txn, Message::source_file_uploaded(&file)).await?;
+        queue::enqueue(&txn, &SourceFileUploaded::of(&file)).await?;
         txn.commit().await?;
         Ok::<_, AppError>(file)
     };
@@ -166,6 +171,91 @@ pub fn human_size(bytes: u64) -> String {
     } else {
         format!("{value:.1} {}", UNITS[unit])
     }
+}
+
+/// `source_file.uploaded` (DESIGN §3): sent once per stored file, uploaded or imported, in
+/// the transaction that marks it `uploaded`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceFileUploaded {
+    pub source_file_id: i64,
+    pub source_file_uuid: String,
+    pub knowledge_folder_id: i64,
+    pub user_id: i64,
+    pub storage_key: String,
+    pub size_bytes: i64,
+    pub mime_type: String,
+    pub origin: String,
+}
+
+impl SourceFileUploaded {
+    /// The message announcing `file`.
+    pub fn of(file: &source_file::Model) -> Self {
+        Self {
+            source_file_id: file.id,
+            source_file_uuid: file.uuid.clone(),
+            knowledge_folder_id: file.knowledge_folder_id,
+            user_id: file.user_id,
+            storage_key: file.storage_key.clone(),
+            size_bytes: file.size_bytes,
+            mime_type: file.mime_type.clone(),
+            origin: file.origin.clone(),
+        }
+    }
+}
+
+impl OutboxMessage for SourceFileUploaded {
+    const TYPE: &'static str = "source_file.uploaded";
+    const QUEUE: &'static str = DOCUMENTS_QUEUE;
+
+    fn dedup_key(&self) -> Option<String> {
+        Some(format!("{}:{}", Self::TYPE, self.source_file_uuid))
+    }
+}
+
+/// The reference consumer of `source_file.uploaded`: a file is `ready` once its stored
+/// object is confirmed to exist with the recorded size; otherwise it is `failed` with the
+/// reason.
+pub async fn mark_ready(
+    db: &DatabaseConnection,
+    storage: &Storage,
+    msg: &SourceFileUploaded,
+) -> anyhow::Result<()> {
+    let id = msg.source_file_id;
+    let Some(file) = source_file::Entity::find_by_id(id).one(db).await? else {
+        // The file was deleted before we got to it: nothing to do.
+        return Ok(());
+    };
+    if file.status == "ready" {
+        return Ok(());
+    }
+    let stored = storage
+        .size_of(&file.storage_key)
+        .await
+        .context("checking the stored object")?;
+    let (status, error) = match stored {
+        Some(size) if size as i64 == file.size_bytes => ("ready", None),
+        Some(size) => (
+            "failed",
+            Some(format!(
+                "stored object has {size} bytes, expected {}",
+                file.size_bytes
+            )),
+        ),
+        None => ("failed", Some("stored object is missing".to_owned())),
+    };
+    source_file::Entity::update_many()
+        .col_expr(source_file::Column::Status, Expr::value(status))
+        .col_expr(source_file::Column::Error, Expr::value(error))
+        .col_expr(source_file::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(source_file::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    tracing::info!(
+        source_file.id = id,
+        source_file.status = status,
+        "document checked"
+    );
+    Ok(())
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@
 use super::audit;
 use super::credentials;
 use super::oauth::{OAuthClient, TokenError};
-use crate::auth::random_token;
+use crate::crypto::random_token;
 use crate::models::entities::connection;
 use crate::state::AppState;
 use campuscore_connectors::{ConnectorError, Credentials, TokenUpdater};
@@ -26,8 +26,7 @@ use rand::Rng;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, ExprTrait, QueryFilter};
 use serde_json::json;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long one token request may take.
@@ -40,21 +39,6 @@ const WAIT_LIMIT: Duration = Duration::from_secs(35);
 /// Refresh this long before the provider's expiry at most (a quarter of the token's
 /// lifetime when that is shorter).
 const MAX_MARGIN: chrono::Duration = chrono::Duration::seconds(60);
-
-/// The per-process half of the single flight: one async mutex per connection being refreshed.
-#[derive(Default)]
-pub struct RefreshLocks {
-    locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-impl RefreshLocks {
-    fn for_connection(&self, id: i64) -> Arc<tokio::sync::Mutex<()>> {
-        let mut map = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
-        // Drop locks nobody holds or waits for, so the map stays as small as the work.
-        map.retain(|_, lock| Arc::strong_count(lock) > 1);
-        map.entry(id).or_default().clone()
-    }
-}
 
 /// Whether the connection's access token should be refreshed before use.
 pub fn needs_refresh(row: &connection::Model, credentials: &Credentials) -> bool {
@@ -431,17 +415,5 @@ mod tests {
         assert!(!needs_refresh(&row(None), &lifetime(3600)));
         assert!(still_valid(&row(None)));
         assert!(!still_valid(&row(Some(chrono::Duration::seconds(-1)))));
-    }
-
-    #[test]
-    fn the_lock_map_forgets_connections_nobody_is_refreshing() {
-        let locks = RefreshLocks::default();
-        let held = locks.for_connection(7);
-        drop(locks.for_connection(8));
-        let _ = locks.for_connection(9);
-        let map = locks.locks.lock().expect("lock");
-        assert!(map.contains_key(&7) && map.contains_key(&9));
-        assert!(!map.contains_key(&8));
-        drop(held);
     }
 }

@@ -1,6 +1,7 @@
 //! Logging in and out, and the one-time setup link that creates the first admin.
 
-use crate::auth::{MaybeUser, csrf, keys, password};
+use crate::auth::{MaybeUser, csrf, keys};
+use crate::crypto::password;
 use crate::error::{AppError, AppResult};
 use crate::models::entities::user;
 use crate::models::users;

@@ -36,7 +36,7 @@ pub async fn list_connectors(
             "connector_id": spec.slug,
             "name": spec.name,
             "description": spec.description,
-            "icon": crate::urls::connector_icon(spec.slug),
+            "icon": crate::paths::connector_icon(spec.slug),
             "kind": spec.kind,
             "scoping": spec.scoping,
             "authentication_methods": [spec.kind],

@@ -3,7 +3,8 @@
 
 use super::account::html;
 use super::{is_htmx, see_other};
-use crate::auth::{CurrentUser, csrf, keys, random_token};
+use crate::auth::{CurrentUser, csrf, keys};
+use crate::crypto::random_token;
 use crate::error::{AppError, AppResult};
 use crate::services::connections::{self, ResolvedConnector};
 use crate::services::oauth::{self, FlowOwner};

@@ -5,8 +5,8 @@
 //! every use, so a change takes effect without a restart. Each save that changes something
 //! writes one `admin_audit_log` row, secrets as `sha256:` fingerprints.
 
-use super::connectors::{find_row, summary};
 use super::fmt_time;
+use super::summary::{find_row, summary};
 use super::templates::{ConfigField, ConfigPage};
 use crate::auth::{AdminUser, csrf};
 use crate::error::{AppError, AppResult};

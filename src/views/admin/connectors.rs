@@ -4,14 +4,13 @@
 //! `connector_disabled` (`services::connections` checks `is_enabled`); connections are kept.
 
 use super::config;
-use super::templates::{
-    ActionView, ConnectorPage, ConnectorSummary, ConnectorSwitchFragment, ConnectorsPage,
-};
+use super::summary::{find_row, summary};
+use super::templates::{ActionView, ConnectorPage, ConnectorSwitchFragment, ConnectorsPage};
 use crate::auth::{AdminUser, csrf};
 use crate::error::{AppError, AppResult};
 use crate::models::entities::{connection, connector};
 use crate::services::admin_audit::{self, Change};
-use crate::services::{catalog, connector_config, oauth};
+use crate::services::{catalog, oauth};
 use crate::state::AppState;
 use crate::templates::{PageCtx, flash};
 use crate::views::account::html;
@@ -37,49 +36,6 @@ async fn connection_counts(state: &AppState) -> AppResult<HashMap<i64, u64>> {
         .all(&state.db)
         .await?;
     Ok(rows.into_iter().map(|(id, n)| (id, n as u64)).collect())
-}
-
-/// The summary of a catalog row (with its config completeness).
-pub async fn summary(
-    state: &AppState,
-    row: &connector::Model,
-    connections: u64,
-    csrf: &str,
-) -> AppResult<ConnectorSummary> {
-    let plugin = state.registry.get(&row.slug);
-    let missing_config = match plugin {
-        Some(p) => connector_config::settings_for(&state.db, &state.keyring, row.id, p.as_ref())
-            .await?
-            .missing_required()
-            .iter()
-            .map(|k| (*k).to_owned())
-            .collect(),
-        None => Vec::new(),
-    };
-    Ok(ConnectorSummary {
-        slug: row.slug.clone(),
-        name: row.name.clone(),
-        description: row.description.clone(),
-        icon: row.icon.clone(),
-        kind: row.kind.clone(),
-        scoping: row.scoping.clone(),
-        is_enabled: row.is_enabled,
-        registered: plugin.is_some(),
-        actions: plugin.map_or(0, |p| p.actions().len()),
-        missing_config,
-        connections,
-        csrf: csrf.to_owned(),
-        notice: None,
-    })
-}
-
-/// The catalog row `slug`; unknown is a 404.
-pub async fn find_row(state: &AppState, slug: &str) -> AppResult<connector::Model> {
-    connector::Entity::find()
-        .filter(connector::Column::Slug.eq(slug))
-        .one(&state.db)
-        .await?
-        .ok_or(AppError::NotFound)
 }
 
 /// `GET /admin/connectors/`.

@@ -12,6 +12,7 @@ pub mod config;
 pub mod connections;
 pub mod connectors;
 pub mod dashboard;
+pub mod summary;
 pub mod templates;
 pub mod users;
 
