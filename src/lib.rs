@@ -18,6 +18,9 @@ pub mod urls;
 pub mod views;
 pub mod workers;
 
+#[cfg(test)]
+mod architecture_tests;
+
 pub use config::Settings;
 pub use startup::Application;
 
