@@ -18,7 +18,9 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
         let path = entry.path();
         if path.is_dir() {
             rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
+        } else if path.extension().is_some_and(|e| e == "rs")
+            && !path.to_string_lossy().ends_with("_tests.rs")
+        {
             out.push(path);
         }
     }
@@ -41,10 +43,12 @@ fn module_of(path: &Path) -> String {
 /// The code of a file without comments and without its `#[cfg(test)] mod tests` (tests may
 /// reach anywhere).
 fn code_of(text: &str) -> String {
-    let text = text
-        .split("#[cfg(test)]\nmod tests")
-        .next()
-        .unwrap_or_default();
+    let text = match text.find("\nmod tests") {
+        Some(at) => text[..at]
+            .rfind("#[cfg(test)]")
+            .map_or(text, |cfg| &text[..cfg]),
+        None => text,
+    };
     text.lines()
         .map(|line| match line.find("//") {
             Some(at) => &line[..at],
