@@ -7,10 +7,14 @@
 //! - [`oauth_server`]: a real OAuth 2.0 / OpenID Connect provider (npm `oidc-provider`),
 //!   installed by [`node_packages`]; [`moto`]: a real S3-compatible server.
 //! - [`postgres`]: throw-away PostgreSQL databases. [`process`]: `campuscore serve` processes.
+//! - [`auto_oauth`]: an OAuth server that approves at once; [`fakes`]: the fakes, the OAuth
+//!   servers and sample files together, as the `campuscore-fakes` binary runs them.
 //!
 //! A dev-only crate: the app never depends on it, only its tests and benchmarks do.
 
+pub mod auto_oauth;
 pub mod drive;
+pub mod fakes;
 pub mod graph;
 pub mod moto;
 pub mod node_packages;

@@ -104,6 +104,17 @@ impl FakeGraph {
         Self { shared, server }
     }
 
+    /// [`Self::start`] on a socket the caller bound (the `campuscore-fakes` binary).
+    pub fn start_on(listener: std::net::TcpListener) -> Self {
+        let state = |base_url: &str| Shared {
+            state: Mutex::new(State::new()),
+            links: Mutex::new(HashMap::new()),
+            base_url: base_url.to_owned(),
+        };
+        let (shared, server) = Server::start_on("fake Graph", listener, state, handle);
+        Self { shared, server }
+    }
+
     /// `http://127.0.0.1:<port>`: the connector's `API_BASE_URL`.
     pub fn base_url(&self) -> &str {
         self.server.base_url()
@@ -295,6 +306,17 @@ impl FakeGraph {
     /// access token's lifetime: the client must refresh and retry with a new token.
     pub fn expire_all_tokens(&self) {
         self.shared.lock().books.expire_all_tokens();
+    }
+
+    /// Lets `token` in (an OAuth endpoint handed it out); see [`Self::accept_issued_tokens_only`].
+    pub fn issue_token(&self, token: &str) {
+        self.shared.lock().books.issue_token(token);
+    }
+
+    /// From now on only tokens given to [`Self::issue_token`] are let in, as with a real
+    /// provider (tests let any token in, and expire the ones they choose).
+    pub fn accept_issued_tokens_only(&self) {
+        self.shared.lock().books.accept_issued_tokens_only();
     }
 
     /// Makes one token answer 401 from now on (also before it is first used).

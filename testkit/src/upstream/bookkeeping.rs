@@ -113,8 +113,11 @@ pub enum Refused {
 /// A fake's record of its callers, kept with its data under one lock: the bearer tokens seen,
 /// the faults queued per endpoint `E`, the request log, the pace of content.
 pub struct Bookkeeping<E, F> {
-    /// In the order first seen.
+    /// In the order first seen (or issued).
     tokens: Vec<Token>,
+    /// Whether a token must have been issued (`issue_token`) to be let in. Tests let any
+    /// token in; the `campuscore-fakes` binary only those its OAuth endpoint handed out.
+    issued_only: bool,
     faults: HashMap<E, VecDeque<F>>,
     /// Oldest first.
     pub log: Vec<LoggedRequest<E>>,
@@ -156,6 +159,7 @@ impl<E: Copy + Eq + Hash, F> Bookkeeping<E, F> {
     pub fn new() -> Self {
         Self {
             tokens: Vec::new(),
+            issued_only: false,
             faults: HashMap::new(),
             log: Vec::new(),
             pace: Pace::default(),
@@ -166,6 +170,7 @@ impl<E: Copy + Eq + Hash, F> Bookkeeping<E, F> {
     pub fn check_token(&mut self, token: &str) -> bool {
         match self.tokens.iter().find(|t| t.value == token) {
             Some(known) => !known.expired,
+            None if self.issued_only => false,
             None => {
                 self.tokens.push(Token {
                     value: token.to_owned(),
@@ -174,6 +179,22 @@ impl<E: Copy + Eq + Hash, F> Bookkeeping<E, F> {
                 true
             }
         }
+    }
+
+    /// `token` is let in from now on (an OAuth endpoint handed it out).
+    pub fn issue_token(&mut self, token: &str) {
+        match self.tokens.iter_mut().find(|t| t.value == token) {
+            Some(known) => known.expired = false,
+            None => self.tokens.push(Token {
+                value: token.to_owned(),
+                expired: false,
+            }),
+        }
+    }
+
+    /// From now on only issued tokens are let in; any other is refused as expired.
+    pub fn accept_issued_tokens_only(&mut self) {
+        self.issued_only = true;
     }
 
     /// Every token seen so far is refused from now on.
