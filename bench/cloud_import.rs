@@ -27,6 +27,7 @@ use campuscore::models::entities::{connector, rate_limit, source_file, user};
 use campuscore::services::credentials::{self, NewConnection};
 use campuscore::services::secrets::Keyring;
 use campuscore_testkit::drive::{self as fake_drive, Content, FakeDrive};
+use campuscore_testkit::postgres::pg_admin_url;
 use md5::{Digest, Md5};
 use reqwest::cookie::{CookieStore, Jar};
 use sea_orm::{ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait};
@@ -124,11 +125,6 @@ fn args() -> Result<Args> {
         bail!("--size-mib and --runs must be above 0, --files 1 to 100 (one listing page)");
     }
     Ok(a)
-}
-
-fn pg_admin_url() -> String {
-    std::env::var("CAMPUSCORE_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 #[tokio::main(flavor = "multi_thread")]

@@ -1,7 +1,10 @@
+//! The content every fake serves: MD5 as RFC 1321 has it, synthetic bytes that do not
+//! depend on how they are read, and checksums that never change.
+
+use super::{Content, Md5, synthetic_byte};
+
 #[test]
 fn md5_matches_the_rfc_1321_test_suite() {
-    use super::Md5;
-
     let md5 = |text: &str| {
         let mut md5 = Md5::new();
         md5.update(text.as_bytes());
@@ -24,8 +27,6 @@ fn md5_matches_the_rfc_1321_test_suite() {
 
 #[test]
 fn synthetic_content_is_the_same_whatever_the_chunking() {
-    use super::{Content, Md5, synthetic_byte};
-
     let content = Content::synthetic(100_003, 42);
     let whole = content.to_bytes();
     assert_eq!(whole.len(), 100_003);
@@ -43,8 +44,6 @@ fn synthetic_content_is_the_same_whatever_the_chunking() {
 
 #[test]
 fn synthetic_content_and_its_checksums_never_change() {
-    use super::Content;
-
     // Computed independently (Python: the same SplitMix64 stream, hashlib, a port of
     // Microsoft's C# QuickXorHash); benchmarks and recorded results rely on these bytes
     // staying the same.
