@@ -14,7 +14,7 @@
 //!    classes (counted by a Lua script), upstream requests per browse and, on PostgreSQL,
 //!    the rate limit's compare-and-swap attempts per browse.
 //!
-//! The fake upstream (`tests/api/fake_drive.rs`) runs in this process and generates content
+//! The fake upstream (`campuscore_testkit::drive`) runs in this process and generates content
 //! on the fly. Run (see bench/README.md):
 //!
 //!     cargo bench --bench cloud_import
@@ -22,19 +22,12 @@
 //!
 //! `harness = false`: `cargo test` never builds or runs it.
 
-// The fake Drive, as the `api` test binary has it: `fake_drive.rs` builds on
-// `fake_upstream.rs` (content, pacing, faults, log, server), which it reaches as
-// `crate::fake_upstream` — so this crate declares that module too, at its root.
-#[path = "../tests/api/fake_drive.rs"]
-mod fake_drive;
-#[path = "../tests/api/fake_upstream.rs"]
-mod fake_upstream;
-
 use anyhow::{Context, Result, bail};
 use campuscore::models::entities::{connector, rate_limit, source_file, user};
 use campuscore::services::credentials::{self, NewConnection};
 use campuscore::services::secrets::Keyring;
-use fake_drive::{Content, FakeDrive};
+use campuscore_testkit::drive::{self as fake_drive, Content, FakeDrive};
+use campuscore_testkit::postgres::pg_admin_url;
 use md5::{Digest, Md5};
 use reqwest::cookie::{CookieStore, Jar};
 use sea_orm::{ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait};
@@ -132,11 +125,6 @@ fn args() -> Result<Args> {
         bail!("--size-mib and --runs must be above 0, --files 1 to 100 (one listing page)");
     }
     Ok(a)
-}
-
-fn pg_admin_url() -> String {
-    std::env::var("CAMPUSCORE_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 #[tokio::main(flavor = "multi_thread")]

@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::fake_drive::{self, Content, FakeDrive};
 use crate::helpers::spawn_app;
-use crate::node_packages::{ci, ensure_installed, installed, tool_available};
-use crate::oauth_server::{OAuthServer, OAuthServerConfig};
+use campuscore_testkit::drive::{self as fake_drive, Content, FakeDrive};
+use campuscore_testkit::node_packages::{ci, ensure_installed, installed, tool_available};
+use campuscore_testkit::oauth_server::{OAuthServer, OAuthServerConfig};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);

@@ -1,5 +1,5 @@
 //! Cloud import from Google Drive and OneDrive, end to end: the app's HTMX routes, the real
-//! connectors, and the fake Drive v3 / Graph servers (`fake_drive.rs`, `fake_graph.rs`):
+//! connectors, and the fake Drive v3 / Graph servers (`campuscore_testkit::{drive, graph}`):
 //! paging, search, Google Docs export, a 1 GiB file, damaged and cut-off downloads, rate
 //! limits, a permission error, the size limit, a token refresh in the middle of an import,
 //! and OneDrive's `/content` redirect.
@@ -7,11 +7,11 @@
 use crate::cloud_import::{
     browse_path, create_folder, hx_get, import, link_to, picks, settled_files,
 };
-use crate::fake_drive::{self, Content, Endpoint, FakeDrive, Fault};
-use crate::fake_graph::{self, FakeGraph};
 use crate::helpers::{Options, TestApp, files_under, location, spawn_app, spawn_app_with};
-use crate::oauth_server::{OAuthServer, OAuthServerConfig};
 use campuscore::models::entities::{connection, queue_message, source_file};
+use campuscore_testkit::drive::{self as fake_drive, Content, Endpoint, FakeDrive, Fault};
+use campuscore_testkit::graph::{self as fake_graph, FakeGraph};
+use campuscore_testkit::oauth_server::{OAuthServer, OAuthServerConfig};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 use sha2::Digest;

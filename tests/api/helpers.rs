@@ -5,7 +5,7 @@
 use campuscore::services::secrets::Keyring;
 use campuscore::state::AppState;
 use campuscore::{Application, Settings};
-use sea_orm::{ConnectionTrait, Database};
+use campuscore_testkit::postgres::{create_pg_database, drop_pg_database, use_postgres};
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -24,51 +24,6 @@ pub struct TestApp {
 pub struct Options {
     pub max_upload_bytes: Option<u64>,
     pub run_worker: Option<bool>,
-}
-
-pub fn pg_admin_url() -> String {
-    std::env::var("CAMPUSCORE_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-pub fn use_postgres() -> bool {
-    std::env::var("CAMPUSCORE_TEST_DB").is_ok_and(|v| v == "postgres")
-}
-
-/// Create a uniquely named PostgreSQL database and return (name, url).
-pub async fn create_pg_database() -> anyhow::Result<(String, String)> {
-    let admin = pg_admin_url();
-    let name = format!("cc_test_{}", uuid::Uuid::new_v4().simple());
-    let db = Database::connect(&admin).await?;
-    db.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-        .await?;
-    db.close().await?;
-    let base = admin
-        .rsplit_once('/')
-        .map(|(b, _)| b.to_owned())
-        .unwrap_or(admin);
-    Ok((name.clone(), format!("{base}/{name}")))
-}
-
-pub fn drop_pg_database(name: &str) {
-    let name = name.to_owned();
-    let _ = std::thread::spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
-            return;
-        };
-        rt.block_on(async {
-            if let Ok(db) = Database::connect(&pg_admin_url()).await {
-                let _ = db
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                    .await;
-                let _ = db.close().await;
-            }
-        });
-    })
-    .join();
 }
 
 impl Drop for TestApp {
@@ -354,7 +309,7 @@ impl TestApp {
     /// Points the `test-oauth` connector at `server` with client `client_id`/`client_secret`.
     pub async fn configure_test_oauth(
         &self,
-        server: &crate::oauth_server::OAuthServer,
+        server: &campuscore_testkit::oauth_server::OAuthServer,
         client_id: &str,
         client_secret: &str,
     ) {

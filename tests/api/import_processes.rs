@@ -4,12 +4,13 @@
 //! memory stays bounded.
 
 use crate::cloud_import::picks;
-use crate::fake_drive::{self, Content, FakeDrive};
-use crate::serve_process::{Browser, Deployment, Server, free_port};
+use crate::serve_process::{Browser, Deployment};
 use campuscore::models::entities::{connector, queue_message, source_file, user};
 use campuscore::models::folders;
 use campuscore::services::credentials;
 use campuscore::services::storage::Storage;
+use campuscore_testkit::drive::{self as fake_drive, Content, FakeDrive};
+use campuscore_testkit::process::{Server, free_port};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -230,7 +231,7 @@ async fn a_server_killed_mid_import_finishes_the_file_after_a_restart_exactly_on
 
 #[tokio::test]
 async fn a_200_mib_s3_object_imports_into_a_folder_with_bounded_server_memory() {
-    let Some((_moto, port)) = crate::storage_s3::start_moto().await else {
+    let Some((_moto, port)) = campuscore_testkit::moto::start_moto().await else {
         return;
     };
     let endpoint = format!("http://127.0.0.1:{port}");

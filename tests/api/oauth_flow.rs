@@ -1,13 +1,13 @@
 //! The OAuth connect flow end to end against a real provider (npm `oidc-provider`, see
-//! `oauth_server.rs`): the start and callback pages, the JSON API, state checks, failures that
+//! `campuscore_testkit::oauth_server`): the start and callback pages, the JSON API, state checks, failures that
 //! must store nothing, and disconnecting with RFC 7009 revocation (confirmed or queued).
 //!
 //! The helpers at the top are shared with `token_refresh.rs`.
 
 use crate::helpers::{TestApp, client, location, spawn_app};
-use crate::oauth_server::{OAuthServer, OAuthServerConfig};
 use campuscore::models::entities::{connection, connector_audit_log, oauth_state, queue_message};
 use campuscore::services::{api_tokens, credentials};
+use campuscore_testkit::oauth_server::{OAuthServer, OAuthServerConfig};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};

@@ -1,7 +1,8 @@
 //! The PostgreSQL connector from the browser: connect with the form, then query in the
 //! console (HTMX result table), against a real PostgreSQL database and a read-only role.
 
-use crate::helpers::{TestApp, pg_admin_url, spawn_app};
+use crate::helpers::{TestApp, spawn_app};
+use campuscore_testkit::postgres::pg_admin_url;
 use sea_orm::{ConnectionTrait, Database};
 
 /// A throwaway database with a table and a login role that may only read it.

@@ -1,6 +1,6 @@
 //! Migrations go up, down and up again on SQLite and PostgreSQL.
 
-use crate::helpers::{create_pg_database, drop_pg_database};
+use campuscore_testkit::postgres::{create_pg_database, drop_pg_database};
 use migration::{Migrator, MigratorTrait, SchemaManager};
 use sea_orm::{Database, DatabaseConnection};
 

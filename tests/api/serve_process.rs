@@ -2,55 +2,14 @@
 //! middle of work, two processes on one database, or reading a server's peak memory.
 //! A `Deployment` is the environment they share (data directory, database — a SQLite file,
 //! or PostgreSQL with `CAMPUSCORE_TEST_DB=postgres` — and Fernet keys), set up with the CLI
-//! as an operator would.
+//! as an operator would. The process itself is `campuscore_testkit::process::Server`.
 
-use crate::helpers::{create_pg_database, drop_pg_database, use_postgres};
 use campuscore::services::secrets::Keyring;
+use campuscore_testkit::postgres::{create_pg_database, drop_pg_database, use_postgres};
+use campuscore_testkit::process::{Server, free_port};
 use sea_orm::DatabaseConnection;
-use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// One `campuscore serve` process; killed when dropped.
-pub struct Server {
-    child: std::process::Child,
-    pub address: String,
-}
-
-impl Server {
-    /// The operating-system process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Kill the process at once (SIGKILL: no shutdown code runs) and reap it.
-    pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// The process's peak resident memory so far (`VmHWM`), in KiB.
-    pub fn peak_rss_kib(&self) -> u64 {
-        proc_status_kib(self.pid(), "VmHWM:")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn proc_status_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("{field} in /proc/{pid}/status"))
-}
 
 /// The environment every process of one deployment shares.
 pub struct Deployment {
@@ -135,26 +94,12 @@ impl Deployment {
     pub async fn serve(&self, port: u16, name: &str) -> Server {
         let dir = self.data_dir.path().join(name);
         std::fs::create_dir_all(&dir).expect("instance dir");
-        let child = self
-            .command(&dir)
+        let mut command = self.command(&dir);
+        command
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start campuscore serve");
-        let server = Server {
-            child,
-            address: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let ready = reqwest::get(format!("{}/healthz", server.address)).await;
-            if ready.is_ok_and(|r| r.status().is_success()) {
-                return server;
-            }
-            assert!(Instant::now() < deadline, "{name} did not start");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            .stderr(Stdio::inherit());
+        Server::start(command, format!("http://127.0.0.1:{port}"), name).await
     }
 
     /// A connection to the deployment's database (after a `migrate` or a first `serve`).
@@ -167,13 +112,6 @@ impl Deployment {
     pub fn keyring(&self) -> Keyring {
         Keyring::from_keys(&[&self.fernet_keys]).expect("keys")
     }
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 /// A browser session on `address`: logged in as `email`, holding its cookies.

@@ -1,60 +1,7 @@
 //! The storage service against a real S3-compatible server (moto, started here on loopback).
 
 use campuscore::services::storage::Storage;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-pub struct Moto(Child);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Start `moto.server` on a free port; `None` (with a notice) when moto is not installed
-/// outside CI. Under `CI=true` a missing moto fails the test.
-pub async fn start_moto() -> Option<(Moto, u16)> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
-    let child = Command::new("python3")
-        .args([
-            "-m",
-            "moto.server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let child = match child {
-        Ok(c) => Moto(c),
-        Err(e) if ci => panic!("python3 -m moto.server could not start: {e}"),
-        Err(e) => {
-            eprintln!("skipping: moto server unavailable ({e}); pip install 'moto[server]'");
-            return None;
-        }
-    };
-    for _ in 0..100 {
-        if reqwest::get(format!("http://127.0.0.1:{port}/"))
-            .await
-            .is_ok()
-        {
-            return Some((child, port));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(!ci, "moto server did not come up on port {port}");
-    eprintln!("skipping: moto server did not come up (is moto[server] installed?)");
-    None
-}
+use campuscore_testkit::moto::start_moto;
 
 #[tokio::test]
 async fn streamed_uploads_land_in_an_s3_bucket_only_when_complete() {

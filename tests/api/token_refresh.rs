@@ -11,11 +11,11 @@ use crate::oauth_flow::{
     SLUG, bearer_for, callback, connect, creds, provider, provider_refresh, reload, start, stat,
     token_field, userinfo_status, whoami,
 };
-use crate::oauth_server::OAuthServer;
 use campuscore::models::entities::{connection, connector_audit_log};
 use campuscore::services::credentials;
 use campuscore::state::AppState;
 use campuscore::{Application, Settings};
+use campuscore_testkit::oauth_server::OAuthServer;
 use chrono::Utc;
 use futures_util::future::join_all;
 use sea_orm::sea_query::Expr;

@@ -4,8 +4,9 @@
 //! a connection whose access token has expired: the provider must see exactly one refresh.
 
 use crate::oauth_flow::{CLIENT_ID, CLIENT_SECRET, SLUG, param, stat};
-use crate::oauth_server::{OAuthServer, OAuthServerConfig};
-use crate::serve_process::{Deployment, free_port};
+use crate::serve_process::Deployment;
+use campuscore_testkit::oauth_server::{OAuthServer, OAuthServerConfig};
+use campuscore_testkit::process::free_port;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 use std::time::Duration;

@@ -1,6 +1,6 @@
 // Real-browser check of the cloud-import acceptance path: log in, open a knowledge folder,
 // press "Import from cloud", browse a Google Drive connection (the fake Drive of
-// tests/api/fake_drive.rs), page the top of My Drive with "Load more", tick and untick every
+// testkit/src/drive/), page the top of My Drive with "Load more", tick and untick every
 // file with the select-all box, open a subfolder (breadcrumbs follow), tick two files, press
 // "Import selected", see the confirmation, and wait until both rows of the file list say
 // `ready` (the list polls while files are pending; the app's queue worker downloads them).

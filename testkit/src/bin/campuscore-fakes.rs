@@ -1,0 +1,34 @@
+//! `campuscore-fakes`: a fake Google Drive and a fake OneDrive (Microsoft Graph) with sample
+//! files, each behind an OAuth server that approves at once, for clicking through connect →
+//! browse → import without a Google or Microsoft account. Prints the URLs and the
+//! `campuscore config set` commands to paste, then runs until Ctrl-C.
+
+use campuscore_testkit::fakes::{Fakes, Options};
+use clap::Parser as _;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let options = Options::parse();
+    let fakes = Fakes::start(&options)?;
+    let servers = [
+        ("Fake Google Drive", fakes.drive.base_url()),
+        ("Google OAuth (auto-approves)", fakes.google.base_url()),
+        ("Fake OneDrive (Graph)", fakes.graph.base_url()),
+        (
+            "Microsoft OAuth (auto-approves)",
+            fakes.microsoft.base_url(),
+        ),
+    ];
+    for (name, url) in servers {
+        println!("{name:<32} {url}");
+    }
+    println!();
+    println!("Point campuscore at them (from the directory you run `campuscore serve` in):");
+    println!();
+    print!("{}", fakes.config_commands());
+    println!();
+    println!("Then connect Google Drive or OneDrive in campuscore: the sign-in comes straight");
+    println!("back approved. Ctrl-C stops the fakes (their files and tokens are not kept).");
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

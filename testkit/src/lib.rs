@@ -1,0 +1,24 @@
+//! Fakes of the outside services campuscore talks to, and the helpers that start the real
+//! peers some tests need — shared by the integration tests (`tests/api`), the benchmarks
+//! (`bench/`) and the `campuscore-fakes` binary a developer clicks through locally.
+//!
+//! - [`upstream`]: what every fake upstream shares (content, bookkeeping, replies, server).
+//! - [`drive`]: a fake Google Drive API v3. [`graph`]: a fake Microsoft Graph v1.0.
+//! - [`oauth_server`]: a real OAuth 2.0 / OpenID Connect provider (npm `oidc-provider`),
+//!   installed by [`node_packages`]; [`moto`]: a real S3-compatible server.
+//! - [`postgres`]: throw-away PostgreSQL databases. [`process`]: `campuscore serve` processes.
+//! - [`auto_oauth`]: an OAuth server that approves at once; [`fakes`]: the fakes, the OAuth
+//!   servers and sample files together, as the `campuscore-fakes` binary runs them.
+//!
+//! A dev-only crate: the app never depends on it, only its tests and benchmarks do.
+
+pub mod auto_oauth;
+pub mod drive;
+pub mod fakes;
+pub mod graph;
+pub mod moto;
+pub mod node_packages;
+pub mod oauth_server;
+pub mod postgres;
+pub mod process;
+pub mod upstream;

@@ -1,0 +1,329 @@
+//! A real OAuth 2.0 / OpenID Connect server for end-to-end tests: npm `oidc-provider`, run by
+//! `tests/support/oauth-server/server.mjs` on a random loopback port, one per test.
+//!
+//! `OAuthServer::start` installs the node packages on first use (`npm ci` from the committed
+//! package-lock.json), spawns the server, reads its discovery document, and kills the child
+//! on drop. `sign_in` / `sign_in_and_cancel` drive the provider's own login and consent pages
+//! like a person would. The test-control endpoints (`/__stats`, `/__token-failures`,
+//! `/__token-delay`, `/__revoke-all`) are described in the server's README.md.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use url::Url;
+
+use crate::node_packages::{ci, ensure_installed, installed, tool_available};
+
+mod html;
+#[cfg(test)]
+mod tests;
+
+pub struct OAuthServerConfig {
+    pub client_id: String,
+    pub client_secret: String,
+    pub redirect_uri: String,
+    pub access_token_ttl: u64,
+}
+
+pub struct OAuthServer {
+    pub issuer: String,
+    pub discovery: serde_json::Value,
+    authorize_url: String,
+    token_url: String,
+    revocation_url: String,
+    userinfo_url: String,
+    http: reqwest::Client,
+    stderr: Arc<Mutex<String>>,
+    // Keeping stdin open keeps the server alive; it exits when this closes.
+    _stdin: ChildStdin,
+    _child: Child,
+}
+
+/// `tests/support/oauth-server` of the workspace (this crate's manifest sits one level down).
+fn server_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/support/oauth-server")
+}
+
+impl OAuthServer {
+    /// Starts a server, installing the node packages first if needed. Returns None (after a
+    /// notice on stderr) when node/npm are missing and CI is not "true"; panics under CI=true.
+    pub async fn start(config: OAuthServerConfig) -> Option<OAuthServer> {
+        let needs_npm = !installed(&server_dir(), "oidc-provider");
+        let missing: Vec<&str> = [("node", true), ("npm", needs_npm)]
+            .into_iter()
+            .filter(|(tool, needed)| *needed && !tool_available(tool))
+            .map(|(tool, _)| tool)
+            .collect();
+        if !missing.is_empty() {
+            let msg = format!(
+                "oauth-server: {} not found on PATH; the OAuth end-to-end tests need Node.js 20+ and npm",
+                missing.join(" and ")
+            );
+            if ci() {
+                panic!("{msg} (CI=true, so this is an error)");
+            }
+            eprintln!("{msg}; skipping this test");
+            return None;
+        }
+        if let Err(e) = ensure_installed(&server_dir(), "oidc-provider") {
+            panic!("oauth-server: installing node packages failed: {e}");
+        }
+
+        let server_config = serde_json::json!({
+            "clients": [{
+                "client_id": config.client_id,
+                "client_secret": config.client_secret,
+                "redirect_uris": [config.redirect_uri],
+            }],
+            "access_token_ttl": config.access_token_ttl,
+            "refresh_token_ttl": 86400,
+        });
+        let mut child = Command::new("node")
+            .arg("server.mjs")
+            .current_dir(server_dir())
+            .env("OAUTH_SERVER_CONFIG", server_config.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("oauth-server: cannot spawn node");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut stderr_pipe = child.stderr.take().expect("piped stderr");
+
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = stderr.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr_pipe.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+
+        let mut lines = BufReader::new(stdout).lines();
+        let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await;
+        let issuer = match first {
+            Ok(Ok(Some(line))) if line.starts_with("listening ") => {
+                line.trim_start_matches("listening ").trim().to_owned()
+            }
+            other => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                panic!(
+                    "oauth-server did not start (first stdout line: {other:?}); stderr:\n{}",
+                    stderr.lock().unwrap_or_else(|e| e.into_inner())
+                );
+            }
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("an HTTP client");
+        let discovery: serde_json::Value = http
+            .get(format!("{issuer}/.well-known/openid-configuration"))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .expect("oauth-server: discovery request failed")
+            .json()
+            .await
+            .expect("oauth-server: discovery is not JSON");
+        let endpoint = |name: &str| {
+            discovery[name]
+                .as_str()
+                .unwrap_or_else(|| panic!("oauth-server: discovery lacks {name}: {discovery}"))
+                .to_owned()
+        };
+        Some(OAuthServer {
+            authorize_url: endpoint("authorization_endpoint"),
+            token_url: endpoint("token_endpoint"),
+            revocation_url: endpoint("revocation_endpoint"),
+            userinfo_url: endpoint("userinfo_endpoint"),
+            discovery,
+            issuer,
+            http,
+            stderr,
+            _stdin: stdin,
+            _child: child,
+        })
+    }
+
+    pub fn authorize_url(&self) -> String {
+        self.authorize_url.clone()
+    }
+    pub fn token_url(&self) -> String {
+        self.token_url.clone()
+    }
+    pub fn revocation_url(&self) -> String {
+        self.revocation_url.clone()
+    }
+    pub fn userinfo_url(&self) -> String {
+        self.userinfo_url.clone()
+    }
+
+    /// What the server wrote to stderr so far (oidc-provider warnings, server errors).
+    pub fn stderr_log(&self) -> String {
+        self.stderr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// `{"token_requests", "grant_types": {..}, "revocations", "userinfo_requests",
+    /// "token_errors": {..}, "injected_failures"}`.
+    pub async fn stats(&self) -> serde_json::Value {
+        self.http
+            .get(format!("{}/__stats", self.issuer))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .expect("oauth-server: /__stats failed")
+            .json()
+            .await
+            .expect("oauth-server: /__stats is not JSON")
+    }
+
+    async fn control(&self, path: &str, body: serde_json::Value) {
+        self.http
+            .post(format!("{}{path}", self.issuer))
+            .json(&body)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .unwrap_or_else(|e| panic!("oauth-server: {path} failed: {e}"));
+    }
+
+    /// The next `count` token requests get `status` (5xx: `temporarily_unavailable`; 429:
+    /// `slow_down`), with `Retry-After` when given, without reaching the provider.
+    pub async fn fail_token_requests(&self, status: u16, count: u32, retry_after: Option<u64>) {
+        let body =
+            serde_json::json!({"status": status, "count": count, "retry_after": retry_after});
+        self.control("/__token-failures", body).await;
+    }
+
+    /// Delay every token request by `ms` before it is handled (0 turns it off).
+    pub async fn delay_token_requests(&self, ms: u64) {
+        self.control("/__token-delay", serde_json::json!({ "ms": ms }))
+            .await;
+    }
+
+    /// Revoke every grant: all access and refresh tokens die.
+    pub async fn revoke_all(&self) {
+        self.control("/__revoke-all", serde_json::json!({})).await;
+    }
+
+    /// Signs in as `login` (any password) and consents; returns the redirect Location back
+    /// to the client's redirect_uri (with `code` and `state`, or `error`).
+    pub async fn sign_in(&self, auth_url: &str, login: &str) -> String {
+        self.drive(auth_url, login, false).await
+    }
+
+    /// Signs in as `login`, then presses "[ Cancel ]" on the consent page (GET
+    /// `/interaction/<uid>/abort`); returns the Location carrying `error=access_denied`.
+    pub async fn sign_in_and_cancel(&self, auth_url: &str, login: &str) -> String {
+        self.drive(auth_url, login, true).await
+    }
+
+    async fn drive(&self, auth_url: &str, login: &str, cancel: bool) -> String {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let browser = reqwest::Client::builder()
+            .cookie_provider(jar)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("an HTTP client");
+        let issuer = Url::parse(&self.issuer).expect("a URL");
+        let start = Url::parse(auth_url).expect("sign_in: auth_url is not a URL");
+        let redirect_uri = start
+            .query_pairs()
+            .find(|(k, _)| k == "redirect_uri")
+            .map(|(_, v)| v.into_owned());
+        let is_back_at_client = |u: &Url| match &redirect_uri {
+            Some(r) => u.as_str().split(['?', '#']).next() == Some(r.as_str()),
+            None => u.origin() != issuer.origin(),
+        };
+
+        let mut url = start;
+        let mut form: Option<Vec<(String, String)>> = None;
+        let mut trail = Vec::new();
+        for _ in 0..20 {
+            trail.push(format!(
+                "{} {url}",
+                if form.is_some() { "POST" } else { "GET" }
+            ));
+            let req = match form.take() {
+                Some(fields) => browser.post(url.clone()).form(&fields),
+                None => browser.get(url.clone()),
+            };
+            let res = req
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("sign_in: request to {url} failed: {e}"));
+            let status = res.status();
+            if status.is_redirection() {
+                let location = res
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_else(|| panic!("sign_in: {status} without Location from {url}"));
+                let next = url.join(location).expect("sign_in: bad Location");
+                if is_back_at_client(&next) {
+                    return next.to_string();
+                }
+                url = next;
+                continue;
+            }
+            let body = res.text().await.unwrap_or_default();
+            if !status.is_success() {
+                panic!("sign_in: {status} from {url} (after {trail:?}):\n{body}");
+            }
+            let forms = html::forms(&body);
+            let Some(page) = forms.iter().find(|f| f.field("prompt").is_some()) else {
+                panic!("sign_in: no interaction form at {url} (after {trail:?}):\n{body}");
+            };
+            let prompt = page.field("prompt").unwrap_or_default().to_owned();
+            if cancel && prompt == "consent" {
+                let abort = html::links(&body)
+                    .into_iter()
+                    .filter_map(|href| url.join(&href).ok())
+                    .find(|u| u.path().ends_with("/abort"))
+                    .unwrap_or_else(|| panic!("sign_in: no abort link at {url}:\n{body}"));
+                url = abort;
+                continue;
+            }
+            let mut fields = Vec::new();
+            for input in &page.inputs {
+                let Some(name) = input.name.clone() else {
+                    continue;
+                };
+                let value = match input.kind.as_str() {
+                    "password" => "any-password".to_owned(),
+                    "hidden" => input.value.clone().unwrap_or_default(),
+                    "checkbox" | "radio" if input.value.is_none() => continue,
+                    _ if name == "login" || input.kind == "email" || input.kind == "text" => {
+                        login.to_owned()
+                    }
+                    _ => input.value.clone().unwrap_or_default(),
+                };
+                fields.push((name, value));
+            }
+            let action = page.action.clone().unwrap_or_else(|| url.to_string());
+            url = url.join(&action).expect("sign_in: bad form action");
+            form = Some(fields);
+        }
+        panic!("sign_in: no redirect back to the client after 20 steps: {trail:?}");
+    }
+}

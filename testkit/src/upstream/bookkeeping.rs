@@ -1,0 +1,256 @@
+//! A fake's record of its callers: the bearer tokens seen (and expired), the faults queued
+//! per endpoint, the [`LoggedRequest`] log and the [`Pace`] content is served at.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+use std::time::Duration;
+
+use super::content::to_usize;
+use super::{CHUNK_SIZE, Call};
+
+/// A fake's `Fault`: served instead of the next response of an endpoint, or into its body.
+pub trait UpstreamFault {
+    /// What the fault does to the body (`None`: it replaces the response).
+    fn body_fault(&self) -> Option<BodyFault>;
+}
+
+/// What the body of a response suffers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFault {
+    /// Announces the full `Content-Length`, sends this many bytes, drops the connection.
+    Truncate(u64),
+    /// The right length, one byte changed.
+    Corrupt,
+    /// Sends this many bytes, then nothing more, without closing the connection.
+    Stall(u64),
+}
+
+/// One request the fake received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedRequest<E> {
+    /// `GET`…
+    pub method: String,
+    /// The path as sent (percent-encoded).
+    pub path: String,
+    /// The raw query string.
+    pub query: String,
+    /// Whether an `Authorization` header was sent.
+    pub authorization: bool,
+    /// The bearer token, when one was sent.
+    pub bearer: Option<String>,
+    /// The `Range` header.
+    pub range: Option<String>,
+    /// The endpoint class (`None`: a path the API does not have).
+    pub endpoint: Option<E>,
+    /// The status answered.
+    pub status: u16,
+}
+
+impl<E> LoggedRequest<E> {
+    /// The decoded value of query parameter `name` (`pageToken`, `$top`…).
+    pub fn param(&self, name: &str) -> Option<String> {
+        url::form_urlencoded::parse(self.query.as_bytes())
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    }
+}
+
+/// How fast content is served.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Pace {
+    /// Waited before each chunk.
+    pub per_chunk: Duration,
+    /// About this many bytes per second (`None`: as fast as possible).
+    pub bytes_per_second: Option<u64>,
+}
+
+impl Pace {
+    pub(super) fn chunk_size(self) -> usize {
+        match self.bytes_per_second {
+            // About ten chunks a second keeps a throttled download smooth.
+            Some(rate) => to_usize((rate / 10).clamp(1024, CHUNK_SIZE as u64)),
+            None => CHUNK_SIZE,
+        }
+    }
+
+    pub(super) fn delay(self, len: usize) -> Duration {
+        let rate = self
+            .bytes_per_second
+            .filter(|r| *r > 0)
+            .map_or(Duration::ZERO, |rate| {
+                Duration::from_secs_f64(len as f64 / rate as f64)
+            });
+        self.per_chunk + rate
+    }
+}
+
+#[derive(Debug)]
+struct Token {
+    value: String,
+    expired: bool,
+}
+
+/// Why a request gets no regular answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Turned<F> {
+    /// Not let in: the fake answers its 401.
+    Refused(Refused),
+    /// A fault queued for the endpoint that replaces the response.
+    Fault(F),
+}
+
+/// Why a request was not let in: each fake answers its own 401 for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// No `Authorization` header.
+    Missing,
+    /// An `Authorization` header without a bearer token.
+    Malformed,
+    /// A token that was expired.
+    Expired,
+}
+
+/// A fake's record of its callers, kept with its data under one lock: the bearer tokens seen,
+/// the faults queued per endpoint `E`, the request log, the pace of content.
+pub struct Bookkeeping<E, F> {
+    /// In the order first seen (or issued).
+    tokens: Vec<Token>,
+    /// Whether a token must have been issued (`issue_token`) to be let in. Tests let any
+    /// token in; the `campuscore-fakes` binary only those its OAuth endpoint handed out.
+    issued_only: bool,
+    faults: HashMap<E, VecDeque<F>>,
+    /// Oldest first.
+    pub log: Vec<LoggedRequest<E>>,
+    pub pace: Pace,
+}
+
+impl<E: Copy + Eq + Hash, F: UpstreamFault> Bookkeeping<E, F> {
+    /// Lets a call to `endpoint` in if it carries a bearer token that has not expired, then
+    /// takes the fault queued for it (faults are served after authentication succeeded).
+    /// `Ok`: the fault to apply to the body, if any, and the pace to serve content at.
+    pub fn admit<R>(
+        &mut self,
+        call: &Call<R>,
+        endpoint: E,
+    ) -> Result<(Option<BodyFault>, Pace), Turned<F>> {
+        match call.bearer() {
+            None if call.authorization.is_none() => return Err(Turned::Refused(Refused::Missing)),
+            None => return Err(Turned::Refused(Refused::Malformed)),
+            Some(token) if !self.check_token(token) => {
+                return Err(Turned::Refused(Refused::Expired));
+            }
+            Some(_) => {}
+        }
+        let body_fault = self.take_body_fault(endpoint).map_err(Turned::Fault)?;
+        Ok((body_fault, self.pace))
+    }
+
+    /// The next fault queued for `endpoint` if it goes into the body; `Err`: one that
+    /// replaces the response.
+    pub fn take_body_fault(&mut self, endpoint: E) -> Result<Option<BodyFault>, F> {
+        match self.take_fault(endpoint) {
+            None => Ok(None),
+            Some(fault) => fault.body_fault().map(Some).ok_or(fault),
+        }
+    }
+}
+
+impl<E: Copy + Eq + Hash, F> Bookkeeping<E, F> {
+    pub fn new() -> Self {
+        Self {
+            tokens: Vec::new(),
+            issued_only: false,
+            faults: HashMap::new(),
+            log: Vec::new(),
+            pace: Pace::default(),
+        }
+    }
+
+    /// Whether a token is accepted; records it.
+    pub fn check_token(&mut self, token: &str) -> bool {
+        match self.tokens.iter().find(|t| t.value == token) {
+            Some(known) => !known.expired,
+            None if self.issued_only => false,
+            None => {
+                self.tokens.push(Token {
+                    value: token.to_owned(),
+                    expired: false,
+                });
+                true
+            }
+        }
+    }
+
+    /// `token` is let in from now on (an OAuth endpoint handed it out).
+    pub fn issue_token(&mut self, token: &str) {
+        match self.tokens.iter_mut().find(|t| t.value == token) {
+            Some(known) => known.expired = false,
+            None => self.tokens.push(Token {
+                value: token.to_owned(),
+                expired: false,
+            }),
+        }
+    }
+
+    /// From now on only issued tokens are let in; any other is refused as expired.
+    pub fn accept_issued_tokens_only(&mut self) {
+        self.issued_only = true;
+    }
+
+    /// Every token seen so far is refused from now on.
+    pub fn expire_all_tokens(&mut self) {
+        for token in &mut self.tokens {
+            token.expired = true;
+        }
+    }
+
+    /// `token` is refused from now on (also before it is first used).
+    pub fn expire_token(&mut self, token: &str) {
+        match self.tokens.iter_mut().find(|t| t.value == token) {
+            Some(known) => known.expired = true,
+            None => self.tokens.push(Token {
+                value: token.to_owned(),
+                expired: true,
+            }),
+        }
+    }
+
+    /// Every bearer token received, in the order first seen.
+    pub fn tokens_seen(&self) -> Vec<String> {
+        self.tokens.iter().map(|t| t.value.clone()).collect()
+    }
+
+    /// Queues a fault for the next request of `endpoint` (in order, one per request).
+    pub fn fail_next(&mut self, endpoint: E, fault: F) {
+        self.faults.entry(endpoint).or_default().push_back(fault);
+    }
+
+    /// The next fault queued for `endpoint`.
+    fn take_fault(&mut self, endpoint: E) -> Option<F> {
+        self.faults.get_mut(&endpoint).and_then(VecDeque::pop_front)
+    }
+
+    /// Faults still queued for `endpoint`.
+    pub fn pending_faults(&self, endpoint: E) -> usize {
+        self.faults.get(&endpoint).map_or(0, VecDeque::len)
+    }
+
+    /// Drops every queued fault.
+    pub fn clear_faults(&mut self) {
+        self.faults.clear();
+    }
+
+    /// How many requests of `endpoint` arrived.
+    pub fn count(&self, endpoint: E) -> usize {
+        self.log
+            .iter()
+            .filter(|r| r.endpoint == Some(endpoint))
+            .count()
+    }
+}
+
+impl<E: Copy + Eq + Hash, F> Default for Bookkeeping<E, F> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
