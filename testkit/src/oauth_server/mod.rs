@@ -111,7 +111,9 @@ impl OAuthServer {
         });
 
         let mut lines = BufReader::new(stdout).lines();
-        let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await;
+        // Node loads oidc-provider in a few hundred milliseconds on an idle machine; on a
+        // 2-core CI box busy compiling and running parallel tests it once took over 30 s.
+        let first = tokio::time::timeout(Duration::from_secs(120), lines.next_line()).await;
         let issuer = match first {
             Ok(Ok(Some(line))) if line.starts_with("listening ") => {
                 line.trim_start_matches("listening ").trim().to_owned()
