@@ -2,7 +2,7 @@
 //! start-up, so the queue itself names no service) and the janitor. Like the views, this is
 //! top-level code that may hold the whole application state.
 
-use crate::services::connections::{self, RevokeToken};
+use crate::services::disconnect::{self, RevokeToken};
 use crate::services::import_service::{self, CloudImportFile};
 use crate::services::queue::{self, Handlers, Worker};
 use crate::services::source_files::{self, SourceFileUploaded};
@@ -25,7 +25,7 @@ pub fn handlers(state: &AppState) -> Handlers {
     let s = state.clone();
     handlers.on(move |msg: RevokeToken, _| {
         let s = s.clone();
-        async move { connections::retry_revocation(&s, &msg).await }
+        async move { disconnect::retry_revocation(&s, &msg).await }
     });
     handlers
 }

@@ -22,6 +22,7 @@ mod connector;
 mod errors;
 mod models;
 mod query;
+mod scalars;
 mod tls;
 mod values;
 

@@ -5,7 +5,7 @@
 
 use super::oauth::{self, FlowOwner, OAuthClient, TokenError};
 use super::token_refresh::{self, ConnectionTokens};
-use super::{audit, connector_config, credentials, queue};
+use super::{audit, connector_config, credentials};
 use crate::error::{AppError, AppResult};
 use crate::models::entities::{connection, connector};
 use crate::state::AppState;
@@ -19,7 +19,6 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, TransactionTrait,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -506,165 +505,6 @@ pub async fn test(
     Ok((row, error))
 }
 
-/// Whether the provider confirmed that the connection's tokens are revoked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Revocation {
-    /// The provider's revocation endpoint accepted the request.
-    Confirmed,
-    /// The provider could not be reached; a background retry will ask again.
-    Pending,
-    /// The connector has no revocation endpoint (or is a manual connector).
-    Unsupported,
-}
-
-impl Revocation {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Revocation::Confirmed => "confirmed",
-            Revocation::Pending => "pending",
-            Revocation::Unsupported => "unsupported",
-        }
-    }
-}
-
-/// The outcome of a disconnect.
-pub struct Disconnected {
-    pub revocation: Revocation,
-    pub at: DateTime<Utc>,
-    pub connector_name: String,
-}
-
-/// Deletes the user's connection (credentials gone at once) and asks the provider to revoke
-/// its tokens where the connector declares a revocation endpoint (RFC 7009). A provider that
-/// cannot be reached gets the revocation again from the queue worker (`pending`).
-pub async fn disconnect(
-    state: &AppState,
-    user_id: i64,
-    connection_id: i64,
-) -> AppResult<Disconnected> {
-    let conn = find_mine(state, user_id, connection_id).await?;
-    let started = Instant::now();
-    let row = connector::Entity::find_by_id(conn.connector_id)
-        .one(&state.db)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let plugin = state.registry.get(&row.slug).cloned();
-    let data = credentials::open(&state.keyring, &conn).ok();
-    connection::Entity::delete_many()
-        .filter(connection::Column::Id.eq(conn.id))
-        .filter(connection::Column::UserId.eq(user_id))
-        .exec(&state.db)
-        .await?;
-    let token = data.as_ref().and_then(|d| {
-        let get = |k: &str| d.get(k).and_then(Value::as_str).filter(|t| !t.is_empty());
-        // Revoking the refresh token ends the whole grant at most providers (RFC 7009 §2.1).
-        get("refresh_token")
-            .map(|t| (t.to_owned(), "refresh_token"))
-            .or_else(|| get("access_token").map(|t| (t.to_owned(), "access_token")))
-    });
-    let client = match &plugin {
-        Some(p) if p.spec().kind == ConnectorKind::OAuth2 => {
-            let resolved = ResolvedConnector {
-                row: row.clone(),
-                plugin: p.clone(),
-            };
-            oauth_client(state, &resolved)
-                .await
-                .ok()
-                .filter(OAuthClient::can_revoke)
-        }
-        _ => None,
-    };
-    let revocation = match (client, token) {
-        (Some(client), Some((token, hint))) => {
-            let http = state.http.token_endpoint_client();
-            match client.revoke(http.client(), &token, hint).await {
-                Ok(_) => Revocation::Confirmed,
-                Err(e) => {
-                    tracing::warn!(connection.id = conn.id, error = %e, "token revocation failed; queued for retry");
-                    let retry = RevokeToken {
-                        connector_id: row.id,
-                        connection_id: conn.id,
-                        token: state.keyring.encrypt_str(&token),
-                        token_type_hint: hint.to_owned(),
-                    };
-                    queue::enqueue(&state.db, &retry).await?;
-                    state.queue.wake();
-                    Revocation::Pending
-                }
-            }
-        }
-        _ => Revocation::Unsupported,
-    };
-    tracing::info!(connection.id = conn.id, connector.slug = %row.slug, revocation = revocation.as_str(), "connection disconnected");
-    audit_event(
-        state,
-        user_id,
-        None,
-        &row.slug,
-        "connection.disconnect",
-        json!({"connection_id": conn.id, "service_revocation_status": revocation.as_str()}),
-        None,
-        started,
-    )
-    .await;
-    Ok(Disconnected {
-        revocation,
-        at: Utc::now(),
-        connector_name: row.name,
-    })
-}
-
-/// `oauth.revoke_token`: ask the provider again to revoke a disconnected connection's token
-/// (the connection row itself is already gone).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RevokeToken {
-    pub connector_id: i64,
-    pub connection_id: i64,
-    /// The token, as a Fernet token.
-    pub token: String,
-    /// `refresh_token` or `access_token` (RFC 7009).
-    #[serde(default = "refresh_token_hint")]
-    pub token_type_hint: String,
-}
-
-fn refresh_token_hint() -> String {
-    "refresh_token".into()
-}
-
-impl queue::OutboxMessage for RevokeToken {
-    const TYPE: &'static str = "oauth.revoke_token";
-    const QUEUE: &'static str = queue::MAINTENANCE_QUEUE;
-
-    fn dedup_key(&self) -> Option<String> {
-        Some(format!("{}:{}", Self::TYPE, self.connection_id))
-    }
-}
-
-/// The queue worker's retry of a revocation that failed during disconnect.
-pub async fn retry_revocation(state: &AppState, msg: &RevokeToken) -> anyhow::Result<()> {
-    use anyhow::Context;
-    let hint = msg.token_type_hint.as_str();
-    let token = state
-        .keyring
-        .decrypt_str(&msg.token)
-        .context("the queued token cannot be decrypted")?;
-    let Ok(connector) = connector_by_id(state, msg.connector_id).await else {
-        return Ok(()); // the connector is gone or off: nothing left to revoke through
-    };
-    let client = oauth_client(state, &connector)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let http = state.http.token_endpoint_client();
-    match client.revoke(http.client(), &token, hint).await {
-        Ok(_) => {
-            tracing::info!(connector.slug = %connector.row.slug, "queued token revocation confirmed");
-            Ok(())
-        }
-        Err(e) => Err(anyhow::anyhow!("revocation still failing: {e}")),
-    }
-}
-
 /// Marks a connection used now (and `active` again after a successful action).
 pub async fn touch(state: &AppState, conn: &connection::Model, succeeded: bool) -> AppResult<()> {
     let mut update = connection::Entity::update_many()
@@ -698,7 +538,7 @@ pub async fn mark_rejected(
     clippy::too_many_arguments,
     reason = "one flat call per audited event reads best at the call sites"
 )]
-async fn audit_event(
+pub(super) async fn audit_event(
     state: &AppState,
     user_id: i64,
     connection_id: Option<i64>,

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod connections;
 pub mod connector_config;
 pub mod credentials;
+pub mod disconnect;
 pub mod import_service;
 pub mod oauth;
 pub mod queue;

@@ -6,9 +6,9 @@
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::models::entities::{connection, connector};
-use crate::services::connections;
 use crate::services::oauth::{self, FlowOwner};
 use crate::services::run_action::run_action;
+use crate::services::{connections, disconnect};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use campuscore_connectors::form::form_input_from_json;
@@ -238,7 +238,7 @@ pub async fn delete_credential(
     user: CurrentUser,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let done = connections::disconnect(&state, user.id, id.into_inner()).await?;
+    let done = disconnect::disconnect(&state, user.id, id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(json!({
         "status": "revoked",
         "revocation_time": done.at,

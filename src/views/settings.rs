@@ -6,7 +6,8 @@ use super::{is_htmx, see_other};
 use crate::auth::CurrentUser;
 use crate::error::AppResult;
 use crate::models::entities::{connection, connector};
-use crate::services::connections::{self, Revocation};
+use crate::services::connections;
+use crate::services::disconnect::{self, Revocation};
 use crate::state::AppState;
 use crate::templates::{
     ConnectionRow, ConnectionRowFragment, ConnectorCard, DisconnectedRowFragment, PageCtx,
@@ -115,7 +116,7 @@ pub async fn disconnect(
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
-    let done = connections::disconnect(&state, user.id, id).await?;
+    let done = disconnect::disconnect(&state, user.id, id).await?;
     let message = format!(
         "{} disconnected. {}",
         done.connector_name,

@@ -1,7 +1,7 @@
 //! `/admin/connections/`: every user's connections, filtered by connector, status and user,
 //! with free-text search and keyset paging on the id (newest first); a detail page with the
 //! refresh bookkeeping (never a token: credentials are not even decrypted here); and Revoke,
-//! which takes the same path as the user's own Disconnect (`services::connections::disconnect`:
+//! which takes the same path as the user's own Disconnect (`services::disconnect::disconnect`:
 //! delete, revoke at the provider, audit).
 
 use super::templates::{
@@ -16,7 +16,7 @@ use crate::auth::{AdminUser, csrf};
 use crate::error::{AppError, AppResult};
 use crate::models::entities::{connection, connector, connector_audit_log};
 use crate::services::admin_audit::{self, Change};
-use crate::services::connections::{self as conn_service, Revocation};
+use crate::services::disconnect::{self, Revocation};
 use crate::state::AppState;
 use crate::templates::{PageCtx, flash};
 use crate::views::account::html;
@@ -280,7 +280,7 @@ pub async fn revoke(
         .await?
         .map(|k| k.slug)
         .unwrap_or_default();
-    let done = conn_service::disconnect(&state, c.user_id, c.id).await?;
+    let done = disconnect::disconnect(&state, c.user_id, c.id).await?;
     admin_audit::record(
         &state.db,
         Change {
