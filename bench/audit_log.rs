@@ -378,7 +378,7 @@ async fn run(args: &Args, dir: &tempfile::TempDir, database_url: &str) -> Result
     let app = Application::from_state(state.clone(), listener)?;
     tokio::spawn(app.run_until_stopped());
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder()
+    let client = campuscore_testkit::http_client_builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()?;

@@ -631,7 +631,10 @@ impl Deployment {
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let ready = reqwest::get(format!("{}/healthz", server.address)).await;
+            let ready = campuscore_testkit::http_client()
+                .get(format!("{}/healthz", server.address))
+                .send()
+                .await;
             if ready.is_ok_and(|r| r.status().is_success()) {
                 return Ok(server);
             }
@@ -706,7 +709,7 @@ impl Session {
     /// `GET /login` for the form's CSRF token, then `POST /login`, as `serve_process::Browser`.
     async fn log_in(address: &str) -> Result<Self> {
         let jar = Arc::new(Jar::default());
-        let http = reqwest::Client::builder()
+        let http = campuscore_testkit::http_client_builder()
             .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
             .build()?;

@@ -20,7 +20,8 @@ pub use sdk::{
     FieldKind, FileActions, FileEntry, FileIcon, FileKind, FileList, FileSource, FormField,
     HttpClient, HttpConfig, ListRequest, NoInput, NormalizedCredentials, OAuthDescriptor, QuickXor,
     Registry, RegistryError, RetryPolicy, SearchRequest, Tag, TokenUpdater, body_stream,
-    error_for_status, json_body, keys, redact_params, validate_form, validated,
+    error_for_status, install_crypto_provider, json_body, keys, redact_params, validate_form,
+    validated,
 };
 
 /// Re-exports for `#[connector_actions]` expansions; not part of the public API.

@@ -24,8 +24,8 @@ mod architecture_tests;
 pub use config::Settings;
 pub use startup::Application;
 
-/// Install the process-wide rustls crypto provider once. Two providers are compiled in
-/// (ring via sqlx, aws-lc-rs via reqwest/object_store); without a default, rustls panics.
+/// Install the process-wide rustls crypto provider (ring, the build's only one) before any
+/// TLS client is built: reqwest and object_store carry no provider of their own.
 pub fn install_crypto_provider() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    campuscore_connectors::install_crypto_provider();
 }

@@ -69,7 +69,7 @@ fn server_name(host: &str) -> Result<ServerName<'static>, ConnectorError> {
 }
 
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+    Arc::new(rustls::crypto::ring::default_provider())
 }
 
 fn client_config(verification: Verification) -> Result<Arc<ClientConfig>, ConnectorError> {

@@ -19,6 +19,13 @@ use reqwest::{Method, Request, RequestBuilder, Response, StatusCode, redirect};
 use super::error::ConnectorError;
 use super::status::{error_for_status, error_from_response, parse_retry_after};
 
+/// Installs the process-wide rustls crypto provider (ring, the only one this build
+/// compiles) unless one is installed already. Every HTTP client of the build needs it:
+/// reqwest is built without a provider of its own. Cheap to call again.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// How failed idempotent requests are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -111,6 +118,7 @@ impl HttpClient {
 
     /// Builds the client, reporting a TLS initialisation failure as `Misconfigured`.
     pub fn try_new(config: HttpConfig) -> Result<Self, ConnectorError> {
+        install_crypto_provider();
         let builder = |policy| {
             reqwest::Client::builder()
                 .connect_timeout(config.connect_timeout)

@@ -32,7 +32,7 @@ pub use files::{
     SearchRequest, validated,
 };
 pub use form::{FieldErrors, form_input_from_json, validate_form};
-pub use http::{HttpClient, HttpConfig, RetryPolicy};
+pub use http::{HttpClient, HttpConfig, RetryPolicy, install_crypto_provider};
 pub use input::NoInput;
 pub use quickxor::QuickXor;
 pub use redact::{is_secret_key, redact_params};

@@ -22,3 +22,17 @@ pub mod oauth_server;
 pub mod postgres;
 pub mod process;
 pub mod upstream;
+
+/// An HTTP client for tests and benchmarks to talk to the app and the peers, on the
+/// build's one rustls crypto provider (reqwest carries none of its own).
+pub fn http_client() -> reqwest::Client {
+    http_client_builder()
+        .build()
+        .expect("the test HTTP client builds")
+}
+
+/// A builder for [`http_client`] with the crypto provider installed.
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    campuscore_connectors::install_crypto_provider();
+    reqwest::Client::builder()
+}

@@ -44,7 +44,9 @@ pub async fn start_moto() -> Option<(Moto, u16)> {
         }
     };
     for _ in 0..100 {
-        if reqwest::get(format!("http://127.0.0.1:{port}/"))
+        if crate::http_client()
+            .get(format!("http://127.0.0.1:{port}/"))
+            .send()
             .await
             .is_ok()
         {

@@ -22,7 +22,10 @@ impl Server {
         let server = Server { child, address };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let ready = reqwest::get(format!("{}/healthz", server.address)).await;
+            let ready = crate::http_client()
+                .get(format!("{}/healthz", server.address))
+                .send()
+                .await;
             if ready.is_ok_and(|r| r.status().is_success()) {
                 return server;
             }

@@ -89,7 +89,7 @@ pub fn client() -> reqwest::Client {
 }
 
 pub fn client_with_jar(jar: Arc<reqwest::cookie::Jar>) -> reqwest::Client {
-    reqwest::Client::builder()
+    campuscore_testkit::http_client_builder()
         .cookie_provider(jar)
         .pool_idle_timeout(std::time::Duration::from_secs(2))
         .redirect(reqwest::redirect::Policy::none())

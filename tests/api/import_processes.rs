@@ -235,7 +235,7 @@ async fn a_200_mib_s3_object_imports_into_a_folder_with_bounded_server_memory() 
         return;
     };
     let endpoint = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
+    let http = campuscore_testkit::http_client();
     let created = http
         .put(format!("{endpoint}/lab-data"))
         .send()

@@ -154,7 +154,7 @@ pub fn token_field(creds: &Value, name: &str) -> String {
 /// A refresh_token grant straight at the provider (client_secret_basic, form-encoded).
 pub async fn provider_refresh(server: &OAuthServer, refresh_token: &str) -> (u16, Value) {
     let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    let res = reqwest::Client::new()
+    let res = campuscore_testkit::http_client()
         .post(server.token_url())
         .basic_auth(enc(CLIENT_ID), Some(enc(CLIENT_SECRET)))
         .form(&[
@@ -170,7 +170,7 @@ pub async fn provider_refresh(server: &OAuthServer, refresh_token: &str) -> (u16
 
 /// GET the provider's userinfo with `access_token`: the HTTP status.
 pub async fn userinfo_status(server: &OAuthServer, access_token: &str) -> u16 {
-    reqwest::Client::new()
+    campuscore_testkit::http_client()
         .get(server.userinfo_url())
         .bearer_auth(access_token)
         .send()
@@ -856,7 +856,12 @@ async fn with_the_provider_down_the_start_route_still_redirects_and_the_callback
     drop(server);
     // Wait until the provider's port really refuses connections.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while reqwest::Client::new().get(&token_url).send().await.is_ok() {
+    while campuscore_testkit::http_client()
+        .get(&token_url)
+        .send()
+        .await
+        .is_ok()
+    {
         assert!(Instant::now() < deadline, "the provider did not stop");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -10,7 +10,7 @@ async fn streamed_uploads_land_in_an_s3_bucket_only_when_complete() {
         return;
     };
     let endpoint = format!("http://127.0.0.1:{port}");
-    let created = reqwest::Client::new()
+    let created = campuscore_testkit::http_client()
         .put(format!("{endpoint}/campus-docs"))
         .send()
         .await
@@ -69,14 +69,16 @@ async fn streamed_uploads_land_in_an_s3_bucket_only_when_complete() {
     assert_eq!(back[5 * 1024 * 1024], 5);
 
     // The prefix is applied under the bucket.
-    let listing = reqwest::get(format!(
-        "{endpoint}/campus-docs?list-type=2&prefix=tenant-a/"
-    ))
-    .await
-    .expect("list")
-    .text()
-    .await
-    .expect("body");
+    let listing = campuscore_testkit::http_client()
+        .get(format!(
+            "{endpoint}/campus-docs?list-type=2&prefix=tenant-a/"
+        ))
+        .send()
+        .await
+        .expect("list")
+        .text()
+        .await
+        .expect("body");
     assert!(
         listing.contains("tenant-a/knowledge-folders/1/u/big.bin"),
         "{listing}"

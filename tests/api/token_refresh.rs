@@ -128,7 +128,7 @@ fn assert_alice(status: u16, body: &Value) {
 
 /// A client for many concurrent requests (one connection each; no cookies, no CSRF).
 fn load_client() -> reqwest::Client {
-    reqwest::Client::builder()
+    campuscore_testkit::http_client_builder()
         .timeout(Duration::from_secs(120))
         .build()
         .expect("client")

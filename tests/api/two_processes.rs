@@ -74,7 +74,7 @@ async fn two_serve_processes_on_one_database_refresh_an_expired_token_once() {
 
     let a = shared.serve(port_a, "a").await;
     let b = shared.serve(port_b, "b").await;
-    let http = reqwest::Client::new();
+    let http = campuscore_testkit::http_client();
 
     // Connect through the JSON API of process A.
     let auth = format!("{}/api/v1/connectors/{SLUG}/auth", a.address);

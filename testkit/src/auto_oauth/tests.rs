@@ -12,7 +12,7 @@ use crate::fakes::{Fakes, Options};
 const REDIRECT_URI: &str = "http://127.0.0.1:8000/api/connectors/google-drive/callback";
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::http_client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client")

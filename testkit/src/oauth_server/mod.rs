@@ -129,7 +129,7 @@ impl OAuthServer {
         // Keep draining stdout so the child never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
 
-        let http = reqwest::Client::builder()
+        let http = crate::http_client_builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
             .build()
@@ -241,7 +241,7 @@ impl OAuthServer {
 
     async fn drive(&self, auth_url: &str, login: &str, cancel: bool) -> String {
         let jar = Arc::new(reqwest::cookie::Jar::default());
-        let browser = reqwest::Client::builder()
+        let browser = crate::http_client_builder()
             .cookie_provider(jar)
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))

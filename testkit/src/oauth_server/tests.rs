@@ -60,7 +60,7 @@ fn param(location: &str, name: &str) -> Option<String> {
 
 /// POSTs to the token endpoint with client_secret_basic; returns (status, JSON body).
 async fn token(server: &OAuthServer, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
-    let res = reqwest::Client::new()
+    let res = crate::http_client()
         .post(server.token_url())
         .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
         .form(form)
@@ -184,7 +184,7 @@ async fn oauth_server_issues_rotating_refresh_tokens_with_pkce() {
     assert!(tokens["id_token"].is_string());
 
     // Userinfo with the opaque access token.
-    let me: serde_json::Value = reqwest::Client::new()
+    let me: serde_json::Value = crate::http_client()
         .get(server.userinfo_url())
         .bearer_auth(&access)
         .send()
@@ -225,7 +225,7 @@ async fn oauth_server_issues_rotating_refresh_tokens_with_pkce() {
         (400, Some("invalid_grant")),
         "{body}"
     );
-    let status = reqwest::Client::new()
+    let status = crate::http_client()
         .get(server.userinfo_url())
         .bearer_auth(rotated["access_token"].as_str().expect("a token string"))
         .send()
@@ -237,7 +237,7 @@ async fn oauth_server_issues_rotating_refresh_tokens_with_pkce() {
     // client_secret_post works too.
     let fresh = sign_in_and_exchange(&server, "bob").await;
     let (status, body) = {
-        let res = reqwest::Client::new()
+        let res = crate::http_client()
             .post(server.token_url())
             .form(&[
                 ("grant_type", "refresh_token"),
@@ -307,7 +307,7 @@ async fn oauth_server_test_controls_fail_delay_revoke() {
         (503, Some("temporarily_unavailable"))
     );
     server.fail_token_requests(429, 1, Some(5)).await;
-    let res = reqwest::Client::new()
+    let res = crate::http_client()
         .post(server.token_url())
         .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
         .form(&[
@@ -333,7 +333,7 @@ async fn oauth_server_test_controls_fail_delay_revoke() {
     server.delay_token_requests(0).await;
 
     // RFC 7009 revocation of an access token.
-    let res = reqwest::Client::new()
+    let res = crate::http_client()
         .post(server.revocation_url())
         .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
         .form(&[(

@@ -155,7 +155,7 @@ async fn truncated_corrupted_and_stalled_downloads() {
         .expect("body");
     assert_eq!(whole, content.to_bytes());
 
-    let partial = reqwest::Client::new()
+    let partial = crate::http_client()
         .get(format!("{}/drive/v3/{path}?alt=media", drive.base_url()))
         .bearer_auth("t")
         .header(header::RANGE.as_str(), "bytes=100-199")

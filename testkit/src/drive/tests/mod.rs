@@ -23,7 +23,7 @@ async fn get(
     query: &[(&str, &str)],
     token: Option<&str>,
 ) -> reqwest::Response {
-    let mut request = reqwest::Client::new()
+    let mut request = crate::http_client()
         .get(format!("{}/drive/v3/{path}", drive.base_url()))
         .query(query);
     if let Some(token) = token {

@@ -23,7 +23,7 @@ const SELECT: &str = "id,name,size,file,folder,package,remoteItem,parentReferenc
                       lastModifiedDateTime,webUrl,malware,cTag,eTag";
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::http_client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client")
