@@ -19,10 +19,10 @@ use super::wire::{
     ABOUT_FIELDS, DRIVE_FIELDS, DRIVE_LIST_FIELDS, FILE_FIELDS, FILE_LIST_FIELDS, PARENT_FIELDS,
 };
 use crate::files::Breadcrumb;
+use crate::sdk::testing;
 use crate::{
-    ActionContext, ActionOutput, Connector, ConnectorDef, ConnectorError, ConnectorSettings,
-    Credentials, DefinedConnector, Download, FileKind, FileList, HttpClient, HttpConfig,
-    RetryPolicy, Tag, TokenUpdater,
+    ActionContext, Connector, ConnectorDef, ConnectorError, ConnectorSettings, Credentials,
+    DefinedConnector, Download, FileKind, FileList, Tag, TokenUpdater,
 };
 
 const FOLDER: &str = "application/vnd.google-apps.folder";
@@ -34,64 +34,28 @@ fn connector() -> DefinedConnector<GoogleDrive> {
     DefinedConnector::new(GoogleDrive::default())
 }
 
-/// Fast retries, and a `Retry-After` above one second is handed back, not slept on.
-fn http() -> HttpClient {
-    let retry = RetryPolicy {
-        max_retries: 2,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_secs(1),
-    };
-    HttpClient::new(HttpConfig {
-        retry,
-        ..HttpConfig::default()
-    })
+fn ctx_with(upstream: &MockServer, config: &[(&str, &str)], token: &str) -> ActionContext {
+    let base = upstream.uri();
+    let mut overrides = vec![("API_BASE_URL", base.as_str())];
+    overrides.extend_from_slice(config);
+    let credentials = json!({"access_token": token, "refresh_token": "refresh-me"});
+    testing::context(&GoogleDrive::SPEC, &overrides, credentials)
 }
 
-fn ctx_with(upstream: &MockServer, config: &[(&str, &str)], token: &str) -> ActionContext {
-    let mut overrides = HashMap::from([("API_BASE_URL".to_owned(), upstream.uri())]);
-    overrides.extend(
-        config
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
-    let settings = ConnectorSettings::new(&GoogleDrive::SPEC, overrides);
-    let credentials = json!({"access_token": token, "refresh_token": "refresh-me"});
-    ActionContext::new(Credentials::new(credentials), settings, http())
+async fn run_json(ctx: &ActionContext, action: &str, params: Value) -> Value {
+    testing::run_json(&connector(), ctx, action, params).await
+}
+
+async fn run_download(ctx: &ActionContext, action: &str, params: Value) -> Download {
+    testing::run_download(&connector(), ctx, action, params).await
+}
+
+async fn run_err(ctx: &ActionContext, action: &str, params: Value) -> ConnectorError {
+    testing::run_err(&connector(), ctx, action, params).await
 }
 
 fn ctx(upstream: &MockServer) -> ActionContext {
     ctx_with(upstream, &[], "good-token")
-}
-
-async fn run(
-    ctx: &ActionContext,
-    action: &str,
-    params: Value,
-) -> Result<ActionOutput, ConnectorError> {
-    connector().execute_action(action, ctx, params).await
-}
-
-async fn run_json(ctx: &ActionContext, action: &str, params: Value) -> Value {
-    run(ctx, action, params)
-        .await
-        .unwrap_or_else(|e| panic!("{action} failed: {e:?}"))
-        .into_json()
-        .expect("a JSON result")
-}
-
-async fn run_download(ctx: &ActionContext, action: &str, params: Value) -> Download {
-    run(ctx, action, params)
-        .await
-        .unwrap_or_else(|e| panic!("{action} failed: {e:?}"))
-        .into_download()
-        .expect("a download")
-}
-
-async fn run_err(ctx: &ActionContext, action: &str, params: Value) -> ConnectorError {
-    match run(ctx, action, params).await {
-        Err(error) => error,
-        Ok(output) => panic!("{action} should fail, got {output:?}"),
-    }
 }
 
 /// Collects a download's chunks.

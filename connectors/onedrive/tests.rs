@@ -4,7 +4,6 @@
 //! bodies (`{"error":{"code","message","innerError"}}`), `Retry-After`, and the `/content`
 //! 302 to a pre-authenticated URL on a second server.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -18,10 +17,10 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::connector::OneDrive;
 use super::models::ITEM_SELECT;
+use crate::sdk::testing;
 use crate::{
-    ActionContext, ActionOutput, Connector, ConnectorDef, ConnectorError, ConnectorSettings,
-    Credentials, DefinedConnector, Download, FileKind, FileList, HttpClient, HttpConfig,
-    RetryPolicy, Tag, TokenUpdater,
+    ActionContext, Connector, ConnectorDef, ConnectorError, Credentials, DefinedConnector,
+    Download, FileKind, FileList, Tag, TokenUpdater,
 };
 
 /// The user's own drive (OneDrive for Business drive ids look like this).
@@ -32,53 +31,24 @@ fn onedrive() -> DefinedConnector<OneDrive> {
     DefinedConnector::new(OneDrive::default())
 }
 
-fn http() -> HttpClient {
-    let retry = RetryPolicy {
-        max_retries: 2,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_secs(1),
-    };
-    HttpClient::new(HttpConfig {
-        retry,
-        ..HttpConfig::default()
-    })
+fn ctx_with(graph: &MockServer, extra: &[(&str, &str)], token: &str) -> ActionContext {
+    let base = graph.uri();
+    let mut overrides = vec![("API_BASE_URL", base.as_str())];
+    overrides.extend_from_slice(extra);
+    let credentials = json!({"access_token": token, "refresh_token": "r"});
+    testing::context(&OneDrive::SPEC, &overrides, credentials)
 }
 
-fn ctx_with(graph: &MockServer, extra: &[(&str, &str)], token: &str) -> ActionContext {
-    let mut overrides = HashMap::from([("API_BASE_URL".to_owned(), graph.uri())]);
-    for (key, value) in extra {
-        overrides.insert((*key).to_owned(), (*value).to_owned());
-    }
-    let settings = ConnectorSettings::new(&OneDrive::SPEC, overrides);
-    let credentials = Credentials::new(json!({"access_token": token, "refresh_token": "r"}));
-    ActionContext::new(credentials, settings, http())
+async fn run_json(ctx: &ActionContext, action: &str, params: Value) -> Value {
+    testing::run_json(&onedrive(), ctx, action, params).await
+}
+
+async fn run_err(ctx: &ActionContext, action: &str, params: Value) -> ConnectorError {
+    testing::run_err(&onedrive(), ctx, action, params).await
 }
 
 fn ctx(graph: &MockServer) -> ActionContext {
     ctx_with(graph, &[], "token-1")
-}
-
-async fn run(
-    ctx: &ActionContext,
-    action: &str,
-    params: Value,
-) -> Result<ActionOutput, ConnectorError> {
-    onedrive().execute_action(action, ctx, params).await
-}
-
-async fn run_json(ctx: &ActionContext, action: &str, params: Value) -> Value {
-    run(ctx, action, params)
-        .await
-        .unwrap_or_else(|e| panic!("{action} failed: {e:?}"))
-        .into_json()
-        .expect("a JSON result")
-}
-
-async fn run_err(ctx: &ActionContext, action: &str, params: Value) -> ConnectorError {
-    match run(ctx, action, params).await {
-        Ok(output) => panic!("{action} succeeded: {output:?}"),
-        Err(error) => error,
-    }
 }
 
 fn bearer(token: &str) -> wiremock::matchers::HeaderExactMatcher {
@@ -761,14 +731,13 @@ async fn download_file_follows_the_content_redirect_without_the_bearer_token() {
         .mount(&files)
         .await;
 
-    let output = run(
+    let download = testing::run_download(
+        &onedrive(),
         &ctx(&graph),
         "download_file",
         json!({"file_id": format!("{MY_DRIVE}:01BIG")}),
     )
-    .await
-    .expect("download");
-    let download = output.into_download().expect("a download");
+    .await;
     assert_eq!(download.name, "Lecture recording.pdf");
     assert_eq!(download.mime_type, "application/pdf");
     assert_eq!(download.size, Some(body.len() as u64));

@@ -25,10 +25,10 @@ use super::client::S3Client;
 use super::connector::S3Bucket;
 use super::location::S3Location;
 use super::sigv4::AccessKey;
+use crate::sdk::testing;
 use crate::{
     ActionContext, ActionOutput, AuthScoping, Connector, ConnectorDef, ConnectorError,
-    ConnectorKind, ConnectorSettings, Credentials, DefinedConnector, FileKind, FileList,
-    HttpClient, HttpConfig, RetryPolicy, Tag,
+    ConnectorKind, ConnectorSettings, Credentials, DefinedConnector, FileKind, FileList, Tag,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -175,18 +175,6 @@ fn connector() -> DefinedConnector<S3Bucket> {
     DefinedConnector::new(S3Bucket::default())
 }
 
-fn http() -> HttpClient {
-    let retry = RetryPolicy {
-        max_retries: 1,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_secs(1),
-    };
-    HttpClient::new(HttpConfig {
-        retry,
-        ..HttpConfig::default()
-    })
-}
-
 /// Settings with `ALLOWED_HOSTS` set, or none.
 fn settings(allowed_hosts: Option<&str>) -> ConnectorSettings {
     let overrides = allowed_hosts
@@ -224,9 +212,13 @@ async fn new_bucket(moto: &Moto, label: &str) -> (String, S3Client) {
     let bucket = unique_bucket(label);
     let location = S3Location::from_fields(&form(&moto.endpoint, &moto.tester, &bucket, ""))
         .expect("a valid location");
-    let client = S3Client::connect(location, &settings(Some("127.0.0.1")), &http())
-        .await
-        .expect("loopback is allowed");
+    let client = S3Client::connect(
+        location,
+        &settings(Some("127.0.0.1")),
+        &testing::quick_http(1),
+    )
+    .await
+    .expect("loopback is allowed");
     client.create_bucket().await.expect("bucket created");
     (bucket, client)
 }
@@ -245,7 +237,7 @@ fn ctx(moto: &Moto, key: &AccessKey, bucket: &str, prefix: &str) -> ActionContex
     ActionContext::new(
         Credentials::new(location.to_credentials()),
         settings(Some("127.0.0.1")),
-        http(),
+        testing::quick_http(1),
     )
 }
 
@@ -355,7 +347,7 @@ async fn right_credentials_connect_with_the_bucket_as_identity() {
     let checked = connector()
         .test_credentials(
             &settings(Some("127.0.0.1")),
-            &http(),
+            &testing::quick_http(1),
             form(&moto.endpoint, &moto.tester, &bucket, "/reports"),
         )
         .await
@@ -376,7 +368,7 @@ async fn right_credentials_connect_with_the_bucket_as_identity() {
     let again = connector()
         .test_credentials(
             &settings(Some("127.0.0.1")),
-            &http(),
+            &testing::quick_http(1),
             checked.credentials.as_object().cloned().expect("an object"),
         )
         .await
@@ -396,7 +388,7 @@ async fn a_wrong_secret_is_rejected_on_the_secret_access_key_field() {
         connector()
             .test_credentials(
                 &settings(Some("127.0.0.1")),
-                &http(),
+                &testing::quick_http(1),
                 form(&moto.endpoint, &wrong, &bucket, ""),
             )
             .await,
@@ -414,7 +406,7 @@ async fn an_unknown_key_a_missing_bucket_and_a_key_without_rights_name_their_fie
             connector()
                 .test_credentials(
                     &settings(Some("127.0.0.1")),
-                    &http(),
+                    &testing::quick_http(1),
                     form(&moto.endpoint, &key, &bucket, "team"),
                 )
                 .await,
@@ -454,7 +446,7 @@ async fn a_loopback_endpoint_is_refused_unless_allowed_hosts_lists_it() {
             connector()
                 .test_credentials(
                     &settings(None),
-                    &http(),
+                    &testing::quick_http(1),
                     form(&endpoint, &moto.tester, &bucket, ""),
                 )
                 .await,
@@ -474,7 +466,7 @@ async fn a_loopback_endpoint_is_refused_unless_allowed_hosts_lists_it() {
     connector()
         .test_credentials(
             &settings(Some("127.0.0.1")),
-            &http(),
+            &testing::quick_http(1),
             form(&moto.endpoint, &moto.tester, &bucket, ""),
         )
         .await
@@ -495,7 +487,7 @@ async fn an_unreachable_endpoint_is_blamed_on_the_endpoint_url() {
         connector()
             .test_credentials(
                 &settings(Some("127.0.0.1")),
-                &http(),
+                &testing::quick_http(1),
                 form(&format!("http://127.0.0.1:{port}"), &key, "campus-docs", ""),
             )
             .await,
@@ -948,7 +940,7 @@ async fn check_against(
     connector()
         .test_credentials(
             &settings(Some("127.0.0.1")),
-            &http(),
+            &testing::quick_http(1),
             form(&upstream.uri(), &example_key(), "campus-docs", "team"),
         )
         .await
@@ -1035,7 +1027,7 @@ async fn slow_down_answers_are_rate_limits() {
     let ctx = ActionContext::new(
         Credentials::new(location.to_credentials()),
         settings(Some("127.0.0.1")),
-        http(),
+        testing::quick_http(1),
     );
     let result = run(&ctx, "download_object", json!({"key": "team/big.bin"})).await;
     assert!(

@@ -18,6 +18,8 @@ pub mod settings;
 pub mod spec;
 pub mod ssrf;
 pub mod status;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use action::{
     ActionDescriptor, ActionOutput, ActionSet, DOWNLOAD_IDLE_TIMEOUT, Download, DownloadInfo, Tag,

@@ -15,32 +15,22 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use super::actions::synthetic_bytes;
 use super::connector::EchoConnector;
 use crate::files::Breadcrumb;
+use crate::sdk::testing;
 use crate::{
     ActionContext, ActionOutput, Connector, ConnectorDef, ConnectorError, ConnectorSettings,
-    Credentials, DefinedConnector, FileKind, FileList, HttpClient, HttpConfig, RetryPolicy, Tag,
-    TokenUpdater,
+    Credentials, DefinedConnector, FileKind, FileList, Tag, TokenUpdater,
 };
 
 fn echo() -> DefinedConnector<EchoConnector> {
     DefinedConnector::new(EchoConnector::default())
 }
 
-fn http() -> HttpClient {
-    let retry = RetryPolicy {
-        max_retries: 2,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_secs(1),
-    };
-    HttpClient::new(HttpConfig {
-        retry,
-        ..HttpConfig::default()
-    })
-}
-
 fn ctx_with(base_url: &str, credentials: Value) -> ActionContext {
-    let overrides = HashMap::from([("API_BASE_URL".to_owned(), base_url.to_owned())]);
-    let settings = ConnectorSettings::new(&EchoConnector::SPEC, overrides);
-    ActionContext::new(Credentials::new(credentials), settings, http())
+    testing::context(
+        &EchoConnector::SPEC,
+        &[("API_BASE_URL", base_url)],
+        credentials,
+    )
 }
 
 fn ctx() -> ActionContext {
@@ -341,7 +331,7 @@ async fn test_credentials_accepts_valid_keys_and_names_the_identity() {
     let checked = echo()
         .test_credentials(
             &settings,
-            &http(),
+            &testing::quick_http(2),
             fields(json!({"api_key": "valid-1", "label": "Lab account"})),
         )
         .await
@@ -349,14 +339,18 @@ async fn test_credentials_accepts_valid_keys_and_names_the_identity() {
     assert_eq!(checked.identity.as_deref(), Some("Lab account"));
     assert_eq!(checked.credentials["api_key"], "valid-1");
     let unlabelled = echo()
-        .test_credentials(&settings, &http(), fields(json!({"api_key": "valid-2"})))
+        .test_credentials(
+            &settings,
+            &testing::quick_http(2),
+            fields(json!({"api_key": "valid-2"})),
+        )
         .await;
     assert_eq!(
         unlabelled.expect("accepted").identity.as_deref(),
         Some("echo user")
     );
     let rejected = echo()
-        .test_credentials(&settings, &http(), Map::new())
+        .test_credentials(&settings, &testing::quick_http(2), Map::new())
         .await;
     assert!(matches!(
         rejected,
