@@ -4,6 +4,7 @@
 
 use crate::auth::{csrf, keys};
 use crate::models::entities::{connection, connector, knowledge_folder, source_file, user};
+use crate::models::{ConnectionStatus, SourceFileStatus};
 use crate::services::source_files::human_size;
 use actix_session::Session;
 use askama::Template;
@@ -126,7 +127,7 @@ pub struct FileRow {
     pub size: String,
     pub mime_type: String,
     pub origin: String,
-    pub status: String,
+    pub status: SourceFileStatus,
     pub error: Option<String>,
     /// While an import downloads: "12.0 MiB of 40.0 MiB" and the percentage.
     pub progress: Option<(String, u8)>,
@@ -137,7 +138,7 @@ pub struct FileRow {
 fn progress(f: &source_file::Model) -> Option<(String, u8)> {
     let received = f
         .bytes_received
-        .filter(|_| f.status == "downloading")?
+        .filter(|_| f.status == SourceFileStatus::Downloading)?
         .max(0) as u64;
     let total = f.size_bytes.max(0) as u64;
     if total == 0 {
@@ -167,15 +168,13 @@ impl FileRows {
                 } else {
                     service_name(&f.origin).map_or_else(|| f.origin.clone(), str::to_owned)
                 },
-                status: f.status.clone(),
+                status: f.status,
                 error: f.error.clone(),
                 progress: progress(f),
                 added: f.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             })
             .collect();
-        let pending = rows
-            .iter()
-            .any(|r| !matches!(r.status.as_str(), "ready" | "failed"));
+        let pending = rows.iter().any(|r| r.status.is_pending());
         Self { rows, pending }
     }
 }
@@ -207,7 +206,7 @@ pub struct ConnectionRow {
     pub slug: String,
     pub icon: String,
     pub identity: String,
-    pub status: String,
+    pub status: ConnectionStatus,
     pub status_label: String,
     pub needs_reauth: bool,
     pub last_error: Option<String>,
@@ -225,7 +224,7 @@ impl ConnectionRow {
             t.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
                 .unwrap_or_else(|| "never".into())
         };
-        let status_label = c.status.replace('_', " ");
+        let status_label = c.status.as_str().replace('_', " ");
         Self {
             id: c.id,
             connector: connector.map(|k| k.name.clone()).unwrap_or_default(),
@@ -234,8 +233,8 @@ impl ConnectionRow {
                 .map(|k| k.icon.clone())
                 .unwrap_or_else(|| "/static/icons/plug.svg".into()),
             identity: c.service_identity.clone().unwrap_or_else(|| "—".into()),
-            needs_reauth: c.status == "needs_reauth",
-            status: c.status.clone(),
+            needs_reauth: c.status == ConnectionStatus::NeedsReauth,
+            status: c.status,
             status_label,
             last_error: c.last_error.clone(),
             connected: fmt(Some(c.created_at)),

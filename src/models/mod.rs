@@ -4,6 +4,9 @@
 
 pub mod entities;
 pub mod folders;
+pub mod keyset;
+pub mod status;
 pub mod users;
 
 pub use entities::*;
+pub use status::{ConnectionStatus, MessageStatus, SourceFileStatus};

@@ -6,11 +6,9 @@
 use super::secrets::fingerprint;
 use crate::error::AppResult;
 use crate::models::entities::admin_audit_log;
+use crate::models::keyset::{self, Keyset, Order, Window};
 use chrono::Utc;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
 
 /// One admin change.
@@ -77,14 +75,13 @@ pub struct ChangeFilter {
     pub target_id: Option<String>,
 }
 
-/// A page of admin changes, newest first, with the keyset cursor for the next page: rows with
-/// an id below `before_id`.
+/// A page of admin changes, newest first (keyset paging on the id).
 pub async fn page<C: ConnectionTrait>(
     db: &C,
     filter: &ChangeFilter,
-    before_id: Option<i64>,
+    keyset: &Keyset<i64>,
     limit: u64,
-) -> AppResult<(Vec<admin_audit_log::Model>, Option<i64>)> {
+) -> AppResult<Window<admin_audit_log::Model>> {
     let mut q = admin_audit_log::Entity::find();
     if let Some(id) = filter.admin_user_id {
         q = q.filter(admin_audit_log::Column::AdminUserId.eq(id));
@@ -98,19 +95,13 @@ pub async fn page<C: ConnectionTrait>(
     if let Some(t) = &filter.target_id {
         q = q.filter(admin_audit_log::Column::TargetId.eq(t.as_str()));
     }
-    if let Some(id) = before_id {
-        q = q.filter(admin_audit_log::Column::Id.lt(id));
-    }
-    let mut rows = q
-        .order_by_desc(admin_audit_log::Column::Id)
-        .limit(limit + 1)
-        .all(db)
-        .await?;
-    let next = if rows.len() as u64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| r.id)
-    } else {
-        None
-    };
-    Ok((rows, next))
+    keyset::window(
+        db,
+        q,
+        admin_audit_log::Column::Id,
+        Order::Descending,
+        keyset,
+        limit,
+    )
+    .await
 }

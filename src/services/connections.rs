@@ -7,6 +7,7 @@ use super::oauth::{self, FlowOwner, OAuthClient, TokenError};
 use super::token_refresh::{self, ConnectionTokens};
 use super::{audit, connector_config, credentials};
 use crate::error::{AppError, AppResult};
+use crate::models::ConnectionStatus;
 use crate::models::entities::{connection, connector};
 use crate::state::AppState;
 use campuscore_connectors::{
@@ -185,7 +186,7 @@ pub async fn save(state: &AppState, new: SaveConnection) -> AppResult<(connectio
             let mut active = row.into_active_model();
             active.credentials = Set(sealed);
             active.credentials_version = Set(version);
-            active.status = Set("active".into());
+            active.status = Set(ConnectionStatus::Active);
             if new.identity.is_some() {
                 active.service_identity = Set(new.identity.clone());
             }
@@ -396,7 +397,7 @@ pub async fn action_context(
     conn: &connection::Model,
     connector: &ResolvedConnector,
 ) -> AppResult<ActionContext> {
-    if conn.status == "needs_reauth" {
+    if conn.status == ConnectionStatus::NeedsReauth {
         return Err(AppError::Connector(ConnectorError::AuthExpired {
             message: "the connection needs to be reconnected".into(),
         }));
@@ -461,24 +462,24 @@ pub async fn test(
     }
     .await;
     let (status, last_error) = match &outcome {
-        Ok(_) => ("active", None),
+        Ok(_) => (ConnectionStatus::Active, None),
         Err(AppError::Connector(
             ConnectorError::AuthExpired { .. } | ConnectorError::InvalidInput { .. },
         )) => (
-            "needs_reauth",
+            ConnectionStatus::NeedsReauth,
             outcome.as_ref().err().map(AppError::user_message),
         ),
         // Rate limits and outages say nothing about the connection itself.
         Err(AppError::Connector(
             ConnectorError::RateLimited { .. } | ConnectorError::Transport { .. },
         )) => (
-            conn.status.as_str(),
+            conn.status,
             outcome.as_ref().err().map(AppError::user_message),
         ),
-        Err(e) => ("error", Some(e.user_message())),
+        Err(e) => (ConnectionStatus::Error, Some(e.user_message())),
     };
     let mut update = connection::Entity::update_many()
-        .col_expr(connection::Column::Status, Expr::value(status))
+        .col_expr(connection::Column::Status, Expr::value(status.as_str()))
         .col_expr(connection::Column::LastError, Expr::value(last_error))
         .col_expr(connection::Column::LastUsedAt, Expr::value(Utc::now()))
         .filter(connection::Column::Id.eq(conn.id));
@@ -510,9 +511,12 @@ pub async fn touch(state: &AppState, conn: &connection::Model, succeeded: bool) 
     let mut update = connection::Entity::update_many()
         .col_expr(connection::Column::LastUsedAt, Expr::value(Utc::now()))
         .filter(connection::Column::Id.eq(conn.id));
-    if succeeded && conn.status == "error" {
+    if succeeded && conn.status == ConnectionStatus::Error {
         update = update
-            .col_expr(connection::Column::Status, Expr::value("active"))
+            .col_expr(
+                connection::Column::Status,
+                Expr::value(ConnectionStatus::Active.as_str()),
+            )
             .col_expr(connection::Column::LastError, Expr::value(None::<String>));
     }
     update.exec(&state.db).await?;
@@ -526,7 +530,10 @@ pub async fn mark_rejected(
     message: &str,
 ) -> AppResult<()> {
     connection::Entity::update_many()
-        .col_expr(connection::Column::Status, Expr::value("needs_reauth"))
+        .col_expr(
+            connection::Column::Status,
+            Expr::value(ConnectionStatus::NeedsReauth.as_str()),
+        )
         .col_expr(connection::Column::LastError, Expr::value(message))
         .filter(connection::Column::Id.eq(conn.id))
         .exec(&state.db)

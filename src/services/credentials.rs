@@ -5,6 +5,7 @@
 
 use super::secrets::Keyring;
 use crate::error::{AppError, AppResult};
+use crate::models::ConnectionStatus;
 use crate::models::entities::connection;
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, IntoActiveModel};
@@ -68,7 +69,7 @@ pub async fn insert<C: ConnectionTrait>(
         connector_id: Set(new.connector_id),
         credentials: Set(String::new()),
         credentials_version: Set(1),
-        status: Set("active".into()),
+        status: Set(ConnectionStatus::Active),
         service_identity: Set(new.service_identity),
         scopes: Set(new.scopes),
         expires_at: Set(new.expires_at),

@@ -20,6 +20,7 @@ use super::source_files::SourceFileUploaded;
 use super::source_files::{display_name, human_size, mime_type_for};
 use super::storage::source_file_key;
 use crate::error::{AppError, AppResult};
+use crate::models::SourceFileStatus;
 use crate::models::entities::{connection, knowledge_folder, source_file, user};
 use crate::state::AppState;
 use anyhow::Context;
@@ -156,7 +157,7 @@ pub async fn enqueue(
         let file = if created {
             queue::enqueue(&txn, &CloudImportFile::of(&file)).await?;
             file
-        } else if file.status == "failed" {
+        } else if file.status == SourceFileStatus::Failed {
             let again = requeue(&txn, file).await?;
             queue::enqueue(&txn, &CloudImportFile::of(&again)).await?;
             again
@@ -225,7 +226,7 @@ async fn insert_queued<C: ConnectionTrait>(
         mime_type: Set(mime),
         size_bytes: Set(pick.size.unwrap_or(0).min(i64::MAX as u64) as i64),
         sha256: Set(None),
-        status: Set("queued".into()),
+        status: Set(SourceFileStatus::Queued),
         origin: Set(connector_slug.to_owned()),
         origin_ref: Set(Some(serde_json::to_string(&source).unwrap_or_default())),
         idempotency_key: Set(Some(key.to_owned())),
@@ -261,7 +262,7 @@ async fn requeue<C: ConnectionTrait>(
     file: source_file::Model,
 ) -> AppResult<source_file::Model> {
     let mut row: source_file::ActiveModel = file.into();
-    row.status = Set("queued".into());
+    row.status = Set(SourceFileStatus::Queued);
     row.error = Set(None);
     row.bytes_received = Set(None);
     row.updated_at = Set(Utc::now());
@@ -349,13 +350,16 @@ pub async fn run(state: &AppState, msg: &CloudImportFile, attempt: Attempt) -> a
     let Some(file) = source_file::Entity::find_by_id(id).one(&state.db).await? else {
         return Ok(()); // deleted meanwhile
     };
-    if !matches!(file.status.as_str(), "queued" | "downloading") {
+    if !matches!(
+        file.status,
+        SourceFileStatus::Queued | SourceFileStatus::Downloading
+    ) {
         return Ok(()); // already stored (a redelivered message)
     }
     let source: Source = serde_json::from_str(file.origin_ref.as_deref().unwrap_or(""))
         .context("the file's origin_ref is not an import source")?;
     let started = Instant::now();
-    set_status(state, &file, "downloading", None, Some(0)).await?;
+    set_status(state, &file, SourceFileStatus::Downloading, None, Some(0)).await?;
     match import(state, &file, &source).await {
         Ok(stored) => {
             tracing::info!(
@@ -370,12 +374,12 @@ pub async fn run(state: &AppState, msg: &CloudImportFile, attempt: Attempt) -> a
             let after =
                 after.unwrap_or(Duration::from_secs(2u64.pow(attempt.0.clamp(1, 10) as u32)));
             let note = format!("{reason} Retrying in {} s.", after.as_secs().max(1));
-            set_status(state, &file, "queued", Some(note), None).await?;
+            set_status(state, &file, SourceFileStatus::Queued, Some(note), None).await?;
             Err(RetryAfter { after, reason }.into())
         }
         Err(Failure::Retry { reason, .. } | Failure::Permanent(reason)) => {
             tracing::warn!(source_file.id = file.id, error = %reason, "cloud import failed");
-            set_status(state, &file, "failed", Some(reason), None).await?;
+            set_status(state, &file, SourceFileStatus::Failed, Some(reason), None).await?;
             Ok(())
         }
     }
@@ -384,12 +388,12 @@ pub async fn run(state: &AppState, msg: &CloudImportFile, attempt: Attempt) -> a
 async fn set_status(
     state: &AppState,
     file: &source_file::Model,
-    status: &str,
+    status: SourceFileStatus,
     error: Option<String>,
     bytes_received: Option<i64>,
 ) -> anyhow::Result<()> {
     source_file::Entity::update_many()
-        .col_expr(source_file::Column::Status, Expr::value(status))
+        .col_expr(source_file::Column::Status, Expr::value(status.as_str()))
         .col_expr(source_file::Column::Error, Expr::value(error))
         .col_expr(
             source_file::Column::BytesReceived,
@@ -518,7 +522,7 @@ async fn progress(state: &AppState, id: i64, bytes: u64) {
             Expr::value(bytes as i64),
         )
         .filter(source_file::Column::Id.eq(id))
-        .filter(source_file::Column::Status.eq("downloading"))
+        .filter(source_file::Column::Status.eq(SourceFileStatus::Downloading.as_str()))
         .exec(&state.db)
         .await;
     if let Err(e) = result {
@@ -537,7 +541,10 @@ async fn commit(
 ) -> anyhow::Result<source_file::Model> {
     let txn = state.db.begin().await?;
     let done = source_file::Entity::update_many()
-        .col_expr(source_file::Column::Status, Expr::value("uploaded"))
+        .col_expr(
+            source_file::Column::Status,
+            Expr::value(SourceFileStatus::Uploaded.as_str()),
+        )
         .col_expr(
             source_file::Column::SizeBytes,
             Expr::value(stored.size as i64),

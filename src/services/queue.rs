@@ -10,6 +10,7 @@
 //! handlers are registered at start-up ([`Handlers`], see `crate::workers`): this module
 //! knows no service and no application state.
 
+use crate::models::MessageStatus;
 use crate::models::entities::queue_message;
 use anyhow::Context;
 use chrono::Utc;
@@ -111,7 +112,7 @@ pub async fn enqueue<C: ConnectionTrait, M: OutboxMessage>(
         message_type: Set(M::TYPE.to_owned()),
         payload: Set(payload.to_string()),
         dedup_key: Set(msg.dedup_key()),
-        status: Set("pending".into()),
+        status: Set(MessageStatus::Pending),
         attempts: Set(0),
         available_at: Set(now),
         created_at: Set(now),
@@ -240,7 +241,7 @@ async fn claim(
     let now = Utc::now();
     let due = queue_message::Entity::find()
         .filter(queue_message::Column::Queue.is_in(lane.queues.iter().copied()))
-        .filter(queue_message::Column::Status.eq("pending"))
+        .filter(queue_message::Column::Status.eq(MessageStatus::Pending.as_str()))
         .filter(queue_message::Column::AvailableAt.lte(now))
         .filter(
             Condition::any()
@@ -264,7 +265,7 @@ async fn claim(
             )
             .filter(queue_message::Column::Id.eq(msg.id))
             .filter(queue_message::Column::Attempts.eq(msg.attempts))
-            .filter(queue_message::Column::Status.eq("pending"))
+            .filter(queue_message::Column::Status.eq(MessageStatus::Pending.as_str()))
             .exec(&worker.db)
             .await?;
         if taken.rows_affected == 1 {
@@ -324,7 +325,10 @@ async fn settle(
         .filter(queue_message::Column::Id.eq(msg.id));
     update = match &outcome {
         Ok(()) => update
-            .col_expr(queue_message::Column::Status, Expr::value("done"))
+            .col_expr(
+                queue_message::Column::Status,
+                Expr::value(MessageStatus::Done.as_str()),
+            )
             .col_expr(queue_message::Column::ProcessedAt, Expr::value(Utc::now())),
         Err(e) if attempts >= MAX_ATTEMPTS => {
             tracing::error!(
@@ -333,7 +337,10 @@ async fn settle(
                 "message parked as dead"
             );
             update
-                .col_expr(queue_message::Column::Status, Expr::value("dead"))
+                .col_expr(
+                    queue_message::Column::Status,
+                    Expr::value(MessageStatus::Dead.as_str()),
+                )
                 .col_expr(
                     queue_message::Column::LastError,
                     Expr::value(format!("{e:#}")),
@@ -395,7 +402,7 @@ mod tests {
             message_type: message_type.into(),
             payload: payload.into(),
             dedup_key: None,
-            status: "pending".into(),
+            status: MessageStatus::Pending,
             attempts,
             available_at: now,
             locked_until: None,

@@ -7,6 +7,7 @@ use super::queue::{self, DOCUMENTS_QUEUE, OutboxMessage};
 use super::storage::Storage;
 use super::storage::{Upload, source_file_key};
 use crate::error::{AppError, AppResult};
+use crate::models::SourceFileStatus;
 use crate::models::entities::{knowledge_folder, source_file};
 use crate::state::AppState;
 use anyhow::Context;
@@ -105,7 +106,7 @@ where
             size_bytes: Set(stored.size as i64),
             sha256: Set(Some(stored.sha256.clone())),
             storage_key: Set(stored.key.clone()),
-            status: Set("uploaded".into()),
+            status: Set(SourceFileStatus::Uploaded),
             origin: Set(origin.kind),
             origin_ref: Set(origin.reference),
             idempotency_key: Set(origin.idempotency_key),
@@ -225,7 +226,7 @@ pub async fn mark_ready(
         // The file was deleted before we got to it: nothing to do.
         return Ok(());
     };
-    if file.status == "ready" {
+    if file.status == SourceFileStatus::Ready {
         return Ok(());
     }
     let stored = storage
@@ -233,18 +234,21 @@ pub async fn mark_ready(
         .await
         .context("checking the stored object")?;
     let (status, error) = match stored {
-        Some(size) if size as i64 == file.size_bytes => ("ready", None),
+        Some(size) if size as i64 == file.size_bytes => (SourceFileStatus::Ready, None),
         Some(size) => (
-            "failed",
+            SourceFileStatus::Failed,
             Some(format!(
                 "stored object has {size} bytes, expected {}",
                 file.size_bytes
             )),
         ),
-        None => ("failed", Some("stored object is missing".to_owned())),
+        None => (
+            SourceFileStatus::Failed,
+            Some("stored object is missing".to_owned()),
+        ),
     };
     source_file::Entity::update_many()
-        .col_expr(source_file::Column::Status, Expr::value(status))
+        .col_expr(source_file::Column::Status, Expr::value(status.as_str()))
         .col_expr(source_file::Column::Error, Expr::value(error))
         .col_expr(source_file::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(source_file::Column::Id.eq(id))
@@ -252,7 +256,7 @@ pub async fn mark_ready(
         .await?;
     tracing::info!(
         source_file.id = id,
-        source_file.status = status,
+        source_file.status = status.as_str(),
         "document checked"
     );
     Ok(())

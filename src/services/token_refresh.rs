@@ -18,6 +18,7 @@ use super::audit;
 use super::credentials;
 use super::oauth::{OAuthClient, TokenError};
 use crate::crypto::random_token;
+use crate::models::ConnectionStatus;
 use crate::models::entities::connection;
 use crate::state::AppState;
 use campuscore_connectors::{ConnectorError, Credentials, TokenUpdater};
@@ -87,7 +88,7 @@ pub async fn refresh(
     let deadline = Instant::now() + WAIT_LIMIT;
     loop {
         let row = load(state, connection_id).await?;
-        if row.status == "needs_reauth" {
+        if row.status == ConnectionStatus::NeedsReauth {
             return Err(reconnect());
         }
         let current = Credentials::new(open(state, &row)?);
@@ -186,7 +187,10 @@ async fn settle(
                 .col_expr(connection::Column::LastRefreshAt, Expr::value(Utc::now()))
                 .col_expr(connection::Column::RefreshFailures, Expr::value(0))
                 .col_expr(connection::Column::LastError, Expr::value(None::<String>))
-                .col_expr(connection::Column::Status, Expr::value("active"))
+                .col_expr(
+                    connection::Column::Status,
+                    Expr::value(ConnectionStatus::Active.as_str()),
+                )
                 .col_expr(connection::Column::UpdatedAt, Expr::value(Utc::now()));
             if let Some(scopes) = tokens.scope_string() {
                 update = update.col_expr(connection::Column::Scopes, Expr::value(scopes));
@@ -283,7 +287,10 @@ async fn mark_needs_reauth(
 ) -> Result<(), ConnectorError> {
     release(
         connection::Entity::update_many()
-            .col_expr(connection::Column::Status, Expr::value("needs_reauth"))
+            .col_expr(
+                connection::Column::Status,
+                Expr::value(ConnectionStatus::NeedsReauth.as_str()),
+            )
             .col_expr(connection::Column::LastError, Expr::value(reason))
             .col_expr(connection::Column::UpdatedAt, Expr::value(Utc::now())),
     )
@@ -361,7 +368,7 @@ mod tests {
             connector_id: 1,
             credentials: String::new(),
             credentials_version: 1,
-            status: "active".into(),
+            status: crate::models::ConnectionStatus::Active,
             service_identity: None,
             scopes: None,
             expires_at: expires_in.map(|d| now + d),

@@ -11,6 +11,7 @@ use super::account::html;
 use super::see_other;
 use crate::auth::{CurrentUser, csrf};
 use crate::error::{AppError, AppResult};
+use crate::models::ConnectionStatus;
 use crate::models::entities::{connection, connector, knowledge_folder};
 use crate::models::folders;
 use crate::services::connections::{self, ResolvedConnector};
@@ -29,8 +30,6 @@ use campuscore_connectors::files::Breadcrumb;
 use campuscore_connectors::{ConnectorError, FileKind, FileList, ListRequest, SearchRequest};
 use sea_orm::{EntityTrait, QueryOrder};
 use serde::Deserialize;
-
-const STATUS_NEEDS_REAUTH: &str = "needs_reauth";
 
 /// `GET /api/htmx/knowledge-folders/{folder_id}/cloud-import/`: the services files can be
 /// imported from, each with the user's connections (Browse) and Connect.
@@ -65,7 +64,7 @@ pub async fn services(
                     .service_identity
                     .clone()
                     .unwrap_or_else(|| format!("Connection {}", c.id)),
-                needs_reconnect: c.status == STATUS_NEEDS_REAUTH,
+                needs_reconnect: c.status == ConnectionStatus::NeedsReauth,
                 browse_url: browse_url(folder.id, c.id, &BrowseQuery::default()),
                 reconnect_url: reconnect_url(&row.slug, c.id, folder.id),
             })
@@ -255,7 +254,7 @@ fn plural(n: usize) -> &'static str {
 
 /// A connection known to need reconnecting is not tried: the user gets the Reconnect button.
 fn signed_in(conn: &connection::Model) -> AppResult<()> {
-    if conn.status == STATUS_NEEDS_REAUTH {
+    if conn.status == ConnectionStatus::NeedsReauth {
         return Err(AppError::Connector(ConnectorError::AuthExpired {
             message: "The sign-in has expired.".into(),
         }));

@@ -517,7 +517,7 @@ async fn a_needs_reauth_row_offers_reconnect_and_no_test_button() {
         .await
         .expect("row")
         .into_active_model();
-    active.status = Set("needs_reauth".into());
+    active.status = Set(campuscore::models::ConnectionStatus::NeedsReauth);
     active.update(&app.state.db).await.expect("update");
 
     let page = app.get_text("/settings").await;

@@ -161,7 +161,7 @@ async fn a_50_mib_upload_is_stored_under_the_key_pattern_with_one_queue_message_
     assert_eq!(payload["storage_key"], f.storage_key.as_str());
 
     // The in-process reference consumer confirms the object and marks the file ready.
-    let mut status = String::new();
+    let mut status = campuscore::models::SourceFileStatus::Uploaded;
     for _ in 0..100 {
         status = source_file::Entity::find_by_id(f.id)
             .one(&app.state.db)

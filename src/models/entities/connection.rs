@@ -1,3 +1,4 @@
+use crate::models::status::ConnectionStatus;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -11,7 +12,7 @@ pub struct Model {
     pub credentials: String,
     /// Bumped on every credentials write: the compare-and-swap guard for refreshes.
     pub credentials_version: i64,
-    pub status: String,
+    pub status: ConnectionStatus,
     pub service_identity: Option<String>,
     pub scopes: Option<String>,
     pub expires_at: Option<ChronoDateTimeUtc>,

@@ -1,3 +1,4 @@
+use crate::models::status::MessageStatus;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -10,7 +11,7 @@ pub struct Model {
     pub payload: String,
     pub dedup_key: Option<String>,
     /// `pending`, `done` or `dead`.
-    pub status: String,
+    pub status: MessageStatus,
     pub attempts: i32,
     pub available_at: ChronoDateTimeUtc,
     pub locked_until: Option<ChronoDateTimeUtc>,

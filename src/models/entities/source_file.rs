@@ -1,3 +1,4 @@
+use crate::models::status::SourceFileStatus;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -14,7 +15,7 @@ pub struct Model {
     pub size_bytes: i64,
     pub sha256: Option<String>,
     pub storage_key: String,
-    pub status: String,
+    pub status: SourceFileStatus,
     /// `upload`, or the slug of the connector the file was imported from.
     pub origin: String,
     pub origin_ref: Option<String>,

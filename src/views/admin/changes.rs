@@ -1,11 +1,12 @@
 //! `GET /admin/changes/`: the trail of admin changes (`admin_audit_log`), newest first, with
 //! filters by target and action and keyset paging on the id.
 
-use super::templates::{ChangeRow, ChangesPage, Pager};
-use super::{PAGE_SIZE, emails_of, fmt_time, param, query_string};
+use super::templates::{ChangeRow, ChangesPage};
+use super::{PAGE_SIZE, emails_of, fmt_time, pager, param, query_string};
 use crate::auth::AdminUser;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::models::entities::admin_audit_log;
+use crate::models::keyset::{Keyset, Order};
 use crate::services::admin_audit::{self, ChangeFilter};
 use crate::state::AppState;
 use crate::templates::PageCtx;
@@ -20,8 +21,9 @@ pub struct ChangesQuery {
     target_type: Option<String>,
     target_id: Option<String>,
     action: Option<String>,
-    /// Keyset cursor: show rows with a smaller id.
+    /// Keyset cursors: rows with a smaller id (next page) / a larger id (previous page).
     before: Option<String>,
+    after: Option<String>,
 }
 
 /// `GET /admin/changes/`.
@@ -38,38 +40,26 @@ pub async fn list(
         target_type: param(&q.target_type).map(str::to_owned),
         target_id: param(&q.target_id).map(str::to_owned),
     };
-    let before = match param(&q.before) {
-        Some(b) => Some(
-            b.parse::<i64>()
-                .map_err(|_| AppError::BadRequest("The page cursor is not valid.".into()))?,
-        ),
-        None => None,
-    };
-    let (models, next) = admin_audit::page(&state.db, &filter, before, PAGE_SIZE).await?;
-    let keep = |before: &str| {
-        format!(
-            "/admin/changes/{}",
-            query_string(&[
-                ("target_type", param(&q.target_type).unwrap_or_default()),
-                ("target_id", param(&q.target_id).unwrap_or_default()),
-                ("action", param(&q.action).unwrap_or_default()),
-                ("before", before),
-            ])
-        )
-    };
-    let pager = Pager {
-        // Newest-first by id: "previous" is simply the first page again.
-        prev: before.map(|_| keep("")),
-        next: next.map(|id| keep(&id.to_string())),
-        shown: models.len(),
-    };
+    let keyset = Keyset::<i64>::parse(param(&q.before), param(&q.after))?;
+    let window = admin_audit::page(&state.db, &filter, &keyset, PAGE_SIZE).await?;
+    let pager = pager(
+        &window,
+        Order::Descending,
+        |c| c.id,
+        "/admin/changes/",
+        &[
+            ("target_type", param(&q.target_type).unwrap_or_default()),
+            ("target_id", param(&q.target_id).unwrap_or_default()),
+            ("action", param(&q.action).unwrap_or_default()),
+        ],
+    );
     let page = ChangesPage {
         ctx: PageCtx::new(&session, Some(&admin)),
         nav: "changes",
         target_type: param(&q.target_type).unwrap_or_default().to_owned(),
         target_id: param(&q.target_id).unwrap_or_default().to_owned(),
         action: param(&q.action).unwrap_or_default().to_owned(),
-        rows: rows(&state.db, models).await?,
+        rows: rows(&state.db, window.rows).await?,
         pager,
     };
     Ok(html(page, 200))

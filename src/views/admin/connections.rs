@@ -6,15 +6,15 @@
 
 use super::templates::{
     AdminConnectionRow, AuditRowView, ConnectionPage, ConnectionRevokedFragment, ConnectionsPage,
-    Pager,
 };
 use super::{
-    PAGE_SIZE, UserFilter, audit, emails_of, fmt_opt, fmt_time, ilike, like_pattern, param,
+    PAGE_SIZE, UserFilter, audit, emails_of, fmt_opt, fmt_time, ilike, like_pattern, pager, param,
     query_string, user_filter, users_matching,
 };
 use crate::auth::{AdminUser, csrf};
 use crate::error::{AppError, AppResult};
 use crate::models::entities::{connection, connector, connector_audit_log};
+use crate::models::keyset::{self, Keyset, Order, Window};
 use crate::services::admin_audit::{self, Change};
 use crate::services::disconnect::{self, Revocation};
 use crate::state::AppState;
@@ -61,7 +61,7 @@ fn row_view(
         connector_slug: k.map(|k| k.slug.clone()).unwrap_or_default(),
         connector_name: k.map(|k| k.name.clone()).unwrap_or_default(),
         identity: c.service_identity.clone().unwrap_or_else(|| "—".into()),
-        status: c.status.clone(),
+        status: c.status.as_str().to_owned(),
         created: fmt_time(c.created_at),
         last_used: fmt_opt(c.last_used_at),
         expires: c.expires_at.map(fmt_time).unwrap_or_else(|| "—".into()),
@@ -76,14 +76,6 @@ async fn catalog_by_id(state: &AppState) -> AppResult<HashMap<i64, connector::Mo
         .into_iter()
         .map(|k| (k.id, k))
         .collect())
-}
-
-fn cursor(v: Option<&str>) -> AppResult<Option<i64>> {
-    v.map(|c| {
-        c.parse::<i64>()
-            .map_err(|_| AppError::BadRequest("The page cursor is not valid.".into()))
-    })
-    .transpose()
 }
 
 /// `GET /admin/connections/`.
@@ -132,65 +124,44 @@ pub async fn list(
         }
         cond = cond.add(any);
     }
-    let before = cursor(param(&q.before))?;
-    let after = cursor(param(&q.after))?;
-    let limit = PAGE_SIZE;
-    let (models, has_prev, has_next) = if nothing || !errors.is_empty() {
-        (Vec::new(), false, false)
-    } else if let Some(after) = after {
-        let mut rows = connection::Entity::find()
-            .filter(cond)
-            .filter(connection::Column::Id.gt(after))
-            .order_by_asc(connection::Column::Id)
-            .limit(limit + 1)
-            .all(&state.db)
-            .await?;
-        let more = rows.len() as u64 > limit;
-        rows.truncate(limit as usize);
-        rows.reverse();
-        (rows, more, true)
-    } else {
-        let mut query = connection::Entity::find().filter(cond);
-        if let Some(b) = before {
-            query = query.filter(connection::Column::Id.lt(b));
+    let keyset = Keyset::<i64>::parse(param(&q.before), param(&q.after))?;
+    let window = if nothing || !errors.is_empty() {
+        Window {
+            rows: Vec::new(),
+            has_prev: false,
+            has_next: false,
         }
-        let mut rows = query
-            .order_by_desc(connection::Column::Id)
-            .limit(limit + 1)
-            .all(&state.db)
-            .await?;
-        let more = rows.len() as u64 > limit;
-        rows.truncate(limit as usize);
-        (rows, before.is_some(), more)
+    } else {
+        let select = connection::Entity::find().filter(cond);
+        keyset::window(
+            &state.db,
+            select,
+            connection::Column::Id,
+            Order::Descending,
+            &keyset,
+            PAGE_SIZE,
+        )
+        .await?
     };
+    let pager = pager(
+        &window,
+        Order::Descending,
+        |c| c.id,
+        "/admin/connections/",
+        &[
+            ("connector", param(&q.connector).unwrap_or_default()),
+            ("status", param(&q.status).unwrap_or_default()),
+            ("user", param(&q.user).unwrap_or_default()),
+            ("q", param(&q.q).unwrap_or_default()),
+        ],
+    );
     let token = csrf::token(&session);
-    let emails = emails_of(&state.db, models.iter().map(|c| c.user_id)).await?;
-    let rows: Vec<AdminConnectionRow> = models
+    let emails = emails_of(&state.db, window.rows.iter().map(|c| c.user_id)).await?;
+    let rows: Vec<AdminConnectionRow> = window
+        .rows
         .iter()
         .map(|c| row_view(c, &catalog, &emails, &token))
         .collect();
-    let link = |key: &str, id: i64| {
-        let id = id.to_string();
-        format!(
-            "/admin/connections/{}",
-            query_string(&[
-                ("connector", param(&q.connector).unwrap_or_default()),
-                ("status", param(&q.status).unwrap_or_default()),
-                ("user", param(&q.user).unwrap_or_default()),
-                ("q", param(&q.q).unwrap_or_default()),
-                (key, &id),
-            ])
-        )
-    };
-    let pager = Pager {
-        prev: has_prev
-            .then(|| rows.first().map(|r| link("after", r.id)))
-            .flatten(),
-        next: has_next
-            .then(|| rows.last().map(|r| link("before", r.id)))
-            .flatten(),
-        shown: rows.len(),
-    };
     let mut connectors: Vec<(String, String)> = catalog
         .values()
         .map(|k| (k.slug.clone(), k.name.clone()))

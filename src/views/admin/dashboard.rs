@@ -6,6 +6,7 @@ use super::{changes, query_string};
 use crate::auth::AdminUser;
 use crate::error::AppResult;
 use crate::models::entities::{connection, connector_audit_log, user};
+use crate::models::keyset::Keyset;
 use crate::services::admin_audit::{self, ChangeFilter};
 use crate::services::{catalog, connector_config};
 use crate::state::AppState;
@@ -70,7 +71,9 @@ pub async fn dashboard(
                 .collect(),
         });
     }
-    let (recent_changes, _) = admin_audit::page(db, &ChangeFilter::default(), None, 5).await?;
+    let recent_changes = admin_audit::page(db, &ChangeFilter::default(), &Keyset::default(), 5)
+        .await?
+        .rows;
     let page = AdminDashboardPage {
         ctx: PageCtx::new(&session, Some(&admin)),
         nav: "dashboard",

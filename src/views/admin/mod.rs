@@ -18,11 +18,13 @@ pub mod users;
 
 use crate::error::AppResult;
 use crate::models::entities::user;
+use crate::models::keyset::{Order, Window};
 use crate::models::users as accounts;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, SimpleExpr};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 use std::collections::HashMap;
+use templates::Pager;
 
 pub use dashboard::dashboard;
 
@@ -77,6 +79,35 @@ pub fn query_string(pairs: &[(&str, &str)]) -> String {
         format!("?{}", s.finish())
     } else {
         String::new()
+    }
+}
+
+/// The pager of a list window: links to the previous and the next page, each keeping the
+/// list's filters (`base` is the list's path, `filters` its non-empty parameters).
+pub fn pager<M, K: ToString>(
+    window: &Window<M>,
+    order: Order,
+    key: impl Fn(&M) -> K,
+    base: &str,
+    filters: &[(&str, &str)],
+) -> Pager {
+    let (next_param, prev_param) = order.params();
+    let link = |param: &str, row: &M| {
+        let key = key(row).to_string();
+        let mut pairs = filters.to_vec();
+        pairs.push((param, &key));
+        format!("{base}{}", query_string(&pairs))
+    };
+    Pager {
+        prev: window
+            .has_prev
+            .then(|| window.rows.first().map(|r| link(prev_param, r)))
+            .flatten(),
+        next: window
+            .has_next
+            .then(|| window.rows.last().map(|r| link(next_param, r)))
+            .flatten(),
+        shown: window.rows.len(),
     }
 }
 

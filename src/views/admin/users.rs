@@ -2,12 +2,13 @@
 //! make or unmake administrator; deactivate (ending every session of the account at once) or
 //! reactivate. An admin cannot demote or deactivate themself.
 
-use super::templates::{Pager, UserRow, UserRowFragment, UsersPage};
-use super::{PAGE_SIZE, fmt_opt, fmt_time, ilike, like_pattern, param, query_string};
+use super::templates::{UserRow, UserRowFragment, UsersPage};
+use super::{PAGE_SIZE, fmt_opt, fmt_time, ilike, like_pattern, pager, param, query_string};
 use crate::auth::session_store::end_all_sessions;
 use crate::auth::{AdminUser, csrf};
 use crate::error::{AppError, AppResult};
 use crate::models::entities::{connection, user};
+use crate::models::keyset::{self, Keyset, Order};
 use crate::models::users;
 use crate::services::admin_audit::{self, Change};
 use crate::state::AppState;
@@ -16,7 +17,7 @@ use crate::views::account::html;
 use crate::views::{is_htmx, see_other};
 use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, web};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::HashMap;
@@ -95,62 +96,36 @@ pub async fn list(
         Some("inactive") => cond = cond.add(user::Column::IsActive.eq(false)),
         _ => {}
     }
-    let limit = PAGE_SIZE;
-    let before = param(&q.before);
-    let after = param(&q.after);
-    let (models, has_prev, has_next) = if let Some(b) = before {
-        let mut rows = user::Entity::find()
-            .filter(cond)
-            .filter(user::Column::Email.lt(b))
-            .order_by_desc(user::Column::Email)
-            .limit(limit + 1)
-            .all(&state.db)
-            .await?;
-        let more = rows.len() as u64 > limit;
-        rows.truncate(limit as usize);
-        rows.reverse();
-        (rows, more, true)
-    } else {
-        let mut query = user::Entity::find().filter(cond);
-        if let Some(a) = after {
-            query = query.filter(user::Column::Email.gt(a));
-        }
-        let mut rows = query
-            .order_by_asc(user::Column::Email)
-            .limit(limit + 1)
-            .all(&state.db)
-            .await?;
-        let more = rows.len() as u64 > limit;
-        rows.truncate(limit as usize);
-        (rows, after.is_some(), more)
-    };
-    let ids: Vec<i64> = models.iter().map(|u| u.id).collect();
+    let keyset = Keyset::<String>::parse(param(&q.before), param(&q.after))?;
+    let select = user::Entity::find().filter(cond);
+    let window = keyset::window(
+        &state.db,
+        select,
+        user::Column::Email,
+        Order::Ascending,
+        &keyset,
+        PAGE_SIZE,
+    )
+    .await?;
+    let pager = pager(
+        &window,
+        Order::Ascending,
+        |u| u.email.clone(),
+        "/admin/users/",
+        &[
+            ("q", param(&q.q).unwrap_or_default()),
+            ("role", param(&q.role).unwrap_or_default()),
+            ("state", param(&q.state).unwrap_or_default()),
+        ],
+    );
+    let ids: Vec<i64> = window.rows.iter().map(|u| u.id).collect();
     let counts = connection_counts(&state, &ids).await?;
     let token = csrf::token(&session);
-    let rows: Vec<UserRow> = models
+    let rows: Vec<UserRow> = window
+        .rows
         .iter()
         .map(|u| row_view(u, admin.id, counts.get(&u.id).copied().unwrap_or(0), &token))
         .collect();
-    let link = |key: &str, email: &str| {
-        format!(
-            "/admin/users/{}",
-            query_string(&[
-                ("q", param(&q.q).unwrap_or_default()),
-                ("role", param(&q.role).unwrap_or_default()),
-                ("state", param(&q.state).unwrap_or_default()),
-                (key, email),
-            ])
-        )
-    };
-    let pager = Pager {
-        prev: has_prev
-            .then(|| rows.first().map(|r| link("before", &r.email)))
-            .flatten(),
-        next: has_next
-            .then(|| rows.last().map(|r| link("after", &r.email)))
-            .flatten(),
-        shown: rows.len(),
-    };
     Ok(html(
         UsersPage {
             ctx: PageCtx::new(&session, Some(&admin)),

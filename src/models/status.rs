@@ -1,0 +1,152 @@
+//! The status columns as enums, stored as the same strings as before (no migration: a
+//! database written by an earlier version reads unchanged). A status nobody declared is a
+//! load error, not a string that no branch matches.
+//!
+//! Each compares equal to its stored string too (`status == "ready"`), for tests and
+//! templates that read what is stored.
+
+use sea_orm::entity::prelude::*;
+use serde::Serialize;
+
+/// Implements `as_str` and comparison with the stored string for a status enum.
+macro_rules! stored_as_str {
+    ($name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        impl $name {
+            /// The stored string.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text),+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+    };
+}
+
+/// Whether a connection can be used (`connection.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionStatus {
+    /// Usable.
+    #[sea_orm(string_value = "active")]
+    Active,
+    /// The sign-in ended (refresh token revoked, credentials rejected): only the user can
+    /// mend it, by reconnecting.
+    #[sea_orm(string_value = "needs_reauth")]
+    NeedsReauth,
+    /// The last test or action failed for another reason; the next success clears it.
+    #[sea_orm(string_value = "error")]
+    Error,
+}
+
+stored_as_str!(ConnectionStatus {
+    Active => "active",
+    NeedsReauth => "needs_reauth",
+    Error => "error",
+});
+
+/// Where a file of a knowledge folder is (`source_file.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum SourceFileStatus {
+    /// An import is waiting for a worker.
+    #[sea_orm(string_value = "queued")]
+    Queued,
+    /// An import worker is streaming it into storage.
+    #[sea_orm(string_value = "downloading")]
+    Downloading,
+    /// Stored; `source_file.uploaded` is sent.
+    #[sea_orm(string_value = "uploaded")]
+    Uploaded,
+    /// The stored object was confirmed.
+    #[sea_orm(string_value = "ready")]
+    Ready,
+    /// It could not be stored or confirmed; `error` says why.
+    #[sea_orm(string_value = "failed")]
+    Failed,
+}
+
+stored_as_str!(SourceFileStatus {
+    Queued => "queued",
+    Downloading => "downloading",
+    Uploaded => "uploaded",
+    Ready => "ready",
+    Failed => "failed",
+});
+
+impl SourceFileStatus {
+    /// Whether the file is still on its way (the folder page keeps polling).
+    pub fn is_pending(self) -> bool {
+        matches!(self, Self::Queued | Self::Downloading | Self::Uploaded)
+    }
+}
+
+/// Where an outbox message is (`queue_message.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum MessageStatus {
+    /// Waiting for (or being handled by) a worker.
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    /// Handled.
+    #[sea_orm(string_value = "done")]
+    Done,
+    /// Failed too often; parked with its last error.
+    #[sea_orm(string_value = "dead")]
+    Dead,
+}
+
+stored_as_str!(MessageStatus {
+    Pending => "pending",
+    Done => "done",
+    Dead => "dead",
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{ActiveEnum, Iterable};
+
+    #[test]
+    fn each_status_is_stored_as_its_string_and_reads_back() {
+        for status in ConnectionStatus::iter() {
+            assert_eq!(status.to_value(), status.as_str());
+            assert_eq!(
+                ConnectionStatus::try_from_value(&status.to_value()).ok(),
+                Some(status)
+            );
+        }
+        for status in SourceFileStatus::iter() {
+            assert_eq!(status.to_value(), status.as_str());
+            assert_eq!(
+                SourceFileStatus::try_from_value(&status.to_value()).ok(),
+                Some(status)
+            );
+        }
+        for status in MessageStatus::iter() {
+            assert_eq!(status.to_value(), status.as_str());
+        }
+        assert_eq!(SourceFileStatus::Ready, "ready");
+        assert!(ConnectionStatus::try_from_value(&"paused".to_owned()).is_err());
+    }
+}
