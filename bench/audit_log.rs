@@ -22,8 +22,8 @@ use campuscore::{Application, Settings};
 use chrono::{Duration, Utc};
 use futures_util::StreamExt;
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, Database, DatabaseConnection, EntityTrait, QueryOrder,
-    QuerySelect, TransactionTrait,
+    ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder, QuerySelect,
+    TransactionTrait,
 };
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -76,11 +76,6 @@ fn args() -> Result<Args> {
         bail!("--db must be sqlite or postgres");
     }
     Ok(a)
-}
-
-fn pg_admin_url() -> String {
-    std::env::var("CAMPUSCORE_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// A small deterministic generator (xorshift), so runs seed the same rows.
@@ -320,17 +315,8 @@ async fn main() -> Result<()> {
     campuscore::install_crypto_provider();
     let dir = tempfile::tempdir()?;
     let (pg_name, database_url) = if args.db == "postgres" {
-        let admin = pg_admin_url();
-        let name = format!("cc_bench_{}", uuid::Uuid::new_v4().simple());
-        let db = Database::connect(&admin).await?;
-        db.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-            .await?;
-        db.close().await?;
-        let base = admin
-            .rsplit_once('/')
-            .map(|(b, _)| b.to_owned())
-            .unwrap_or(admin);
-        (Some(name.clone()), format!("{base}/{name}"))
+        let (name, url) = campuscore_testkit::postgres::create_pg_database().await?;
+        (Some(name), url)
     } else {
         (
             None,
@@ -339,9 +325,7 @@ async fn main() -> Result<()> {
     };
     let result = run(&args, &dir, &database_url).await;
     if let Some(name) = pg_name {
-        let db = Database::connect(&pg_admin_url()).await?;
-        db.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .await?;
+        campuscore_testkit::postgres::drop_pg_database(&name);
     }
     result
 }

@@ -609,7 +609,12 @@ impl Deployment {
         };
         let keyring = Keyring::from_keys(&[&self.fernet_keys])?;
         let conn = credentials::insert(db, &keyring, new).await?;
-        let folder = campuscore::models::folders::create(db, user.id, "Bench").await?;
+        let folder = campuscore::models::folders::create(
+            db,
+            user.id,
+            &campuscore::models::names::FolderName::parse("Bench").map_err(anyhow::Error::msg)?,
+        )
+        .await?;
         Ok((folder.id, conn.id, user.id))
     }
 

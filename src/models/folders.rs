@@ -1,6 +1,7 @@
 //! Knowledge folders and the files in them, always scoped to their owner.
 
 use super::entities::{knowledge_folder, source_file};
+use super::names::FolderName;
 use crate::error::{AppError, AppResult};
 use chrono::Utc;
 use sea_orm::{
@@ -37,11 +38,11 @@ pub async fn find_owned<C: ConnectionTrait>(
 pub async fn create<C: ConnectionTrait>(
     db: &C,
     user_id: i64,
-    name: &str,
+    name: &FolderName,
 ) -> AppResult<knowledge_folder::Model> {
     let exists = knowledge_folder::Entity::find()
         .filter(knowledge_folder::Column::UserId.eq(user_id))
-        .filter(knowledge_folder::Column::Name.eq(name))
+        .filter(knowledge_folder::Column::Name.eq(name.as_str()))
         .one(db)
         .await?;
     if exists.is_some() {
@@ -52,7 +53,7 @@ pub async fn create<C: ConnectionTrait>(
     let now = Utc::now();
     Ok(knowledge_folder::ActiveModel {
         user_id: Set(user_id),
-        name: Set(name.to_owned()),
+        name: Set(name.as_str().to_owned()),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()

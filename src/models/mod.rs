@@ -5,6 +5,7 @@
 pub mod entities;
 pub mod folders;
 pub mod keyset;
+pub mod names;
 pub mod status;
 pub mod users;
 

@@ -1,6 +1,7 @@
 //! Accounts: creation (CLI, setup link), lookup by email.
 
 use super::entities::user;
+use super::names::Email;
 use crate::crypto::password;
 use crate::error::{AppError, AppResult};
 use chrono::Utc;
@@ -15,14 +16,14 @@ pub const MIN_PASSWORD_LEN: usize = 10;
 
 /// Normalize an email for storage and lookup.
 pub fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
+    Email::parse(email).map_or_else(|_| email.trim().to_lowercase(), |e| e.to_string())
 }
 
 /// Check email and password, collecting a message per field.
 pub fn check_credentials(email: &str, password: &str) -> Result<(), BTreeMap<String, String>> {
     let mut errors = BTreeMap::new();
-    if !validator::ValidateEmail::validate_email(&email) || email.len() > 254 {
-        errors.insert("email".into(), "Enter a valid email address.".into());
+    if let Err(message) = Email::parse(email) {
+        errors.insert("email".into(), message);
     }
     if password.chars().count() < MIN_PASSWORD_LEN {
         errors.insert(

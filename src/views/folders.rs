@@ -5,6 +5,7 @@ use super::account::html;
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::models::folders;
+use crate::models::names::FolderName;
 use crate::services::source_files::{self, Incoming, Origin, human_size};
 use crate::state::AppState;
 use crate::templates::{FileRows, FilesFragment, FolderPage, FoldersPage, PageCtx, flash};
@@ -42,15 +43,9 @@ pub async fn create(
     user: CurrentUser,
     form: web::Form<NewFolder>,
 ) -> AppResult<HttpResponse> {
-    let name = form.name.trim().to_owned();
-    let result = if name.is_empty() {
-        Err(AppError::BadRequest("Give the folder a name.".into()))
-    } else if name.chars().count() > 200 {
-        Err(AppError::BadRequest(
-            "Folder names can be at most 200 characters long.".into(),
-        ))
-    } else {
-        folders::create(&state.db, user.id, &name).await
+    let result = match FolderName::parse(&form.name) {
+        Ok(name) => folders::create(&state.db, user.id, &name).await,
+        Err(message) => Err(AppError::BadRequest(message)),
     };
     match result {
         Ok(folder) => {
@@ -74,7 +69,7 @@ pub async fn create(
             let page = FoldersPage {
                 ctx: PageCtx::new(&session, Some(&user)),
                 folders,
-                name,
+                name: form.name.trim().to_owned(),
                 error: Some(e.user_message()),
             };
             Ok(html(page, status))

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{folder_name, spawn_app};
 use campuscore_testkit::drive::{self as fake_drive, Content, FakeDrive};
 use campuscore_testkit::node_packages::{ci, ensure_installed, installed, tool_available};
 use campuscore_testkit::oauth_server::{OAuthServer, OAuthServerConfig};
@@ -335,9 +335,10 @@ async fn browser_imports_two_files_from_a_google_drive_subfolder_and_sees_them_r
     let email = "ada@example.test";
     let password = "a long enough password";
     let user = app.create_user(email, password, false).await;
-    let folder = campuscore::models::folders::create(&app.state.db, user.id, "BIO 101")
-        .await
-        .expect("create the knowledge folder");
+    let folder =
+        campuscore::models::folders::create(&app.state.db, user.id, &folder_name("BIO 101"))
+            .await
+            .expect("create the knowledge folder");
 
     // My Drive: "Week 1" with four files, and more files at the top than one page holds
     // (the connector asks for 100 items a page, folders first).

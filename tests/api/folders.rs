@@ -82,6 +82,21 @@ async fn a_user_creates_folders_and_bad_names_get_a_message() {
             .expect("body")
             .contains("Give the folder a name.")
     );
+    let control = app
+        .post_form(
+            "/knowledge-folders/",
+            "/knowledge-folders/",
+            &[("name", "Week\u{7}2")],
+        )
+        .await;
+    assert_eq!(control.status(), 422);
+    assert!(
+        control
+            .text()
+            .await
+            .expect("body")
+            .contains("cannot contain control characters")
+    );
 }
 
 #[tokio::test]

@@ -342,3 +342,8 @@ pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A folder name the tests know is valid.
+pub fn folder_name(name: &str) -> campuscore::models::names::FolderName {
+    campuscore::models::names::FolderName::parse(name).expect("a valid folder name")
+}

@@ -159,7 +159,7 @@ async fn a_server_killed_mid_import_finishes_the_file_after_a_restart_exactly_on
     .await
     .expect("connection")
     .id;
-    let folder = folders::create(&db, owner, "Recordings")
+    let folder = folders::create(&db, owner, &crate::helpers::folder_name("Recordings"))
         .await
         .expect("folder")
         .id;
@@ -305,7 +305,7 @@ async fn a_200_mib_s3_object_imports_into_a_folder_with_bounded_server_memory() 
         .as_i64()
         .expect("credential id");
     let db = deployment.db().await;
-    let folder = folders::create(&db, user_id(&db).await, "Lab")
+    let folder = folders::create(&db, user_id(&db).await, &crate::helpers::folder_name("Lab"))
         .await
         .expect("folder")
         .id;
