@@ -340,10 +340,7 @@ impl ManualFormView {
         } else {
             Some(errors.into_values().collect::<Vec<_>>().join(" "))
         };
-        let action = match reconnect {
-            Some(id) => format!("/settings/connect/{}?connection={id}", spec.slug),
-            None => format!("/settings/connect/{}", spec.slug),
-        };
+        let action = crate::paths::connect_manual(spec.slug, reconnect);
         Self {
             slug: spec.slug.to_owned(),
             name: connector.row.name.clone(),

@@ -31,7 +31,7 @@ const VERIFIER_BYTES: u32 = 64;
 pub fn redirect_uri(state: &AppState, slug: &str) -> String {
     state
         .settings
-        .absolute_url(&format!("/api/connectors/{slug}/callback"))
+        .absolute_url(&crate::paths::oauth_callback(slug))
 }
 
 /// A connector's OAuth client as configured: endpoints, credentials and scopes.

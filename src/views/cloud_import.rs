@@ -14,6 +14,7 @@ use crate::error::{AppError, AppResult};
 use crate::models::ConnectionStatus;
 use crate::models::entities::{connection, connector, knowledge_folder};
 use crate::models::folders;
+use crate::paths;
 use crate::services::connections::{self, ResolvedConnector};
 use crate::services::import_service::{self, Pick};
 use crate::services::rate_limits;
@@ -70,10 +71,7 @@ pub async fn services(
             })
             .collect();
         services.push(Service {
-            connect_url: format!(
-                "/api/connectors/connect/{}/start?next=/knowledge-folders/{}/",
-                row.slug, folder.id
-            ),
+            connect_url: paths::connect_start(&row.slug, None, Some(folder.id)),
             name: row.name,
             description: row.description,
             icon: row.icon,
@@ -233,7 +231,7 @@ pub async fn import(
     };
     if !super::is_htmx(&req) {
         flash(&session, "success", message);
-        return Ok(see_other(&format!("/knowledge-folders/{}/", folder.id)));
+        return Ok(see_other(&paths::folder(folder.id)));
     }
     let body = ImportedFragment {
         message,
@@ -377,19 +375,16 @@ fn error_fragment(here: &Here<'_>, e: AppError) -> AppResult<HttpResponse> {
 }
 
 fn services_url(folder_id: i64) -> String {
-    format!("/api/htmx/knowledge-folders/{folder_id}/cloud-import/")
+    paths::cloud_import(folder_id)
 }
 
 /// Reconnect `connection_id`, then come back to the knowledge folder.
 fn reconnect_url(slug: &str, connection_id: i64, folder_id: i64) -> String {
-    format!(
-        "/api/connectors/connect/{slug}/start?connection={connection_id}&next=/knowledge-folders/{folder_id}/"
-    )
+    paths::connect_start(slug, Some(connection_id), Some(folder_id))
 }
 
 fn browse_url(folder_id: i64, connection_id: i64, q: &BrowseQuery) -> String {
-    let mut url =
-        format!("/api/htmx/knowledge-folders/{folder_id}/cloud-import/{connection_id}/browse/");
+    let mut url = paths::cloud_browse(folder_id, connection_id);
     let mut query = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in [
         ("folder", &q.folder),
@@ -545,10 +540,7 @@ impl BrowseView {
             icon: connector.row.icon.clone(),
             account: conn.service_identity.clone().unwrap_or_default(),
             services_url: services_url(folder.id),
-            import_url: format!(
-                "/api/htmx/knowledge-folders/{}/cloud-import/{}/import/",
-                folder.id, conn.id
-            ),
+            import_url: paths::cloud_import_files(folder.id, conn.id),
             can_search: source.actions().search.is_some(),
             query: query.q.clone().unwrap_or_default(),
             root_url: browse(&BrowseQuery::default()),

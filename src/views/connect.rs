@@ -110,10 +110,7 @@ async fn begin(
         }
     }
     match connector.plugin.spec().kind {
-        ConnectorKind::Manual => Ok(match reconnect {
-            Some(id) => format!("/settings/connect/{slug}?connection={id}"),
-            None => format!("/settings/connect/{slug}"),
-        }),
+        ConnectorKind::Manual => Ok(crate::paths::connect_manual(slug, reconnect)),
         ConnectorKind::OAuth2 => {
             let client = connections::oauth_client(state, &connector).await?;
             let nonce = session_nonce(session)?;

@@ -54,10 +54,7 @@ pub async fn create(
                 "success",
                 format!("Folder “{}” created.", folder.name),
             );
-            Ok(super::see_other(&format!(
-                "/knowledge-folders/{}/",
-                folder.id
-            )))
+            Ok(super::see_other(&crate::paths::folder(folder.id)))
         }
         Err(e @ (AppError::BadRequest(_) | AppError::Conflict(_))) => {
             let status = if matches!(e, AppError::Conflict(_)) {
@@ -180,8 +177,5 @@ pub async fn upload(
         "success",
         format!("Uploaded {}.", names.join(", ")),
     );
-    Ok(super::see_other(&format!(
-        "/knowledge-folders/{}/",
-        folder.id
-    )))
+    Ok(super::see_other(&crate::paths::folder(folder.id)))
 }

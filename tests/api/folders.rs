@@ -47,10 +47,10 @@ async fn a_user_creates_folders_and_bad_names_get_a_message() {
     assert!(path.starts_with("/knowledge-folders/") && path.ends_with('/'));
     let page = app.get_text(&path).await;
     assert!(page.contains("BIO 101 notes"));
+    let list = app.get_text("/knowledge-folders/").await;
     assert!(
-        app.get_text("/knowledge-folders/")
-            .await
-            .contains("BIO 101 notes")
+        list.contains(&format!("<a href=\"{path}\">BIO 101 notes</a>")),
+        "{list}"
     );
 
     let dup = app

@@ -88,7 +88,7 @@ pub async fn rows(
                 .and_then(|id| emails.get(&id).cloned())
                 .unwrap_or_else(|| "(deleted account)".into()),
             target_link: match m.target_type.as_str() {
-                "connector" => Some(format!("/admin/connectors/{}/", m.target_id)),
+                "connector" => Some(crate::paths::admin_connector(&m.target_id)),
                 "user" => Some(format!(
                     "/admin/users/{}",
                     query_string(&[("q", &m.target_id)])

@@ -325,7 +325,7 @@ pub async fn save(
     };
     if ops.is_empty() {
         flash(&session, "info", "Nothing changed.");
-        return Ok(see_other(&format!("/admin/connectors/{}/config", row.slug)));
+        return Ok(see_other(&crate::paths::admin_connector_config(&row.slug)));
     }
     let by_key: HashMap<&str, &StoredEntry> = stored.iter().map(|e| (e.key.as_str(), e)).collect();
     let mut before = Map::new();
@@ -389,5 +389,5 @@ pub async fn save(
             changed.join(", ")
         ),
     );
-    Ok(see_other(&format!("/admin/connectors/{}/config", row.slug)))
+    Ok(see_other(&crate::paths::admin_connector_config(&row.slug)))
 }
