@@ -232,10 +232,17 @@ fn check_icon(svg: &str) -> Result<(), String> {
         return Err(format!("the icon is larger than {MAX_ICON_BYTES} bytes"));
     }
     let lower = svg.to_ascii_lowercase();
-    let handler = lower.match_indices(" on").any(|(at, _)| {
-        lower[at + 3..]
-            .trim_start_matches(char::is_alphabetic)
-            .starts_with('=')
+    // An event handler: `on<letters>` after whitespace or `/`, then optional spaces and `=`.
+    let handler = lower.match_indices("on").any(|(at, _)| {
+        let after_separator = lower[..at]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_ascii_whitespace() || c == '/');
+        after_separator
+            && lower[at + 2..]
+                .trim_start_matches(|c: char| c.is_ascii_alphabetic())
+                .trim_start()
+                .starts_with('=')
     });
     let outside = [
         "<script",

@@ -280,6 +280,8 @@ fn registry_refuses_icons_that_are_not_plain_svg() {
         "beaker",
         "<svg viewBox=\"0 0 1 1\"><script>alert(1)</script></svg>",
         "<svg viewBox=\"0 0 1 1\" onload=\"alert(1)\"></svg>",
+        "<svg viewBox=\"0 0 1 1\"\n\tonload = \"alert(1)\"></svg>",
+        "<svg viewBox=\"0 0 1 1\"/onclick=\"alert(1)\"></svg>",
         "<svg viewBox=\"0 0 1 1\"><image href=\"https://tracker.example/p.png\"/></svg>",
         "<svg viewBox=\"0 0 1 1\"><a href=\"javascript:alert(1)\"><path d=\"M0 0\"/></a></svg>",
     ];
