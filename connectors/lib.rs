@@ -13,15 +13,15 @@ pub use sdk::{files, form, redact, ssrf};
 
 pub use campuscore_connectors_macros::connector_actions;
 pub use sdk::{
-    ActionContext, ActionDescriptor, ActionOutput, ActionSet, AllowList, AuthScoping, Checksum,
-    ChecksumAlgorithm, ChecksumCheck, ChecksumMismatch, ConfigKey, Connector, ConnectorDef,
-    ConnectorError, ConnectorKind, ConnectorRegistration, ConnectorSettings, ConnectorSpec,
-    Credentials, DOWNLOAD_IDLE_TIMEOUT, DefinedConnector, Download, DownloadInfo, FieldErrors,
-    FieldKind, FileActions, FileEntry, FileIcon, FileKind, FileList, FileSource, FormField,
-    HttpClient, HttpConfig, ListRequest, NoInput, NormalizedCredentials, OAuthDescriptor, QuickXor,
-    Registry, RegistryError, RetryPolicy, SearchRequest, Tag, TokenUpdater, body_stream,
-    error_for_status, install_crypto_provider, json_body, keys, redact_params, validate_form,
-    validated,
+    API_BASE_URL_PLACEHOLDER, ActionContext, ActionDescriptor, ActionOutput, ActionSet, AllowList,
+    AuthScoping, Checksum, ChecksumAlgorithm, ChecksumCheck, ChecksumMismatch, ClientAuth,
+    ConfigKey, Connector, ConnectorDef, ConnectorError, ConnectorKind, ConnectorRegistration,
+    ConnectorSettings, ConnectorSpec, Credentials, DOWNLOAD_IDLE_TIMEOUT, DefinedConnector,
+    Download, DownloadInfo, FieldErrors, FieldKind, FileActions, FileEntry, FileIcon, FileKind,
+    FileList, FileSource, FormField, HttpClient, HttpConfig, ListRequest, NoInput,
+    NormalizedCredentials, OAuthDescriptor, QuickXor, Registry, RegistryError, RetryPolicy,
+    Revocation, SearchRequest, Tag, TokenUpdater, body_stream, error_for_status,
+    install_crypto_provider, json_body, keys, redact_params, validate_form, validated,
 };
 
 /// Re-exports for `#[connector_actions]` expansions; not part of the public API.

@@ -40,6 +40,8 @@ const OAUTH: OAuthDescriptor = OAuthDescriptor {
         ("prompt", "consent"),
         ("include_granted_scopes", "true"),
     ],
+    client_auth: crate::ClientAuth::Basic,
+    revocation: crate::Revocation::Rfc7009,
 };
 
 /// The `google-drive` connector.

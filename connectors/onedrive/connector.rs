@@ -45,6 +45,8 @@ const OAUTH: OAuthDescriptor = OAuthDescriptor {
     ],
     pkce: true,
     extra_auth_params: &[],
+    client_auth: crate::ClientAuth::Basic,
+    revocation: crate::Revocation::Rfc7009,
 };
 
 /// The `onedrive` connector.

@@ -41,10 +41,10 @@ pub use redact::{is_secret_key, redact_params};
 pub use registry::{
     ConnectorRegistration, Registry, RegistryError, is_valid_action_name, is_valid_slug,
 };
-pub use settings::ConnectorSettings;
+pub use settings::{API_BASE_URL_PLACEHOLDER, ConnectorSettings};
 pub use spec::{
-    AuthScoping, ConfigKey, ConnectorKind, ConnectorSpec, FieldKind, FormField, OAuthDescriptor,
-    keys, standard_oauth_keys,
+    AuthScoping, ClientAuth, ConfigKey, ConnectorKind, ConnectorSpec, FieldKind, FormField,
+    OAuthDescriptor, Revocation, keys, standard_oauth_keys,
 };
 pub use ssrf::{
     AllowList, blocked_reason, check_addresses, parse_ip_literal, resolve_checked,

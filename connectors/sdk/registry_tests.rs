@@ -55,6 +55,8 @@ const OAUTH: OAuthDescriptor = OAuthDescriptor {
     scopes: &[],
     pkce: false,
     extra_auth_params: &[],
+    client_auth: crate::ClientAuth::Basic,
+    revocation: crate::Revocation::Rfc7009,
 };
 
 fn spec(slug: &'static str) -> ConnectorSpec {

@@ -10,6 +10,9 @@ use super::error::ConnectorError;
 use super::redact::{REDACTED, is_secret_key};
 use super::spec::{ConfigKey, ConnectorSpec, keys};
 
+/// What a default (or an override) writes to stand for the effective `API_BASE_URL`.
+pub const API_BASE_URL_PLACEHOLDER: &str = "{API_BASE_URL}";
+
 /// Effective configuration of one connector.
 #[derive(Clone, Default)]
 pub struct ConnectorSettings {
@@ -43,6 +46,7 @@ impl ConnectorSettings {
                 values.insert(key.to_owned(), default.into_owned());
             }
         }
+        expand_api_base_url(&mut values);
         Self {
             slug: spec.slug,
             keys: spec.config_keys.to_vec(),
@@ -115,6 +119,30 @@ impl ConnectorSettings {
     }
 }
 
+/// Replaces [`API_BASE_URL_PLACEHOLDER`] in every value with the effective `API_BASE_URL`
+/// (without trailing slash), for services whose sign-in lives on each institution's own
+/// host (Canvas: `{API_BASE_URL}/login/oauth2/auth`). A value that names the placeholder
+/// while `API_BASE_URL` is unset is dropped, so it reads as missing rather than as a URL
+/// that cannot work.
+fn expand_api_base_url(values: &mut HashMap<String, String>) {
+    let base = values
+        .get(keys::API_BASE_URL)
+        .filter(|base| !base.contains(API_BASE_URL_PLACEHOLDER))
+        .map(|base| base.trim_end_matches('/').to_owned());
+    values.retain(|_, value| {
+        if !value.contains(API_BASE_URL_PLACEHOLDER) {
+            return true;
+        }
+        match &base {
+            Some(base) => {
+                *value = value.replace(API_BASE_URL_PLACEHOLDER, base);
+                true
+            }
+            None => false,
+        }
+    });
+}
+
 fn split_list(value: Option<&str>, separator: impl Fn(char) -> bool) -> Vec<String> {
     value
         .unwrap_or_default()
@@ -153,6 +181,8 @@ mod tests {
         scopes: &["openid", "files.read"],
         pkce: true,
         extra_auth_params: &[],
+        client_auth: crate::ClientAuth::Basic,
+        revocation: crate::Revocation::Rfc7009,
     };
 
     static SPEC: ConnectorSpec = ConnectorSpec {
@@ -236,6 +266,51 @@ mod tests {
         assert!(!shown.contains("s3cr3t-value"));
         assert!(!shown.contains("tok-value"));
         assert!(shown.contains(REDACTED));
+    }
+
+    #[test]
+    fn defaults_on_the_institution_host_follow_api_base_url() {
+        const INSTANCE: OAuthDescriptor = OAuthDescriptor {
+            auth_url: "{API_BASE_URL}/login/oauth2/auth",
+            token_url: "{API_BASE_URL}/login/oauth2/token",
+            revoke_url: Some("{API_BASE_URL}/login/oauth2/token"),
+            ..OAUTH
+        };
+        static PER_INSTANCE: ConnectorSpec = ConnectorSpec {
+            oauth: Some(INSTANCE),
+            config_keys: &[ConfigKey::new(keys::API_BASE_URL, "URL", "Instance.").required()],
+            ..SPEC
+        };
+        let settings = ConnectorSettings::new(
+            &PER_INSTANCE,
+            overrides(&[("API_BASE_URL", "https://canvas.example.edu/")]),
+        );
+        assert_eq!(
+            settings.get("AUTH_URL"),
+            Some("https://canvas.example.edu/login/oauth2/auth")
+        );
+        assert_eq!(
+            settings.get("REVOKE_URL"),
+            Some("https://canvas.example.edu/login/oauth2/token")
+        );
+        let overridden = ConnectorSettings::new(
+            &PER_INSTANCE,
+            overrides(&[
+                ("API_BASE_URL", "http://127.0.0.1:9000"),
+                ("TOKEN_URL", "https://sso.example.edu/token"),
+            ]),
+        );
+        assert_eq!(
+            overridden.get("TOKEN_URL"),
+            Some("https://sso.example.edu/token")
+        );
+        assert_eq!(
+            overridden.get("AUTH_URL"),
+            Some("http://127.0.0.1:9000/login/oauth2/auth")
+        );
+        let unset = ConnectorSettings::new(&PER_INSTANCE, HashMap::new());
+        assert_eq!(unset.get("AUTH_URL"), None);
+        assert_eq!(unset.missing_required(), ["API_BASE_URL"]);
     }
 
     #[test]

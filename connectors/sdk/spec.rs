@@ -87,6 +87,34 @@ pub struct OAuthDescriptor {
     pub pkce: bool,
     /// Extra query parameters for the authorization URL (e.g. `access_type=offline`).
     pub extra_auth_params: &'static [(&'static str, &'static str)],
+    /// How the client authenticates at the token endpoint.
+    pub client_auth: ClientAuth,
+    /// How a grant is ended when the user disconnects.
+    pub revocation: Revocation,
+}
+
+/// How the app sends its client id and secret to the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// HTTP Basic (RFC 6749 §2.3.1, the default every provider must accept).
+    Basic,
+    /// `client_id` and `client_secret` in the form body, for providers that document only
+    /// that (Canvas).
+    RequestBody,
+}
+
+/// How the app asks the provider to end a grant when a user disconnects (at `REVOKE_URL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Revocation {
+    /// RFC 7009: the refresh token (else the access token) is POSTed with its
+    /// `token_type_hint`.
+    Rfc7009,
+    /// `DELETE REVOKE_URL` with a live access token as the bearer (Canvas), which ends the
+    /// access token and its refresh token together. The app first trades the refresh token
+    /// for a fresh access token, so an expired one still ends the grant.
+    BearerDelete,
 }
 
 /// The input widget and parsing rule of a manual credential form field.
@@ -270,7 +298,7 @@ pub const fn standard_oauth_keys(
 /// `ConnectorSpec::config_keys`:
 ///
 /// ```
-/// use campuscore_connectors::{ConfigKey, OAuthDescriptor, oauth_config_keys};
+/// use campuscore_connectors::{ClientAuth, ConfigKey, OAuthDescriptor, Revocation, oauth_config_keys};
 ///
 /// const OAUTH: OAuthDescriptor = OAuthDescriptor {
 ///     auth_url: "https://login.example.edu/authorize",
@@ -279,6 +307,8 @@ pub const fn standard_oauth_keys(
 ///     scopes: &["files.read"],
 ///     pkce: true,
 ///     extra_auth_params: &[("prompt", "consent")],
+///     client_auth: ClientAuth::Basic,
+///     revocation: Revocation::Rfc7009,
 /// };
 /// static KEYS: &[ConfigKey] = &oauth_config_keys!(
 ///     OAUTH,
@@ -370,6 +400,8 @@ mod tests {
         scopes: &["files.read", "profile"],
         pkce: true,
         extra_auth_params: &[],
+        client_auth: ClientAuth::Basic,
+        revocation: Revocation::Rfc7009,
     };
 
     static SPEC: ConnectorSpec = ConnectorSpec {

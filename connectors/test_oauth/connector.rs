@@ -16,6 +16,8 @@ const OAUTH: OAuthDescriptor = OAuthDescriptor {
     scopes: &["openid", "email", "offline_access"],
     pkce: true,
     extra_auth_params: &[("prompt", "consent")],
+    client_auth: crate::ClientAuth::Basic,
+    revocation: crate::Revocation::Rfc7009,
 };
 
 /// The `test-oauth` connector.

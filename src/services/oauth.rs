@@ -9,11 +9,11 @@ use crate::crypto::{random_token, sha256_hex};
 use crate::error::{AppError, AppResult};
 use crate::models::entities::oauth_state;
 use crate::state::AppState;
-use campuscore_connectors::{ConnectorSettings, ConnectorSpec, keys};
+use campuscore_connectors::{ClientAuth, ConnectorSettings, ConnectorSpec, Revocation, keys};
 use chrono::{DateTime, Utc};
 use oauth2::basic::{BasicClient, BasicErrorResponseType, BasicTokenResponse};
 use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge,
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge,
     PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope, TokenResponse, TokenUrl,
 };
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
@@ -45,6 +45,8 @@ pub struct OAuthClient {
     scopes: Vec<String>,
     pkce: bool,
     extra_auth_params: &'static [(&'static str, &'static str)],
+    client_auth: ClientAuth,
+    revocation: Revocation,
     redirect_uri: String,
 }
 
@@ -91,6 +93,8 @@ impl OAuthClient {
             scopes: settings.scopes(),
             pkce: descriptor.pkce,
             extra_auth_params: descriptor.extra_auth_params,
+            client_auth: descriptor.client_auth,
+            revocation: descriptor.revocation,
             redirect_uri,
         })
     }
@@ -127,6 +131,9 @@ impl OAuthClient {
             );
         if let Some(secret) = &self.client_secret {
             client = client.set_client_secret(ClientSecret::new(secret.clone()));
+        }
+        if self.client_auth == ClientAuth::RequestBody {
+            client = client.set_auth_type(AuthType::RequestBody);
         }
         Ok(client)
     }
@@ -182,14 +189,23 @@ impl OAuthClient {
             .exchange_refresh_token(&token)
             .request_async(&Transport(http.clone()))
             .await;
-        response.map(TokenSet::from_response).map_err(classify)
+        response
+            .map(TokenSet::from_response)
+            .map_err(|e| match classify(e) {
+                // Canvas answers an unknown or revoked refresh token with `invalid_request`
+                // "refresh_token not found" rather than `invalid_grant`: the same decision.
+                TokenError::Rejected { code, description }
+                    if code == "invalid_request" && description.contains("refresh_token") =>
+                {
+                    TokenError::InvalidGrant(description)
+                }
+                other => other,
+            })
     }
 
-    /// Asks the provider to revoke `token` (RFC 7009, with its `token_type_hint`):
-    /// `Ok(true)` when confirmed, `Ok(false)` when the provider has no revocation endpoint.
-    ///
-    /// Written against reqwest directly: the `oauth2` crate refuses plain-HTTP revocation
-    /// URLs outright, where this app allows loopback ones (see `secure_endpoint`).
+    /// Asks the provider to end the grant `token` belongs to, the way the connector declares
+    /// (`token_type_hint` is `refresh_token` or `access_token`): `Ok(true)` when confirmed,
+    /// `Ok(false)` when the provider has no revocation endpoint.
     pub async fn revoke(
         &self,
         http: &reqwest::Client,
@@ -199,6 +215,29 @@ impl OAuthClient {
         let Some(revoke_url) = &self.revoke_url else {
             return Ok(false);
         };
+        match self.revocation {
+            Revocation::Rfc7009 => {
+                self.revoke_rfc7009(http, revoke_url, token, token_type_hint)
+                    .await
+            }
+            Revocation::BearerDelete => {
+                self.revoke_by_delete(http, revoke_url, token, token_type_hint)
+                    .await
+            }
+        }
+    }
+
+    /// RFC 7009: POST the token with its hint, the client authenticated.
+    ///
+    /// Written against reqwest directly: the `oauth2` crate refuses plain-HTTP revocation
+    /// URLs outright, where this app allows loopback ones (see `secure_endpoint`).
+    async fn revoke_rfc7009(
+        &self,
+        http: &reqwest::Client,
+        revoke_url: &str,
+        token: &str,
+        token_type_hint: &str,
+    ) -> Result<bool, TokenError> {
         let mut request = http
             .post(revoke_url)
             .header(reqwest::header::ACCEPT, "application/json")
@@ -210,30 +249,65 @@ impl OAuthClient {
             }
             None => request.query(&[("client_id", &self.client_id)]),
         };
-        let response = request.send().await.map_err(|e| TokenError::Unavailable {
-            message: e.without_url().to_string(),
-            retry_after: None,
-        })?;
-        let status = response.status().as_u16();
-        if status == 200 {
-            return Ok(true);
-        }
-        if status == 429 || status >= 500 {
-            return Err(TransportError::Status {
-                status,
-                retry_after: None,
-            }
-            .into());
-        }
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        Err(TokenError::Rejected {
-            code: body["error"].as_str().unwrap_or("http_error").to_owned(),
-            description: body["error_description"]
-                .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("HTTP {status}")),
-        })
+        revocation_answer(request.send().await).await
     }
+
+    /// Canvas style: `DELETE` with a live access token, which ends it and its refresh token.
+    /// Given the refresh token, a fresh access token is fetched first (the stored one has
+    /// most likely expired); a refresh token the provider no longer knows means the grant is
+    /// already gone.
+    async fn revoke_by_delete(
+        &self,
+        http: &reqwest::Client,
+        revoke_url: &str,
+        token: &str,
+        token_type_hint: &str,
+    ) -> Result<bool, TokenError> {
+        let access_token = if token_type_hint == "refresh_token" {
+            match self.refresh(http, token).await {
+                Ok(fresh) => fresh.access_token,
+                Err(TokenError::InvalidGrant(_)) => return Ok(true),
+                Err(other) => return Err(other),
+            }
+        } else {
+            token.to_owned()
+        };
+        let request = http
+            .delete(revoke_url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .bearer_auth(access_token);
+        revocation_answer(request.send().await).await
+    }
+}
+
+/// Reads a revocation endpoint's answer: 200 (or 204) confirms; 429 and 5xx are worth
+/// retrying; anything else is the provider's refusal.
+async fn revocation_answer(
+    sent: Result<reqwest::Response, reqwest::Error>,
+) -> Result<bool, TokenError> {
+    let response = sent.map_err(|e| TokenError::Unavailable {
+        message: e.without_url().to_string(),
+        retry_after: None,
+    })?;
+    let status = response.status().as_u16();
+    if status == 200 || status == 204 {
+        return Ok(true);
+    }
+    if status == 429 || status >= 500 {
+        return Err(TransportError::Status {
+            status,
+            retry_after: None,
+        }
+        .into());
+    }
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    Err(TokenError::Rejected {
+        code: body["error"].as_str().unwrap_or("http_error").to_owned(),
+        description: body["error_description"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("HTTP {status}")),
+    })
 }
 
 fn form_encode(s: &str) -> String {
