@@ -4,6 +4,7 @@
 //!
 //! - [`upstream`]: what every fake upstream shares (content, bookkeeping, replies, server).
 //! - [`drive`]: a fake Google Drive API v3. [`graph`]: a fake Microsoft Graph v1.0.
+//! - [`canvas`]: a fake Canvas LMS (REST API, its OAuth, and a file store for downloads).
 //! - [`oauth_server`]: a real OAuth 2.0 / OpenID Connect provider (npm `oidc-provider`),
 //!   installed by [`node_packages`]; [`moto`]: a real S3-compatible server.
 //! - [`postgres`]: throw-away PostgreSQL databases. [`process`]: `campuscore serve` processes.
@@ -13,6 +14,7 @@
 //! A dev-only crate: the app never depends on it, only its tests and benchmarks do.
 
 pub mod auto_oauth;
+pub mod canvas;
 pub mod drive;
 pub mod fakes;
 pub mod graph;
