@@ -4,6 +4,7 @@ mod accounts;
 mod actions;
 mod admin;
 mod browser;
+mod canvas;
 mod cli;
 mod cloud_drives;
 mod cloud_import;
