@@ -1,6 +1,7 @@
 //! The fake Canvas against Canvas's documented behaviour, over plain HTTP: paging, who sees
 //! what, the 401 variants, throttling. Content, OAuth and files have their own files.
 
+mod connector;
 mod content;
 mod files;
 mod oauth;
