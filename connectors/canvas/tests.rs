@@ -4,9 +4,8 @@
 //! the file store) are tested in the testkit and the app's tests.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
-use async_trait::async_trait;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path, query_param};
@@ -14,10 +13,7 @@ use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 
 use super::connector::CanvasLms;
 use crate::sdk::testing;
-use crate::{
-    ActionContext, Connector, ConnectorDef, ConnectorError, Credentials, DefinedConnector,
-    TokenUpdater,
-};
+use crate::{ActionContext, Connector, ConnectorDef, ConnectorError, DefinedConnector};
 
 fn canvas() -> DefinedConnector<CanvasLms> {
     DefinedConnector::new(CanvasLms::default())
@@ -32,25 +28,8 @@ fn ctx(server: &MockServer) -> ActionContext {
     )
 }
 
-fn ctx_with_refresh(server: &MockServer, calls: &Arc<AtomicUsize>) -> ActionContext {
-    ctx(server).with_token_updater(Arc::new(CountingUpdater {
-        calls: calls.clone(),
-    }))
-}
-
-struct CountingUpdater {
-    calls: Arc<AtomicUsize>,
-}
-
-#[async_trait]
-impl TokenUpdater for CountingUpdater {
-    async fn refresh(&self, stale: &Credentials) -> Result<Credentials, ConnectorError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        assert_eq!(stale.access_token(), Some("stale-token"));
-        Ok(Credentials::new(
-            json!({"access_token": "fresh-token", "refresh_token": "r"}),
-        ))
-    }
+fn ctx_with_refresh(server: &MockServer, updater: &Arc<testing::StaleToFresh>) -> ActionContext {
+    ctx(server).with_token_updater(updater.clone())
 }
 
 /// Matches requests that carry no `Authorization` header.
@@ -60,6 +39,14 @@ impl Match for WithoutAuthorization {
     fn matches(&self, request: &Request) -> bool {
         !request.headers.contains_key("authorization")
     }
+}
+
+async fn read_all(download: &mut crate::Download) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = download.stream.next().await {
+        bytes.extend_from_slice(&chunk.expect("chunk"));
+    }
+    bytes
 }
 
 fn bearer(token: &str) -> wiremock::matchers::HeaderExactMatcher {
@@ -188,16 +175,16 @@ async fn a_401_with_www_authenticate_refreshes_once_and_retries() {
         .expect(1)
         .mount(&server)
         .await;
-    let calls = Arc::new(AtomicUsize::new(0));
+    let updater = Arc::new(testing::StaleToFresh::default());
     let detail = testing::run_json(
         &canvas(),
-        &ctx_with_refresh(&server, &calls),
+        &ctx_with_refresh(&server, &updater),
         "get_course",
         json!({"course_id": 101}),
     )
     .await;
     assert_eq!(detail["name"], "Biology 101");
-    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(updater.calls.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
@@ -208,10 +195,10 @@ async fn a_second_401_with_www_authenticate_means_reconnect() {
         .expect(2)
         .mount(&server)
         .await;
-    let calls = Arc::new(AtomicUsize::new(0));
+    let updater = Arc::new(testing::StaleToFresh::default());
     let error = testing::run_err(
         &canvas(),
-        &ctx_with_refresh(&server, &calls),
+        &ctx_with_refresh(&server, &updater),
         "get_course",
         json!({"course_id": 101}),
     )
@@ -220,7 +207,7 @@ async fn a_second_401_with_www_authenticate_means_reconnect() {
         matches!(error, ConnectorError::AuthExpired { .. }),
         "{error:?}"
     );
-    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(updater.calls.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
@@ -231,10 +218,10 @@ async fn a_401_without_www_authenticate_is_no_access_and_refreshes_nothing() {
         .expect(1)
         .mount(&server)
         .await;
-    let calls = Arc::new(AtomicUsize::new(0));
+    let updater = Arc::new(testing::StaleToFresh::default());
     let error = testing::run_err(
         &canvas(),
-        &ctx_with_refresh(&server, &calls),
+        &ctx_with_refresh(&server, &updater),
         "get_course",
         json!({"course_id": 202}),
     )
@@ -243,7 +230,7 @@ async fn a_401_without_www_authenticate_is_no_access_and_refreshes_nothing() {
         matches!(error, ConnectorError::PermissionDenied { .. }),
         "{error:?}"
     );
-    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    assert_eq!(updater.calls.load(Ordering::SeqCst), 0);
 }
 
 #[tokio::test]
@@ -352,10 +339,7 @@ async fn download_follows_the_redirect_to_the_file_store_without_the_token() {
     .await;
     assert_eq!(download.name, "Syllabus.pdf");
     assert_eq!(download.size, Some(11));
-    let mut bytes = Vec::new();
-    while let Some(chunk) = download.stream.next().await {
-        bytes.extend_from_slice(&chunk.expect("chunk"));
-    }
+    let bytes = read_all(&mut download).await;
     assert_eq!(bytes, b"%PDF-1.7 hi");
 }
 
@@ -397,10 +381,7 @@ async fn pages_come_sanitized_with_plain_text_and_download_as_html_documents() {
         (download.name.as_str(), download.mime_type.as_str()),
         ("Week 1.html", "text/html")
     );
-    let mut bytes = Vec::new();
-    while let Some(chunk) = download.stream.next().await {
-        bytes.extend_from_slice(&chunk.expect("chunk"));
-    }
+    let bytes = read_all(&mut download).await;
     let document = String::from_utf8(bytes).expect("utf-8");
     assert!(document.starts_with("<!DOCTYPE html>") && document.contains("<title>Week 1</title>"));
     assert!(!document.contains("alert"), "{document}");

@@ -5,10 +5,9 @@
 //! 302 to a pre-authenticated URL on a second server.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -19,8 +18,8 @@ use super::connector::OneDrive;
 use super::models::ITEM_SELECT;
 use crate::sdk::testing;
 use crate::{
-    ActionContext, Connector, ConnectorDef, ConnectorError, Credentials, DefinedConnector,
-    Download, FileKind, FileList, Tag, TokenUpdater,
+    ActionContext, Connector, ConnectorDef, ConnectorError, DefinedConnector, Download, FileKind,
+    FileList, Tag,
 };
 
 /// The user's own drive (OneDrive for Business drive ids look like this).
@@ -888,23 +887,6 @@ async fn access_denied_is_permission_denied() {
     );
 }
 
-/// Counts refreshes and hands out `fresh-token`.
-#[derive(Default)]
-struct CountingUpdater {
-    calls: AtomicUsize,
-}
-
-#[async_trait]
-impl TokenUpdater for CountingUpdater {
-    async fn refresh(&self, stale: &Credentials) -> Result<Credentials, ConnectorError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        assert_eq!(stale.access_token(), Some("stale-token"));
-        Ok(Credentials::new(
-            json!({"access_token": "fresh-token", "refresh_token": "r2"}),
-        ))
-    }
-}
-
 fn expired_token() -> ResponseTemplate {
     graph_error(
         401,
@@ -932,7 +914,7 @@ async fn a_401_refreshes_the_token_once_and_retries() {
         .expect(1)
         .mount(&graph)
         .await;
-    let updater = Arc::new(CountingUpdater::default());
+    let updater = Arc::new(testing::StaleToFresh::default());
     let ctx = ctx_with(&graph, &[], "stale-token").with_token_updater(updater.clone());
     let list = run_json(&ctx, "list_files", json!({})).await;
     assert_eq!(ids(&list), [format!("{MY_DRIVE}:01F1")]);
@@ -951,7 +933,7 @@ async fn a_second_401_after_the_refresh_means_reconnect() {
         .expect(2)
         .mount(&graph)
         .await;
-    let updater = Arc::new(CountingUpdater::default());
+    let updater = Arc::new(testing::StaleToFresh::default());
     let ctx = ctx_with(&graph, &[], "stale-token").with_token_updater(updater.clone());
     let error = run_err(&ctx, "list_files", json!({})).await;
     assert!(

@@ -4,13 +4,14 @@
 //! the `testing` feature (the app's tests and the testkit use it too).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
 
 use super::action::{ActionOutput, Download};
 use super::connector::Connector;
-use super::context::{ActionContext, Credentials};
+use super::context::{ActionContext, Credentials, TokenUpdater};
 use super::error::ConnectorError;
 use super::http::{HttpClient, HttpConfig, RetryPolicy};
 use super::settings::ConnectorSettings;
@@ -102,5 +103,24 @@ pub async fn run_err(
         Ok(ActionOutput::Json(value)) => panic!("{action} succeeded: {value}"),
         Ok(ActionOutput::Download(download)) => panic!("{action} succeeded: {download:?}"),
         Err(error) => error,
+    }
+}
+
+/// The app's token refresh, as connector tests need it: counts its calls, expects the
+/// stale token to be `stale-token`, and hands out `fresh-token` (refresh token `r2`).
+#[derive(Debug, Default)]
+pub struct StaleToFresh {
+    /// Refreshes so far.
+    pub calls: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl TokenUpdater for StaleToFresh {
+    async fn refresh(&self, stale: &Credentials) -> Result<Credentials, ConnectorError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        assert_eq!(stale.access_token(), Some("stale-token"));
+        Ok(Credentials::new(
+            serde_json::json!({"access_token": "fresh-token", "refresh_token": "r2"}),
+        ))
     }
 }

@@ -2,10 +2,9 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -18,7 +17,7 @@ use crate::files::Breadcrumb;
 use crate::sdk::testing;
 use crate::{
     ActionContext, ActionOutput, Connector, ConnectorDef, ConnectorError, ConnectorSettings,
-    Credentials, DefinedConnector, FileKind, FileList, Tag, TokenUpdater,
+    DefinedConnector, FileKind, FileList, Tag,
 };
 
 fn echo() -> DefinedConnector<EchoConnector> {
@@ -358,21 +357,6 @@ async fn test_credentials_accepts_valid_keys_and_names_the_identity() {
     ));
 }
 
-/// Counts refreshes and hands out `fresh-token`.
-#[derive(Default)]
-struct CountingUpdater {
-    calls: AtomicUsize,
-}
-
-#[async_trait]
-impl TokenUpdater for CountingUpdater {
-    async fn refresh(&self, stale: &Credentials) -> Result<Credentials, ConnectorError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        assert_eq!(stale.access_token(), Some("stale-token"));
-        Ok(Credentials::new(json!({"access_token": "fresh-token"})))
-    }
-}
-
 #[tokio::test]
 async fn whoami_refreshes_once_after_a_401_and_retries_with_the_new_token() {
     let upstream = MockServer::start().await;
@@ -390,7 +374,7 @@ async fn whoami_refreshes_once_after_a_401_and_retries_with_the_new_token() {
         .expect(1)
         .mount(&upstream)
         .await;
-    let updater = Arc::new(CountingUpdater::default());
+    let updater = Arc::new(testing::StaleToFresh::default());
     let ctx = ctx_with(&upstream.uri(), json!({"access_token": "stale-token"}))
         .with_token_updater(updater.clone());
     let output = echo()
@@ -429,7 +413,7 @@ async fn whoami_reports_auth_expired_when_the_refreshed_token_is_refused_too() {
         .expect(2)
         .mount(&upstream)
         .await;
-    let updater = Arc::new(CountingUpdater::default());
+    let updater = Arc::new(testing::StaleToFresh::default());
     let ctx = ctx_with(&upstream.uri(), json!({"access_token": "stale-token"}))
         .with_token_updater(updater.clone());
     let result = echo().execute_action("whoami", &ctx, Value::Null).await;

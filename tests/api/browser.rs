@@ -5,7 +5,9 @@
 //!   HTMX "Test" button;
 //! - an administrator configures and enables a connector that a user then sees on /settings;
 //! - with the fake Google Drive: import two files of a Drive subfolder into a knowledge folder
-//!   through the cloud-import panel and watch them become `ready` in the file list.
+//!   through the cloud-import panel and watch them become `ready` in the file list;
+//! - with the fake Canvas: connect Canvas LMS, open a course in the cloud-import panel, and
+//!   import two course files and a page, all three becoming `ready`.
 //!
 //! Skips with a notice when /usr/bin/chromium or node is missing, unless CI=true (then it
 //! fails). Screenshots are written to the test's temp dir and copied to
@@ -483,4 +485,211 @@ async fn browser_imports_two_files_from_a_google_drive_subfolder_and_sees_them_r
             "{name} downloaded once: {downloads:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn browser_connects_canvas_and_imports_course_files_and_a_page() {
+    if !browser_ready().await {
+        return;
+    }
+
+    use campuscore::models::entities::{connection, source_file};
+    use campuscore_testkit::canvas::{EnrollmentState, EnrollmentType, FakeCanvas, Host};
+    use campuscore_testkit::upstream::Content as CanvasContent;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+    const CANVAS_CLIENT_ID: &str = "10000000000077";
+    const CANVAS_SECRET: &str = "canvas browser developer key secret";
+
+    let app = spawn_app().await;
+    let email = "ada@example.test";
+    let password = "a long enough password";
+    let user = app.create_user(email, password, false).await;
+    let folder =
+        campuscore::models::folders::create(&app.state.db, user.id, &folder_name("BIO 101"))
+            .await
+            .expect("create the knowledge folder");
+
+    // Ada is a student in Biology 101 (Week 1: three files; a page with a script in it);
+    // Ben is in Chemistry 201, which Ada must not see.
+    let canvas = FakeCanvas::start().await;
+    let term = canvas.add_term("Fall 2026");
+    let ada = canvas.add_user("alovelace", "Ada Lovelace");
+    let ben = canvas.add_user("bfranklin", "Ben Franklin");
+    let biology = canvas.add_course("Biology 101", "BIO-101", term);
+    let chemistry = canvas.add_course("Chemistry 201", "CHEM-201", term);
+    canvas.enroll(
+        ada,
+        biology,
+        EnrollmentType::Student,
+        EnrollmentState::Active,
+    );
+    canvas.enroll(
+        ben,
+        chemistry,
+        EnrollmentType::Student,
+        EnrollmentState::Active,
+    );
+    let week1 = canvas.add_folder(canvas.root_folder(biology), "Week 1");
+    let slides = canvas.add_file(
+        week1,
+        "Cells.pdf",
+        "application/pdf",
+        CanvasContent::synthetic(400 * 1024, 21),
+    );
+    let notes = canvas.add_file(
+        week1,
+        "Notes.txt",
+        "text/plain",
+        "Mitochondria are the powerhouse of the cell.\n",
+    );
+    canvas.add_file(
+        week1,
+        "Extra.csv",
+        "text/csv",
+        "organelle,count\nnucleus,1\n",
+    );
+    canvas.add_file(
+        canvas.root_folder(chemistry),
+        "Titration.pdf",
+        "application/pdf",
+        CanvasContent::synthetic(10 * 1024, 22),
+    );
+    canvas.add_page(
+        biology,
+        "Lab safety",
+        "<h2>Lab safety</h2><p>Wear <b>goggles</b> at all times.</p>\
+         <script>alert('pwned')</script><p>No food in the lab.</p>",
+    );
+    canvas.add_page(biology, "Syllabus notes", "<p>Read chapter 1.</p>");
+    canvas.sign_in_as(ada);
+    canvas.add_developer_key(CANVAS_CLIENT_ID, CANVAS_SECRET, &app.redirect_uri("canvas"));
+    app.set_config("canvas", "CLIENT_ID", CANVAS_CLIENT_ID)
+        .await;
+    app.set_config("canvas", "CLIENT_SECRET", CANVAS_SECRET)
+        .await;
+    app.set_config("canvas", "API_BASE_URL", canvas.base_url())
+        .await;
+
+    let account = "Ada Lovelace (alovelace)";
+    let file_picks = [("Cells.pdf", slides), ("Notes.txt", notes)];
+    let pick_names = serde_json::to_string(&file_picks.map(|(name, _)| name)).expect("json");
+    let page_pick = "Lab safety.html";
+
+    let screenshots = app.dir.path().join("canvas-import-screenshots");
+    let (output, elapsed, kept) = run_browser_script(
+        "canvas_import.mjs",
+        &[
+            ("APP_URL", &app.address),
+            ("EMAIL", email),
+            ("PASSWORD", password),
+            ("FOLDER_NAME", "BIO 101"),
+            ("ACCOUNT", account),
+            ("COURSE", "Biology 101"),
+            ("OTHER_COURSE", "Chemistry 201"),
+            ("SUBFOLDER", "Week 1"),
+            ("FILE_PICKS", &pick_names),
+            ("PAGE_PICK", page_pick),
+        ],
+        &screenshots,
+        "browser-canvas-import",
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "browser: canvas_import.mjs failed ({}) after {elapsed:.1?}; screenshots: {kept}\n\
+         --- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        output.status
+    );
+    eprintln!("browser: canvas_import.mjs passed in {elapsed:.1?}; screenshots: {kept}\n{stdout}");
+
+    // One active connection, made through Canvas's own sign-in (one code exchange).
+    let connections = connection::Entity::find()
+        .filter(connection::Column::UserId.eq(user.id))
+        .all(&app.state.db)
+        .await
+        .expect("query");
+    let summary: Vec<(Option<&str>, &str)> = connections
+        .iter()
+        .map(|c| (c.service_identity.as_deref(), c.status.as_str()))
+        .collect();
+    assert_eq!(summary, vec![(Some(account), "active")], "the connections");
+    assert_eq!(canvas.token_requests(), ["authorization_code"]);
+
+    // The database agrees with the page: three ready rows from Canvas, the files' stored bytes
+    // the ones Canvas served, the page stored without its script.
+    let rows = source_file::Entity::find()
+        .filter(source_file::Column::KnowledgeFolderId.eq(folder.id))
+        .order_by_asc(source_file::Column::Name)
+        .all(&app.state.db)
+        .await
+        .expect("query");
+    let summary: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|r| (r.name.as_str(), r.status.as_str(), r.origin.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("Cells.pdf", "ready", "canvas"),
+            ("Lab safety.html", "ready", "canvas"),
+            ("Notes.txt", "ready", "canvas"),
+        ],
+        "the folder's files (name, status, origin)"
+    );
+    for row in &rows {
+        let stored = app
+            .state
+            .storage
+            .read_all(&row.storage_key)
+            .await
+            .expect("read the stored file");
+        assert_eq!(
+            row.size_bytes as u64,
+            stored.len() as u64,
+            "{} size_bytes",
+            row.name
+        );
+        match file_picks.iter().find(|(name, _)| *name == row.name) {
+            Some((_, id)) => {
+                let served = canvas.content_of(*id);
+                assert_eq!(row.size_bytes as u64, served.len(), "{} size", row.name);
+                assert!(
+                    stored == served.to_bytes(),
+                    "{}: stored bytes differ from what Canvas served",
+                    row.name
+                );
+            }
+            None => {
+                let html = String::from_utf8_lossy(&stored);
+                assert!(row.size_bytes > 0, "{} is empty", row.name);
+                assert!(
+                    !html.to_ascii_lowercase().contains("<script"),
+                    "the stored page keeps its script: {html}"
+                );
+                assert!(
+                    html.contains("goggles") && html.contains("No food in the lab."),
+                    "the stored page lost its text: {html}"
+                );
+            }
+        }
+    }
+
+    // The two files came from the file store, without the token.
+    let store: Vec<_> = canvas
+        .requests()
+        .into_iter()
+        .filter(|r| r.endpoint.map(|e| e.host()) == Some(Host::FileStore))
+        .collect();
+    assert_eq!(
+        store.len(),
+        2,
+        "two downloads from the file store: {store:?}"
+    );
+    assert!(
+        store.iter().all(|r| !r.authorization && r.status < 300),
+        "the file store saw an Authorization header or refused: {store:?}"
+    );
 }

@@ -72,6 +72,19 @@ async fn connection(app: &TestApp, campus: &Campus, user_id: i64, canvas_user: i
         .id
 }
 
+/// Ada's account with an API token and a Canvas connection: `(campus, token, connection)`.
+async fn ada_through_the_api(app: &TestApp) -> (Campus, String, i64) {
+    let user = app
+        .create_user("ada@campus.edu", "a long enough password", false)
+        .await;
+    let token = api_tokens::create(&app.state.db, user.id, "t")
+        .await
+        .expect("token");
+    let campus = campus(app).await;
+    let conn = connection(app, &campus, user.id, campus.ada).await;
+    (campus, token, conn)
+}
+
 async fn run(app: &TestApp, token: &str, conn: i64, action: &str, params: Value) -> (u16, Value) {
     let res = client()
         .post(app.url(&format!("/api/v1/connections/{conn}/actions/{action}")))
@@ -247,14 +260,7 @@ async fn course_files_and_a_page_import_into_a_folder_without_the_token_reaching
 #[tokio::test]
 async fn another_users_course_is_no_access_and_the_connection_stays_active() {
     let app = spawn_app().await;
-    let user = app
-        .create_user("ada@campus.edu", "a long enough password", false)
-        .await;
-    let token = api_tokens::create(&app.state.db, user.id, "t")
-        .await
-        .expect("token");
-    let campus = campus(&app).await;
-    let conn = connection(&app, &campus, user.id, campus.ada).await;
+    let (campus, token, conn) = ada_through_the_api(&app).await;
 
     let (status, own) = run(&app, &token, conn, "list_courses", json!({})).await;
     assert_eq!(status, 200, "{own}");
@@ -287,14 +293,7 @@ async fn another_users_course_is_no_access_and_the_connection_stays_active() {
 #[tokio::test]
 async fn an_expired_hour_token_is_refreshed_once_and_the_refresh_token_is_kept() {
     let app = spawn_app().await;
-    let user = app
-        .create_user("ada@campus.edu", "a long enough password", false)
-        .await;
-    let token = api_tokens::create(&app.state.db, user.id, "t")
-        .await
-        .expect("token");
-    let campus = campus(&app).await;
-    let conn = connection(&app, &campus, user.id, campus.ada).await;
+    let (campus, token, conn) = ada_through_the_api(&app).await;
     let before = creds(&app, &reload(&app, conn).await);
     campus.canvas.expire_access_tokens();
 
@@ -324,14 +323,7 @@ async fn an_expired_hour_token_is_refreshed_once_and_the_refresh_token_is_kept()
 #[tokio::test]
 async fn throttling_of_either_kind_is_try_again_and_harms_nothing() {
     let app = spawn_app().await;
-    let user = app
-        .create_user("ada@campus.edu", "a long enough password", false)
-        .await;
-    let token = api_tokens::create(&app.state.db, user.id, "t")
-        .await
-        .expect("token");
-    let campus = campus(&app).await;
-    let conn = connection(&app, &campus, user.id, campus.ada).await;
+    let (campus, token, conn) = ada_through_the_api(&app).await;
     for kind in [Throttle::Forbidden, Throttle::TooManyRequests] {
         // More throttled answers than the client retries: the action gives up.
         campus.canvas.throttle_next(12, kind);
@@ -355,14 +347,7 @@ async fn throttling_of_either_kind_is_try_again_and_harms_nothing() {
 #[tokio::test]
 async fn disconnecting_deletes_the_grant_at_canvas() {
     let app = spawn_app().await;
-    let user = app
-        .create_user("ada@campus.edu", "a long enough password", false)
-        .await;
-    let token = api_tokens::create(&app.state.db, user.id, "t")
-        .await
-        .expect("token");
-    let campus = campus(&app).await;
-    let conn = connection(&app, &campus, user.id, campus.ada).await;
+    let (campus, token, conn) = ada_through_the_api(&app).await;
     let stored = creds(&app, &reload(&app, conn).await);
     let refresh = token_field(&stored, "refresh_token");
 
