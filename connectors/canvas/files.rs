@@ -199,7 +199,7 @@ pub async fn list(
         Node::Courses => {
             let page = courses_page(canvas, "active", page_token).await?;
             Ok(FileList {
-                files: page.items.iter().map(course_entry).collect(),
+                files: page.items.iter().map(|c| course_entry(canvas, c)).collect(),
                 next_page_token: page.next,
                 breadcrumbs: page_token.is_none().then(Vec::new),
             })
@@ -279,7 +279,7 @@ async fn folder_listing(
         page.items
             .iter()
             .filter(|f| !f.hidden_for_user)
-            .map(file_entry),
+            .map(|f| file_entry(canvas, f)),
     );
     let breadcrumbs = match page_token {
         Some(_) => None,
@@ -346,7 +346,7 @@ pub async fn search(
             .await
             .map_err(|e| names_missing(e, "course", id))?;
         return Ok(FileList {
-            files: page.items.iter().map(file_entry).collect(),
+            files: page.items.iter().map(|f| file_entry(canvas, f)).collect(),
             next_page_token: page.next,
             breadcrumbs: None,
         });
@@ -360,7 +360,7 @@ pub async fn search(
     let mut files = Vec::new();
     for id in active_course_ids(canvas, MAX_SEARCH_COURSES).await? {
         match canvas.get_page::<wire::File>(search_url(id)?).await {
-            Ok(page) => files.extend(page.items.iter().map(file_entry)),
+            Ok(page) => files.extend(page.items.iter().map(|f| file_entry(canvas, f))),
             // A course whose Files are hidden from students is simply not searched.
             Err(ConnectorError::PermissionDenied { .. } | ConnectorError::NotFound { .. }) => {}
             Err(other) => return Err(other),
@@ -377,7 +377,10 @@ pub async fn search(
 pub async fn entry(canvas: &Canvas<'_>, id: &str) -> Result<FileEntry, ConnectorError> {
     match Node::parse("file_id", id)? {
         Node::Courses => Ok(folder(Node::Courses, "Courses", None)),
-        Node::Course(course_id) => Ok(course_entry(&course(canvas, course_id, false).await?)),
+        Node::Course(course_id) => Ok(course_entry(
+            canvas,
+            &course(canvas, course_id, false).await?,
+        )),
         Node::Pages(course_id) => Ok(pages_folder(course_id)),
         Node::Folder(folder_id) => {
             let url = canvas.url(&format!("/folders/{folder_id}"), &[])?;
@@ -391,7 +394,7 @@ pub async fn entry(canvas: &Canvas<'_>, id: &str) -> Result<FileEntry, Connector
             let found = wiki_page(canvas, course, &page.to_string()).await?;
             Ok(page_entry(canvas, course, &found))
         }
-        Node::File(file_id) => Ok(file_entry(&file(canvas, file_id).await?)),
+        Node::File(file_id) => Ok(file_entry(canvas, &file(canvas, file_id).await?)),
     }
 }
 
@@ -408,7 +411,7 @@ pub async fn download(canvas: &Canvas<'_>, id: &str) -> Result<Download, Connect
     match Node::parse("file_id", id)? {
         Node::File(file_id) => {
             let file = file(canvas, file_id).await?;
-            let entry = file_entry(&file);
+            let entry = file_entry(canvas, &file);
             let link = file
                 .url
                 .as_deref()
@@ -508,8 +511,11 @@ fn folder(node: Node, name: &str, modified: Option<chrono::DateTime<chrono::Utc>
     }
 }
 
-fn course_entry(course: &wire::Course) -> FileEntry {
-    folder(Node::Course(course.id), &course_name(course), None)
+fn course_entry(canvas: &Canvas<'_>, course: &wire::Course) -> FileEntry {
+    FileEntry {
+        web_link: canvas.web_link(&format!("/courses/{}", course.id)),
+        ..folder(Node::Course(course.id), &course_name(course), None)
+    }
 }
 
 fn pages_folder(course_id: u64) -> FileEntry {
@@ -526,7 +532,7 @@ fn folder_entry(f: &wire::Folder) -> FileEntry {
     }
 }
 
-fn file_entry(f: &wire::File) -> FileEntry {
+fn file_entry(canvas: &Canvas<'_>, f: &wire::File) -> FileEntry {
     let name = if f.display_name.trim().is_empty() {
         f.filename.clone()
     } else {
@@ -555,7 +561,7 @@ fn file_entry(f: &wire::File) -> FileEntry {
         revision: f
             .updated_at
             .map(|t| format!("{}/{}", t.to_rfc3339(), f.size.unwrap_or(0))),
-        web_link: None,
+        web_link: canvas.web_link(&format!("/files/{}", f.id)),
         parent_id: f.folder_id.map(|p| Node::Folder(p).to_id()),
         can_download: !f.locked_for_user && f.url.as_deref().is_some_and(|u| !u.is_empty()),
     }

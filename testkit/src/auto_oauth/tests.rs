@@ -157,7 +157,7 @@ async fn authorize_then_token_with_pkce_gives_a_token_the_fake_drive_accepts() {
 }
 
 #[tokio::test]
-async fn a_wrong_client_is_refused_and_microsoft_tokens_open_the_fake_graph() {
+async fn a_wrong_client_is_refused_and_each_providers_sign_in_opens_its_fake() {
     let fakes = Fakes::start(&Options::default()).expect("the fakes start");
     let microsoft = &fakes.microsoft;
     let (verifier, challenge) = pkce("b");
@@ -220,4 +220,69 @@ async fn a_wrong_client_is_refused_and_microsoft_tokens_open_the_fake_graph() {
     assert!(commands.contains(
         "campuscore config set google-drive CLIENT_SECRET fake-client-secret --secret\n"
     ));
+    assert!(
+        commands.contains(&format!(
+            "campuscore config set canvas API_BASE_URL {}\n",
+            fakes.canvas.base_url()
+        )),
+        "{commands}"
+    );
+
+    // Canvas signs Dana in on its own instance, for the app's callback only, and she sees
+    // her two courses, not the third.
+    let redirect = "http://127.0.0.1:8000/api/connectors/canvas/callback";
+    let authorize = client()
+        .get(format!(
+            "{}/login/oauth2/auth?client_id=campuscore-fakes&response_type=code&state=s&redirect_uri={redirect}",
+            fakes.canvas.base_url()
+        ))
+        .send()
+        .await
+        .expect("the fake Canvas answers");
+    assert_eq!(authorize.status(), 302);
+    let back = authorize.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    assert!(back.starts_with(redirect), "{back}");
+    let code = url::Url::parse(&back)
+        .expect("url")
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("a code");
+    let token: Value = client()
+        .post(format!("{}/login/oauth2/token", fakes.canvas.base_url()))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", "campuscore-fakes"),
+            ("client_secret", "fake-client-secret"),
+            ("redirect_uri", redirect),
+            ("code", code.as_str()),
+        ])
+        .send()
+        .await
+        .expect("token answers")
+        .json()
+        .await
+        .expect("JSON");
+    let courses: Value = client()
+        .get(format!("{}/api/v1/courses", fakes.canvas.base_url()))
+        .bearer_auth(token["access_token"].as_str().expect("an access token"))
+        .send()
+        .await
+        .expect("the fake Canvas answers")
+        .json()
+        .await
+        .expect("JSON");
+    let names: Vec<&str> = courses
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["BIO 101 — Cell Biology", "CHEM 110 — General Chemistry"]
+    );
 }

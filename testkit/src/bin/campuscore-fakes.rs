@@ -1,6 +1,7 @@
 //! `campuscore-fakes`: a fake Google Drive and a fake OneDrive (Microsoft Graph) with sample
-//! files, each behind an OAuth server that approves at once, for clicking through connect →
-//! browse → import without a Google or Microsoft account. Prints the URLs and the
+//! files, each behind an OAuth server that approves at once, and a fake Canvas LMS with a
+//! sample course, for clicking through connect → browse → import without a Google,
+//! Microsoft or Canvas account. Prints the URLs and the
 //! `campuscore config set` commands to paste, then runs until Ctrl-C.
 
 use campuscore_testkit::fakes::{Fakes, Options};
@@ -18,6 +19,8 @@ async fn main() -> anyhow::Result<()> {
             "Microsoft OAuth (auto-approves)",
             fakes.microsoft.base_url(),
         ),
+        ("Fake Canvas (sign-in approves)", fakes.canvas.base_url()),
+        ("Fake Canvas file store", fakes.canvas.file_store_url()),
     ];
     for (name, url) in servers {
         println!("{name:<32} {url}");
@@ -27,8 +30,8 @@ async fn main() -> anyhow::Result<()> {
     println!();
     print!("{}", fakes.config_commands());
     println!();
-    println!("Then connect Google Drive or OneDrive in campuscore: the sign-in comes straight");
-    println!("back approved. Ctrl-C stops the fakes (their files and tokens are not kept).");
+    println!("Then connect Google Drive, OneDrive or Canvas LMS in campuscore: the sign-in comes");
+    println!("straight back approved. Ctrl-C stops the fakes (files and tokens are not kept).");
     tokio::signal::ctrl_c().await?;
     Ok(())
 }

@@ -1,7 +1,13 @@
 //! The sample files the `campuscore-fakes` binary starts with: a few folders and files of
-//! several kinds in each fake, so that browsing, searching, paging into a subfolder,
+//! several kinds in each fake (and a course with pages, modules, assignments and
+//! announcements in the fake Canvas), so that browsing, searching, paging into a subfolder,
 //! exporting a Google Doc and importing a PDF can all be tried.
 
+use chrono::Duration as Days;
+
+use crate::canvas::{
+    EnrollmentState, EnrollmentType, FakeCanvas, ModuleItemContent, SubmissionState,
+};
 use crate::drive::{self, Content, FakeDrive};
 use crate::graph::{self, FakeGraph};
 
@@ -115,4 +121,87 @@ pub fn seed_graph(graph: &FakeGraph) {
     let shared = graph.add_folder(&root, "Shared lab protocols");
     graph.add_file(&shared, "Protocol.pdf", PDF, pdf("Shared lab protocol"));
     graph.share_with_me(&shared);
+}
+
+/// Canvas: Dana is a student in BIO 101 (course files with a Week 1 folder, pages, a module,
+/// assignments — one graded — and announcements) and a TA in CHEM 110; a third course she
+/// is not enrolled in stays invisible. Returns Dana's user id (the one sign-in approves).
+pub fn seed_canvas(canvas: &FakeCanvas) -> i64 {
+    let term = canvas.add_term("Fall 2026");
+    let dana = canvas.add_user("dana", "Dana Developer");
+    let sam = canvas.add_user("sam", "Sam Colleague");
+    let biology = canvas.add_course("BIO 101 — Cell Biology", "BIO-101", term);
+    let chemistry = canvas.add_course("CHEM 110 — General Chemistry", "CHEM-110", term);
+    let physics = canvas.add_course("PHYS 201 — Mechanics", "PHYS-201", term);
+    canvas.enroll(
+        dana,
+        biology,
+        EnrollmentType::Student,
+        EnrollmentState::Active,
+    );
+    canvas.enroll(dana, chemistry, EnrollmentType::Ta, EnrollmentState::Active);
+    canvas.enroll(
+        sam,
+        physics,
+        EnrollmentType::Student,
+        EnrollmentState::Active,
+    );
+    canvas.set_syllabus(
+        biology,
+        "<h2>BIO 101</h2><p>Lectures Monday and Wednesday; labs on <b>Friday</b>.</p>",
+    );
+    let files = canvas.root_folder(biology);
+    canvas.add_file(files, "Syllabus.pdf", PDF, pdf("BIO 101 Syllabus"));
+    let week1 = canvas.add_folder(files, "Week 1");
+    canvas.add_file(week1, "Cells.pdf", PDF, pdf("Cells and organelles"));
+    canvas.add_file(
+        week1,
+        "Reading.docx",
+        DOCX,
+        Content::synthetic(48 * 1024, 31),
+    );
+    let notes = "Week 1: the cell membrane, the nucleus and the mitochondria.\n";
+    canvas.add_file(week1, "Notes.txt", "text/plain", notes);
+    let (_, overview) = canvas.add_page(
+        biology,
+        "Week 1 overview",
+        "<h2>Week 1</h2><p>Read chapter 1 and <a href=\"/courses/1/files\">the slides</a>.</p>",
+    );
+    canvas.add_page(
+        biology,
+        "Lab safety",
+        "<p>Wear <b>goggles</b> at all times.</p><p>No food in the lab.</p>",
+    );
+    let module = canvas.add_module(biology, "Week 1 — Cells");
+    canvas.add_module_item(module, "Overview", ModuleItemContent::Page(overview));
+    let now = canvas.now();
+    let essay = canvas.add_assignment(
+        biology,
+        "Essay: the cell membrane",
+        "<p>800 words on how the membrane chooses what to let in.</p>",
+        Some(now + Days::days(5)),
+        20.0,
+    );
+    let quiz = canvas.add_assignment(
+        biology,
+        "Quiz 1",
+        "<p>Ten questions.</p>",
+        Some(now - Days::days(2)),
+        10.0,
+    );
+    canvas.set_submission(quiz, dana, SubmissionState::Graded, Some(9.0));
+    canvas.add_module_item(module, "Essay", ModuleItemContent::Assignment(essay));
+    canvas.add_announcement(
+        biology,
+        "Lab moved to room 204",
+        "<p>This Friday's lab is in room 204.</p>",
+        now - Days::days(1),
+    );
+    canvas.add_announcement(
+        chemistry,
+        "Office hours",
+        "<p>Tuesdays 2–4 pm.</p>",
+        now - Days::days(3),
+    );
+    dana
 }

@@ -371,6 +371,10 @@ async fn course_files_browse_page_search_and_download() {
         (entry["size"].as_u64(), entry["can_download"].as_bool()),
         (Some(300_000), Some(true))
     );
+    assert_eq!(
+        entry["web_link"],
+        format!("{}/files/{pdf}", school.canvas.base_url())
+    );
 
     let output = canvas
         .execute_action(
