@@ -84,8 +84,8 @@ impl<'a> Canvas<'a> {
     }
 
     /// Course HTML from this instance, sanitized, with its plain text.
-    pub fn rich_text(&self, raw: &str) -> super::html::RichText {
-        super::html::RichText::from_canvas(raw, &self.base)
+    pub fn rich_text(&self, raw: &str) -> crate::RichText {
+        crate::RichText::from_html(raw, &self.base)
     }
 
     /// A page of the instance's web interface (`/courses/12/pages/intro`), for links.

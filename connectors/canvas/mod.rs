@@ -8,7 +8,6 @@
 //! - `api.rs`: URLs, `Link`-header paging kept on the instance, Canvas's two kinds of 401
 //!   and two kinds of throttling, and downloads that leave the bearer token behind;
 //! - `wire.rs`: Canvas's JSON; `models.rs`: what the actions return;
-//! - `html.rs`: course HTML sanitized (ammonia) and as plain text;
 //! - `actions.rs`: the fourteen read-only actions and the `FileSource` for cloud import;
 //! - `files.rs`: course files as a drive (courses → folders and files, plus pages).
 
@@ -16,7 +15,6 @@ mod actions;
 mod api;
 mod connector;
 mod files;
-mod html;
 mod models;
 #[cfg(test)]
 mod tests;

@@ -7,8 +7,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::api::Canvas;
-use super::html::RichText;
 use super::wire;
+use crate::RichText;
 
 /// An enrollment term.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -1,5 +1,5 @@
 //! The connector framework: specs, typed actions, the registry, errors, the shared HTTP
-//! client, action context, credential forms and redaction. Connectors live in sibling
+//! client, action context, credential forms, redaction and sanitized HTML. Connectors live in sibling
 //! folders and use only what this module exports.
 
 pub mod action;
@@ -9,6 +9,7 @@ pub mod context;
 pub mod error;
 pub mod files;
 pub mod form;
+pub mod html;
 pub mod http;
 pub mod input;
 pub mod quickxor;
@@ -34,6 +35,7 @@ pub use files::{
     SearchRequest, validated,
 };
 pub use form::{FieldErrors, form_input_from_json, validate_form};
+pub use html::RichText;
 pub use http::{HttpClient, HttpConfig, RetryPolicy, install_crypto_provider};
 pub use input::NoInput;
 pub use quickxor::QuickXor;

@@ -86,13 +86,41 @@ pub async fn json_body<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// Parses `Retry-After` as delta seconds or an HTTP date (a date in the past means zero).
+/// How long a service asks us to wait: `Retry-After` as delta seconds or an HTTP date (a
+/// date in the past means zero), else `X-RateLimit-Reset` (ServiceNow, GitHub and others)
+/// as the epoch second the limit resets at, or as seconds from now when it is too small to
+/// be a date.
 pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
+    retry_after_header(headers).or_else(|| rate_limit_reset(headers))
+}
+
+fn retry_after_header(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
     let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// Epoch seconds above this are dates (2001-09-09); below, seconds from now.
+const EPOCH_THRESHOLD: u64 = 1_000_000_000;
+
+fn rate_limit_reset(headers: &HeaderMap) -> Option<Duration> {
+    let value: u64 = headers
+        .get("x-ratelimit-reset")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    if value < EPOCH_THRESHOLD {
+        return Some(Duration::from_secs(value));
+    }
+    let when = SystemTime::UNIX_EPOCH + Duration::from_secs(value);
     Some(
         when.duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO),
@@ -177,6 +205,29 @@ mod tests {
         );
         assert_eq!(parse_retry_after(&headers("soon")), None);
         assert_eq!(parse_retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn x_ratelimit_reset_counts_when_retry_after_is_absent() {
+        let mut map = HeaderMap::new();
+        let reset = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs()
+            + 40;
+        map.insert(
+            "x-ratelimit-reset",
+            HeaderValue::from_str(&reset.to_string()).expect("valid header"),
+        );
+        let wait = parse_retry_after(&map).expect("a wait");
+        assert!(wait > Duration::from_secs(35) && wait <= Duration::from_secs(40));
+        map.insert("x-ratelimit-reset", HeaderValue::from_static("12"));
+        assert_eq!(parse_retry_after(&map), Some(Duration::from_secs(12)));
+        map.insert(RETRY_AFTER, HeaderValue::from_static("3"));
+        assert_eq!(parse_retry_after(&map), Some(Duration::from_secs(3)));
+        map.insert("x-ratelimit-reset", HeaderValue::from_static("1000000001"));
+        map.remove(RETRY_AFTER);
+        assert_eq!(parse_retry_after(&map), Some(Duration::ZERO));
     }
 
     #[test]

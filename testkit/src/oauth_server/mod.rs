@@ -129,9 +129,12 @@ impl OAuthServer {
         // Keep draining stdout so the child never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
 
+        // No idle connections: Node closes a kept-alive socket after 5 s, and a request sent
+        // on it just then fails with `IncompleteMessage` (seen on a loaded CI machine).
         let http = crate::http_client_builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(0)
             .build()
             .expect("an HTTP client");
         let discovery: serde_json::Value = http

@@ -1,17 +1,18 @@
-//! Course HTML (pages, syllabi, announcements, assignment descriptions) as it leaves the
-//! connector: sanitized HTML for people and documents, plain text for agents.
+//! HTML written in an outside service (course pages, syllabi, announcements, knowledge
+//! articles) as it leaves a connector: sanitized HTML for people and documents, plain text
+//! for agents — [`RichText`], one shape every connector returns.
 //!
-//! Teachers write this HTML and anyone can paste anything into it, so it is never passed on
-//! raw: [`RichText::from_canvas`] runs it through ammonia's allow-list (no script, style,
-//! iframes, forms, event handlers or `javascript:` URLs; links get `rel="noopener
-//! noreferrer"`; relative links are made absolute on the instance). The plain text is read
+//! Anyone can paste anything into such HTML, so it is never passed on raw:
+//! [`RichText::from_html`] runs it through ammonia's allow-list (no script, style, iframes,
+//! forms, event handlers or `javascript:` URLs; links get `rel="noopener noreferrer"`;
+//! relative links are made absolute on the service's host). The plain text is read
 //! from the sanitized HTML, which html5ever serialized: tags are well formed, attribute
 //! values are double-quoted, and text escapes only `&amp;`, `&lt;`, `&gt;` and `&nbsp;`.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// HTML written in Canvas, sanitized, with its plain text.
+/// HTML from an outside service, sanitized, with its plain text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RichText {
     /// The HTML after sanitizing: safe to store and to show in a browser.
@@ -22,8 +23,8 @@ pub struct RichText {
 }
 
 impl RichText {
-    /// Sanitizes `raw` (from the instance at `base`, which relative links point into).
-    pub fn from_canvas(raw: &str, base: &url::Url) -> Self {
+    /// Sanitizes `raw` (from the service at `base`, which relative links point into).
+    pub fn from_html(raw: &str, base: &url::Url) -> Self {
         let html = sanitize(raw, base);
         let text = plain_text(&html);
         Self { html, text }
@@ -255,7 +256,7 @@ mod tests {
             <iframe src="https://evil.example/x"></iframe><style>p{}</style>
             <a href="javascript:alert(1)">click</a> <img src=x onerror="alert(2)">
             <form action="https://evil.example"><input name=p></form>"#;
-        let rich = RichText::from_canvas(raw, &base());
+        let rich = RichText::from_html(raw, &base());
         for banned in [
             "<script",
             "onclick",
@@ -280,7 +281,7 @@ mod tests {
 
     #[test]
     fn relative_links_point_into_the_instance_and_do_not_leak_the_opener() {
-        let rich = RichText::from_canvas(r#"<a href="/courses/12/files/34">Slides</a>"#, &base());
+        let rich = RichText::from_html(r#"<a href="/courses/12/files/34">Slides</a>"#, &base());
         assert!(
             rich.html
                 .contains(r#"href="https://canvas.example.edu/courses/12/files/34""#),
@@ -303,7 +304,7 @@ mod tests {
         let raw = "<h2>Syllabus</h2><p>Office hours:&nbsp;Mon &amp; Wed,\n  2&ndash;4 pm</p>\
                    <ul><li>Read ch. 1</li><li>Quiz &lt;10 min&gt;</li></ul>\
                    <pre>let x = 1;\n  x + 1</pre><p>Bye</p>";
-        let rich = RichText::from_canvas(raw, &base());
+        let rich = RichText::from_html(raw, &base());
         assert_eq!(
             rich.text,
             "Syllabus\n\nOffice hours: Mon & Wed, 2–4 pm\n\n- Read ch. 1\n- Quiz <10 min>\n\n\
@@ -315,7 +316,7 @@ mod tests {
 
     #[test]
     fn attribute_values_with_angle_brackets_do_not_end_the_tag() {
-        let rich = RichText::from_canvas(
+        let rich = RichText::from_html(
             r#"<p title="a > b">x &gt; y</p><a href="https://e.example/?q=1&amp;r=2" title="<>">q</a>"#,
             &base(),
         );
