@@ -5,6 +5,7 @@
 //! - [`upstream`]: what every fake upstream shares (content, bookkeeping, replies, server).
 //! - [`drive`]: a fake Google Drive API v3. [`graph`]: a fake Microsoft Graph v1.0.
 //! - [`canvas`]: a fake Canvas LMS (REST API, its OAuth, and a file store for downloads).
+//! - [`servicenow`]: a fake ServiceNow instance (Table API, encoded queries, ACLs, its OAuth).
 //! - [`oauth_server`]: a real OAuth 2.0 / OpenID Connect provider (npm `oidc-provider`),
 //!   installed by [`node_packages`]; [`moto`]: a real S3-compatible server.
 //! - [`postgres`]: throw-away PostgreSQL databases. [`process`]: `campuscore serve` processes.
@@ -23,6 +24,7 @@ pub mod node_packages;
 pub mod oauth_server;
 pub mod postgres;
 pub mod process;
+pub mod servicenow;
 pub mod upstream;
 
 /// An HTTP client for tests and benchmarks to talk to the app and the peers, on the
