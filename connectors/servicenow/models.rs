@@ -331,7 +331,8 @@ pub struct RequestStatus {
     pub opened_at: Option<DateTime<Utc>>,
     /// For a request, its items.
     pub items: Vec<RequestItemStatus>,
-    /// The approvals asked for.
+    /// The approvals asked for, as far as the instance lets you read them (approvers and
+    /// `itil` users usually; requesters often not).
     pub approvals: Vec<ApprovalStatus>,
 }
 

@@ -18,6 +18,7 @@ mod rate_limits;
 mod rotation;
 mod schema;
 mod serve_process;
+mod servicenow;
 mod shell;
 mod storage_s3;
 mod token_refresh;
