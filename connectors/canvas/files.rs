@@ -439,7 +439,7 @@ pub async fn download(canvas: &Canvas<'_>, id: &str) -> Result<Download, Connect
             let found = wiki_page(canvas, course, &page.to_string()).await?;
             let entry = page_entry(canvas, course, &found);
             let body = canvas.rich_text(found.body.as_deref().unwrap_or_default());
-            let document = html_document(&found.title, &body.html);
+            let document = crate::sdk::html::document(&found.title, None, &body.html);
             let bytes = Bytes::from(document.into_bytes());
             let size = bytes.len() as u64;
             let stream = futures_util::stream::once(async move { Ok(bytes) }).boxed();
@@ -450,22 +450,6 @@ pub async fn download(canvas: &Canvas<'_>, id: &str) -> Result<Download, Connect
             format!("`file_id`: `{id}` is a folder; list it with `list_course_files`"),
         )),
     }
-}
-
-/// A standalone HTML document around a page's sanitized body.
-fn html_document(title: &str, body_html: &str) -> String {
-    let title = escape(title);
-    format!(
-        "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n\
-         </head>\n<body>\n<h1>{title}</h1>\n{body_html}\n</body>\n</html>\n"
-    )
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// The icon of an entry: pages are documents; everything else by its MIME type.
@@ -639,12 +623,5 @@ mod tests {
                 "{raw}: {error:?}"
             );
         }
-    }
-
-    #[test]
-    fn page_documents_escape_the_title() {
-        let doc = html_document("Week <1> & \"more\"", "<p>x</p>");
-        assert!(doc.contains("<title>Week &lt;1&gt; &amp; &quot;more&quot;</title>"));
-        assert!(doc.contains("<p>x</p>"));
     }
 }

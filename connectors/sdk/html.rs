@@ -31,6 +31,28 @@ impl RichText {
     }
 }
 
+/// A standalone HTML document around sanitized `body_html`: the title as `<title>` and
+/// `<h1>`, then `lead` (a reference number, say) as a paragraph when given. Used when a
+/// page or an article is imported into a knowledge folder.
+pub fn document(title: &str, lead: Option<&str>, body_html: &str) -> String {
+    let title = escape(title);
+    let lead = lead
+        .map(|lead| format!("<p>{}</p>\n", escape(lead)))
+        .unwrap_or_default();
+    format!(
+        "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n\
+         </head>\n<body>\n<h1>{title}</h1>\n{lead}{body_html}\n</body>\n</html>\n"
+    )
+}
+
+/// `text` with `&`, `<`, `>` and `"` escaped, for HTML text and attribute values.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 fn sanitize(raw: &str, base: &url::Url) -> String {
     let mut builder = ammonia::Builder::default();
     builder
@@ -312,6 +334,15 @@ mod tests {
             "html was {}",
             rich.html
         );
+    }
+
+    #[test]
+    fn documents_escape_the_title_and_the_lead() {
+        let doc = document("Week <1> & \"more\"", Some("KB<1>"), "<p>x</p>");
+        assert!(doc.starts_with("<!DOCTYPE html>"));
+        assert!(doc.contains("<title>Week &lt;1&gt; &amp; &quot;more&quot;</title>"));
+        assert!(doc.contains("<p>KB&lt;1&gt;</p>\n<p>x</p>"));
+        assert!(!document("t", None, "<p>x</p>").contains("<p></p>"));
     }
 
     #[test]

@@ -304,25 +304,12 @@ pub async fn download(instance: &Instance<'_>, raw: &str) -> Result<Download, Co
     let row = article(instance, "file_id", raw).await?;
     let summary = ArticleSummary::from_row(instance, &row);
     let body = instance.rich_text(&row.text.value);
-    let title = escape(&summary.title);
-    let document = format!(
-        "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n\
-         </head>\n<body>\n<h1>{title}</h1>\n<p>{}</p>\n{}\n</body>\n</html>\n",
-        escape(&summary.number),
-        body.html
-    );
+    let document = crate::sdk::html::document(&summary.title, Some(&summary.number), &body.html);
     let bytes = Bytes::from(document.into_bytes());
     let size = bytes.len() as u64;
     let stream = futures_util::stream::once(async move { Ok(bytes) }).boxed();
     let entry = article_entry(&summary);
     Ok(Download::new(entry.name, entry.mime_type, stream).with_size(size))
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 fn folder(id: String, name: &str, parent: Option<&str>) -> FileEntry {

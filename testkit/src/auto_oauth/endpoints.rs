@@ -5,11 +5,10 @@ use std::collections::HashMap;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::json;
-use sha2::{Digest as _, Sha256};
 use url::Url;
+
+use crate::upstream::oauth::{client_credentials, redirect_back, s256};
 
 use super::{ACCESS_TOKEN_SECONDS, Authority, CODE_LIFETIME, Grant};
 
@@ -49,7 +48,7 @@ pub(super) async fn authorize(req: HttpRequest, authority: web::Data<Authority>)
     let state = get("state");
     if get("response_type") != Some("code") {
         let description = "only response_type=code is supported";
-        return back(
+        return redirect_back(
             redirect,
             state,
             Err(("unsupported_response_type", description)),
@@ -59,11 +58,11 @@ pub(super) async fn authorize(req: HttpRequest, authority: web::Data<Authority>)
         (Some(challenge), Some("S256")) => Some(challenge.to_owned()),
         (Some(_), _) => {
             let description = "code_challenge_method must be S256";
-            return back(redirect, state, Err(("invalid_request", description)));
+            return redirect_back(redirect, state, Err(("invalid_request", description)));
         }
         (None, Some(_)) => {
             let description = "code_challenge_method without code_challenge";
-            return back(redirect, state, Err(("invalid_request", description)));
+            return redirect_back(redirect, state, Err(("invalid_request", description)));
         }
         (None, None) => None,
     };
@@ -76,30 +75,7 @@ pub(super) async fn authorize(req: HttpRequest, authority: web::Data<Authority>)
         issued: std::time::Instant::now(),
     };
     authority.lock().codes.insert(code.clone(), grant);
-    back(redirect, state, Ok(&code))
-}
-
-/// 302 to the client: with `code`, or with `error` and its description; `state` as sent.
-fn back(
-    mut redirect: Url,
-    state: Option<&str>,
-    outcome: Result<&str, (&str, &str)>,
-) -> HttpResponse {
-    {
-        let mut query = redirect.query_pairs_mut();
-        match outcome {
-            Ok(code) => query.append_pair("code", code),
-            Err((error, description)) => query
-                .append_pair("error", error)
-                .append_pair("error_description", description),
-        };
-        if let Some(state) = state {
-            query.append_pair("state", state);
-        }
-    }
-    HttpResponse::Found()
-        .insert_header((header::LOCATION, redirect.as_str()))
-        .finish()
+    redirect_back(redirect, state, Ok(&code))
 }
 
 /// `POST /token`: `authorization_code` and `refresh_token`.
@@ -110,7 +86,13 @@ pub(super) async fn token(
 ) -> HttpResponse {
     let form = params(&body);
     let client = &authority.client;
-    if client_of(&req, &form) != Some((client.id.clone(), client.secret.clone())) {
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
+    if client_credentials(authorization, &form)
+        != (Some(client.id.clone()), Some(client.secret.clone()))
+    {
         return oauth_error(401, "invalid_client", "unknown client or wrong secret");
     }
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
@@ -129,7 +111,7 @@ pub(super) async fn token(
             }
             if let Some(challenge) = &grant.challenge {
                 let verifier = field("code_verifier");
-                let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+                let computed = s256(verifier);
                 if verifier.is_empty() || computed != *challenge {
                     return oauth_error(400, "invalid_grant", "PKCE verification failed");
                 }
@@ -159,30 +141,6 @@ pub(super) async fn token(
             "grant_type must be authorization_code or refresh_token",
         ),
     }
-}
-
-/// The client's id and secret: HTTP Basic (each part form-urlencoded, RFC 6749 §2.3.1),
-/// else `client_id` and `client_secret` in the form.
-fn client_of(req: &HttpRequest, form: &HashMap<String, String>) -> Option<(String, String)> {
-    let basic = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Basic "));
-    if let Some(encoded) = basic {
-        let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
-        let (id, secret) = decoded.split_once(':')?;
-        let unescape = |part: &str| {
-            url::form_urlencoded::parse(part.as_bytes())
-                .next()
-                .map_or_else(String::new, |(text, _)| text.into_owned())
-        };
-        return Some((unescape(id), unescape(secret)));
-    }
-    Some((
-        form.get("client_id")?.clone(),
-        form.get("client_secret")?.clone(),
-    ))
 }
 
 /// A new access token (let in by the fake API from now on) and the token response.

@@ -5,13 +5,12 @@
 //! (`Canvas::Oauth::RequestError`): `invalid_client` 401, everything else 400.
 
 use actix_web::HttpResponse;
-use actix_web::http::{StatusCode, header};
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use actix_web::http::StatusCode;
 use chrono::Duration as Span;
 use serde_json::json;
-use sha2::{Digest as _, Sha256};
 use url::Url;
+
+use crate::upstream::oauth::{client_credentials, redirect_back, s256};
 
 use super::errors::{json_response, oauth_error};
 use super::routes::{Answer, Call, authenticate, token_of};
@@ -77,7 +76,7 @@ pub(super) fn authorize(shared: &Shared, call: &Call) -> Answer {
     let state_param = get("state");
     if get("response_type") != Some("code") {
         let description = "Only response_type=code is permitted";
-        return Ok(back(
+        return Ok(redirect_back(
             redirect,
             state_param,
             Err(("unsupported_response_type", description)),
@@ -87,7 +86,7 @@ pub(super) fn authorize(shared: &Shared, call: &Call) -> Answer {
         (Some(challenge), Some("S256")) => Some(challenge.to_owned()),
         (Some(_), _) => {
             let description = "code_challenge_method must be S256";
-            return Ok(back(
+            return Ok(redirect_back(
                 redirect,
                 state_param,
                 Err(("invalid_request", description)),
@@ -113,7 +112,7 @@ pub(super) fn authorize(shared: &Shared, call: &Call) -> Answer {
             expires,
         },
     );
-    Ok(back(redirect, state_param, Ok(&code)))
+    Ok(redirect_back(redirect, state_param, Ok(&code)))
 }
 
 /// Canvas accepts a redirect URI on the developer key's host or one of its subdomains.
@@ -127,29 +126,6 @@ fn redirect_matches(registered: &str, asked: &Url) -> bool {
     got == want || got.ends_with(&format!(".{want}"))
 }
 
-/// 302 to the client with `code`, or with `error` and `error_description`; `state` as sent.
-fn back(
-    mut redirect: Url,
-    state: Option<&str>,
-    outcome: Result<&str, (&str, &str)>,
-) -> HttpResponse {
-    {
-        let mut query = redirect.query_pairs_mut();
-        match outcome {
-            Ok(code) => query.append_pair("code", code),
-            Err((error, description)) => query
-                .append_pair("error", error)
-                .append_pair("error_description", description),
-        };
-        if let Some(state) = state {
-            query.append_pair("state", state);
-        }
-    }
-    HttpResponse::Found()
-        .insert_header((header::LOCATION, redirect.as_str()))
-        .finish()
-}
-
 /// `POST /login/oauth2/token`.
 pub(super) fn token(shared: &Shared, call: &Call, body: &[u8]) -> Answer {
     let form: std::collections::HashMap<String, String> = url::form_urlencoded::parse(body)
@@ -158,7 +134,7 @@ pub(super) fn token(shared: &Shared, call: &Call, body: &[u8]) -> Answer {
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
     let mut state = shared.lock();
     state.token_requests.push(field("grant_type").to_owned());
-    let (client_id, secret) = client_of(call, &form);
+    let (client_id, secret) = client_credentials(call.authorization.as_deref(), &form);
     let Some(key) = state
         .keys
         .iter()
@@ -203,7 +179,7 @@ pub(super) fn token(shared: &Shared, call: &Call, body: &[u8]) -> Answer {
             }
             if let Some(challenge) = &code.challenge {
                 let verifier = field("code_verifier");
-                let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+                let computed = s256(verifier);
                 if verifier.is_empty() || computed != *challenge {
                     return bad("invalid_grant", "invalid code_verifier");
                 }
@@ -246,26 +222,6 @@ pub(super) fn token(shared: &Shared, call: &Call, body: &[u8]) -> Answer {
             "The grant_type you requested is not currently supported",
         ),
     }
-}
-
-/// The client's id and secret: HTTP Basic, else `client_id` and `client_secret` in the form.
-fn client_of(
-    call: &Call,
-    form: &std::collections::HashMap<String, String>,
-) -> (Option<String>, Option<String>) {
-    let basic = call
-        .authorization
-        .as_deref()
-        .and_then(|value| value.strip_prefix("Basic "))
-        .and_then(|encoded| STANDARD.decode(encoded.trim()).ok())
-        .and_then(|decoded| String::from_utf8(decoded).ok());
-    if let Some((id, secret)) = basic.as_deref().and_then(|d| d.split_once(':')) {
-        return (Some(id.to_owned()), Some(secret.to_owned()));
-    }
-    (
-        form.get("client_id").cloned(),
-        form.get("client_secret").cloned(),
-    )
 }
 
 /// Canvas's token response; a refresh answers without `refresh_token`.

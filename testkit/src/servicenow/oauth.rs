@@ -21,13 +21,14 @@
 use std::collections::HashMap;
 
 use actix_web::HttpResponse;
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Duration as Span;
 use serde_json::json;
-use sha2::{Digest as _, Sha256};
 use url::Url;
+
+use crate::upstream::oauth::{client_credentials, redirect_back, s256};
 
 use super::errors::{json_response, oauth_denied, oauth_page};
 use super::routes::{Answer, Call};
@@ -99,13 +100,13 @@ pub(super) fn authorize(shared: &Shared, call: &Call) -> Answer {
     let state_param = get("state");
     if get("response_type") != Some("code") {
         let error = Err(("unsupported_response_type", "response_type must be code"));
-        return Ok(back(redirect, state_param, error));
+        return Ok(redirect_back(redirect, state_param, error));
     }
     let challenge = match (get("code_challenge"), get("code_challenge_method")) {
         (Some(challenge), Some("S256")) => Some(challenge.to_owned()),
         (Some(_), _) => {
             let error = Err(("invalid_request", "code_challenge_method must be S256"));
-            return Ok(back(redirect, state_param, error));
+            return Ok(redirect_back(redirect, state_param, error));
         }
         (None, _) => None,
     };
@@ -122,30 +123,7 @@ pub(super) fn authorize(shared: &Shared, call: &Call) -> Answer {
         expires,
     };
     state.codes.insert(code.clone(), entry);
-    Ok(back(redirect, state_param, Ok(&code)))
-}
-
-/// 302 to the client with `code`, or with `error` and `error_description`; `state` as sent.
-fn back(
-    mut redirect: Url,
-    state: Option<&str>,
-    outcome: Result<&str, (&str, &str)>,
-) -> HttpResponse {
-    {
-        let mut query = redirect.query_pairs_mut();
-        match outcome {
-            Ok(code) => query.append_pair("code", code),
-            Err((error, description)) => query
-                .append_pair("error", error)
-                .append_pair("error_description", description),
-        };
-        if let Some(state) = state {
-            query.append_pair("state", state);
-        }
-    }
-    HttpResponse::Found()
-        .insert_header((header::LOCATION, redirect.as_str()))
-        .finish()
+    Ok(redirect_back(redirect, state_param, Ok(&code)))
 }
 
 /// `POST /oauth_token.do`.
@@ -156,7 +134,7 @@ pub(super) fn token(shared: &Shared, call: &Call, body: &[u8]) -> Answer {
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
     let mut state = shared.lock();
     state.token_requests.push(field("grant_type").to_owned());
-    let (client_id, secret) = client_of(call, &form);
+    let (client_id, secret) = client_credentials(call.authorization.as_deref(), &form);
     let known = state
         .clients
         .iter()
@@ -174,10 +152,10 @@ pub(super) fn token(shared: &Shared, call: &Call, body: &[u8]) -> Answer {
             };
             let redirect = field("redirect_uri");
             let verifier = field("code_verifier");
-            let pkce_ok = code.challenge.as_ref().is_none_or(|challenge| {
-                !verifier.is_empty()
-                    && URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) == *challenge
-            });
+            let pkce_ok = code
+                .challenge
+                .as_ref()
+                .is_none_or(|challenge| !verifier.is_empty() && s256(verifier) == *challenge);
             if (!redirect.is_empty() && redirect != code.redirect_uri) || !pkce_ok {
                 return Err(oauth_denied().into());
             }
@@ -213,23 +191,6 @@ pub(super) fn token(shared: &Shared, call: &Call, body: &[u8]) -> Answer {
         "expires_in": state.access_token_ttl.num_seconds() - 1,
     });
     Ok(json_response(StatusCode::OK, &body))
-}
-
-/// The client's id and secret: HTTP Basic, else `client_id` and `client_secret` in the form.
-fn client_of(call: &Call, form: &HashMap<String, String>) -> (Option<String>, Option<String>) {
-    let basic = call
-        .authorization
-        .as_deref()
-        .and_then(|value| value.strip_prefix("Basic "))
-        .and_then(|encoded| STANDARD.decode(encoded.trim()).ok())
-        .and_then(|decoded| String::from_utf8(decoded).ok());
-    if let Some((id, secret)) = basic.as_deref().and_then(|d| d.split_once(':')) {
-        return (Some(id.to_owned()), Some(secret.to_owned()));
-    }
-    (
-        form.get("client_id").cloned(),
-        form.get("client_secret").cloned(),
-    )
 }
 
 /// `oauth_revoke_token.do`: the token (form or query) and, for a refresh token, the access

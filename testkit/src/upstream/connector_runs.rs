@@ -54,3 +54,17 @@ pub fn connect(slug: &str, base_url: &str) -> (Arc<dyn Connector>, ActionContext
     let ctx = ActionContext::new(credentials, settings, http).with_token_updater(refresher.clone());
     (connector, ctx, refresher)
 }
+
+/// [`connect`] with tokens a fake issued (`access`, `refresh`), for fakes that let in only
+/// their own tokens; no token updater (the fake would refuse its `token-2`).
+pub fn signed_in(
+    slug: &str,
+    base_url: &str,
+    access: &str,
+    refresh: &str,
+) -> (Arc<dyn Connector>, ActionContext) {
+    let (connector, mut ctx, _) = connect(slug, base_url);
+    ctx.credentials = Credentials::new(json!({"access_token": access, "refresh_token": refresh}));
+    ctx.token_updater = None;
+    (connector, ctx)
+}

@@ -7,6 +7,8 @@
 //! - [`reply`]: what a handler needs from a request, and the response it makes, streamed,
 //!   paced, ranged and damaged as asked.
 //! - [`server`]: an actix-web server on a loopback port, stopped when dropped.
+//! - [`oauth`]: what the fakes' own OAuth endpoints share (redirect back, PKCE, client
+//!   credentials).
 //! - `connector_runs` (tests only): a registered connector pointed at a fake, with a token
 //!   refresher, for the fakes' tests that run the real `google-drive` and `onedrive`
 //!   connectors.
@@ -18,6 +20,7 @@ pub mod bookkeeping;
 #[cfg(test)]
 pub mod connector_runs;
 pub mod content;
+pub mod oauth;
 pub mod reply;
 pub mod server;
 #[cfg(test)]

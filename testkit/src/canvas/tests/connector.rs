@@ -3,14 +3,16 @@
 
 use std::sync::Arc;
 
-use campuscore_connectors::{ActionContext, Connector, Credentials};
+use campuscore_connectors::{ActionContext, Connector};
 use chrono::Duration as Days;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use super::super::*;
 use crate::upstream::Content;
-use crate::upstream::connector_runs::connect;
+use campuscore_connectors::sdk::testing;
+
+use crate::upstream::connector_runs::signed_in;
 
 /// Ada, a student in Biology (with content) and in a finished course; Ben in Chemistry.
 struct School {
@@ -59,10 +61,8 @@ async fn school() -> School {
 
 /// The registered `canvas` connector with Ada's tokens from the fake.
 fn as_user(school: &School, user: i64) -> (Arc<dyn Connector>, ActionContext) {
-    let (connector, mut ctx, _) = connect("canvas", school.canvas.base_url());
     let (access, refresh) = school.canvas.issue_tokens(user);
-    ctx.credentials = Credentials::new(json!({"access_token": access, "refresh_token": refresh}));
-    (connector, ctx)
+    signed_in("canvas", school.canvas.base_url(), &access, &refresh)
 }
 
 async fn run(
@@ -71,12 +71,7 @@ async fn run(
     action: &str,
     params: Value,
 ) -> Value {
-    match connector.execute_action(action, ctx, params).await {
-        Ok(output) => output
-            .into_json()
-            .unwrap_or_else(|| panic!("{action}: a download")),
-        Err(error) => panic!("{action} failed: {error:?}"),
-    }
+    testing::run_json(connector.as_ref(), ctx, action, params).await
 }
 
 fn names(list: &Value, key: &str, field: &str) -> Vec<String> {

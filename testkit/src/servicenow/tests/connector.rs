@@ -3,12 +3,14 @@
 
 use std::sync::Arc;
 
-use campuscore_connectors::{ActionContext, Connector, ConnectorError, Credentials};
+use campuscore_connectors::{ActionContext, Connector, ConnectorError};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use super::super::*;
-use crate::upstream::connector_runs::connect;
+use campuscore_connectors::sdk::testing;
+
+use crate::upstream::connector_runs::signed_in;
 
 /// Abel (a plain user) and Ivy (`itil`), an incident of Abel's with a comment and a work
 /// note, a knowledge base, a catalog and a request.
@@ -39,10 +41,8 @@ async fn desk() -> Desk {
 }
 
 fn as_user(desk: &Desk, user: &str) -> (Arc<dyn Connector>, ActionContext) {
-    let (connector, mut ctx, _) = connect("servicenow", desk.sn.base_url());
     let (access, refresh) = desk.sn.issue_tokens(user);
-    ctx.credentials = Credentials::new(json!({"access_token": access, "refresh_token": refresh}));
-    (connector, ctx)
+    signed_in("servicenow", desk.sn.base_url(), &access, &refresh)
 }
 
 async fn run(
@@ -51,12 +51,7 @@ async fn run(
     action: &str,
     params: Value,
 ) -> Value {
-    match connector.execute_action(action, ctx, params).await {
-        Ok(output) => output
-            .into_json()
-            .unwrap_or_else(|| panic!("{action}: a download")),
-        Err(error) => panic!("{action} failed: {error:?}"),
-    }
+    testing::run_json(connector.as_ref(), ctx, action, params).await
 }
 
 async fn run_err(
@@ -65,10 +60,7 @@ async fn run_err(
     action: &str,
     params: Value,
 ) -> ConnectorError {
-    match connector.execute_action(action, ctx, params).await {
-        Ok(_) => panic!("{action} succeeded"),
-        Err(error) => error,
-    }
+    testing::run_err(connector.as_ref(), ctx, action, params).await
 }
 
 fn field(page: &Value, key: &str) -> Vec<String> {
