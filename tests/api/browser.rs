@@ -21,6 +21,7 @@ use crate::helpers::{folder_name, spawn_app};
 use campuscore_testkit::drive::{self as fake_drive, Content, FakeDrive};
 use campuscore_testkit::node_packages::{ci, ensure_installed, installed, tool_available};
 use campuscore_testkit::oauth_server::{OAuthServer, OAuthServerConfig};
+use campuscore_testkit::upstream::FakeBooks as _;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);

@@ -12,6 +12,7 @@ use campuscore::models::entities::{connection, queue_message, source_file};
 use campuscore_testkit::drive::{self as fake_drive, Content, Endpoint, FakeDrive, Fault};
 use campuscore_testkit::graph::{self as fake_graph, FakeGraph};
 use campuscore_testkit::oauth_server::{OAuthServer, OAuthServerConfig};
+use campuscore_testkit::upstream::FakeBooks as _;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 use sha2::Digest;

@@ -11,6 +11,7 @@ use campuscore::services::credentials;
 use campuscore::services::storage::Storage;
 use campuscore_testkit::drive::{self as fake_drive, Content, FakeDrive};
 use campuscore_testkit::process::{Server, free_port};
+use campuscore_testkit::upstream::FakeBooks as _;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 use std::time::{Duration, Instant};

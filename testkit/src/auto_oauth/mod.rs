@@ -26,9 +26,7 @@ use actix_web::web;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::drive::FakeDrive;
-use crate::graph::FakeGraph;
-use crate::upstream::Server;
+use crate::upstream::{FakeBooks, Server};
 
 /// What access tokens are for: the API that must let them in, or stop doing so.
 pub trait TokenRegistry: Send + Sync {
@@ -38,23 +36,14 @@ pub trait TokenRegistry: Send + Sync {
     fn expire_token(&self, token: &str);
 }
 
-impl TokenRegistry for FakeDrive {
+/// Every fake that keeps its tokens in its bookkeeping (Drive, Graph) is a registry.
+impl<T: FakeBooks + Send + Sync> TokenRegistry for T {
     fn issue_token(&self, token: &str) {
-        FakeDrive::issue_token(self, token);
+        FakeBooks::issue_token(self, token);
     }
 
     fn expire_token(&self, token: &str) {
-        FakeDrive::expire_token(self, token);
-    }
-}
-
-impl TokenRegistry for FakeGraph {
-    fn issue_token(&self, token: &str) {
-        FakeGraph::issue_token(self, token);
-    }
-
-    fn expire_token(&self, token: &str) {
-        FakeGraph::expire_token(self, token);
+        FakeBooks::expire_token(self, token);
     }
 }
 

@@ -56,9 +56,9 @@ mod tests;
 mod tree;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use crate::upstream::{Blob, Checksum, Server};
+pub use crate::upstream::FakeBooks;
+use crate::upstream::{Blob, Bookkeeping, Checksum, Server};
 pub use crate::upstream::{CHUNK_SIZE, Content, Md5, synthetic_byte};
 pub use errors::{Endpoint, Fault, LoggedRequest};
 use routes::handle;
@@ -192,22 +192,9 @@ impl FakeDrive {
             created: now,
         });
         let node = Node {
-            id: id.clone(),
-            name: name.to_owned(),
-            mime: FOLDER_MIME.to_owned(),
-            kind: Kind::Folder,
-            parent: None,
             drive_id: Some(id.clone()),
             owned_by_me: false,
-            shared_with_me: false,
-            trashed: false,
-            starred: false,
-            can_download: true,
-            abusive: false,
-            created: now,
-            modified: now,
-            version: 1,
-            revision: 1,
+            ..Node::new(&id, name, FOLDER_MIME, Kind::Folder, now)
         };
         state.nodes.insert(id.clone(), node);
         state.order.push(id.clone());
@@ -320,69 +307,6 @@ impl FakeDrive {
         self.shared.lock().node_mut(id).version
     }
 
-    /// Makes every token seen so far answer 401 (`authError`), as after an access token's
-    /// lifetime: the client must refresh and retry with a new token.
-    pub fn expire_all_tokens(&self) {
-        self.shared.lock().books.expire_all_tokens();
-    }
-
-    /// Lets `token` in (an OAuth endpoint handed it out); see [`Self::accept_issued_tokens_only`].
-    pub fn issue_token(&self, token: &str) {
-        self.shared.lock().books.issue_token(token);
-    }
-
-    /// From now on only tokens given to [`Self::issue_token`] are let in, as with a real
-    /// provider (tests let any token in, and expire the ones they choose).
-    pub fn accept_issued_tokens_only(&self) {
-        self.shared.lock().books.accept_issued_tokens_only();
-    }
-
-    /// Makes one token answer 401 from now on (also before it is first used).
-    pub fn expire_token(&self, token: &str) {
-        self.shared.lock().books.expire_token(token);
-    }
-
-    /// Every bearer token received, in the order first seen.
-    pub fn tokens_seen(&self) -> Vec<String> {
-        self.shared.lock().books.tokens_seen()
-    }
-
-    /// Queues a fault for the next request of `endpoint` (faults of one endpoint are served
-    /// in order, one per request, after authentication succeeded).
-    pub fn fail_next(&self, endpoint: Endpoint, fault: Fault) {
-        self.shared.lock().books.fail_next(endpoint, fault);
-    }
-
-    /// Faults still queued for `endpoint`.
-    pub fn pending_faults(&self, endpoint: Endpoint) -> usize {
-        self.shared.lock().books.pending_faults(endpoint)
-    }
-
-    /// Drops every queued fault.
-    pub fn clear_faults(&self) {
-        self.shared.lock().books.clear_faults();
-    }
-
-    /// Waits this long before each content chunk.
-    pub fn set_content_delay(&self, per_chunk: Duration) {
-        self.shared.lock().books.pace.per_chunk = per_chunk;
-    }
-
-    /// Serves content at about this many bytes per second (`None`: as fast as possible).
-    pub fn set_content_rate(&self, bytes_per_second: Option<u64>) {
-        self.shared.lock().books.pace.bytes_per_second = bytes_per_second;
-    }
-
-    /// Every request received, oldest first.
-    pub fn requests(&self) -> Vec<LoggedRequest> {
-        self.shared.lock().books.log.clone()
-    }
-
-    /// Forgets the request log.
-    pub fn clear_log(&self) {
-        self.shared.lock().books.log.clear();
-    }
-
     /// How many `files.list`/`drives.list` requests arrived.
     pub fn list_requests(&self) -> usize {
         self.count(Endpoint::List)
@@ -397,8 +321,13 @@ impl FakeDrive {
     pub fn content_requests(&self) -> usize {
         self.count(Endpoint::Content)
     }
+}
 
-    fn count(&self, endpoint: Endpoint) -> usize {
-        self.shared.lock().books.count(endpoint)
+impl FakeBooks for FakeDrive {
+    type Endpoint = Endpoint;
+    type Fault = Fault;
+
+    fn with_books<R>(&self, f: impl FnOnce(&mut Bookkeeping<Endpoint, Fault>) -> R) -> R {
+        f(&mut self.shared.lock().books)
     }
 }

@@ -72,15 +72,15 @@ impl Shared {
     }
 }
 
-impl State {
-    pub(super) fn new() -> Self {
-        // 2026-01-05T09:00:00Z
-        let clock = 1_767_603_600;
-        let root = Node {
-            id: ROOT_ID.to_owned(),
-            name: "My Drive".to_owned(),
-            mime: FOLDER_MIME.to_owned(),
-            kind: Kind::Folder,
+impl Node {
+    /// A new, untouched item created at `now`: not trashed, starred or flagged, downloadable,
+    /// at version and revision 1.
+    pub(super) fn new(id: &str, name: &str, mime: &str, kind: Kind, now: i64) -> Self {
+        Self {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            mime: mime.to_owned(),
+            kind,
             parent: None,
             drive_id: None,
             owned_by_me: true,
@@ -89,11 +89,19 @@ impl State {
             starred: false,
             can_download: true,
             abusive: false,
-            created: clock,
-            modified: clock,
+            created: now,
+            modified: now,
             version: 1,
             revision: 1,
-        };
+        }
+    }
+}
+
+impl State {
+    pub(super) fn new() -> Self {
+        // 2026-01-05T09:00:00Z
+        let clock = 1_767_603_600;
+        let root = Node::new(ROOT_ID, "My Drive", FOLDER_MIME, Kind::Folder, clock);
         Self {
             nodes: HashMap::from([(ROOT_ID.to_owned(), root)]),
             order: vec![ROOT_ID.to_owned()],
@@ -148,22 +156,10 @@ impl State {
         let id = self.new_id("1", 3);
         let now = self.tick();
         let node = Node {
-            id: id.clone(),
-            name: name.to_owned(),
-            mime: mime.to_owned(),
-            kind,
             parent: Some(parent.id.clone()),
             drive_id: parent.drive_id.clone(),
             owned_by_me: parent.owned_by_me,
-            shared_with_me: false,
-            trashed: false,
-            starred: false,
-            can_download: true,
-            abusive: false,
-            created: now,
-            modified: now,
-            version: 1,
-            revision: 1,
+            ..Node::new(&id, name, mime, kind, now)
         };
         self.nodes.insert(id.clone(), node);
         self.order.push(id.clone());

@@ -16,6 +16,7 @@ use crate::auto_oauth::{AutoOAuth, Client};
 use crate::canvas::FakeCanvas;
 use crate::drive::FakeDrive;
 use crate::graph::FakeGraph;
+use crate::upstream::FakeBooks as _;
 pub use sample::{seed_canvas, seed_drive, seed_graph};
 
 /// Where the fakes listen and the client they know (`campuscore-fakes --help`).

@@ -67,7 +67,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::upstream::{Blob, Checksum, Server};
+pub use crate::upstream::FakeBooks;
+use crate::upstream::{Blob, Bookkeeping, Checksum, Server};
 pub use crate::upstream::{CHUNK_SIZE, Content, QuickXor, synthetic_byte};
 pub use errors::{Endpoint, Fault, LoggedRequest};
 use resources::{c_tag, e_tag};
@@ -302,69 +303,6 @@ impl FakeGraph {
         self.shared.links().clear();
     }
 
-    /// Makes every token seen so far answer 401 `InvalidAuthenticationToken`, as after an
-    /// access token's lifetime: the client must refresh and retry with a new token.
-    pub fn expire_all_tokens(&self) {
-        self.shared.lock().books.expire_all_tokens();
-    }
-
-    /// Lets `token` in (an OAuth endpoint handed it out); see [`Self::accept_issued_tokens_only`].
-    pub fn issue_token(&self, token: &str) {
-        self.shared.lock().books.issue_token(token);
-    }
-
-    /// From now on only tokens given to [`Self::issue_token`] are let in, as with a real
-    /// provider (tests let any token in, and expire the ones they choose).
-    pub fn accept_issued_tokens_only(&self) {
-        self.shared.lock().books.accept_issued_tokens_only();
-    }
-
-    /// Makes one token answer 401 from now on (also before it is first used).
-    pub fn expire_token(&self, token: &str) {
-        self.shared.lock().books.expire_token(token);
-    }
-
-    /// Every bearer token received by the API, in the order first seen.
-    pub fn tokens_seen(&self) -> Vec<String> {
-        self.shared.lock().books.tokens_seen()
-    }
-
-    /// Queues a fault for the next request of `endpoint` (faults of one endpoint are served
-    /// in order, one per request, after authentication succeeded).
-    pub fn fail_next(&self, endpoint: Endpoint, fault: Fault) {
-        self.shared.lock().books.fail_next(endpoint, fault);
-    }
-
-    /// Faults still queued for `endpoint`.
-    pub fn pending_faults(&self, endpoint: Endpoint) -> usize {
-        self.shared.lock().books.pending_faults(endpoint)
-    }
-
-    /// Drops every queued fault.
-    pub fn clear_faults(&self) {
-        self.shared.lock().books.clear_faults();
-    }
-
-    /// Waits this long before each downloaded chunk.
-    pub fn set_content_delay(&self, per_chunk: Duration) {
-        self.shared.lock().books.pace.per_chunk = per_chunk;
-    }
-
-    /// Serves downloads at about this many bytes per second (`None`: as fast as possible).
-    pub fn set_content_rate(&self, bytes_per_second: Option<u64>) {
-        self.shared.lock().books.pace.bytes_per_second = bytes_per_second;
-    }
-
-    /// Every request received, oldest first.
-    pub fn requests(&self) -> Vec<LoggedRequest> {
-        self.shared.lock().books.log.clone()
-    }
-
-    /// Forgets the request log.
-    pub fn clear_log(&self) {
-        self.shared.lock().books.log.clear();
-    }
-
     /// How many listing requests (children, search, sharedWithMe) arrived.
     pub fn list_requests(&self) -> usize {
         self.count(Endpoint::List)
@@ -384,8 +322,13 @@ impl FakeGraph {
     pub fn download_requests(&self) -> usize {
         self.count(Endpoint::Download)
     }
+}
 
-    fn count(&self, endpoint: Endpoint) -> usize {
-        self.shared.lock().books.count(endpoint)
+impl FakeBooks for FakeGraph {
+    type Endpoint = Endpoint;
+    type Fault = Fault;
+
+    fn with_books<R>(&self, f: impl FnOnce(&mut Bookkeeping<Endpoint, Fault>) -> R) -> R {
+        f(&mut self.shared.lock().books)
     }
 }

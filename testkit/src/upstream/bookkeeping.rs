@@ -254,3 +254,89 @@ impl<E: Copy + Eq + Hash, F> Default for Bookkeeping<E, F> {
         Self::new()
     }
 }
+
+/// What every fake's handle offers tests on top of its own seeding API: its tokens, faults,
+/// request log and pace, all kept in its [`Bookkeeping`]. A fake implements
+/// [`FakeBooks::with_books`]; the rest comes with it (bring the trait into scope to call
+/// them: `use campuscore_testkit::upstream::FakeBooks as _;`).
+pub trait FakeBooks {
+    /// The fake's endpoint classes.
+    type Endpoint: Copy + Eq + Hash;
+    /// The fake's faults.
+    type Fault: UpstreamFault;
+
+    /// Runs `f` on the fake's bookkeeping, under the fake's lock.
+    fn with_books<R>(
+        &self,
+        f: impl FnOnce(&mut Bookkeeping<Self::Endpoint, Self::Fault>) -> R,
+    ) -> R;
+
+    /// Makes every token seen so far answer 401, as after an access token's lifetime: the
+    /// client must refresh and retry with a new token.
+    fn expire_all_tokens(&self) {
+        self.with_books(Bookkeeping::expire_all_tokens);
+    }
+
+    /// Lets `token` in (an OAuth endpoint handed it out); see
+    /// [`FakeBooks::accept_issued_tokens_only`].
+    fn issue_token(&self, token: &str) {
+        self.with_books(|books| books.issue_token(token));
+    }
+
+    /// From now on only tokens given to [`FakeBooks::issue_token`] are let in, as with a
+    /// real provider (tests let any token in, and expire the ones they choose).
+    fn accept_issued_tokens_only(&self) {
+        self.with_books(Bookkeeping::accept_issued_tokens_only);
+    }
+
+    /// Makes one token answer 401 from now on (also before it is first used).
+    fn expire_token(&self, token: &str) {
+        self.with_books(|books| books.expire_token(token));
+    }
+
+    /// Every bearer token received, in the order first seen.
+    fn tokens_seen(&self) -> Vec<String> {
+        self.with_books(|books| books.tokens_seen())
+    }
+
+    /// Queues a fault for the next request of `endpoint` (faults of one endpoint are served
+    /// in order, one per request, after authentication succeeded).
+    fn fail_next(&self, endpoint: Self::Endpoint, fault: Self::Fault) {
+        self.with_books(|books| books.fail_next(endpoint, fault));
+    }
+
+    /// Faults still queued for `endpoint`.
+    fn pending_faults(&self, endpoint: Self::Endpoint) -> usize {
+        self.with_books(|books| books.pending_faults(endpoint))
+    }
+
+    /// Drops every queued fault.
+    fn clear_faults(&self) {
+        self.with_books(Bookkeeping::clear_faults);
+    }
+
+    /// Waits this long before each content chunk.
+    fn set_content_delay(&self, per_chunk: Duration) {
+        self.with_books(|books| books.pace.per_chunk = per_chunk);
+    }
+
+    /// Serves content at about this many bytes per second (`None`: as fast as possible).
+    fn set_content_rate(&self, bytes_per_second: Option<u64>) {
+        self.with_books(|books| books.pace.bytes_per_second = bytes_per_second);
+    }
+
+    /// Every request received, oldest first.
+    fn requests(&self) -> Vec<LoggedRequest<Self::Endpoint>> {
+        self.with_books(|books| books.log.clone())
+    }
+
+    /// Forgets the request log.
+    fn clear_log(&self) {
+        self.with_books(|books| books.log.clear());
+    }
+
+    /// How many requests of `endpoint` arrived.
+    fn count(&self, endpoint: Self::Endpoint) -> usize {
+        self.with_books(|books| books.count(endpoint))
+    }
+}

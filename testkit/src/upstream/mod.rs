@@ -27,7 +27,7 @@ pub mod server;
 mod tests;
 
 pub use bookkeeping::{
-    BodyFault, Bookkeeping, LoggedRequest, Pace, Refused, Turned, UpstreamFault,
+    BodyFault, Bookkeeping, FakeBooks, LoggedRequest, Pace, Refused, Turned, UpstreamFault,
 };
 pub use content::{
     Blob, Checksum, Content, Md5, QuickXor, ensure_checksums, fingerprint, splitmix64,
