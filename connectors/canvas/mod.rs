@@ -9,12 +9,14 @@
 //!   and two kinds of throttling, and downloads that leave the bearer token behind;
 //! - `wire.rs`: Canvas's JSON; `models.rs`: what the actions return;
 //! - `actions.rs`: the fourteen read-only actions and the `FileSource` for cloud import;
+//!   `inputs.rs`: their validated inputs;
 //! - `files.rs`: course files as a drive (courses → folders and files, plus pages).
 
 mod actions;
 mod api;
 mod connector;
 mod files;
+mod inputs;
 mod models;
 #[cfg(test)]
 mod tests;

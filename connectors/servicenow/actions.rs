@@ -13,8 +13,8 @@ use super::inputs::{
 };
 use super::knowledge;
 use super::models::{
-    ApprovalStatus, ArticleSummary, CatalogItem, Choice, IncidentDetail, IncidentSummary,
-    JournalEntry, KnowledgeArticle, Page, Reference, RequestItemStatus, RequestStatus, UserSummary,
+    ArticleSummary, CatalogItem, IncidentDetail, IncidentSummary, JournalEntry, KnowledgeArticle,
+    Page, RequestStatus, UserSummary,
 };
 use super::query::{Condition, Query, Text};
 use super::wire;
@@ -283,7 +283,7 @@ impl ServiceNowActions {
         params: RequestInput,
     ) -> Result<RequestStatus, ConnectorError> {
         let instance = Instance::new(ctx)?;
-        request_status(&instance, &params.number).await
+        super::requests::status(&instance, &params.number).await
     }
 
     /// Find a person by email address or user name (exactly one): name, user name, email,
@@ -454,101 +454,6 @@ async fn detail(
         resolved_at: row.resolved_at.time(),
         close_notes: row.close_notes.shown().map(str::to_owned),
         comments: journal.items.iter().map(JournalEntry::from_row).collect(),
-    })
-}
-
-async fn request_status(
-    instance: &Instance<'_>,
-    raw: &str,
-) -> Result<RequestStatus, ConnectorError> {
-    let RecordRef::Number(number) = RecordRef::parse("number", raw, "REQ0010001")? else {
-        return Err(ConnectorError::invalid_field(
-            "number",
-            "`number`: give the REQ… or RITM… number",
-        ));
-    };
-    let by_number = Query::new().and(Condition::is("number", number.clone()));
-    let missing = || ConnectorError::NotFound {
-        message: format!("no request `{number}` that you may see"),
-    };
-    let approvals_of = |sys_ids: Vec<String>| async move {
-        let query = Query::new().and(Condition::in_constants(
-            "sysapproval",
-            &sys_ids.iter().map(String::as_str).collect::<Vec<_>>(),
-        ));
-        let select = Select {
-            query,
-            fields: wire::Approval::FIELDS,
-            limit: 50,
-            offset: 0,
-        };
-        instance
-            .list::<wire::Approval>("sysapproval_approver", &select)
-            .await
-    };
-    if number.starts_with("RITM") {
-        let item: wire::RequestItem = instance
-            .first("sc_req_item", by_number, wire::RequestItem::FIELDS)
-            .await?
-            .ok_or_else(missing)?;
-        let approvals = approvals_of(vec![item.sys_id.value.clone()]).await?;
-        return Ok(RequestStatus {
-            number,
-            kind: "requested_item".into(),
-            request_number: item.request.shown().map(str::to_owned),
-            stage: Choice::of(&item.stage),
-            state: Choice::of(&item.state),
-            approval: Choice::of(&item.approval),
-            requested_for: Reference::of(&item.requested_for),
-            opened_at: item.opened_at.time(),
-            items: Vec::new(),
-            approvals: approvals
-                .items
-                .iter()
-                .map(ApprovalStatus::from_row)
-                .collect(),
-        });
-    }
-    let request: wire::Request = instance
-        .first("sc_request", by_number, wire::Request::FIELDS)
-        .await?
-        .ok_or_else(missing)?;
-    let items_query = Query::new()
-        .and(Condition::is("request", request.sys_id.value.clone()))
-        .order_by("number", false);
-    let items = instance
-        .list::<wire::RequestItem>(
-            "sc_req_item",
-            &Select {
-                query: items_query,
-                fields: wire::RequestItem::FIELDS,
-                limit: 100,
-                offset: 0,
-            },
-        )
-        .await?;
-    let mut ids = vec![request.sys_id.value.clone()];
-    ids.extend(items.items.iter().map(|i| i.sys_id.value.clone()));
-    let approvals = approvals_of(ids).await?;
-    Ok(RequestStatus {
-        number,
-        kind: "request".into(),
-        request_number: None,
-        stage: Choice::of(&request.stage),
-        state: Choice::of(&request.request_state),
-        approval: Choice::of(&request.approval),
-        requested_for: Reference::of(&request.requested_for),
-        opened_at: request.opened_at.time(),
-        items: items
-            .items
-            .iter()
-            .map(RequestItemStatus::from_row)
-            .collect(),
-        approvals: approvals
-            .items
-            .iter()
-            .map(ApprovalStatus::from_row)
-            .collect(),
     })
 }
 

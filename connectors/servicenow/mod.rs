@@ -9,7 +9,8 @@
 //! - `api.rs`: Table API requests, paging, and ServiceNow's errors as decisions;
 //! - `wire.rs`: rows read with `sysparm_display_value=all`; `models.rs`: what actions
 //!   return; `inputs.rs`: validated inputs;
-//! - `actions.rs`: the actions and the `FileSource`; `knowledge.rs`: knowledge as a drive.
+//! - `actions.rs`: the actions and the `FileSource`; `knowledge.rs`: knowledge as a drive;
+//!   `requests.rs`: request status.
 
 mod actions;
 mod api;
@@ -18,6 +19,7 @@ mod inputs;
 mod knowledge;
 mod models;
 mod query;
+mod requests;
 #[cfg(test)]
 mod tests;
 mod wire;
