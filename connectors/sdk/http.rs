@@ -3,7 +3,8 @@
 //! It owns the timeouts, the user agent, the redirect policy and the retry loop, so every
 //! connector behaves the same under rate limits and flaky networks:
 //! - idempotent requests (GET, HEAD, PUT, DELETE, OPTIONS, TRACE) are retried on 429, 502,
-//!   503, 504, connect errors and timeouts, with exponential backoff and full jitter,
+//!   503, 504, connect errors, timeouts and a pooled connection the server closed just as
+//!   the request went out, with exponential backoff and full jitter,
 //!   honouring `Retry-After`; other requests, and requests whose body cannot be cloned,
 //!   are sent once;
 //! - when it gives up on one of those statuses it returns the mapped error (`RateLimited`
@@ -81,6 +82,9 @@ pub struct HttpConfig {
     pub max_redirects: usize,
     /// Retry policy of [`HttpClient::send`].
     pub retry: RetryPolicy,
+    /// How long an idle pooled connection is kept. Below the 5 seconds many servers (Node,
+    /// Apache) keep one open, so a request is rarely sent on a socket the server is closing.
+    pub pool_idle_timeout: Duration,
 }
 
 impl Default for HttpConfig {
@@ -91,6 +95,7 @@ impl Default for HttpConfig {
             user_agent: concat!("campuscore/", env!("CARGO_PKG_VERSION")).to_owned(),
             max_redirects: 5,
             retry: RetryPolicy::default(),
+            pool_idle_timeout: Duration::from_secs(4),
         }
     }
 }
@@ -125,6 +130,7 @@ impl HttpClient {
                 .timeout(config.timeout)
                 .user_agent(config.user_agent.clone())
                 .redirect(policy)
+                .pool_idle_timeout(config.pool_idle_timeout)
                 .build()
                 .map_err(|e| {
                     ConnectorError::misconfigured(format!("cannot build HTTP client: {e}"))
@@ -178,6 +184,7 @@ impl HttpClient {
             .timeout(self.config.timeout)
             .user_agent(self.config.user_agent.clone())
             .redirect(redirect::Policy::none())
+            .pool_idle_timeout(self.config.pool_idle_timeout)
             .no_proxy()
             .dns_resolver(super::ssrf::RefuseUnpinned)
             .resolve_to_addrs(name, addrs)
@@ -292,7 +299,8 @@ impl HttpClient {
                         retry.attempt = attempt, duration_ms, error = %error,
                         "upstream request failed"
                     );
-                    let transient = error.is_connect() || error.is_timeout();
+                    let transient =
+                        error.is_connect() || error.is_timeout() || closed_before_response(&error);
                     match spare {
                         Some(again) if transient => (again, self.retry.backoff(attempt)),
                         _ => return Err(transport_error(&error, &target)),
@@ -350,6 +358,20 @@ fn is_retry_status(status: StatusCode) -> bool {
     matches!(status.as_u16(), 429 | 502 | 503 | 504)
 }
 
+/// Whether the server closed a pooled connection before any response came (hyper's
+/// "connection closed before message completed"): the request never reached a handler, so
+/// an idempotent one may be sent again.
+fn closed_before_response(error: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(hyper) = cause.downcast_ref::<hyper::Error>() {
+            return hyper.is_incomplete_message();
+        }
+        source = cause.source();
+    }
+    false
+}
+
 fn transport_error(error: &reqwest::Error, target: &Target) -> ConnectorError {
     let host = &target.host;
     let message = if error.is_timeout() {
@@ -398,6 +420,7 @@ mod tests {
         assert_eq!(config.connect_timeout, Duration::from_secs(10));
         assert_eq!(config.timeout, Duration::from_secs(60));
         assert_eq!(config.max_redirects, 5);
+        assert_eq!(config.pool_idle_timeout, Duration::from_secs(4));
         assert!(config.user_agent.starts_with("campuscore/"));
         assert_eq!(
             config.retry,

@@ -287,3 +287,58 @@ async fn error_statuses_map_to_decisions_with_a_short_reason() {
         Err(ConnectorError::NotFound { .. })
     ));
 }
+
+/// A server that reads the first request and closes the connection without answering (as
+/// a server closing an idle keep-alive socket just as a request arrives), then answers the
+/// next connection's request with 200. Returns its address and how many requests it read.
+async fn closes_first_connection() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buffer = [0u8; 4096];
+            let _ = socket.read(&mut buffer).await;
+            if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                drop(socket);
+                continue;
+            }
+            let _ = socket
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                .await;
+        }
+    });
+    (address, seen)
+}
+
+#[tokio::test]
+async fn a_get_whose_connection_closes_before_any_response_is_sent_again() {
+    let (address, seen) = closes_first_connection().await;
+    let response = client()
+        .send(client().get(format!("{address}/files")))
+        .await
+        .expect("succeeds on the second connection");
+    assert_eq!(response.status(), 200);
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_post_whose_connection_closes_is_not_sent_again() {
+    let (address, seen) = closes_first_connection().await;
+    let error = client()
+        .send(client().post(format!("{address}/token")).body("grant"))
+        .await
+        .expect_err("a POST is sent once");
+    assert!(
+        matches!(error, ConnectorError::Transport { .. }),
+        "{error:?}"
+    );
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
