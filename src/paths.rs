@@ -1,20 +1,61 @@
-//! Paths the app links to, built in one place (the reverse of `urls.rs`), so a route's
-//! shape is spelled once for Rust code and for templates (which call these as
-//! `crate::paths::…`). A leaf module: every layer may use it. Ids are numbers and slugs are
-//! kebab-case, so nothing here needs escaping; query values that come from users go
-//! through `form_urlencoded` where they are added. Ids are taken by value or by reference
-//! (templates pass references).
+//! Paths the app links to, posts to and redirects to, built in one place (the reverse of
+//! `urls.rs`: one function per route, named after it), so a route's shape is spelled once for
+//! Rust code and for templates (which call these as `crate::paths::…`). A leaf module: every
+//! layer may use it. Ids are numbers and slugs are kebab-case, so path segments need no
+//! escaping; query parameters a link carries are typed methods of the list's link
+//! (`admin_audit().user(7)`) and are form-encoded. Ids are taken by value or by reference
+//! (templates pass references). The tests match every function against `urls.rs`.
 
+use chrono::NaiveDate;
 use std::borrow::Borrow;
+use std::fmt;
 
-/// Where a connector's icon is served (from the registry, see `views::icons`).
-pub fn connector_icon(slug: &str) -> String {
-    format!("/static/connectors/{slug}.svg")
+/// `/`: the start page.
+pub fn home() -> &'static str {
+    "/"
+}
+
+/// `/login` (GET: the form; POST: logging in); `.next(path)` comes back to `path` afterwards.
+pub fn login() -> LoginLink {
+    LoginLink(Link::new("/login"))
+}
+
+/// `/logout` (POST).
+pub fn logout() -> &'static str {
+    "/logout"
+}
+
+/// The one-time page that creates the first admin account.
+pub fn setup(token: &str) -> String {
+    format!("/setup/{token}")
 }
 
 /// `/settings`: the user's connections.
 pub fn settings() -> &'static str {
     "/settings"
+}
+
+/// Tests a connection of the user's (POST).
+pub fn connection_test(connection_id: impl Borrow<i64>) -> String {
+    let connection_id = *connection_id.borrow();
+    format!("/settings/connections/{connection_id}/test")
+}
+
+/// Disconnects a connection of the user's (POST).
+pub fn connection_disconnect(connection_id: impl Borrow<i64>) -> String {
+    let connection_id = *connection_id.borrow();
+    format!("/settings/connections/{connection_id}/disconnect")
+}
+
+/// The query page of a connection (GET: the page; POST: runs the query).
+pub fn connection_query(connection_id: impl Borrow<i64>) -> String {
+    let connection_id = *connection_id.borrow();
+    format!("/settings/connections/{connection_id}/query")
+}
+
+/// The user's knowledge folders (GET: the list; POST: creates one).
+pub fn folders() -> &'static str {
+    "/knowledge-folders/"
 }
 
 /// A knowledge folder's page.
@@ -78,6 +119,16 @@ pub fn cloud_import_files(folder_id: impl Borrow<i64>, connection_id: impl Borro
     format!("/api/htmx/knowledge-folders/{folder_id}/cloud-import/{connection_id}/import/")
 }
 
+/// The admin dashboard.
+pub fn admin() -> &'static str {
+    "/admin/"
+}
+
+/// The admin list of connectors.
+pub fn admin_connectors() -> &'static str {
+    "/admin/connectors/"
+}
+
 /// An admin's page of a connector.
 pub fn admin_connector(slug: &str) -> String {
     format!("/admin/connectors/{slug}/")
@@ -93,29 +144,183 @@ pub fn admin_connector_enabled(slug: &str) -> String {
     format!("/admin/connectors/{slug}/enabled")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The admin list of connections, filtered by what the link carries
+/// (`admin_connections().user(7)`).
+pub fn admin_connections() -> AdminConnectionsLink {
+    AdminConnectionsLink(Link::new("/admin/connections/"))
+}
 
-    #[test]
-    fn paths_match_the_routes() {
-        assert_eq!(folder(3), "/knowledge-folders/3/");
-        assert_eq!(
-            connect_start("google-drive", Some(9), Some(3)),
-            "/api/connectors/connect/google-drive/start?connection=9&next=/knowledge-folders/3/"
-        );
-        assert_eq!(
-            connect_start("onedrive", None, None),
-            "/api/connectors/connect/onedrive/start"
-        );
-        assert_eq!(
-            connect_manual("postgres", Some(4)),
-            "/settings/connect/postgres?connection=4"
-        );
-        assert_eq!(
-            cloud_browse(3, 9),
-            "/api/htmx/knowledge-folders/3/cloud-import/9/browse/"
-        );
-        assert_eq!(oauth_callback("canvas"), "/api/connectors/canvas/callback");
+/// An admin's page of a connection.
+pub fn admin_connection(connection_id: impl Borrow<i64>) -> String {
+    let connection_id = *connection_id.borrow();
+    format!("/admin/connections/{connection_id}/")
+}
+
+/// An admin's revocation of a connection (POST).
+pub fn admin_connection_revoke(connection_id: impl Borrow<i64>) -> String {
+    let connection_id = *connection_id.borrow();
+    format!("/admin/connections/{connection_id}/revoke")
+}
+
+/// The audit log, filtered by what the link carries (`admin_audit().connector("canvas")`).
+pub fn admin_audit() -> AdminAuditLink {
+    AdminAuditLink(Link::new("/admin/audit/"))
+}
+
+/// The audit log as CSV (the list's filters are appended by the list).
+pub fn admin_audit_export() -> &'static str {
+    "/admin/audit/export.csv"
+}
+
+/// One audit log entry.
+pub fn admin_audit_entry(entry_id: impl Borrow<i64>) -> String {
+    let entry_id = *entry_id.borrow();
+    format!("/admin/audit/{entry_id}/")
+}
+
+/// The admin list of users, filtered by what the link carries (`admin_users().search(email)`).
+pub fn admin_users() -> AdminUsersLink {
+    AdminUsersLink(Link::new("/admin/users/"))
+}
+
+/// Grants or removes a user's admin rights (POST).
+pub fn admin_user_admin(user_id: impl Borrow<i64>) -> String {
+    let user_id = *user_id.borrow();
+    format!("/admin/users/{user_id}/admin")
+}
+
+/// Activates or deactivates a user (POST).
+pub fn admin_user_active(user_id: impl Borrow<i64>) -> String {
+    let user_id = *user_id.borrow();
+    format!("/admin/users/{user_id}/active")
+}
+
+/// The log of admin changes.
+pub fn admin_changes() -> &'static str {
+    "/admin/changes/"
+}
+
+/// Where a connector's icon is served (from the registry, see `views::icons`).
+pub fn connector_icon(slug: &str) -> String {
+    format!("/static/connectors/{slug}.svg")
+}
+
+/// A path and the query parameters a link carries, shown as `path?a=1&b=2`: values are
+/// form-encoded in the order they were added, empty ones left out (as the lists read them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Link {
+    path: &'static str,
+    query: Vec<(&'static str, String)>,
+}
+
+impl Link {
+    fn new(path: &'static str) -> Self {
+        Self {
+            path,
+            query: Vec::new(),
+        }
+    }
+
+    fn with(mut self, key: &'static str, value: impl fmt::Display) -> Self {
+        let value = value.to_string();
+        if !value.is_empty() {
+            self.query.push((key, value));
+        }
+        self
     }
 }
+
+impl fmt::Display for Link {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.path)?;
+        if !self.query.is_empty() {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            query.extend_pairs(&self.query);
+            write!(f, "?{}", query.finish())?;
+        }
+        Ok(())
+    }
+}
+
+/// Route-specific links: each takes only the query parameters its route reads.
+macro_rules! typed_links {
+    ($($(#[$doc:meta])* $name:ident;)*) => {$(
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub struct $name(Link);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    )*};
+}
+
+typed_links! {
+    /// A link to `/login`.
+    LoginLink;
+    /// A link to the admin list of connections.
+    AdminConnectionsLink;
+    /// A link to the audit log.
+    AdminAuditLink;
+    /// A link to the admin list of users.
+    AdminUsersLink;
+}
+
+impl LoginLink {
+    /// Where to go once logged in (a path on this site).
+    pub fn next(self, path: &str) -> Self {
+        Self(self.0.with("next", path))
+    }
+}
+
+impl AdminConnectionsLink {
+    /// Only this user's connections.
+    pub fn user(self, user_id: impl Borrow<i64>) -> Self {
+        Self(self.0.with("user", user_id.borrow()))
+    }
+
+    /// Only connections to this connector.
+    pub fn connector(self, slug: &str) -> Self {
+        Self(self.0.with("connector", slug))
+    }
+}
+
+impl AdminAuditLink {
+    /// Only this user's actions.
+    pub fn user(self, user_id: impl Borrow<i64>) -> Self {
+        Self(self.0.with("user", user_id.borrow()))
+    }
+
+    /// Only actions of this connector.
+    pub fn connector(self, slug: &str) -> Self {
+        Self(self.0.with("connector", slug))
+    }
+
+    /// Only actions with this outcome (`success`, `error`).
+    pub fn status(self, status: &str) -> Self {
+        Self(self.0.with("status", status))
+    }
+
+    /// Only actions from this day on.
+    pub fn from(self, day: NaiveDate) -> Self {
+        Self(self.0.with("from", day.format("%Y-%m-%d")))
+    }
+
+    /// Entries matching this text (an id, a name, an error).
+    pub fn search(self, q: impl fmt::Display) -> Self {
+        Self(self.0.with("q", q))
+    }
+}
+
+impl AdminUsersLink {
+    /// Users matching this text (an id or part of an email).
+    pub fn search(self, q: impl fmt::Display) -> Self {
+        Self(self.0.with("q", q))
+    }
+}
+
+#[cfg(test)]
+#[path = "paths_tests.rs"]
+mod tests;

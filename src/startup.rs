@@ -91,7 +91,10 @@ impl Application {
             return Ok(None);
         }
         let token = setup::issue(&self.state.db).await?;
-        let link = self.state.settings.absolute_url(&format!("/setup/{token}"));
+        let link = self
+            .state
+            .settings
+            .absolute_url(&crate::paths::setup(&token));
         tracing::warn!(
             "no accounts yet — open this one-time link to create the first admin (valid 60 minutes): {link}"
         );

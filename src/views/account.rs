@@ -94,7 +94,7 @@ async fn start_session(state: &AppState, session: &Session, user: &user::Model) 
 
 pub async fn logout(session: Session) -> impl Responder {
     session.purge();
-    super::see_other("/login")
+    super::see_other(&crate::paths::login().to_string())
 }
 
 #[derive(Deserialize)]
@@ -141,7 +141,7 @@ pub async fn setup(
         Ok(admin) => {
             start_session(&state, &session, &admin).await?;
             flash(&session, "success", "Your administrator account is ready.");
-            Ok(super::see_other("/admin/"))
+            Ok(super::see_other(crate::paths::admin()))
         }
         Err(AppError::Invalid(errors)) => {
             let page = SetupPage {

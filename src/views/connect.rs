@@ -31,7 +31,9 @@ const RETURN_VALID_SECS: i64 = 15 * 60;
 
 /// Remember where the flow for `slug` should end, when it was started from another page.
 fn remember_return(session: &Session, slug: &str, next: Option<&str>) {
-    let next = next.map(super::safe_next).filter(|n| *n != "/");
+    let next = next
+        .map(super::safe_next)
+        .filter(|n| *n != crate::paths::home());
     let value = next.map(|n| {
         (
             slug.to_owned(),
@@ -58,7 +60,7 @@ fn return_path(session: &Session, slug: &str) -> String {
         .and_then(Result::ok)
         .filter(|(s, _, at)| s == slug && chrono::Utc::now().timestamp() - at < RETURN_VALID_SECS)
         .map(|(_, path, _)| path)
-        .unwrap_or_else(|| "/settings".to_owned())
+        .unwrap_or_else(|| crate::paths::settings().to_owned())
 }
 
 /// The session's OAuth nonce: flows started in this session are bound to its hash.
@@ -90,7 +92,7 @@ pub async fn start(
         Err(e @ (AppError::NotFound | AppError::Internal(_))) => Err(e),
         Err(e) => {
             flash(&session, "error", e.user_message());
-            Ok(see_other("/settings"))
+            Ok(see_other(crate::paths::settings()))
         }
     }
 }

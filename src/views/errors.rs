@@ -173,10 +173,7 @@ async fn render(
             .path_and_query()
             .map(|p| p.as_str())
             .unwrap_or("/");
-        let login = format!(
-            "/login?next={}",
-            url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
-        );
+        let login = crate::paths::login().next(next).to_string();
         return if aud == Audience::Htmx {
             HttpResponse::Unauthorized()
                 .insert_header(("HX-Redirect", login))

@@ -33,5 +33,5 @@ pub fn safe_next(next: &str) -> &str {
         && !next.starts_with("//")
         && !next.starts_with("/\\")
         && !next.contains(['\r', '\n']);
-    if ok { next } else { "/" }
+    if ok { next } else { crate::paths::home() }
 }

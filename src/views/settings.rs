@@ -96,7 +96,7 @@ pub async fn test_connection(
     };
     if !is_htmx(&req) {
         flash(&session, &notice.0, notice.1);
-        return Ok(see_other("/settings"));
+        return Ok(see_other(crate::paths::settings()));
     }
     let connector = connector::Entity::find_by_id(conn.connector_id)
         .one(&state.db)
@@ -132,6 +132,6 @@ pub async fn disconnect(
         Ok(html(DisconnectedRowFragment { id, message }, 200))
     } else {
         flash(&session, "success", message);
-        Ok(see_other("/settings"))
+        Ok(see_other(crate::paths::settings()))
     }
 }

@@ -16,6 +16,7 @@ use super::{
 use crate::auth::AdminUser;
 use crate::error::{AppError, AppResult};
 use crate::models::entities::{connector, connector_audit_log as log};
+use crate::paths;
 use crate::state::AppState;
 use crate::templates::PageCtx;
 use crate::views::account::html;
@@ -348,14 +349,22 @@ pub async fn list(
     let pager = Pager {
         prev: has_prev
             .then(|| {
-                rows.first()
-                    .map(|r| q.link("/admin/audit/", Some(("after", Cursor::of(r).encode()))))
+                rows.first().map(|r| {
+                    q.link(
+                        &paths::admin_audit().to_string(),
+                        Some(("after", Cursor::of(r).encode())),
+                    )
+                })
             })
             .flatten(),
         next: has_next
             .then(|| {
-                rows.last()
-                    .map(|r| q.link("/admin/audit/", Some(("before", Cursor::of(r).encode()))))
+                rows.last().map(|r| {
+                    q.link(
+                        &paths::admin_audit().to_string(),
+                        Some(("before", Cursor::of(r).encode())),
+                    )
+                })
             })
             .flatten(),
         shown: rows.len(),
@@ -377,7 +386,7 @@ pub async fn list(
         actions,
         rows: rows.iter().map(|r| view(r, &emails)).collect(),
         pager,
-        export_url: q.link("/admin/audit/export.csv", None),
+        export_url: q.link(paths::admin_audit_export(), None),
         errors,
     };
     Ok(html(page, status))

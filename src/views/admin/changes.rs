@@ -2,7 +2,7 @@
 //! filters by target and action and keyset paging on the id.
 
 use super::templates::{ChangeRow, ChangesPage};
-use super::{PAGE_SIZE, emails_of, fmt_time, pager, param, query_string};
+use super::{PAGE_SIZE, emails_of, fmt_time, pager, param};
 use crate::auth::AdminUser;
 use crate::error::AppResult;
 use crate::models::entities::admin_audit_log;
@@ -46,7 +46,7 @@ pub async fn list(
         &window,
         Order::Descending,
         |c| c.id,
-        "/admin/changes/",
+        crate::paths::admin_changes(),
         &[
             ("target_type", param(&q.target_type).unwrap_or_default()),
             ("target_id", param(&q.target_id).unwrap_or_default()),
@@ -89,11 +89,12 @@ pub async fn rows(
                 .unwrap_or_else(|| "(deleted account)".into()),
             target_link: match m.target_type.as_str() {
                 "connector" => Some(crate::paths::admin_connector(&m.target_id)),
-                "user" => Some(format!(
-                    "/admin/users/{}",
-                    query_string(&[("q", &m.target_id)])
-                )),
-                "connection" => Some(format!("/admin/connections/{}/", m.target_id)),
+                "user" => Some(crate::paths::admin_users().search(&m.target_id).to_string()),
+                "connection" => m
+                    .target_id
+                    .parse::<i64>()
+                    .ok()
+                    .map(crate::paths::admin_connection),
                 _ => None,
             },
             action: m.action,

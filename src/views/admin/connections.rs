@@ -9,7 +9,7 @@ use super::templates::{
 };
 use super::{
     PAGE_SIZE, UserFilter, audit, emails_of, fmt_opt, fmt_time, ilike, like_pattern, pager, param,
-    query_string, user_filter, users_matching,
+    user_filter, users_matching,
 };
 use crate::auth::{AdminUser, csrf};
 use crate::error::{AppError, AppResult};
@@ -147,7 +147,7 @@ pub async fn list(
         &window,
         Order::Descending,
         |c| c.id,
-        "/admin/connections/",
+        &crate::paths::admin_connections().to_string(),
         &[
             ("connector", param(&q.connector).unwrap_or_default()),
             ("status", param(&q.status).unwrap_or_default()),
@@ -227,7 +227,7 @@ pub async fn show(
         last_error: c.last_error.clone(),
         credentials_version: c.credentials_version,
         rows: recent,
-        audit_link: format!("/admin/audit/{}", query_string(&[("q", &c.id.to_string())])),
+        audit_link: crate::paths::admin_audit().search(c.id).to_string(),
     };
     Ok(html(page, 200))
 }
@@ -287,6 +287,6 @@ pub async fn revoke(
         Ok(html(ConnectionRevokedFragment { id, message }, 200))
     } else {
         flash(&session, "success", message);
-        Ok(see_other("/admin/connections/"))
+        Ok(see_other(&crate::paths::admin_connections().to_string()))
     }
 }

@@ -189,7 +189,7 @@ pub async fn set_enabled(
     };
     if !is_htmx(&req) {
         flash(&session, "success", message);
-        return Ok(see_other("/admin/connectors/"));
+        return Ok(see_other(crate::paths::admin_connectors()));
     }
     let row = find_row(&state, &slug).await?;
     let counts = connection_counts(&state).await?;

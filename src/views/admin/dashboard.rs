@@ -1,8 +1,8 @@
 //! `GET /admin/`: the dashboard — users, connections by status, actions and errors in the last
 //! 24 h, connectors that need configuration, and the latest admin changes.
 
+use super::changes;
 use super::templates::{AdminConnectorRow, AdminDashboardPage};
-use super::{changes, query_string};
 use crate::auth::AdminUser;
 use crate::error::AppResult;
 use crate::models::entities::{connection, connector_audit_log, user};
@@ -88,13 +88,10 @@ pub async fn dashboard(
         connectors,
         actions_24h,
         errors_24h,
-        errors_link: format!(
-            "/admin/audit/{}",
-            query_string(&[
-                ("status", "error"),
-                ("from", &since.format("%Y-%m-%d").to_string())
-            ])
-        ),
+        errors_link: crate::paths::admin_audit()
+            .status("error")
+            .from(since.date_naive())
+            .to_string(),
         recent_changes: changes::rows(db, recent_changes).await?,
     };
     Ok(html(page, 200))

@@ -3,7 +3,7 @@
 //! reactivate. An admin cannot demote or deactivate themself.
 
 use super::templates::{UserRow, UserRowFragment, UsersPage};
-use super::{PAGE_SIZE, fmt_opt, fmt_time, ilike, like_pattern, pager, param, query_string};
+use super::{PAGE_SIZE, fmt_opt, fmt_time, ilike, like_pattern, pager, param};
 use crate::auth::session_store::end_all_sessions;
 use crate::auth::{AdminUser, csrf};
 use crate::error::{AppError, AppResult};
@@ -111,7 +111,7 @@ pub async fn list(
         &window,
         Order::Ascending,
         |u| u.email.clone(),
-        "/admin/users/",
+        &crate::paths::admin_users().to_string(),
         &[
             ("q", param(&q.q).unwrap_or_default()),
             ("role", param(&q.role).unwrap_or_default()),
@@ -162,10 +162,9 @@ async fn reply(
 ) -> AppResult<HttpResponse> {
     if !is_htmx(req) {
         flash(session, level, message);
-        return Ok(see_other(&format!(
-            "/admin/users/{}",
-            query_string(&[("q", &u.email)])
-        )));
+        return Ok(see_other(
+            &crate::paths::admin_users().search(&u.email).to_string(),
+        ));
     }
     let counts = connection_counts(state, &[u.id]).await?;
     let mut row = row_view(
