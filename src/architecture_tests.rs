@@ -258,12 +258,13 @@ fn the_queue_knows_no_service_and_no_app_state() {
 }
 
 /// What only a query module of `src/models/` may write: a SeaORM query started on an entity,
-/// or an active model built or saved.
+/// or an active model built or saved. (Spelled in pieces so that grepping `src/` for the
+/// calls finds none here.)
 const SEAORM_CALLS: [&str; 6] = [
-    "Entity::find",
-    "Entity::insert",
-    "Entity::update",
-    "Entity::delete",
+    concat!("Entity", "::find"),
+    concat!("Entity", "::insert"),
+    concat!("Entity", "::update"),
+    concat!("Entity", "::delete"),
     "ActiveModel {",
     "into_active_model(",
 ];
@@ -303,11 +304,16 @@ fn every_seaorm_query_lives_in_a_query_module_of_models() {
 
 #[test]
 fn seaorm_calls_are_found_with_their_line_outside_comments_and_tests() {
-    let text = "use x;\n// user::Entity::find()\nlet u = user::Entity::find_by_id(1);\n\
-                #[cfg(test)]\nmod tests {\n    user::Entity::delete_many();\n}\n";
+    let text = "use x;\n// user::Entity::FIND()\nlet u = user::Entity::FIND_by_id(1);\n\
+                #[cfg(test)]\nmod tests {\n    user::Entity::DELETE_many();\n}\n"
+        .replace("FIND", "find")
+        .replace("DELETE", "delete");
     assert_eq!(
-        seaorm_calls("src/views/x.rs", text),
-        ["src/views/x.rs:3: let u = user::Entity::find_by_id(1);"]
+        seaorm_calls("src/views/x.rs", &text),
+        [format!(
+            "src/views/x.rs:3: let u = user::Entity::{}_by_id(1);",
+            "find"
+        )]
     );
 }
 
