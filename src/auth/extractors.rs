@@ -5,11 +5,11 @@
 use super::keys;
 use crate::error::AppError;
 use crate::models::entities::user;
+use crate::models::users;
 use crate::services::api_tokens;
 use crate::state::AppState;
 use actix_session::SessionExt;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use sea_orm::EntityTrait;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -65,7 +65,7 @@ async fn resolve(req: HttpRequest) -> Result<Option<user::Model>, AppError> {
         let Some(id) = session.get::<i64>(keys::USER_ID).ok().flatten() else {
             return Ok(None);
         };
-        let user = user::Entity::find_by_id(id).one(&state.db).await?;
+        let user = users::find(&state.db, id).await?;
         if user.as_ref().is_none_or(|u| !u.is_active) {
             session.purge();
         }

@@ -4,12 +4,11 @@
 
 use super::keys;
 use crate::crypto::sha256_hex;
-use crate::models::entities::session;
+use crate::models::sessions;
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::time::Duration;
 use chrono::Utc;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
 
 type State = HashMap<String, String>;
@@ -36,10 +35,7 @@ fn user_id_of(state: &State) -> Option<i64> {
 
 impl SessionStore for DbSessionStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<State>, LoadError> {
-        let row = session::Entity::find()
-            .filter(session::Column::KeyHash.eq(sha256_hex(key.as_ref())))
-            .filter(session::Column::ExpiresAt.gt(Utc::now()))
-            .one(&self.db)
+        let row = sessions::find_live(&self.db, &sha256_hex(key.as_ref()))
             .await
             .map_err(|e| LoadError::Other(e.into()))?;
         match row {
@@ -53,17 +49,15 @@ impl SessionStore for DbSessionStore {
     async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
         let key = actix_session::storage::generate_session_key();
         let body = serde_json::to_string(&state).map_err(|e| SaveError::Serialization(e.into()))?;
-        session::Entity::insert(session::ActiveModel {
-            key_hash: Set(sha256_hex(key.as_ref())),
-            user_id: Set(user_id_of(&state)),
-            state: Set(body),
-            created_at: Set(Utc::now()),
-            expires_at: Set(expires(ttl)),
-            ..Default::default()
-        })
-        .exec(&self.db)
-        .await
-        .map_err(|e| SaveError::Other(e.into()))?;
+        let new = sessions::NewSession {
+            key_hash: sha256_hex(key.as_ref()),
+            user_id: user_id_of(&state),
+            state: body,
+            expires_at: expires(ttl),
+        };
+        sessions::insert(&self.db, new)
+            .await
+            .map_err(|e| SaveError::Other(e.into()))?;
         Ok(key)
     }
 
@@ -75,15 +69,16 @@ impl SessionStore for DbSessionStore {
     ) -> Result<SessionKey, UpdateError> {
         let body =
             serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
-        let res = session::Entity::update_many()
-            .col_expr(session::Column::State, Expr::value(body))
-            .col_expr(session::Column::UserId, Expr::value(user_id_of(&state)))
-            .col_expr(session::Column::ExpiresAt, Expr::value(expires(ttl)))
-            .filter(session::Column::KeyHash.eq(sha256_hex(key.as_ref())))
-            .exec(&self.db)
-            .await
-            .map_err(|e| UpdateError::Other(e.into()))?;
-        if res.rows_affected == 1 {
+        let updated = sessions::update(
+            &self.db,
+            &sha256_hex(key.as_ref()),
+            body,
+            user_id_of(&state),
+            expires(ttl),
+        )
+        .await
+        .map_err(|e| UpdateError::Other(e.into()))?;
+        if updated {
             return Ok(key);
         }
         // The row was deleted while the request ran (logout elsewhere, deactivation): start a
@@ -96,20 +91,11 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
-        session::Entity::update_many()
-            .col_expr(session::Column::ExpiresAt, Expr::value(expires(ttl)))
-            .filter(session::Column::KeyHash.eq(sha256_hex(key.as_ref())))
-            .exec(&self.db)
-            .await?;
-        Ok(())
+        Ok(sessions::set_expiry(&self.db, &sha256_hex(key.as_ref()), expires(ttl)).await?)
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
-        session::Entity::delete_many()
-            .filter(session::Column::KeyHash.eq(sha256_hex(key.as_ref())))
-            .exec(&self.db)
-            .await?;
-        Ok(())
+        Ok(sessions::delete(&self.db, &sha256_hex(key.as_ref())).await?)
     }
 }
 
@@ -118,18 +104,10 @@ pub async fn end_all_sessions(
     db: &DatabaseConnection,
     user_id: i64,
 ) -> Result<u64, sea_orm::DbErr> {
-    let res = session::Entity::delete_many()
-        .filter(session::Column::UserId.eq(user_id))
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected)
+    sessions::delete_for_user(db, user_id).await
 }
 
 /// Remove expired sessions (run periodically by the background janitor).
 pub async fn purge_expired(db: &DatabaseConnection) -> Result<u64, sea_orm::DbErr> {
-    let res = session::Entity::delete_many()
-        .filter(session::Column::ExpiresAt.lte(Utc::now()))
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected)
+    sessions::delete_expired(db).await
 }

@@ -1,11 +1,26 @@
 //! Persistence: SeaORM entities (`entities`, mirroring the migrations) and the hand-written
-//! queries on them. Every query that takes a user id scopes by it, so a foreign id reads as
-//! "not found".
+//! queries on them, one module per table (`connections` for `connection`, `folders` for
+//! `knowledge_folder`, …). Every SeaORM call of the app lives here; services, views and
+//! workers call these functions (`architecture_tests` checks it). Every query that takes a
+//! user id scopes by it, so a foreign id reads as "not found".
 
+pub mod admin_audit_logs;
+pub mod api_tokens;
+pub mod connections;
+pub mod connector_audit_logs;
+pub mod connector_configs;
+pub mod connectors;
 pub mod entities;
 pub mod folders;
 pub mod keyset;
 pub mod names;
+pub mod oauth_states;
+pub mod queue_messages;
+pub mod rate_limits;
+pub mod search;
+pub mod sessions;
+pub mod setup_tokens;
+pub mod source_files;
 pub mod status;
 pub mod users;
 

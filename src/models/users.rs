@@ -1,13 +1,17 @@
-//! Accounts: creation (CLI, setup link), lookup by email.
+//! Accounts (`user`): creation (CLI, setup link), lookup, login bookkeeping, and the counts
+//! and searches of the admin pages.
 
 use super::entities::user;
+use super::keyset::{self, Keyset, Order, Window};
 use super::names::Email;
+use super::search::{ilike, like_pattern};
 use crate::crypto::password;
 use crate::error::{AppError, AppResult};
 use chrono::Utc;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr,
+    EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
 };
 use std::collections::BTreeMap;
 
@@ -40,6 +44,7 @@ pub fn check_credentials(email: &str, password: &str) -> Result<(), BTreeMap<Str
     }
 }
 
+/// The account with this email (normalized first).
 pub async fn find_by_email<C: ConnectionTrait>(
     db: &C,
     email: &str,
@@ -50,6 +55,7 @@ pub async fn find_by_email<C: ConnectionTrait>(
         .await?)
 }
 
+/// How many accounts there are.
 pub async fn count<C: ConnectionTrait>(db: &C) -> AppResult<u64> {
     Ok(user::Entity::find().count(db).await?)
 }
@@ -111,4 +117,89 @@ pub async fn set_active<C: ConnectionTrait>(
     active.is_active = Set(is_active);
     active.updated_at = Set(Utc::now());
     Ok(active.update(db).await?)
+}
+
+/// The account `id`, active or not.
+pub async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Option<user::Model>, DbErr> {
+    user::Entity::find_by_id(id).one(db).await
+}
+
+/// Records a login now.
+pub async fn touch_last_login(db: &impl ConnectionTrait, id: i64) -> Result<(), DbErr> {
+    user::Entity::update_many()
+        .col_expr(user::Column::LastLoginAt, Expr::value(Utc::now()))
+        .filter(user::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// How many accounts are administrators.
+pub async fn count_admins(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    user::Entity::find()
+        .filter(user::Column::IsAdmin.eq(true))
+        .count(db)
+        .await
+}
+
+/// How many accounts are deactivated.
+pub async fn count_inactive(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    user::Entity::find()
+        .filter(user::Column::IsActive.eq(false))
+        .count(db)
+        .await
+}
+
+/// The emails of the accounts `ids` (id → email; unknown ids are absent).
+pub async fn emails_of(
+    db: &impl ConnectionTrait,
+    ids: Vec<i64>,
+) -> Result<Vec<(i64, String)>, DbErr> {
+    user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .column(user::Column::Email)
+        .filter(user::Column::Id.is_in(ids))
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Ids of the accounts whose email or name contains `text` (case-insensitive), at most `cap`.
+pub async fn ids_matching(
+    db: &impl ConnectionTrait,
+    text: &str,
+    cap: u64,
+) -> Result<Vec<i64>, DbErr> {
+    let pattern = like_pattern(text);
+    user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(
+            Condition::any()
+                .add(ilike(user::Column::Email, &pattern))
+                .add(ilike(user::Column::DisplayName, &pattern)),
+        )
+        .limit(cap)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// The page `keyset` asks for of the accounts matching `filter`, by email.
+pub async fn window(
+    db: &impl ConnectionTrait,
+    filter: Condition,
+    keyset: &Keyset<String>,
+    limit: u64,
+) -> AppResult<Window<user::Model>> {
+    keyset::window(
+        db,
+        user::Entity::find().filter(filter),
+        user::Column::Email,
+        Order::Ascending,
+        keyset,
+        limit,
+    )
+    .await
 }

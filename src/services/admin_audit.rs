@@ -5,10 +5,12 @@
 
 use super::secrets::fingerprint;
 use crate::error::AppResult;
+use crate::models::admin_audit_logs::{self, NewAdminAuditLog};
 use crate::models::entities::admin_audit_log;
-use crate::models::keyset::{self, Keyset, Order, Window};
-use chrono::Utc;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use crate::models::keyset::{Keyset, Window};
+use sea_orm::ConnectionTrait;
+
+pub use crate::models::admin_audit_logs::ChangeFilter;
 use serde_json::Value;
 
 /// One admin change.
@@ -35,17 +37,15 @@ pub fn secret(plain: Option<&str>) -> Value {
 /// Write the row. Unlike the action audit, an admin change that cannot be audited is an error
 /// the admin sees (the change itself has been made; the log line says so).
 pub async fn record<C: ConnectionTrait>(db: &C, change: Change<'_>) -> AppResult<()> {
-    let row = admin_audit_log::ActiveModel {
-        admin_user_id: Set(Some(change.admin_user_id)),
-        action: Set(change.action.to_owned()),
-        target_type: Set(change.target_type.to_owned()),
-        target_id: Set(change.target_id.clone()),
-        before: Set(change.before.to_string()),
-        after: Set(change.after.to_string()),
-        created_at: Set(Utc::now()),
-        ..Default::default()
+    let row = NewAdminAuditLog {
+        admin_user_id: change.admin_user_id,
+        action: change.action.to_owned(),
+        target_type: change.target_type.to_owned(),
+        target_id: change.target_id.clone(),
+        before: change.before.to_string(),
+        after: change.after.to_string(),
     };
-    if let Err(e) = admin_audit_log::Entity::insert(row).exec(db).await {
+    if let Err(e) = admin_audit_logs::insert(db, row).await {
         tracing::error!(
             admin.id = change.admin_user_id,
             action = change.action,
@@ -66,15 +66,6 @@ pub async fn record<C: ConnectionTrait>(db: &C, change: Change<'_>) -> AppResult
     Ok(())
 }
 
-/// Filters of the admin-changes page.
-#[derive(Clone, Debug, Default)]
-pub struct ChangeFilter {
-    pub admin_user_id: Option<i64>,
-    pub action: Option<String>,
-    pub target_type: Option<String>,
-    pub target_id: Option<String>,
-}
-
 /// A page of admin changes, newest first (keyset paging on the id).
 pub async fn page<C: ConnectionTrait>(
     db: &C,
@@ -82,26 +73,5 @@ pub async fn page<C: ConnectionTrait>(
     keyset: &Keyset<i64>,
     limit: u64,
 ) -> AppResult<Window<admin_audit_log::Model>> {
-    let mut q = admin_audit_log::Entity::find();
-    if let Some(id) = filter.admin_user_id {
-        q = q.filter(admin_audit_log::Column::AdminUserId.eq(id));
-    }
-    if let Some(a) = &filter.action {
-        q = q.filter(admin_audit_log::Column::Action.eq(a.as_str()));
-    }
-    if let Some(t) = &filter.target_type {
-        q = q.filter(admin_audit_log::Column::TargetType.eq(t.as_str()));
-    }
-    if let Some(t) = &filter.target_id {
-        q = q.filter(admin_audit_log::Column::TargetId.eq(t.as_str()));
-    }
-    keyset::window(
-        db,
-        q,
-        admin_audit_log::Column::Id,
-        Order::Descending,
-        keyset,
-        limit,
-    )
-    .await
+    admin_audit_logs::window(db, filter, keyset, limit).await
 }

@@ -3,10 +3,9 @@
 
 use crate::crypto::{random_token, sha256_hex};
 use crate::error::AppResult;
-use crate::models::entities::{api_token, user};
-use chrono::Utc;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use crate::models::entities::user;
+use crate::models::{api_tokens, users};
+use sea_orm::DatabaseConnection;
 
 /// Prefix that makes the tokens recognizable (e.g. by secret scanners).
 pub const PREFIX: &str = "ccpat_";
@@ -14,35 +13,15 @@ pub const PREFIX: &str = "ccpat_";
 /// Create a token for `user_id` and return it in clear (the only time it is visible).
 pub async fn create(db: &DatabaseConnection, user_id: i64, name: &str) -> AppResult<String> {
     let token = format!("{PREFIX}{}", random_token(32));
-    api_token::Entity::insert(api_token::ActiveModel {
-        user_id: Set(user_id),
-        name: Set(name.to_owned()),
-        token_hash: Set(sha256_hex(&token)),
-        created_at: Set(Utc::now()),
-        ..Default::default()
-    })
-    .exec(db)
-    .await?;
+    api_tokens::insert(db, user_id, name, sha256_hex(&token)).await?;
     Ok(token)
 }
 
 /// The active user a token belongs to, if the token is valid and not revoked.
 pub async fn authenticate(db: &DatabaseConnection, token: &str) -> AppResult<Option<user::Model>> {
-    let Some(row) = api_token::Entity::find()
-        .filter(api_token::Column::TokenHash.eq(sha256_hex(token)))
-        .filter(api_token::Column::RevokedAt.is_null())
-        .one(db)
-        .await?
-    else {
+    let Some(row) = api_tokens::find_active_by_hash(db, &sha256_hex(token)).await? else {
         return Ok(None);
     };
-    api_token::Entity::update_many()
-        .col_expr(api_token::Column::LastUsedAt, Expr::value(Utc::now()))
-        .filter(api_token::Column::Id.eq(row.id))
-        .exec(db)
-        .await?;
-    Ok(user::Entity::find_by_id(row.user_id)
-        .one(db)
-        .await?
-        .filter(|u| u.is_active))
+    api_tokens::touch(db, row.id).await?;
+    Ok(users::find(db, row.user_id).await?.filter(|u| u.is_active))
 }

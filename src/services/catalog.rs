@@ -3,13 +3,11 @@
 //! `is_enabled` choice is never overwritten.
 
 use crate::error::{AppError, AppResult};
+use crate::models::connectors::{self, NewConnector};
 use crate::models::entities::connector;
 use campuscore_connectors::{Connector, Registry};
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder,
-};
+use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 
 /// What a sync changed.
@@ -38,27 +36,22 @@ fn scoping_str(c: &dyn Connector) -> String {
 /// Sync the registry into the catalog table.
 pub async fn sync(db: &DatabaseConnection, registry: &Registry) -> AppResult<SyncReport> {
     let mut report = SyncReport::default();
-    let existing = connector::Entity::find().all(db).await?;
+    let existing = connectors::list(db).await?;
     let now = Utc::now();
     for plugin in registry.iter() {
         let spec = plugin.spec();
         let (kind, scoping) = (kind_str(plugin.as_ref()), scoping_str(plugin.as_ref()));
+        let fields = |kind, scoping| NewConnector {
+            slug: spec.slug.to_owned(),
+            name: spec.name.to_owned(),
+            kind,
+            scoping,
+            icon: crate::paths::connector_icon(spec.slug),
+            description: spec.description.to_owned(),
+        };
         match existing.iter().find(|r| r.slug == spec.slug) {
             None => {
-                connector::ActiveModel {
-                    slug: Set(spec.slug.to_owned()),
-                    name: Set(spec.name.to_owned()),
-                    kind: Set(kind),
-                    scoping: Set(scoping),
-                    icon: Set(crate::paths::connector_icon(spec.slug)),
-                    description: Set(spec.description.to_owned()),
-                    is_enabled: Set(true),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                    ..Default::default()
-                }
-                .insert(db)
-                .await?;
+                connectors::insert(db, fields(kind, scoping), now).await?;
                 report.added.push(spec.slug.to_owned());
             }
             Some(row)
@@ -68,14 +61,7 @@ pub async fn sync(db: &DatabaseConnection, registry: &Registry) -> AppResult<Syn
                     || row.icon != crate::paths::connector_icon(spec.slug)
                     || row.description != spec.description =>
             {
-                let mut active = row.clone().into_active_model();
-                active.name = Set(spec.name.to_owned());
-                active.kind = Set(kind);
-                active.scoping = Set(scoping);
-                active.icon = Set(crate::paths::connector_icon(spec.slug));
-                active.description = Set(spec.description.to_owned());
-                active.updated_at = Set(now);
-                active.update(db).await?;
+                connectors::refresh(db, row.clone(), fields(kind, scoping), now).await?;
                 report.updated.push(spec.slug.to_owned());
             }
             Some(_) => {}
@@ -94,10 +80,7 @@ pub async fn sync(db: &DatabaseConnection, registry: &Registry) -> AppResult<Syn
 
 /// Every catalog row, by slug.
 pub async fn all(db: &DatabaseConnection) -> AppResult<Vec<connector::Model>> {
-    Ok(connector::Entity::find()
-        .order_by_asc(connector::Column::Slug)
-        .all(db)
-        .await?)
+    Ok(connectors::list_by_slug(db).await?)
 }
 
 /// A catalog row and its plugin, by slug; unknown slugs are `NotFound`.
@@ -106,9 +89,7 @@ pub async fn find(
     registry: &Registry,
     slug: &str,
 ) -> AppResult<(connector::Model, Arc<dyn Connector>)> {
-    let row = connector::Entity::find()
-        .filter(connector::Column::Slug.eq(slug))
-        .one(db)
+    let row = connectors::find_by_slug(db, slug)
         .await?
         .ok_or(AppError::NotFound)?;
     let plugin = registry.get(slug).cloned().ok_or(AppError::NotFound)?;

@@ -7,19 +7,15 @@ use super::oauth::{self, FlowOwner, OAuthClient, TokenError};
 use super::token_refresh::{self, ConnectionTokens};
 use super::{audit, connector_config, credentials};
 use crate::error::{AppError, AppResult};
-use crate::models::ConnectionStatus;
 use crate::models::entities::{connection, connector};
+use crate::models::{ConnectionStatus, connections, connectors};
 use crate::state::AppState;
 use campuscore_connectors::{
     ActionContext, Connector, ConnectorError, ConnectorKind, ConnectorSettings, Credentials,
     validate_form,
 };
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, TransactionTrait,
-};
+use sea_orm::TransactionTrait;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -59,18 +55,15 @@ impl ResolvedConnector {
 /// The enabled connector `slug` (or numeric catalog id); unknown is `NotFound`, turned off
 /// by an administrator is `Disabled`.
 pub async fn enabled_connector(state: &AppState, slug_or_id: &str) -> AppResult<ResolvedConnector> {
-    let query = match slug_or_id.parse::<i64>() {
-        Ok(id) => connector::Entity::find_by_id(id),
-        Err(_) => connector::Entity::find().filter(connector::Column::Slug.eq(slug_or_id)),
-    };
-    let row = query.one(&state.db).await?.ok_or(AppError::NotFound)?;
+    let row = connectors::find_by_slug_or_id(&state.db, slug_or_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     resolve(state, row)
 }
 
 /// The connector of catalog id `connector_id`, enabled and registered.
 pub async fn connector_by_id(state: &AppState, connector_id: i64) -> AppResult<ResolvedConnector> {
-    let row = connector::Entity::find_by_id(connector_id)
-        .one(&state.db)
+    let row = connectors::find(&state.db, connector_id)
         .await?
         .ok_or(AppError::NotFound)?;
     resolve(state, row)
@@ -98,20 +91,14 @@ pub async fn find_mine(
     user_id: i64,
     connection_id: i64,
 ) -> AppResult<connection::Model> {
-    connection::Entity::find_by_id(connection_id)
-        .filter(connection::Column::UserId.eq(user_id))
-        .one(&state.db)
+    connections::find_owned(&state.db, user_id, connection_id)
         .await?
         .ok_or(AppError::NotFound)
 }
 
 /// Every connection of the user, oldest first.
 pub async fn list_mine(state: &AppState, user_id: i64) -> AppResult<Vec<connection::Model>> {
-    Ok(connection::Entity::find()
-        .filter(connection::Column::UserId.eq(user_id))
-        .order_by_asc(connection::Column::Id)
-        .all(&state.db)
-        .await?)
+    Ok(connections::list_for_user(&state.db, user_id).await?)
 }
 
 /// The OAuth client of an OAuth connector, from its current config.
@@ -148,56 +135,29 @@ pub async fn save(state: &AppState, new: SaveConnection) -> AppResult<(connectio
     // another writer (it fails with SQLITE_BUSY at once), while one that starts with a
     // write waits its turn. On PostgreSQL this also serialises saves of the same user's
     // connections to one connector.
-    connection::Entity::update_many()
-        .col_expr(
-            connection::Column::UpdatedAt,
-            Expr::col(connection::Column::UpdatedAt),
-        )
-        .filter(connection::Column::UserId.eq(new.user_id))
-        .filter(connection::Column::ConnectorId.eq(new.connector_id))
-        .exec(&txn)
-        .await?;
-    let mine = || {
-        connection::Entity::find()
-            .filter(connection::Column::UserId.eq(new.user_id))
-            .filter(connection::Column::ConnectorId.eq(new.connector_id))
-    };
+    connections::lock_for_connector(&txn, new.user_id, new.connector_id).await?;
     let mut existing = match &new.identity {
         Some(identity) => {
-            mine()
-                .filter(connection::Column::ServiceIdentity.eq(identity.as_str()))
-                .one(&txn)
-                .await?
+            connections::find_by_identity(&txn, new.user_id, new.connector_id, identity).await?
         }
         None => None,
     };
     if existing.is_none()
         && let Some(id) = new.reconnect_connection_id
     {
-        existing = mine()
-            .filter(connection::Column::Id.eq(id))
-            .one(&txn)
-            .await?;
+        existing =
+            connections::find_owned_for_connector(&txn, new.user_id, new.connector_id, id).await?;
     }
     let (row, created) = match existing {
         Some(row) => {
             let sealed = credentials::seal(&state.keyring, row.user_id, row.id, &new.data);
-            let version = row.credentials_version + 1;
-            let mut active = row.into_active_model();
-            active.credentials = Set(sealed);
-            active.credentials_version = Set(version);
-            active.status = Set(ConnectionStatus::Active);
-            if new.identity.is_some() {
-                active.service_identity = Set(new.identity.clone());
-            }
-            active.scopes = Set(new.scopes.clone());
-            active.expires_at = Set(new.expires_at);
-            active.refresh_failures = Set(0);
-            active.refresh_lease_until = Set(None);
-            active.refresh_lease_owner = Set(None);
-            active.last_error = Set(None);
-            active.updated_at = Set(Utc::now());
-            (active.update(&txn).await?, false)
+            let renewal = connections::Renewal {
+                credentials: sealed,
+                service_identity: new.identity.clone(),
+                scopes: new.scopes.clone(),
+                expires_at: new.expires_at,
+            };
+            (connections::renew(&txn, row, renewal).await?, false)
         }
         None => {
             let row = credentials::insert(
@@ -478,18 +438,11 @@ pub async fn test(
         ),
         Err(e) => (ConnectionStatus::Error, Some(e.user_message())),
     };
-    let mut update = connection::Entity::update_many()
-        .col_expr(connection::Column::Status, Expr::value(status.as_str()))
-        .col_expr(connection::Column::LastError, Expr::value(last_error))
-        .col_expr(connection::Column::LastUsedAt, Expr::value(Utc::now()))
-        .filter(connection::Column::Id.eq(conn.id));
-    if let Ok(Some(identity)) = &outcome {
-        update = update.col_expr(
-            connection::Column::ServiceIdentity,
-            Expr::value(identity.as_str()),
-        );
-    }
-    update.exec(&state.db).await?;
+    let identity = match &outcome {
+        Ok(Some(identity)) => Some(identity.as_str()),
+        _ => None,
+    };
+    connections::record_test(&state.db, conn.id, status, last_error, identity).await?;
     let error = outcome.err();
     audit_event(
         state,
@@ -508,19 +461,8 @@ pub async fn test(
 
 /// Marks a connection used now (and `active` again after a successful action).
 pub async fn touch(state: &AppState, conn: &connection::Model, succeeded: bool) -> AppResult<()> {
-    let mut update = connection::Entity::update_many()
-        .col_expr(connection::Column::LastUsedAt, Expr::value(Utc::now()))
-        .filter(connection::Column::Id.eq(conn.id));
-    if succeeded && conn.status == ConnectionStatus::Error {
-        update = update
-            .col_expr(
-                connection::Column::Status,
-                Expr::value(ConnectionStatus::Active.as_str()),
-            )
-            .col_expr(connection::Column::LastError, Expr::value(None::<String>));
-    }
-    update.exec(&state.db).await?;
-    Ok(())
+    let reactivate = succeeded && conn.status == ConnectionStatus::Error;
+    Ok(connections::touch(&state.db, conn.id, reactivate).await?)
 }
 
 /// Marks a manual connection whose credentials the service rejected.
@@ -529,16 +471,7 @@ pub async fn mark_rejected(
     conn: &connection::Model,
     message: &str,
 ) -> AppResult<()> {
-    connection::Entity::update_many()
-        .col_expr(
-            connection::Column::Status,
-            Expr::value(ConnectionStatus::NeedsReauth.as_str()),
-        )
-        .col_expr(connection::Column::LastError, Expr::value(message))
-        .filter(connection::Column::Id.eq(conn.id))
-        .exec(&state.db)
-        .await?;
-    Ok(())
+    Ok(connections::mark_rejected(&state.db, conn.id, message).await?)
 }
 
 #[expect(

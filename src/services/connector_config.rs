@@ -4,13 +4,11 @@
 
 use super::secrets::{Keyring, mask};
 use crate::error::{AppError, AppResult};
-use crate::models::entities::{connector, connector_config};
+use crate::models::connector_configs;
+use crate::models::entities::connector;
 use campuscore_connectors::{Connector, ConnectorSettings};
 use chrono::Utc;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::DatabaseConnection;
 use std::collections::{BTreeMap, HashMap};
 
 /// One configured key as it may be shown to an admin.
@@ -61,30 +59,7 @@ pub async fn set(
     } else {
         value.to_owned()
     };
-    let now = Utc::now();
-    connector_config::Entity::insert(connector_config::ActiveModel {
-        connector_id: Set(connector.id),
-        key: Set(key.to_owned()),
-        value: Set(stored),
-        is_secret: Set(is_secret),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    })
-    .on_conflict(
-        OnConflict::columns([
-            connector_config::Column::ConnectorId,
-            connector_config::Column::Key,
-        ])
-        .update_columns([
-            connector_config::Column::Value,
-            connector_config::Column::IsSecret,
-            connector_config::Column::UpdatedAt,
-        ])
-        .to_owned(),
-    )
-    .exec(db)
-    .await?;
+    connector_configs::upsert(db, connector.id, key, stored, is_secret).await?;
     tracing::info!(connector.slug = %connector.slug, config.key = key, config.secret = is_secret, "connector config set");
     Ok(ShownEntry {
         key: key.to_owned(),
@@ -107,11 +82,7 @@ pub async fn list(
     keyring: &Keyring,
     connector_id: i64,
 ) -> AppResult<Vec<ShownEntry>> {
-    let rows = connector_config::Entity::find()
-        .filter(connector_config::Column::ConnectorId.eq(connector_id))
-        .order_by_asc(connector_config::Column::Key)
-        .all(db)
-        .await?;
+    let rows = connector_configs::for_connector_by_key(db, connector_id).await?;
     Ok(rows
         .into_iter()
         .map(|r| {
@@ -139,10 +110,7 @@ pub async fn settings_for(
     connector_id: i64,
     plugin: &dyn Connector,
 ) -> AppResult<ConnectorSettings> {
-    let rows = connector_config::Entity::find()
-        .filter(connector_config::Column::ConnectorId.eq(connector_id))
-        .all(db)
-        .await?;
+    let rows = connector_configs::for_connector(db, connector_id).await?;
     let mut values = HashMap::new();
     for r in rows {
         let value = if r.is_secret {
@@ -208,11 +176,7 @@ pub async fn stored(
     keyring: &Keyring,
     connector_id: i64,
 ) -> AppResult<Vec<StoredEntry>> {
-    let rows = connector_config::Entity::find()
-        .filter(connector_config::Column::ConnectorId.eq(connector_id))
-        .order_by_asc(connector_config::Column::Key)
-        .all(db)
-        .await?;
+    let rows = connector_configs::for_connector_by_key(db, connector_id).await?;
     Ok(rows
         .into_iter()
         .map(|r| StoredEntry {
@@ -235,13 +199,9 @@ pub async fn delete(
     connector: &connector::Model,
     key: &str,
 ) -> AppResult<bool> {
-    let res = connector_config::Entity::delete_many()
-        .filter(connector_config::Column::ConnectorId.eq(connector.id))
-        .filter(connector_config::Column::Key.eq(key))
-        .exec(db)
-        .await?;
-    if res.rows_affected > 0 {
+    let deleted = connector_configs::delete(db, connector.id, key).await?;
+    if deleted {
         tracing::info!(connector.slug = %connector.slug, config.key = key, "connector config removed");
     }
-    Ok(res.rows_affected > 0)
+    Ok(deleted)
 }

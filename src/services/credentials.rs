@@ -5,10 +5,10 @@
 
 use super::secrets::Keyring;
 use crate::error::{AppError, AppResult};
-use crate::models::ConnectionStatus;
+use crate::models::connections;
 use crate::models::entities::connection;
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, IntoActiveModel};
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 const MARKER: &str = "campuscore_credentials";
@@ -63,25 +63,17 @@ pub async fn insert<C: ConnectionTrait>(
     keyring: &Keyring,
     new: NewConnection,
 ) -> AppResult<connection::Model> {
-    let now = Utc::now();
-    let row = connection::ActiveModel {
-        user_id: Set(new.user_id),
-        connector_id: Set(new.connector_id),
-        credentials: Set(String::new()),
-        credentials_version: Set(1),
-        status: Set(ConnectionStatus::Active),
-        service_identity: Set(new.service_identity),
-        scopes: Set(new.scopes),
-        expires_at: Set(new.expires_at),
-        refresh_failures: Set(0),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(conn)
+    let row = connections::insert(
+        conn,
+        connections::NewConnection {
+            user_id: new.user_id,
+            connector_id: new.connector_id,
+            service_identity: new.service_identity,
+            scopes: new.scopes,
+            expires_at: new.expires_at,
+        },
+    )
     .await?;
     let sealed = seal(keyring, row.user_id, row.id, &new.data);
-    let mut active = row.into_active_model();
-    active.credentials = Set(sealed);
-    Ok(active.update(conn).await?)
+    Ok(connections::set_credentials(conn, row, sealed).await?)
 }

@@ -8,11 +8,10 @@ use super::connections::{
 use super::oauth::OAuthClient;
 use super::{credentials, queue};
 use crate::error::{AppError, AppResult};
-use crate::models::entities::{connection, connector};
+use crate::models;
 use crate::state::AppState;
 use campuscore_connectors::ConnectorKind;
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::time::Instant;
@@ -55,17 +54,12 @@ pub async fn disconnect(
 ) -> AppResult<Disconnected> {
     let conn = find_mine(state, user_id, connection_id).await?;
     let started = Instant::now();
-    let row = connector::Entity::find_by_id(conn.connector_id)
-        .one(&state.db)
+    let row = models::connectors::find(&state.db, conn.connector_id)
         .await?
         .ok_or(AppError::NotFound)?;
     let plugin = state.registry.get(&row.slug).cloned();
     let data = credentials::open(&state.keyring, &conn).ok();
-    connection::Entity::delete_many()
-        .filter(connection::Column::Id.eq(conn.id))
-        .filter(connection::Column::UserId.eq(user_id))
-        .exec(&state.db)
-        .await?;
+    models::connections::delete_owned(&state.db, user_id, conn.id).await?;
     let token = data.as_ref().and_then(|d| {
         let get = |k: &str| d.get(k).and_then(Value::as_str).filter(|t| !t.is_empty());
         // Revoking the refresh token ends the whole grant at most providers (RFC 7009 §2.1).

@@ -20,20 +20,16 @@ use super::source_files::SourceFileUploaded;
 use super::source_files::{display_name, human_size, mime_type_for};
 use super::storage::source_file_key;
 use crate::error::{AppError, AppResult};
-use crate::models::SourceFileStatus;
-use crate::models::entities::{connection, knowledge_folder, source_file, user};
+use crate::models::entities::{connection, knowledge_folder, source_file};
+use crate::models::source_files::{self, NewSourceFile};
+use crate::models::{SourceFileStatus, users};
 use crate::state::AppState;
 use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use campuscore_connectors::ChecksumCheck;
-use chrono::Utc;
 use futures_util::StreamExt;
-use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    TransactionTrait,
-};
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use std::time::{Duration, Instant};
@@ -216,57 +212,35 @@ async fn insert_queued<C: ConnectionTrait>(
         file_id: pick.id.clone(),
         revision: pick.revision.clone(),
     };
-    let now = Utc::now();
-    let row = source_file::ActiveModel {
-        uuid: Set(uuid.clone()),
-        knowledge_folder_id: Set(folder.id),
-        user_id: Set(folder.user_id),
-        storage_key: Set(source_file_key(folder.id, &uuid, &name)),
-        name: Set(name),
-        mime_type: Set(mime),
-        size_bytes: Set(pick.size.unwrap_or(0).min(i64::MAX as u64) as i64),
-        sha256: Set(None),
-        status: Set(SourceFileStatus::Queued),
-        origin: Set(connector_slug.to_owned()),
-        origin_ref: Set(Some(serde_json::to_string(&source).unwrap_or_default())),
-        idempotency_key: Set(Some(key.to_owned())),
-        error: Set(None),
-        bytes_received: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
+    let row = NewSourceFile {
+        uuid: uuid.clone(),
+        knowledge_folder_id: folder.id,
+        user_id: folder.user_id,
+        storage_key: source_file_key(folder.id, &uuid, &name),
+        name,
+        mime_type: mime,
+        size_bytes: pick.size.unwrap_or(0).min(i64::MAX as u64) as i64,
+        sha256: None,
+        status: SourceFileStatus::Queued,
+        origin: connector_slug.to_owned(),
+        origin_ref: Some(serde_json::to_string(&source).unwrap_or_default()),
+        idempotency_key: Some(key.to_owned()),
     };
-    let inserted = source_file::Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(source_file::Column::IdempotencyKey)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
-    let (column, value) = if inserted == 1 {
-        (source_file::Column::Uuid, uuid)
+    let inserted = source_files::insert_unless_key_exists(db, row).await?;
+    let file = if inserted {
+        source_files::find_by_uuid(db, &uuid).await?
     } else {
-        (source_file::Column::IdempotencyKey, key.to_owned())
-    };
-    let file = source_file::Entity::find()
-        .filter(column.eq(value))
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the queued file row vanished")))?;
-    Ok((file, inserted == 1))
+        source_files::find_by_idempotency_key(db, key).await?
+    }
+    .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the queued file row vanished")))?;
+    Ok((file, inserted))
 }
 
 async fn requeue<C: ConnectionTrait>(
     db: &C,
     file: source_file::Model,
 ) -> AppResult<source_file::Model> {
-    let mut row: source_file::ActiveModel = file.into();
-    row.status = Set(SourceFileStatus::Queued);
-    row.error = Set(None);
-    row.bytes_received = Set(None);
-    row.updated_at = Set(Utc::now());
-    Ok(row.update(db).await?)
+    Ok(source_files::requeue(db, file).await?)
 }
 
 /// How an import attempt ended, when it did not store the file.
@@ -347,7 +321,7 @@ impl OutboxMessage for CloudImportFile {
 /// The `cloud_import.file` handler: import one queued file. `attempt` counts from 1.
 pub async fn run(state: &AppState, msg: &CloudImportFile, attempt: Attempt) -> anyhow::Result<()> {
     let id = msg.source_file_id;
-    let Some(file) = source_file::Entity::find_by_id(id).one(&state.db).await? else {
+    let Some(file) = source_files::find(&state.db, id).await? else {
         return Ok(()); // deleted meanwhile
     };
     if !matches!(
@@ -392,18 +366,7 @@ async fn set_status(
     error: Option<String>,
     bytes_received: Option<i64>,
 ) -> anyhow::Result<()> {
-    source_file::Entity::update_many()
-        .col_expr(source_file::Column::Status, Expr::value(status.as_str()))
-        .col_expr(source_file::Column::Error, Expr::value(error))
-        .col_expr(
-            source_file::Column::BytesReceived,
-            Expr::value(bytes_received),
-        )
-        .col_expr(source_file::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(source_file::Column::Id.eq(file.id))
-        .filter(source_file::Column::Status.is_in(["queued", "downloading"]))
-        .exec(&state.db)
-        .await?;
+    source_files::set_import_status(&state.db, file.id, status, error, bytes_received).await?;
     Ok(())
 }
 
@@ -412,8 +375,7 @@ async fn import(
     file: &source_file::Model,
     source: &Source,
 ) -> Result<source_file::Model, Failure> {
-    let owner = user::Entity::find_by_id(file.user_id)
-        .one(&state.db)
+    let owner = users::find(&state.db, file.user_id)
         .await
         .map_err(AppError::from)?
         .filter(|u| u.is_active)
@@ -516,15 +478,7 @@ fn too_large(limit: u64) -> String {
 
 /// Best effort: a failed progress write only makes the page lag.
 async fn progress(state: &AppState, id: i64, bytes: u64) {
-    let result = source_file::Entity::update_many()
-        .col_expr(
-            source_file::Column::BytesReceived,
-            Expr::value(bytes as i64),
-        )
-        .filter(source_file::Column::Id.eq(id))
-        .filter(source_file::Column::Status.eq(SourceFileStatus::Downloading.as_str()))
-        .exec(&state.db)
-        .await;
+    let result = source_files::set_progress(&state.db, id, bytes as i64).await;
     if let Err(e) = result {
         tracing::debug!(source_file.id = id, error = %e, "progress update failed");
     }
@@ -540,43 +494,22 @@ async fn commit(
     mime: String,
 ) -> anyhow::Result<source_file::Model> {
     let txn = state.db.begin().await?;
-    let done = source_file::Entity::update_many()
-        .col_expr(
-            source_file::Column::Status,
-            Expr::value(SourceFileStatus::Uploaded.as_str()),
-        )
-        .col_expr(
-            source_file::Column::SizeBytes,
-            Expr::value(stored.size as i64),
-        )
-        .col_expr(
-            source_file::Column::Sha256,
-            Expr::value(stored.sha256.clone()),
-        )
-        .col_expr(source_file::Column::MimeType, Expr::value(mime))
-        .col_expr(source_file::Column::Name, Expr::value(name))
-        .col_expr(
-            source_file::Column::StorageKey,
-            Expr::value(stored.key.clone()),
-        )
-        .col_expr(
-            source_file::Column::Error,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            source_file::Column::BytesReceived,
-            Expr::value(stored.size as i64),
-        )
-        .col_expr(source_file::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(source_file::Column::Id.eq(file.id))
-        .filter(source_file::Column::Status.is_in(["queued", "downloading"]))
-        .exec(&txn)
-        .await?;
-    let row = source_file::Entity::find_by_id(file.id)
-        .one(&txn)
+    let done = source_files::mark_uploaded(
+        &txn,
+        file.id,
+        source_files::Imported {
+            size: stored.size as i64,
+            sha256: stored.sha256.clone(),
+            mime_type: mime,
+            name,
+            storage_key: stored.key.clone(),
+        },
+    )
+    .await?;
+    let row = source_files::find(&txn, file.id)
         .await?
         .context("the file row vanished")?;
-    if done.rows_affected == 1 {
+    if done {
         queue::enqueue(&txn, &SourceFileUploaded::of(&row)).await?;
     }
     txn.commit().await?;

@@ -7,7 +7,7 @@
 
 use crate::crypto::{random_token, sha256_hex};
 use crate::error::{AppError, AppResult};
-use crate::models::entities::oauth_state;
+use crate::models::oauth_states;
 use crate::state::AppState;
 use campuscore_connectors::{ClientAuth, ConnectorSettings, ConnectorSpec, Revocation, keys};
 use chrono::{DateTime, Utc};
@@ -16,7 +16,6 @@ use oauth2::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge,
     PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope, TokenResponse, TokenUrl,
 };
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Map, Value, json};
 use std::time::Duration;
 
@@ -592,28 +591,23 @@ pub async fn start_flow(
 ) -> AppResult<StartedFlow> {
     let now = Utc::now();
     // Expired flows are dead weight; sweeping them here keeps the table small without a job.
-    oauth_state::Entity::delete_many()
-        .filter(oauth_state::Column::ExpiresAt.lt(now))
-        .exec(&state.db)
-        .await?;
+    oauth_states::delete_expired(&state.db, now).await?;
     let flow_state = random_token(STATE_BYTES);
     let verifier = PkceCodeVerifier::new(random_token(VERIFIER_BYTES as usize));
     let auth_url = client.authorize_url(&flow_state, &verifier)?;
     let expires_at = now + FLOW_TTL;
-    oauth_state::Entity::insert(oauth_state::ActiveModel {
-        state_hash: Set(sha256_hex(&flow_state)),
-        user_id: Set(owner.user_id),
-        connector_slug: Set(slug.to_owned()),
-        session_binding: Set(owner.session_nonce.map(sha256_hex)),
-        pkce_verifier: Set(state.keyring.encrypt_str(verifier.secret())),
-        redirect_uri: Set(client.redirect_uri.clone()),
-        reconnect_connection_id: Set(reconnect_connection_id),
-        expires_at: Set(expires_at),
-        created_at: Set(now),
-        ..Default::default()
-    })
-    .exec(&state.db)
-    .await?;
+    let flow = oauth_states::NewOAuthState {
+        state_hash: sha256_hex(&flow_state),
+        user_id: owner.user_id,
+        connector_slug: slug.to_owned(),
+        session_binding: owner.session_nonce.map(sha256_hex),
+        pkce_verifier: state.keyring.encrypt_str(verifier.secret()),
+        redirect_uri: client.redirect_uri.clone(),
+        reconnect_connection_id,
+        expires_at,
+        created_at: now,
+    };
+    oauth_states::insert(&state.db, flow).await?;
     tracing::info!(
         connector.slug = slug,
         user.id = owner.user_id,
@@ -653,11 +647,7 @@ pub async fn consume_flow(
     if flow_state.is_empty() || flow_state.len() > 512 {
         return Err(state_refused());
     }
-    let Some(row) = oauth_state::Entity::find()
-        .filter(oauth_state::Column::StateHash.eq(sha256_hex(flow_state)))
-        .one(&state.db)
-        .await?
-    else {
+    let Some(row) = oauth_states::find_by_hash(&state.db, &sha256_hex(flow_state)).await? else {
         tracing::warn!(
             connector.slug = slug,
             "oauth callback with an unknown state"
@@ -679,11 +669,8 @@ pub async fn consume_flow(
         );
         return Err(state_refused());
     }
-    let deleted = oauth_state::Entity::delete_many()
-        .filter(oauth_state::Column::Id.eq(row.id))
-        .exec(&state.db)
-        .await?;
-    if deleted.rows_affected != 1 || row.expires_at < Utc::now() {
+    let deleted = oauth_states::delete(&state.db, row.id).await?;
+    if !deleted || row.expires_at < Utc::now() {
         return Err(state_refused());
     }
     let verifier = state.keyring.decrypt_str(&row.pkce_verifier).map_err(|_| {

@@ -10,16 +10,12 @@
 //! handlers are registered at start-up ([`Handlers`], see `crate::workers`): this module
 //! knows no service and no application state.
 
-use crate::models::MessageStatus;
 use crate::models::entities::queue_message;
+use crate::models::queue_messages;
 use anyhow::Context;
 use chrono::Utc;
 use futures_util::future::BoxFuture;
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -106,21 +102,13 @@ pub async fn enqueue<C: ConnectionTrait, M: OutboxMessage>(
         .as_object_mut()
         .context("a queue message is a JSON object")?;
     fields.insert("type".into(), Value::from(M::TYPE));
-    let now = Utc::now();
-    let row = queue_message::ActiveModel {
-        queue: Set(M::QUEUE.to_owned()),
-        message_type: Set(M::TYPE.to_owned()),
-        payload: Set(payload.to_string()),
-        dedup_key: Set(msg.dedup_key()),
-        status: Set(MessageStatus::Pending),
-        attempts: Set(0),
-        available_at: Set(now),
-        created_at: Set(now),
-        ..Default::default()
+    let row = queue_messages::NewMessage {
+        queue: M::QUEUE.to_owned(),
+        message_type: M::TYPE.to_owned(),
+        payload: payload.to_string(),
+        dedup_key: msg.dedup_key(),
     };
-    queue_message::Entity::insert(row)
-        .on_conflict_do_nothing_on([queue_message::Column::DedupKey])
-        .exec(conn)
+    queue_messages::insert(conn, row)
         .await
         .context("writing the queue message")?;
     Ok(())
@@ -239,36 +227,12 @@ async fn claim(
     limit: usize,
 ) -> anyhow::Result<Vec<queue_message::Model>> {
     let now = Utc::now();
-    let due = queue_message::Entity::find()
-        .filter(queue_message::Column::Queue.is_in(lane.queues.iter().copied()))
-        .filter(queue_message::Column::Status.eq(MessageStatus::Pending.as_str()))
-        .filter(queue_message::Column::AvailableAt.lte(now))
-        .filter(
-            Condition::any()
-                .add(queue_message::Column::LockedUntil.is_null())
-                .add(queue_message::Column::LockedUntil.lt(now)),
-        )
-        .order_by_asc(queue_message::Column::Id)
-        .limit(limit as u64)
-        .all(&worker.db)
-        .await?;
+    let due = queue_messages::due(&worker.db, lane.queues, now, limit as u64).await?;
     let mut claimed = Vec::new();
     for mut msg in due {
-        let taken = queue_message::Entity::update_many()
-            .col_expr(
-                queue_message::Column::LockedUntil,
-                Expr::value(now + lane.lease),
-            )
-            .col_expr(
-                queue_message::Column::Attempts,
-                Expr::col(queue_message::Column::Attempts).add(1),
-            )
-            .filter(queue_message::Column::Id.eq(msg.id))
-            .filter(queue_message::Column::Attempts.eq(msg.attempts))
-            .filter(queue_message::Column::Status.eq(MessageStatus::Pending.as_str()))
-            .exec(&worker.db)
-            .await?;
-        if taken.rows_affected == 1 {
+        let taken =
+            queue_messages::claim(&worker.db, msg.id, msg.attempts, now + lane.lease).await?;
+        if taken {
             msg.attempts += 1;
             claimed.push(msg);
         }
@@ -287,15 +251,13 @@ async fn process(worker: Worker, lane: &'static Lane, msg: queue_message::Model)
         tokio::select! {
             outcome = &mut handler => break outcome,
             _ = renew.tick() => {
-                let renewed = queue_message::Entity::update_many()
-                    .col_expr(
-                        queue_message::Column::LockedUntil,
-                        Expr::value(Utc::now() + lane.lease),
-                    )
-                    .filter(queue_message::Column::Id.eq(msg.id))
-                    .filter(queue_message::Column::Attempts.eq(msg.attempts))
-                    .exec(&worker.db)
-                    .await;
+                let renewed = queue_messages::renew_lease(
+                    &worker.db,
+                    msg.id,
+                    msg.attempts,
+                    Utc::now() + lane.lease,
+                )
+                .await;
                 if let Err(e) = renewed {
                     tracing::warn!(queue.message_id = msg.id, error = %e, "renewing a lease failed");
                 }
@@ -317,34 +279,15 @@ async fn settle(
     outcome: anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let attempts = msg.attempts;
-    let mut update = queue_message::Entity::update_many()
-        .col_expr(
-            queue_message::Column::LockedUntil,
-            Expr::value(Option::<chrono::DateTime<Utc>>::None),
-        )
-        .filter(queue_message::Column::Id.eq(msg.id));
-    update = match &outcome {
-        Ok(()) => update
-            .col_expr(
-                queue_message::Column::Status,
-                Expr::value(MessageStatus::Done.as_str()),
-            )
-            .col_expr(queue_message::Column::ProcessedAt, Expr::value(Utc::now())),
+    match &outcome {
+        Ok(()) => queue_messages::mark_done(&worker.db, msg.id).await?,
         Err(e) if attempts >= MAX_ATTEMPTS => {
             tracing::error!(
                 queue.message_id = msg.id,
                 error.chain = format!("{e:#}"),
                 "message parked as dead"
             );
-            update
-                .col_expr(
-                    queue_message::Column::Status,
-                    Expr::value(MessageStatus::Dead.as_str()),
-                )
-                .col_expr(
-                    queue_message::Column::LastError,
-                    Expr::value(format!("{e:#}")),
-                )
+            queue_messages::mark_dead(&worker.db, msg.id, format!("{e:#}")).await?;
         }
         Err(e) => {
             let backoff = match e.downcast_ref::<RetryAfter>() {
@@ -360,24 +303,22 @@ async fn settle(
                 error.chain = format!("{e:#}"),
                 "message failed; will retry"
             );
-            update
-                .col_expr(
-                    queue_message::Column::AvailableAt,
-                    Expr::value(Utc::now() + backoff),
-                )
-                .col_expr(
-                    queue_message::Column::LastError,
-                    Expr::value(format!("{e:#}")),
-                )
+            queue_messages::schedule_retry(
+                &worker.db,
+                msg.id,
+                Utc::now() + backoff,
+                format!("{e:#}"),
+            )
+            .await?;
         }
-    };
-    update.exec(&worker.db).await?;
+    }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::MessageStatus;
     use serde::Deserialize;
     use std::sync::atomic::{AtomicI32, Ordering};
 

@@ -26,13 +26,9 @@
 //! table holds roughly the users active in the longest window.
 
 use crate::error::{AppError, AppResult};
-use crate::models::entities::rate_limit;
+use crate::models::rate_limits;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, TransactionTrait,
-};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use std::time::Duration;
 
 /// A named limit: at most `max` hits per user in any span of `window`.
@@ -120,23 +116,10 @@ pub async fn check_n(
     if !lock_row(&txn, user_id, limit).await? {
         // First hit in a while: create the row (a concurrent first hit may create it first;
         // either way it exists afterwards), then lock it.
-        let new_row = rate_limit::ActiveModel {
-            user_id: Set(user_id),
-            name: Set(limit.name.to_owned()),
-            hits: Set(format(&[])),
-            expires_at: Set(Utc::now()),
-            ..Default::default()
-        };
-        rate_limit::Entity::insert(new_row)
-            .on_conflict_do_nothing_on([rate_limit::Column::UserId, rate_limit::Column::Name])
-            .exec_without_returning(&txn)
-            .await?;
+        rate_limits::insert_if_missing(&txn, user_id, limit.name, format(&[])).await?;
         lock_row(&txn, user_id, limit).await?;
     }
-    let row = rate_limit::Entity::find()
-        .filter(rate_limit::Column::UserId.eq(user_id))
-        .filter(rate_limit::Column::Name.eq(limit.name))
-        .one(&txn)
+    let row = rate_limits::find(&txn, user_id, limit.name)
         .await?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the rate-limit row vanished")))?;
     let now = Utc::now();
@@ -163,12 +146,7 @@ pub async fn check_n(
     let newest = next.last().copied().unwrap_or(now.timestamp_millis());
     let expires_at =
         DateTime::from_timestamp_millis(newest + window_ms(limit)).unwrap_or(now + limit.window);
-    rate_limit::Entity::update_many()
-        .col_expr(rate_limit::Column::Hits, Expr::value(format(&next)))
-        .col_expr(rate_limit::Column::ExpiresAt, Expr::value(expires_at))
-        .filter(rate_limit::Column::Id.eq(row.id))
-        .exec(&txn)
-        .await?;
+    rate_limits::set_hits(&txn, row.id, format(&next), expires_at).await?;
     txn.commit().await?;
     // A log holding only this check's hits means the user had gone quiet: a good moment
     // to delete the rows of everyone else who has.
@@ -182,25 +160,12 @@ pub async fn check_n(
 
 /// Take the lock on the user's row for `limit`; false when there is no row yet.
 async fn lock_row(txn: &DatabaseTransaction, user_id: i64, limit: &Limit) -> AppResult<bool> {
-    let touched = rate_limit::Entity::update_many()
-        .col_expr(
-            rate_limit::Column::Hits,
-            Expr::col(rate_limit::Column::Hits),
-        )
-        .filter(rate_limit::Column::UserId.eq(user_id))
-        .filter(rate_limit::Column::Name.eq(limit.name))
-        .exec(txn)
-        .await?;
-    Ok(touched.rows_affected == 1)
+    Ok(rate_limits::lock(txn, user_id, limit.name).await?)
 }
 
 /// Delete the rows whose every hit has left its window as of `now`; returns how many.
 pub async fn purge_expired(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<u64> {
-    let done = rate_limit::Entity::delete_many()
-        .filter(rate_limit::Column::ExpiresAt.lt(now))
-        .exec(db)
-        .await?;
-    Ok(done.rows_affected)
+    Ok(rate_limits::delete_expired(db, now).await?)
 }
 
 fn window_ms(limit: &Limit) -> i64 {

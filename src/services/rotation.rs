@@ -5,9 +5,8 @@
 //! always decrypted to plaintext first, so nothing is ever encrypted twice.
 
 use super::secrets::Keyring;
-use crate::models::entities::{connection, connector_config};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use crate::models::{connections, connector_configs};
+use sea_orm::DatabaseConnection;
 
 /// Rows per batch.
 pub const BATCH: u64 = 200;
@@ -80,13 +79,7 @@ pub async fn rotate_all(
 
     let mut after = 0i64;
     'configs: loop {
-        let rows = connector_config::Entity::find()
-            .filter(connector_config::Column::IsSecret.eq(true))
-            .filter(connector_config::Column::Id.gt(after))
-            .order_by_asc(connector_config::Column::Id)
-            .limit(BATCH)
-            .all(db)
-            .await?;
+        let rows = connector_configs::secrets_after(db, after, BATCH).await?;
         let Some(last) = rows.last() else { break };
         after = last.id;
         for row in rows {
@@ -97,13 +90,7 @@ pub async fn rotate_all(
             let Some(new) = step(keyring, &row.value, &mut report.connector_config) else {
                 continue;
             };
-            let res = connector_config::Entity::update_many()
-                .col_expr(connector_config::Column::Value, Expr::value(new))
-                .filter(connector_config::Column::Id.eq(row.id))
-                .filter(connector_config::Column::Value.eq(row.value.clone()))
-                .exec(db)
-                .await?;
-            if res.rows_affected == 1 {
+            if connector_configs::swap_value(db, row.id, &row.value, new).await? {
                 report.connector_config.rotated += 1;
                 budget -= 1;
             } else {
@@ -117,12 +104,7 @@ pub async fn rotate_all(
 
     let mut after = 0i64;
     'connections: loop {
-        let rows = connection::Entity::find()
-            .filter(connection::Column::Id.gt(after))
-            .order_by_asc(connection::Column::Id)
-            .limit(BATCH)
-            .all(db)
-            .await?;
+        let rows = connections::batch_after(db, after, BATCH).await?;
         let Some(last) = rows.last() else { break };
         after = last.id;
         for row in rows {
@@ -135,13 +117,7 @@ pub async fn rotate_all(
             };
             // Same plaintext under a new key: the version is not bumped (nothing changed for
             // refreshers), but the compare-and-set on the old token keeps a concurrent refresh safe.
-            let res = connection::Entity::update_many()
-                .col_expr(connection::Column::Credentials, Expr::value(new))
-                .filter(connection::Column::Id.eq(row.id))
-                .filter(connection::Column::Credentials.eq(row.credentials.clone()))
-                .exec(db)
-                .await?;
-            if res.rows_affected == 1 {
+            if connections::swap_credentials(db, row.id, &row.credentials, new).await? {
                 report.connection.rotated += 1;
                 budget -= 1;
             } else {

@@ -5,12 +5,9 @@
 use crate::crypto::{random_token, sha256_hex};
 use crate::error::{AppError, AppResult};
 use crate::models::entities::{setup_token, user};
-use crate::models::users;
+use crate::models::{setup_tokens, users};
 use chrono::Utc;
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{DatabaseConnection, TransactionTrait};
 
 /// How long a setup link stays valid.
 pub const VALIDITY: chrono::Duration = chrono::Duration::hours(1);
@@ -20,30 +17,15 @@ pub async fn issue(db: &DatabaseConnection) -> AppResult<String> {
     let token = random_token(32);
     let now = Utc::now();
     let txn = db.begin().await?;
-    setup_token::Entity::update_many()
-        .col_expr(setup_token::Column::ExpiresAt, Expr::value(now))
-        .filter(setup_token::Column::UsedAt.is_null())
-        .filter(setup_token::Column::ExpiresAt.gt(now))
-        .exec(&txn)
-        .await?;
-    setup_token::Entity::insert(setup_token::ActiveModel {
-        token_hash: Set(sha256_hex(&token)),
-        created_at: Set(now),
-        expires_at: Set(now + VALIDITY),
-        used_at: Set(None),
-        ..Default::default()
-    })
-    .exec(&txn)
-    .await?;
+    setup_tokens::expire_unused(&txn, now).await?;
+    setup_tokens::insert(&txn, sha256_hex(&token), now, now + VALIDITY).await?;
     txn.commit().await?;
     Ok(token)
 }
 
 /// Check a token: unknown → 404, used or expired or accounts already exist → 410.
 pub async fn check(db: &DatabaseConnection, token: &str) -> AppResult<setup_token::Model> {
-    let row = setup_token::Entity::find()
-        .filter(setup_token::Column::TokenHash.eq(sha256_hex(token)))
-        .one(db)
+    let row = setup_tokens::find_by_hash(db, &sha256_hex(token))
         .await?
         .ok_or(AppError::NotFound)?;
     if row.used_at.is_some() || users::count(db).await? > 0 {
@@ -70,13 +52,7 @@ pub async fn complete(
 ) -> AppResult<user::Model> {
     let row = check(db, token).await?;
     let txn = db.begin().await?;
-    let used = setup_token::Entity::update_many()
-        .col_expr(setup_token::Column::UsedAt, Expr::value(Utc::now()))
-        .filter(setup_token::Column::Id.eq(row.id))
-        .filter(setup_token::Column::UsedAt.is_null())
-        .exec(&txn)
-        .await?;
-    if used.rows_affected != 1 {
+    if !setup_tokens::mark_used(&txn, row.id).await? {
         return Err(AppError::Gone(
             "This setup link has already been used.".into(),
         ));

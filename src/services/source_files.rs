@@ -9,14 +9,12 @@ use super::storage::{Upload, source_file_key};
 use crate::error::{AppError, AppResult};
 use crate::models::SourceFileStatus;
 use crate::models::entities::{knowledge_folder, source_file};
+use crate::models::source_files::{self, NewSourceFile};
 use crate::state::AppState;
 use anyhow::Context;
 use bytes::Bytes;
-use chrono::Utc;
 use futures_util::{Stream, StreamExt};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, TransactionTrait};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde::{Deserialize, Serialize};
 
 /// Where a file came from.
@@ -94,28 +92,25 @@ where
     }
     let stored = upload.finish().await?;
 
-    let now = Utc::now();
     let commit = async {
         let txn = state.db.begin().await?;
-        let file = source_file::ActiveModel {
-            uuid: Set(uuid.clone()),
-            knowledge_folder_id: Set(folder.id),
-            user_id: Set(folder.user_id),
-            name: Set(name.clone()),
-            mime_type: Set(mime),
-            size_bytes: Set(stored.size as i64),
-            sha256: Set(Some(stored.sha256.clone())),
-            storage_key: Set(stored.key.clone()),
-            status: Set(SourceFileStatus::Uploaded),
-            origin: Set(origin.kind),
-            origin_ref: Set(origin.reference),
-            idempotency_key: Set(origin.idempotency_key),
-            error: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
+        let file = source_files::insert(
+            &txn,
+            NewSourceFile {
+                uuid: uuid.clone(),
+                knowledge_folder_id: folder.id,
+                user_id: folder.user_id,
+                name: name.clone(),
+                mime_type: mime,
+                size_bytes: stored.size as i64,
+                sha256: Some(stored.sha256.clone()),
+                storage_key: stored.key.clone(),
+                status: SourceFileStatus::Uploaded,
+                origin: origin.kind,
+                origin_ref: origin.reference,
+                idempotency_key: origin.idempotency_key,
+            },
+        )
         .await?;
         queue::enqueue(&txn, &SourceFileUploaded::of(&file)).await?;
         txn.commit().await?;
@@ -222,7 +217,7 @@ pub async fn mark_ready(
     msg: &SourceFileUploaded,
 ) -> anyhow::Result<()> {
     let id = msg.source_file_id;
-    let Some(file) = source_file::Entity::find_by_id(id).one(db).await? else {
+    let Some(file) = source_files::find(db, id).await? else {
         // The file was deleted before we got to it: nothing to do.
         return Ok(());
     };
@@ -247,13 +242,7 @@ pub async fn mark_ready(
             Some("stored object is missing".to_owned()),
         ),
     };
-    source_file::Entity::update_many()
-        .col_expr(source_file::Column::Status, Expr::value(status.as_str()))
-        .col_expr(source_file::Column::Error, Expr::value(error))
-        .col_expr(source_file::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(source_file::Column::Id.eq(id))
-        .exec(db)
-        .await?;
+    source_files::set_status(db, id, status, error).await?;
     tracing::info!(
         source_file.id = id,
         source_file.status = status.as_str(),

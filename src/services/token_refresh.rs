@@ -18,14 +18,12 @@ use super::audit;
 use super::credentials;
 use super::oauth::{OAuthClient, TokenError};
 use crate::crypto::random_token;
-use crate::models::ConnectionStatus;
 use crate::models::entities::connection;
+use crate::models::{ConnectionStatus, connections};
 use crate::state::AppState;
 use campuscore_connectors::{ConnectorError, Credentials, TokenUpdater};
 use chrono::Utc;
 use rand::Rng;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, Condition, EntityTrait, ExprTrait, QueryFilter};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -97,23 +95,17 @@ pub async fn refresh(
         }
         let owner = random_token(12);
         let now = Utc::now();
-        let leased = connection::Entity::update_many()
-            .col_expr(
-                connection::Column::RefreshLeaseUntil,
-                Expr::value(now + LEASE),
-            )
-            .col_expr(connection::Column::RefreshLeaseOwner, Expr::value(&owner))
-            .filter(connection::Column::Id.eq(row.id))
-            .filter(connection::Column::CredentialsVersion.eq(row.credentials_version))
-            .filter(
-                Condition::any()
-                    .add(connection::Column::RefreshLeaseUntil.is_null())
-                    .add(connection::Column::RefreshLeaseUntil.lt(now)),
-            )
-            .exec(&state.db)
-            .await
-            .map_err(db_error)?;
-        if leased.rows_affected == 1 {
+        let leased = connections::take_refresh_lease(
+            &state.db,
+            row.id,
+            row.credentials_version,
+            &owner,
+            now,
+            now + LEASE,
+        )
+        .await
+        .map_err(db_error)?;
+        if leased {
             return refresh_with_lease(state, row, current, &owner, client).await;
         }
         if Instant::now() >= deadline {
@@ -174,35 +166,20 @@ async fn settle(
         Ok(tokens) => {
             let data = tokens.merge_into(Some(current.as_value()));
             let sealed = credentials::seal(&state.keyring, row.user_id, row.id, &data);
-            let mut update = connection::Entity::update_many()
-                .col_expr(connection::Column::Credentials, Expr::value(sealed))
-                .col_expr(
-                    connection::Column::CredentialsVersion,
-                    Expr::col(connection::Column::CredentialsVersion).add(1),
-                )
-                .col_expr(
-                    connection::Column::ExpiresAt,
-                    Expr::value(tokens.expires_at()),
-                )
-                .col_expr(connection::Column::LastRefreshAt, Expr::value(Utc::now()))
-                .col_expr(connection::Column::RefreshFailures, Expr::value(0))
-                .col_expr(connection::Column::LastError, Expr::value(None::<String>))
-                .col_expr(
-                    connection::Column::Status,
-                    Expr::value(ConnectionStatus::Active.as_str()),
-                )
-                .col_expr(connection::Column::UpdatedAt, Expr::value(Utc::now()));
-            if let Some(scopes) = tokens.scope_string() {
-                update = update.col_expr(connection::Column::Scopes, Expr::value(scopes));
-            }
-            let stored = release(update)
-                .filter(connection::Column::Id.eq(row.id))
-                .filter(connection::Column::RefreshLeaseOwner.eq(owner))
-                .filter(connection::Column::CredentialsVersion.eq(row.credentials_version))
-                .exec(&state.db)
-                .await
-                .map_err(db_error)?;
-            if stored.rows_affected != 1 {
+            let stored = connections::store_refreshed(
+                &state.db,
+                row.id,
+                owner,
+                row.credentials_version,
+                connections::RefreshedTokens {
+                    credentials: sealed,
+                    expires_at: tokens.expires_at(),
+                    scopes: tokens.scope_string(),
+                },
+            )
+            .await
+            .map_err(db_error)?;
+            if stored != 1 {
                 // Only possible if our lease lapsed and another refresher took over.
                 tracing::error!(
                     connection.id = row.id,
@@ -236,47 +213,18 @@ async fn settle(
         }
         Err(e) => {
             tracing::warn!(connection.id = row.id, error = %e, "token refresh failed; will retry later");
-            release(
-                connection::Entity::update_many()
-                    .col_expr(
-                        connection::Column::RefreshFailures,
-                        Expr::col(connection::Column::RefreshFailures).add(1),
-                    )
-                    .col_expr(connection::Column::LastError, Expr::value(e.to_string())),
-            )
-            .filter(connection::Column::Id.eq(row.id))
-            .filter(connection::Column::RefreshLeaseOwner.eq(owner))
-            .exec(&state.db)
-            .await
-            .map_err(db_error)?;
+            connections::record_refresh_failure(&state.db, row.id, owner, e.to_string())
+                .await
+                .map_err(db_error)?;
             Err(e.into_connector_error())
         }
     }
 }
 
-/// Adds "release the lease" to an update.
-fn release(
-    update: sea_orm::UpdateMany<connection::Entity>,
-) -> sea_orm::UpdateMany<connection::Entity> {
-    update
-        .col_expr(
-            connection::Column::RefreshLeaseUntil,
-            Expr::value(None::<chrono::DateTime<Utc>>),
-        )
-        .col_expr(
-            connection::Column::RefreshLeaseOwner,
-            Expr::value(None::<String>),
-        )
-}
-
 async fn release_lease(state: &AppState, id: i64, owner: &str) -> Result<(), ConnectorError> {
-    release(connection::Entity::update_many())
-        .filter(connection::Column::Id.eq(id))
-        .filter(connection::Column::RefreshLeaseOwner.eq(owner))
-        .exec(&state.db)
+    connections::release_lease(&state.db, id, owner)
         .await
-        .map_err(db_error)?;
-    Ok(())
+        .map_err(db_error)
 }
 
 async fn mark_needs_reauth(
@@ -285,21 +233,9 @@ async fn mark_needs_reauth(
     owner: &str,
     reason: &str,
 ) -> Result<(), ConnectorError> {
-    release(
-        connection::Entity::update_many()
-            .col_expr(
-                connection::Column::Status,
-                Expr::value(ConnectionStatus::NeedsReauth.as_str()),
-            )
-            .col_expr(connection::Column::LastError, Expr::value(reason))
-            .col_expr(connection::Column::UpdatedAt, Expr::value(Utc::now())),
-    )
-    .filter(connection::Column::Id.eq(id))
-    .filter(connection::Column::RefreshLeaseOwner.eq(owner))
-    .exec(&state.db)
-    .await
-    .map_err(db_error)?;
-    Ok(())
+    connections::mark_needs_reauth_under_lease(&state.db, id, owner, reason)
+        .await
+        .map_err(db_error)
 }
 
 async fn audit_refresh(
@@ -325,8 +261,7 @@ async fn audit_refresh(
 }
 
 async fn load(state: &AppState, id: i64) -> Result<connection::Model, ConnectorError> {
-    connection::Entity::find_by_id(id)
-        .one(&state.db)
+    connections::find(&state.db, id)
         .await
         .map_err(db_error)?
         .ok_or_else(|| ConnectorError::AuthExpired {

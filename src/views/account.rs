@@ -11,9 +11,6 @@ use crate::templates::{LoginPage, PageCtx, SetupPage, flash};
 use actix_session::Session;
 use actix_web::{HttpResponse, Responder, web};
 use askama::Template;
-use chrono::Utc;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -83,11 +80,7 @@ async fn start_session(state: &AppState, session: &Session, user: &user::Model) 
         .insert(keys::USER_ID, user.id)
         .map_err(|e| anyhow::anyhow!("session: {e}"))?;
     csrf::rotate(session);
-    user::Entity::update_many()
-        .col_expr(user::Column::LastLoginAt, Expr::value(Utc::now()))
-        .filter(user::Column::Id.eq(user.id))
-        .exec(&state.db)
-        .await?;
+    users::touch_last_login(&state.db, user.id).await?;
     tracing::info!(user.id = user.id, "logged in");
     Ok(())
 }

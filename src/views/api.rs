@@ -5,6 +5,7 @@
 
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
+use crate::models::connectors;
 use crate::models::entities::{connection, connector};
 use crate::services::oauth::{self, FlowOwner};
 use crate::services::run_action::run_action;
@@ -14,7 +15,6 @@ use actix_web::{HttpResponse, web};
 use campuscore_connectors::form::form_input_from_json;
 use campuscore_connectors::{ActionOutput, ConnectorKind};
 use futures_util::TryStreamExt;
-use sea_orm::EntityTrait;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -23,7 +23,7 @@ pub async fn list_connectors(
     state: web::Data<AppState>,
     _user: CurrentUser,
 ) -> AppResult<HttpResponse> {
-    let rows = connector::Entity::find().all(&state.db).await?;
+    let rows = connectors::list(&state.db).await?;
     let mut out = Vec::new();
     for plugin in state.registry.iter() {
         let spec = plugin.spec();
@@ -202,7 +202,7 @@ pub async fn list_credentials(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> AppResult<HttpResponse> {
-    let catalog = connector::Entity::find().all(&state.db).await?;
+    let catalog = connectors::list(&state.db).await?;
     let credentials: Vec<Value> = connections::list_mine(&state, user.id)
         .await?
         .iter()

@@ -12,7 +12,8 @@ use super::see_other;
 use crate::auth::{CurrentUser, csrf};
 use crate::error::{AppError, AppResult};
 use crate::models::ConnectionStatus;
-use crate::models::entities::{connection, connector, knowledge_folder};
+use crate::models::connectors;
+use crate::models::entities::{connection, knowledge_folder};
 use crate::models::folders;
 use crate::paths;
 use crate::services::connections::{self, ResolvedConnector};
@@ -29,7 +30,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use campuscore_connectors::files::Breadcrumb;
 use campuscore_connectors::{ConnectorError, FileKind, FileList, ListRequest, SearchRequest};
-use sea_orm::{EntityTrait, QueryOrder};
 use serde::Deserialize;
 
 /// `GET /api/htmx/knowledge-folders/{folder_id}/cloud-import/`: the services files can be
@@ -40,10 +40,7 @@ pub async fn services(
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     let folder = folders::find_owned(&state.db, user.id, path.into_inner()).await?;
-    let catalog = connector::Entity::find()
-        .order_by_asc(connector::Column::Name)
-        .all(&state.db)
-        .await?;
+    let catalog = connectors::list_by_name(&state.db).await?;
     let mine = connections::list_mine(&state, user.id).await?;
     let mut services = Vec::new();
     for row in catalog.into_iter().filter(|c| c.is_enabled) {

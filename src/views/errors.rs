@@ -6,6 +6,7 @@
 use crate::auth::keys;
 use crate::error::AppError;
 use crate::models::entities::user;
+use crate::models::users;
 use crate::state::AppState;
 use crate::templates::{ErrorFragment, ErrorPage, PageCtx};
 use actix_session::SessionExt;
@@ -15,7 +16,6 @@ use actix_web::http::{StatusCode, header};
 use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use sea_orm::EntityTrait;
 use serde_json::json;
 
 /// The Content-Security-Policy of every page: no inline script, nothing from elsewhere.
@@ -236,8 +236,7 @@ async fn render(
 async fn current_user(req: &HttpRequest) -> Option<user::Model> {
     let state = req.app_data::<web::Data<AppState>>()?;
     let id = req.get_session().get::<i64>(keys::USER_ID).ok().flatten()?;
-    user::Entity::find_by_id(id)
-        .one(&state.db)
+    users::find(&state.db, id)
         .await
         .ok()
         .flatten()

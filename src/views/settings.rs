@@ -5,6 +5,7 @@ use super::account::html;
 use super::{is_htmx, see_other};
 use crate::auth::CurrentUser;
 use crate::error::AppResult;
+use crate::models::connectors;
 use crate::models::entities::{connection, connector};
 use crate::services::connections;
 use crate::services::disconnect::{self, Revocation};
@@ -16,7 +17,6 @@ use crate::templates::{
 use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, web};
 use campuscore_connectors::ConnectorKind;
-use sea_orm::{EntityTrait, QueryOrder};
 
 /// `GET /settings`.
 pub async fn settings(
@@ -24,10 +24,7 @@ pub async fn settings(
     session: Session,
     user: CurrentUser,
 ) -> AppResult<HttpResponse> {
-    let catalog = connector::Entity::find()
-        .order_by_asc(connector::Column::Name)
-        .all(&state.db)
-        .await?;
+    let catalog = connectors::list_by_name(&state.db).await?;
     let mut connectors = Vec::new();
     for row in catalog.iter().filter(|c| c.is_enabled) {
         let Some(plugin) = state.registry.get(&row.slug) else {
@@ -98,9 +95,7 @@ pub async fn test_connection(
         flash(&session, &notice.0, notice.1);
         return Ok(see_other(crate::paths::settings()));
     }
-    let connector = connector::Entity::find_by_id(conn.connector_id)
-        .one(&state.db)
-        .await?;
+    let connector = connectors::find(&state.db, conn.connector_id).await?;
     let mut row = row_for(&state, &conn, connector.as_ref());
     row.notice = Some(notice);
     Ok(html(ConnectionRowFragment { c: row }, 200))

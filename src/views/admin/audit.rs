@@ -16,6 +16,7 @@ use super::{
 use crate::auth::AdminUser;
 use crate::error::{AppError, AppResult};
 use crate::models::entities::{connector, connector_audit_log as log};
+use crate::models::{connector_audit_logs, connectors};
 use crate::paths;
 use crate::state::AppState;
 use crate::templates::PageCtx;
@@ -24,9 +25,7 @@ use actix_session::Session;
 use actix_web::{HttpResponse, web};
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
-use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -250,29 +249,15 @@ pub async fn page(
     limit: u64,
 ) -> AppResult<(Vec<log::Model>, bool, bool)> {
     if let Some(after) = after {
-        let mut rows = log::Entity::find()
-            .filter(cond)
-            .filter(after.newer())
-            .order_by_asc(log::Column::CreatedAt)
-            .order_by_asc(log::Column::Id)
-            .limit(limit + 1)
-            .all(db)
-            .await?;
+        let mut rows =
+            connector_audit_logs::oldest_first(db, cond, after.newer(), limit + 1).await?;
         let more = rows.len() as u64 > limit;
         rows.truncate(limit as usize);
         rows.reverse();
         return Ok((rows, more, true));
     }
-    let mut query = log::Entity::find().filter(cond);
-    if let Some(b) = before {
-        query = query.filter(b.older());
-    }
-    let mut rows = query
-        .order_by_desc(log::Column::CreatedAt)
-        .order_by_desc(log::Column::Id)
-        .limit(limit + 1)
-        .all(db)
-        .await?;
+    let older = before.as_ref().map(Cursor::older);
+    let mut rows = connector_audit_logs::newest_first(db, cond, older, limit + 1).await?;
     let more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     Ok((rows, before.is_some(), more))
@@ -369,7 +354,7 @@ pub async fn list(
             .flatten(),
         shown: rows.len(),
     };
-    let catalog = connector::Entity::find().all(&state.db).await?;
+    let catalog = connectors::list(&state.db).await?;
     let (connectors, actions) = choices(&state, &catalog);
     let status = if errors.is_empty() { 200 } else { 422 };
     let page = AuditPage {
@@ -399,8 +384,7 @@ pub async fn show(
     admin: AdminUser,
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let r = log::Entity::find_by_id(path.into_inner())
-        .one(&state.db)
+    let r = connector_audit_logs::find(&state.db, path.into_inner())
         .await?
         .ok_or(AppError::NotFound)?;
     let emails = emails_of(&state.db, r.user_id).await?;
@@ -479,16 +463,8 @@ async fn next_chunk(mut st: Export) -> Option<(Result<Bytes, std::io::Error>, Ex
         return Some((Ok(Bytes::from_static(CSV_HEADER.as_bytes())), st));
     }
     let cond = st.cond.clone()?;
-    let mut query = log::Entity::find().filter(cond);
-    if let Some(c) = st.cursor {
-        query = query.filter(c.older());
-    }
-    let rows = query
-        .order_by_desc(log::Column::CreatedAt)
-        .order_by_desc(log::Column::Id)
-        .limit(EXPORT_BATCH)
-        .all(&st.db)
-        .await;
+    let older = st.cursor.as_ref().map(Cursor::older);
+    let rows = connector_audit_logs::newest_first(&st.db, cond, older, EXPORT_BATCH).await;
     let rows = match rows {
         Ok(rows) => rows,
         Err(e) => {

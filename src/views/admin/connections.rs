@@ -13,8 +13,9 @@ use super::{
 };
 use crate::auth::{AdminUser, csrf};
 use crate::error::{AppError, AppResult};
-use crate::models::entities::{connection, connector, connector_audit_log};
-use crate::models::keyset::{self, Keyset, Order, Window};
+use crate::models::entities::{connection, connector};
+use crate::models::keyset::{Keyset, Order, Window};
+use crate::models::{connections, connector_audit_logs, connectors};
 use crate::services::admin_audit::{self, Change};
 use crate::services::disconnect::{self, Revocation};
 use crate::state::AppState;
@@ -23,7 +24,7 @@ use crate::views::account::html;
 use crate::views::{is_htmx, see_other};
 use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, web};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, Condition};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
@@ -70,8 +71,7 @@ fn row_view(
 }
 
 async fn catalog_by_id(state: &AppState) -> AppResult<HashMap<i64, connector::Model>> {
-    Ok(connector::Entity::find()
-        .all(&state.db)
+    Ok(connectors::list(&state.db)
         .await?
         .into_iter()
         .map(|k| (k.id, k))
@@ -132,16 +132,7 @@ pub async fn list(
             has_next: false,
         }
     } else {
-        let select = connection::Entity::find().filter(cond);
-        keyset::window(
-            &state.db,
-            select,
-            connection::Column::Id,
-            Order::Descending,
-            &keyset,
-            PAGE_SIZE,
-        )
-        .await?
+        connections::window(&state.db, cond, &keyset, PAGE_SIZE).await?
     };
     let pager = pager(
         &window,
@@ -191,17 +182,11 @@ pub async fn show(
     admin: AdminUser,
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let c = connection::Entity::find_by_id(path.into_inner())
-        .one(&state.db)
+    let c = connections::find(&state.db, path.into_inner())
         .await?
         .ok_or(AppError::NotFound)?;
     let catalog = catalog_by_id(&state).await?;
-    let recent_models = connector_audit_log::Entity::find()
-        .filter(connector_audit_log::Column::ConnectionId.eq(c.id))
-        .order_by_desc(connector_audit_log::Column::Id)
-        .limit(10)
-        .all(&state.db)
-        .await?;
+    let recent_models = connector_audit_logs::recent_for_connection(&state.db, c.id, 10).await?;
     let mut ids = vec![c.user_id];
     ids.extend(recent_models.iter().filter_map(|r| r.user_id));
     let emails = emails_of(&state.db, ids).await?;
@@ -242,12 +227,10 @@ pub async fn revoke(
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
-    let c = connection::Entity::find_by_id(id)
-        .one(&state.db)
+    let c = connections::find(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let slug = connector::Entity::find_by_id(c.connector_id)
-        .one(&state.db)
+    let slug = connectors::find(&state.db, c.connector_id)
         .await?
         .map(|k| k.slug)
         .unwrap_or_default();

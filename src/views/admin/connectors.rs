@@ -8,7 +8,7 @@ use super::summary::{find_row, summary};
 use super::templates::{ActionView, ConnectorPage, ConnectorSwitchFragment, ConnectorsPage};
 use crate::auth::{AdminUser, csrf};
 use crate::error::{AppError, AppResult};
-use crate::models::entities::{connection, connector};
+use crate::models::{connections, connectors};
 use crate::services::admin_audit::{self, Change};
 use crate::services::{catalog, oauth};
 use crate::state::AppState;
@@ -18,23 +18,13 @@ use crate::views::{is_htmx, see_other};
 use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, web};
 use campuscore_connectors::ConnectorKind;
-use chrono::Utc;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::HashMap;
 
 /// Connections per connector id.
 async fn connection_counts(state: &AppState) -> AppResult<HashMap<i64, u64>> {
-    let rows: Vec<(i64, i64)> = connection::Entity::find()
-        .select_only()
-        .column(connection::Column::ConnectorId)
-        .column_as(connection::Column::Id.count(), "n")
-        .group_by(connection::Column::ConnectorId)
-        .into_tuple()
-        .all(&state.db)
-        .await?;
+    let rows = connections::count_by_connector(&state.db).await?;
     Ok(rows.into_iter().map(|(id, n)| (id, n as u64)).collect())
 }
 
@@ -152,12 +142,7 @@ pub async fn set_enabled(
     }
     let changed = row.is_enabled != enabled;
     if changed {
-        connector::Entity::update_many()
-            .col_expr(connector::Column::IsEnabled, Expr::value(enabled))
-            .col_expr(connector::Column::UpdatedAt, Expr::value(Utc::now()))
-            .filter(connector::Column::Id.eq(row.id))
-            .exec(&state.db)
-            .await?;
+        connectors::set_enabled(&state.db, row.id, enabled).await?;
         admin_audit::record(
             &state.db,
             Change {

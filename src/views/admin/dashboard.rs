@@ -5,8 +5,8 @@ use super::changes;
 use super::templates::{AdminConnectorRow, AdminDashboardPage};
 use crate::auth::AdminUser;
 use crate::error::AppResult;
-use crate::models::entities::{connection, connector_audit_log, user};
 use crate::models::keyset::Keyset;
+use crate::models::{connections, connector_audit_logs, users};
 use crate::services::admin_audit::{self, ChangeFilter};
 use crate::services::{catalog, connector_config};
 use crate::state::AppState;
@@ -15,7 +15,6 @@ use crate::views::account::html;
 use actix_session::Session;
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
 
 pub async fn dashboard(
     state: web::Data<AppState>,
@@ -24,32 +23,13 @@ pub async fn dashboard(
 ) -> AppResult<HttpResponse> {
     let db = &state.db;
     let since = Utc::now() - chrono::Duration::hours(24);
-    let users = user::Entity::find().count(db).await?;
-    let admins = user::Entity::find()
-        .filter(user::Column::IsAdmin.eq(true))
-        .count(db)
-        .await?;
-    let inactive_users = user::Entity::find()
-        .filter(user::Column::IsActive.eq(false))
-        .count(db)
-        .await?;
-    let mut connections_by_status: Vec<(String, i64)> = connection::Entity::find()
-        .select_only()
-        .column(connection::Column::Status)
-        .column_as(connection::Column::Id.count(), "n")
-        .group_by(connection::Column::Status)
-        .into_tuple()
-        .all(db)
-        .await?;
+    let users = users::count(db).await?;
+    let admins = users::count_admins(db).await?;
+    let inactive_users = users::count_inactive(db).await?;
+    let mut connections_by_status: Vec<(String, i64)> = connections::count_by_status(db).await?;
     connections_by_status.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let connections = connections_by_status.iter().map(|(_, n)| *n as u64).sum();
-    let recent = connector_audit_log::Entity::find()
-        .filter(connector_audit_log::Column::CreatedAt.gte(since));
-    let actions_24h = recent.clone().count(db).await?;
-    let errors_24h = recent
-        .filter(connector_audit_log::Column::Status.eq("error"))
-        .count(db)
-        .await?;
+    let (actions_24h, errors_24h) = connector_audit_logs::counts_since(db, since).await?;
     let mut connectors = Vec::new();
     for row in catalog::all(db).await? {
         let Some(plugin) = state.registry.get(&row.slug) else {

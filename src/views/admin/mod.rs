@@ -17,12 +17,10 @@ pub mod templates;
 pub mod users;
 
 use crate::error::AppResult;
-use crate::models::entities::user;
 use crate::models::keyset::{Order, Window};
 use crate::models::users as accounts;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, SimpleExpr};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
 use templates::Pager;
 
@@ -46,24 +44,7 @@ pub fn param(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// `%text%` for a case-insensitive `LIKE`, with `\`, `%` and `_` escaped (escape char `\`).
-pub fn like_pattern(text: &str) -> String {
-    let mut p = String::with_capacity(text.len() + 2);
-    p.push('%');
-    for c in text.to_lowercase().chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push('%');
-    p
-}
-
-/// `LOWER(col) LIKE pattern ESCAPE '\'` — case-insensitive on SQLite and PostgreSQL alike.
-pub fn ilike(col: impl sea_orm::sea_query::IntoColumnRef, pattern: &str) -> SimpleExpr {
-    Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(pattern).escape('\\'))
-}
+pub use crate::models::search::{ilike, like_pattern};
 
 /// A query string (`?a=1&b=2`) of the non-empty pairs, or `""`.
 pub fn query_string(pairs: &[(&str, &str)]) -> String {
@@ -147,32 +128,13 @@ pub async fn emails_of(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<(i64, String)> = user::Entity::find()
-        .select_only()
-        .column(user::Column::Id)
-        .column(user::Column::Email)
-        .filter(user::Column::Id.is_in(ids))
-        .into_tuple()
-        .all(db)
-        .await?;
+    let rows = accounts::emails_of(db, ids).await?;
     Ok(rows.into_iter().collect())
 }
 
 /// Ids of the users whose email or name contains `text` (for free-text search), at most `cap`.
 pub async fn users_matching(db: &DatabaseConnection, text: &str, cap: u64) -> AppResult<Vec<i64>> {
-    let pattern = like_pattern(text);
-    Ok(user::Entity::find()
-        .select_only()
-        .column(user::Column::Id)
-        .filter(
-            sea_orm::Condition::any()
-                .add(ilike(user::Column::Email, &pattern))
-                .add(ilike(user::Column::DisplayName, &pattern)),
-        )
-        .limit(cap)
-        .into_tuple()
-        .all(db)
-        .await?)
+    Ok(accounts::ids_matching(db, text, cap).await?)
 }
 
 #[cfg(test)]

@@ -3,10 +3,10 @@
 
 use super::templates::ConnectorSummary;
 use crate::error::{AppError, AppResult};
+use crate::models::connectors;
 use crate::models::entities::connector;
 use crate::services::connector_config;
 use crate::state::AppState;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 /// The summary of a catalog row (with its config completeness).
 pub async fn summary(
@@ -44,9 +44,7 @@ pub async fn summary(
 
 /// The catalog row `slug`; unknown is a 404.
 pub async fn find_row(state: &AppState, slug: &str) -> AppResult<connector::Model> {
-    connector::Entity::find()
-        .filter(connector::Column::Slug.eq(slug))
-        .one(&state.db)
+    connectors::find_by_slug(&state.db, slug)
         .await?
         .ok_or(AppError::NotFound)
 }

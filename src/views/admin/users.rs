@@ -7,8 +7,9 @@ use super::{PAGE_SIZE, fmt_opt, fmt_time, ilike, like_pattern, pager, param};
 use crate::auth::session_store::end_all_sessions;
 use crate::auth::{AdminUser, csrf};
 use crate::error::{AppError, AppResult};
-use crate::models::entities::{connection, user};
-use crate::models::keyset::{self, Keyset, Order};
+use crate::models::connections;
+use crate::models::entities::user;
+use crate::models::keyset::{Keyset, Order};
 use crate::models::users;
 use crate::services::admin_audit::{self, Change};
 use crate::state::AppState;
@@ -17,7 +18,7 @@ use crate::views::account::html;
 use crate::views::{is_htmx, see_other};
 use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, web};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, Condition};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::HashMap;
@@ -39,15 +40,7 @@ async fn connection_counts(state: &AppState, ids: &[i64]) -> AppResult<HashMap<i
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<(i64, i64)> = connection::Entity::find()
-        .select_only()
-        .column(connection::Column::UserId)
-        .column_as(connection::Column::Id.count(), "n")
-        .filter(connection::Column::UserId.is_in(ids.to_vec()))
-        .group_by(connection::Column::UserId)
-        .into_tuple()
-        .all(&state.db)
-        .await?;
+    let rows = connections::count_by_user(&state.db, ids).await?;
     Ok(rows.into_iter().map(|(id, n)| (id, n as u64)).collect())
 }
 
@@ -97,16 +90,7 @@ pub async fn list(
         _ => {}
     }
     let keyset = Keyset::<String>::parse(param(&q.before), param(&q.after))?;
-    let select = user::Entity::find().filter(cond);
-    let window = keyset::window(
-        &state.db,
-        select,
-        user::Column::Email,
-        Order::Ascending,
-        &keyset,
-        PAGE_SIZE,
-    )
-    .await?;
+    let window = users::window(&state.db, cond, &keyset, PAGE_SIZE).await?;
     let pager = pager(
         &window,
         Order::Ascending,
@@ -178,10 +162,7 @@ async fn reply(
 }
 
 async fn find_user(state: &AppState, id: i64) -> AppResult<user::Model> {
-    user::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or(AppError::NotFound)
+    users::find(&state.db, id).await?.ok_or(AppError::NotFound)
 }
 
 #[derive(Deserialize)]

@@ -1,0 +1,488 @@
+//! Connections (`connection`): a user's link to a connector account. Every lookup that a
+//! user can reach takes their id and scopes by it; the refresh-lease and rotation updates are
+//! compare-and-set `UPDATE`s whose `WHERE` clauses are the concurrency guard (see
+//! `services::token_refresh` and `services::rotation`), so their callers check the rows
+//! affected.
+
+use super::entities::connection;
+use super::keyset::{self, Keyset, Order, Window};
+use super::status::ConnectionStatus;
+use crate::error::AppResult;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr,
+    EntityTrait, ExprTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    UpdateMany,
+};
+
+/// The connection `id`, whoever owns it (workers, admin pages).
+pub async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Option<connection::Model>, DbErr> {
+    connection::Entity::find_by_id(id).one(db).await
+}
+
+/// The connection `id` if it is `user_id`'s; anyone else's reads as `None`.
+pub async fn find_owned(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    id: i64,
+) -> Result<Option<connection::Model>, DbErr> {
+    connection::Entity::find_by_id(id)
+        .filter(connection::Column::UserId.eq(user_id))
+        .one(db)
+        .await
+}
+
+/// Every connection of the user, oldest first.
+pub async fn list_for_user(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+) -> Result<Vec<connection::Model>, DbErr> {
+    connection::Entity::find()
+        .filter(connection::Column::UserId.eq(user_id))
+        .order_by_asc(connection::Column::Id)
+        .all(db)
+        .await
+}
+
+/// How many connections the user has.
+pub async fn count_for_user(db: &impl ConnectionTrait, user_id: i64) -> Result<u64, DbErr> {
+    connection::Entity::find()
+        .filter(connection::Column::UserId.eq(user_id))
+        .count(db)
+        .await
+}
+
+/// A no-op write on the user's connections to one connector, which makes a transaction start
+/// with a write: on SQLite such a transaction waits its turn instead of failing with
+/// SQLITE_BUSY, and on PostgreSQL it serialises saves of those connections.
+pub async fn lock_for_connector(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    connector_id: i64,
+) -> Result<(), DbErr> {
+    connection::Entity::update_many()
+        .col_expr(
+            connection::Column::UpdatedAt,
+            Expr::col(connection::Column::UpdatedAt),
+        )
+        .filter(connection::Column::UserId.eq(user_id))
+        .filter(connection::Column::ConnectorId.eq(connector_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The user's connection to `connector_id` signed in as `identity`.
+pub async fn find_by_identity(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    connector_id: i64,
+    identity: &str,
+) -> Result<Option<connection::Model>, DbErr> {
+    connection::Entity::find()
+        .filter(connection::Column::UserId.eq(user_id))
+        .filter(connection::Column::ConnectorId.eq(connector_id))
+        .filter(connection::Column::ServiceIdentity.eq(identity))
+        .one(db)
+        .await
+}
+
+/// The user's connection `id`, if it is a connection to `connector_id`.
+pub async fn find_owned_for_connector(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    connector_id: i64,
+    id: i64,
+) -> Result<Option<connection::Model>, DbErr> {
+    connection::Entity::find()
+        .filter(connection::Column::UserId.eq(user_id))
+        .filter(connection::Column::ConnectorId.eq(connector_id))
+        .filter(connection::Column::Id.eq(id))
+        .one(db)
+        .await
+}
+
+/// A new connection row. Its credentials start empty: they are sealed with the row's id
+/// (`services::credentials`) and stored with `set_credentials` in the same transaction.
+pub struct NewConnection {
+    pub user_id: i64,
+    pub connector_id: i64,
+    pub service_identity: Option<String>,
+    pub scopes: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Inserts an active connection with empty credentials.
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    new: NewConnection,
+) -> Result<connection::Model, DbErr> {
+    let now = Utc::now();
+    connection::ActiveModel {
+        user_id: Set(new.user_id),
+        connector_id: Set(new.connector_id),
+        credentials: Set(String::new()),
+        credentials_version: Set(1),
+        status: Set(ConnectionStatus::Active),
+        service_identity: Set(new.service_identity),
+        scopes: Set(new.scopes),
+        expires_at: Set(new.expires_at),
+        refresh_failures: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+}
+
+/// Stores sealed credentials on a row just inserted (the version stays as it is).
+pub async fn set_credentials(
+    db: &impl ConnectionTrait,
+    row: connection::Model,
+    sealed: String,
+) -> Result<connection::Model, DbErr> {
+    let mut active = row.into_active_model();
+    active.credentials = Set(sealed);
+    active.update(db).await
+}
+
+/// What a new sign-in writes over an existing connection.
+pub struct Renewal {
+    /// The sealed credentials.
+    pub credentials: String,
+    /// The upstream account, when the sign-in told it (otherwise the stored one stays).
+    pub service_identity: Option<String>,
+    pub scopes: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Renews a connection after a new sign-in: new credentials (version bumped), active again,
+/// refresh bookkeeping and lease cleared.
+pub async fn renew(
+    db: &impl ConnectionTrait,
+    row: connection::Model,
+    renewal: Renewal,
+) -> Result<connection::Model, DbErr> {
+    let version = row.credentials_version + 1;
+    let mut active = row.into_active_model();
+    active.credentials = Set(renewal.credentials);
+    active.credentials_version = Set(version);
+    active.status = Set(ConnectionStatus::Active);
+    if renewal.service_identity.is_some() {
+        active.service_identity = Set(renewal.service_identity);
+    }
+    active.scopes = Set(renewal.scopes);
+    active.expires_at = Set(renewal.expires_at);
+    active.refresh_failures = Set(0);
+    active.refresh_lease_until = Set(None);
+    active.refresh_lease_owner = Set(None);
+    active.last_error = Set(None);
+    active.updated_at = Set(Utc::now());
+    active.update(db).await
+}
+
+/// Records the outcome of a live test: status, last error, used now, and the upstream
+/// identity when the test learned it.
+pub async fn record_test(
+    db: &impl ConnectionTrait,
+    id: i64,
+    status: ConnectionStatus,
+    last_error: Option<String>,
+    identity: Option<&str>,
+) -> Result<(), DbErr> {
+    let mut update = connection::Entity::update_many()
+        .col_expr(connection::Column::Status, Expr::value(status.as_str()))
+        .col_expr(connection::Column::LastError, Expr::value(last_error))
+        .col_expr(connection::Column::LastUsedAt, Expr::value(Utc::now()))
+        .filter(connection::Column::Id.eq(id));
+    if let Some(identity) = identity {
+        update = update.col_expr(connection::Column::ServiceIdentity, Expr::value(identity));
+    }
+    update.exec(db).await?;
+    Ok(())
+}
+
+/// Marks a connection used now; `reactivate` also sets it `active` and clears its last error.
+pub async fn touch(db: &impl ConnectionTrait, id: i64, reactivate: bool) -> Result<(), DbErr> {
+    let mut update = connection::Entity::update_many()
+        .col_expr(connection::Column::LastUsedAt, Expr::value(Utc::now()))
+        .filter(connection::Column::Id.eq(id));
+    if reactivate {
+        update = update
+            .col_expr(
+                connection::Column::Status,
+                Expr::value(ConnectionStatus::Active.as_str()),
+            )
+            .col_expr(connection::Column::LastError, Expr::value(None::<String>));
+    }
+    update.exec(db).await?;
+    Ok(())
+}
+
+/// Marks a connection whose credentials the service rejected as `needs_reauth`.
+pub async fn mark_rejected(db: &impl ConnectionTrait, id: i64, message: &str) -> Result<(), DbErr> {
+    connection::Entity::update_many()
+        .col_expr(
+            connection::Column::Status,
+            Expr::value(ConnectionStatus::NeedsReauth.as_str()),
+        )
+        .col_expr(connection::Column::LastError, Expr::value(message))
+        .filter(connection::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Deletes the user's connection `id` (nothing if it is someone else's).
+pub async fn delete_owned(db: &impl ConnectionTrait, user_id: i64, id: i64) -> Result<(), DbErr> {
+    connection::Entity::delete_many()
+        .filter(connection::Column::Id.eq(id))
+        .filter(connection::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+// --- The refresh lease (`services::token_refresh`) ---
+
+/// Takes the refresh lease of connection `id` for `owner` until `until`, if the credentials
+/// are still at `credentials_version` and no lease is held (or it lapsed before `now`).
+/// Returns whether this caller got it.
+pub async fn take_refresh_lease(
+    db: &impl ConnectionTrait,
+    id: i64,
+    credentials_version: i64,
+    owner: &str,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let leased = connection::Entity::update_many()
+        .col_expr(connection::Column::RefreshLeaseUntil, Expr::value(until))
+        .col_expr(connection::Column::RefreshLeaseOwner, Expr::value(owner))
+        .filter(connection::Column::Id.eq(id))
+        .filter(connection::Column::CredentialsVersion.eq(credentials_version))
+        .filter(
+            Condition::any()
+                .add(connection::Column::RefreshLeaseUntil.is_null())
+                .add(connection::Column::RefreshLeaseUntil.lt(now)),
+        )
+        .exec(db)
+        .await?;
+    Ok(leased.rows_affected == 1)
+}
+
+/// Refreshed tokens to store under the lease.
+pub struct RefreshedTokens {
+    /// The sealed credentials.
+    pub credentials: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// New scopes, when the provider sent them (otherwise the stored ones stay).
+    pub scopes: Option<String>,
+}
+
+/// Stores refreshed tokens (version bumped, active, failures and error cleared) and releases
+/// the lease, only while `owner` holds it and the credentials are still at
+/// `credentials_version`. Returns the rows affected (1, or 0 if the lease was lost).
+pub async fn store_refreshed(
+    db: &impl ConnectionTrait,
+    id: i64,
+    owner: &str,
+    credentials_version: i64,
+    tokens: RefreshedTokens,
+) -> Result<u64, DbErr> {
+    let mut update = connection::Entity::update_many()
+        .col_expr(
+            connection::Column::Credentials,
+            Expr::value(tokens.credentials),
+        )
+        .col_expr(
+            connection::Column::CredentialsVersion,
+            Expr::col(connection::Column::CredentialsVersion).add(1),
+        )
+        .col_expr(
+            connection::Column::ExpiresAt,
+            Expr::value(tokens.expires_at),
+        )
+        .col_expr(connection::Column::LastRefreshAt, Expr::value(Utc::now()))
+        .col_expr(connection::Column::RefreshFailures, Expr::value(0))
+        .col_expr(connection::Column::LastError, Expr::value(None::<String>))
+        .col_expr(
+            connection::Column::Status,
+            Expr::value(ConnectionStatus::Active.as_str()),
+        )
+        .col_expr(connection::Column::UpdatedAt, Expr::value(Utc::now()));
+    if let Some(scopes) = tokens.scopes {
+        update = update.col_expr(connection::Column::Scopes, Expr::value(scopes));
+    }
+    let stored = release(update)
+        .filter(connection::Column::Id.eq(id))
+        .filter(connection::Column::RefreshLeaseOwner.eq(owner))
+        .filter(connection::Column::CredentialsVersion.eq(credentials_version))
+        .exec(db)
+        .await?;
+    Ok(stored.rows_affected)
+}
+
+/// Counts a failed refresh, keeps its error and releases the lease `owner` holds.
+pub async fn record_refresh_failure(
+    db: &impl ConnectionTrait,
+    id: i64,
+    owner: &str,
+    error: String,
+) -> Result<(), DbErr> {
+    release(
+        connection::Entity::update_many()
+            .col_expr(
+                connection::Column::RefreshFailures,
+                Expr::col(connection::Column::RefreshFailures).add(1),
+            )
+            .col_expr(connection::Column::LastError, Expr::value(error)),
+    )
+    .filter(connection::Column::Id.eq(id))
+    .filter(connection::Column::RefreshLeaseOwner.eq(owner))
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+/// Releases the lease `owner` holds on connection `id`.
+pub async fn release_lease(db: &impl ConnectionTrait, id: i64, owner: &str) -> Result<(), DbErr> {
+    release(connection::Entity::update_many())
+        .filter(connection::Column::Id.eq(id))
+        .filter(connection::Column::RefreshLeaseOwner.eq(owner))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Marks connection `id` `needs_reauth` with `reason` and releases the lease `owner` holds
+/// (nothing if the lease is someone else's).
+pub async fn mark_needs_reauth_under_lease(
+    db: &impl ConnectionTrait,
+    id: i64,
+    owner: &str,
+    reason: &str,
+) -> Result<(), DbErr> {
+    release(
+        connection::Entity::update_many()
+            .col_expr(
+                connection::Column::Status,
+                Expr::value(ConnectionStatus::NeedsReauth.as_str()),
+            )
+            .col_expr(connection::Column::LastError, Expr::value(reason))
+            .col_expr(connection::Column::UpdatedAt, Expr::value(Utc::now())),
+    )
+    .filter(connection::Column::Id.eq(id))
+    .filter(connection::Column::RefreshLeaseOwner.eq(owner))
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+/// Adds "release the lease" to an update.
+fn release(update: UpdateMany<connection::Entity>) -> UpdateMany<connection::Entity> {
+    update
+        .col_expr(
+            connection::Column::RefreshLeaseUntil,
+            Expr::value(None::<DateTime<Utc>>),
+        )
+        .col_expr(
+            connection::Column::RefreshLeaseOwner,
+            Expr::value(None::<String>),
+        )
+}
+
+// --- Key rotation (`services::rotation`) ---
+
+/// Up to `limit` connections with an id above `after`, in id order.
+pub async fn batch_after(
+    db: &impl ConnectionTrait,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<connection::Model>, DbErr> {
+    connection::Entity::find()
+        .filter(connection::Column::Id.gt(after))
+        .order_by_asc(connection::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// Replaces the credentials token of connection `id` with `new` if it is still `old` (the
+/// version is not bumped: the plaintext is the same). Returns whether the row was swapped.
+pub async fn swap_credentials(
+    db: &impl ConnectionTrait,
+    id: i64,
+    old: &str,
+    new: String,
+) -> Result<bool, DbErr> {
+    let res = connection::Entity::update_many()
+        .col_expr(connection::Column::Credentials, Expr::value(new))
+        .filter(connection::Column::Id.eq(id))
+        .filter(connection::Column::Credentials.eq(old))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+// --- Admin pages ---
+
+/// How many connections each connector has (connector id → count).
+pub async fn count_by_connector(db: &impl ConnectionTrait) -> Result<Vec<(i64, i64)>, DbErr> {
+    connection::Entity::find()
+        .select_only()
+        .column(connection::Column::ConnectorId)
+        .column_as(connection::Column::Id.count(), "n")
+        .group_by(connection::Column::ConnectorId)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// How many connections each of the users `ids` has (user id → count; none is absent).
+pub async fn count_by_user(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<Vec<(i64, i64)>, DbErr> {
+    connection::Entity::find()
+        .select_only()
+        .column(connection::Column::UserId)
+        .column_as(connection::Column::Id.count(), "n")
+        .filter(connection::Column::UserId.is_in(ids.to_vec()))
+        .group_by(connection::Column::UserId)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// How many connections have each status (status → count).
+pub async fn count_by_status(db: &impl ConnectionTrait) -> Result<Vec<(String, i64)>, DbErr> {
+    connection::Entity::find()
+        .select_only()
+        .column(connection::Column::Status)
+        .column_as(connection::Column::Id.count(), "n")
+        .group_by(connection::Column::Status)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// The page `keyset` asks for of the connections matching `filter`, newest first.
+pub async fn window(
+    db: &impl ConnectionTrait,
+    filter: Condition,
+    keyset: &Keyset<i64>,
+    limit: u64,
+) -> AppResult<Window<connection::Model>> {
+    keyset::window(
+        db,
+        connection::Entity::find().filter(filter),
+        connection::Column::Id,
+        Order::Descending,
+        keyset,
+        limit,
+    )
+    .await
+}

@@ -1,0 +1,103 @@
+//! Login sessions (`session`), found by the SHA-256 of the cookie's key (`auth::session_store`
+//! hashes it). Deleting a row ends that session at once.
+
+use super::entities::session;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+
+/// The unexpired session whose key hashes to `key_hash`.
+pub async fn find_live(
+    db: &impl ConnectionTrait,
+    key_hash: &str,
+) -> Result<Option<session::Model>, DbErr> {
+    session::Entity::find()
+        .filter(session::Column::KeyHash.eq(key_hash))
+        .filter(session::Column::ExpiresAt.gt(Utc::now()))
+        .one(db)
+        .await
+}
+
+/// A session to store.
+pub struct NewSession {
+    pub key_hash: String,
+    pub user_id: Option<i64>,
+    /// The session state as JSON.
+    pub state: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Stores a new session.
+pub async fn insert(db: &impl ConnectionTrait, new: NewSession) -> Result<(), DbErr> {
+    session::Entity::insert(session::ActiveModel {
+        key_hash: Set(new.key_hash),
+        user_id: Set(new.user_id),
+        state: Set(new.state),
+        created_at: Set(Utc::now()),
+        expires_at: Set(new.expires_at),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+/// Replaces the state, user and expiry of session `key_hash`. Returns whether the row still
+/// existed.
+pub async fn update(
+    db: &impl ConnectionTrait,
+    key_hash: &str,
+    state: String,
+    user_id: Option<i64>,
+    expires_at: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let res = session::Entity::update_many()
+        .col_expr(session::Column::State, Expr::value(state))
+        .col_expr(session::Column::UserId, Expr::value(user_id))
+        .col_expr(session::Column::ExpiresAt, Expr::value(expires_at))
+        .filter(session::Column::KeyHash.eq(key_hash))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Moves the expiry of session `key_hash`.
+pub async fn set_expiry(
+    db: &impl ConnectionTrait,
+    key_hash: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    session::Entity::update_many()
+        .col_expr(session::Column::ExpiresAt, Expr::value(expires_at))
+        .filter(session::Column::KeyHash.eq(key_hash))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Ends session `key_hash`.
+pub async fn delete(db: &impl ConnectionTrait, key_hash: &str) -> Result<(), DbErr> {
+    session::Entity::delete_many()
+        .filter(session::Column::KeyHash.eq(key_hash))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Ends every session of the user; returns how many there were.
+pub async fn delete_for_user(db: &impl ConnectionTrait, user_id: i64) -> Result<u64, DbErr> {
+    let res = session::Entity::delete_many()
+        .filter(session::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}
+
+/// Deletes the sessions that expired by now; returns how many.
+pub async fn delete_expired(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    let res = session::Entity::delete_many()
+        .filter(session::Column::ExpiresAt.lte(Utc::now()))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}
