@@ -85,18 +85,6 @@ async fn ada_through_the_api(app: &TestApp) -> (Campus, String, i64) {
     (campus, token, conn)
 }
 
-async fn run(app: &TestApp, token: &str, conn: i64, action: &str, params: Value) -> (u16, Value) {
-    let res = client()
-        .post(app.url(&format!("/api/v1/connections/{conn}/actions/{action}")))
-        .bearer_auth(token)
-        .json(&params)
-        .send()
-        .await
-        .expect("request");
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn connecting_goes_through_canvas_sign_in_and_shows_the_name_and_login() {
     let app = spawn_app().await;
@@ -262,7 +250,9 @@ async fn another_users_course_is_no_access_and_the_connection_stays_active() {
     let app = spawn_app().await;
     let (campus, token, conn) = ada_through_the_api(&app).await;
 
-    let (status, own) = run(&app, &token, conn, "list_courses", json!({})).await;
+    let (status, own) = app
+        .run_action(&token, conn, "list_courses", json!({}))
+        .await;
     assert_eq!(status, 200, "{own}");
     let ids: Vec<u64> = own["result"]["courses"]
         .as_array()
@@ -279,7 +269,7 @@ async fn another_users_course_is_no_access_and_the_connection_stays_active() {
             json!({"folder_id": format!("course:{}", campus.chemistry)}),
         ),
     ] {
-        let (status, body) = run(&app, &token, conn, action, params).await;
+        let (status, body) = app.run_action(&token, conn, action, params).await;
         assert_eq!(status, 403, "{action}: {body}");
         assert_eq!(body["code"], "permission_denied", "{action}: {body}");
     }
@@ -297,14 +287,14 @@ async fn an_expired_hour_token_is_refreshed_once_and_the_refresh_token_is_kept()
     let before = creds(&app, &reload(&app, conn).await);
     campus.canvas.expire_access_tokens();
 
-    let (status, body) = run(
-        &app,
-        &token,
-        conn,
-        "get_course",
-        json!({"course_id": campus.biology}),
-    )
-    .await;
+    let (status, body) = app
+        .run_action(
+            &token,
+            conn,
+            "get_course",
+            json!({"course_id": campus.biology}),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["result"]["name"], "Biology 101");
     let after = creds(&app, &reload(&app, conn).await);
@@ -327,7 +317,9 @@ async fn throttling_of_either_kind_is_try_again_and_harms_nothing() {
     for kind in [Throttle::Forbidden, Throttle::TooManyRequests] {
         // More throttled answers than the client retries: the action gives up.
         campus.canvas.throttle_next(12, kind);
-        let (status, body) = run(&app, &token, conn, "list_courses", json!({})).await;
+        let (status, body) = app
+            .run_action(&token, conn, "list_courses", json!({}))
+            .await;
         assert_eq!(status, 429, "{kind:?}: {body}");
         assert_eq!(body["code"], "rate_limited", "{kind:?}: {body}");
         let retried = 12 - campus.canvas.pending_faults(Endpoint::Api);
@@ -337,10 +329,13 @@ async fn throttling_of_either_kind_is_try_again_and_harms_nothing() {
         );
         assert_eq!(reload(&app, conn).await.status.as_str(), "active");
         while campus.canvas.pending_faults(Endpoint::Api) > 0 {
-            run(&app, &token, conn, "list_courses", json!({})).await;
+            app.run_action(&token, conn, "list_courses", json!({}))
+                .await;
         }
     }
-    let (status, _) = run(&app, &token, conn, "list_courses", json!({})).await;
+    let (status, _) = app
+        .run_action(&token, conn, "list_courses", json!({}))
+        .await;
     assert_eq!(status, 200, "works again once Canvas stops throttling");
 }
 

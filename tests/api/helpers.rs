@@ -277,6 +277,26 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// Runs `action` on connection `conn` through the JSON API with a personal access
+    /// token: the status and the JSON body (`null` when the body is not JSON).
+    pub async fn run_action(
+        &self,
+        token: &str,
+        conn: i64,
+        action: &str,
+        params: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let res = client()
+            .post(self.url(&format!("/api/v1/connections/{conn}/actions/{action}")))
+            .bearer_auth(token)
+            .json(&params)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
     /// Sets connector config `key` = `value` for `slug`, as `campuscore config set` would.
     pub async fn set_config(&self, slug: &str, key: &str, value: &str) {
         use campuscore::models::entities::connector;

@@ -66,18 +66,6 @@ async fn connected(app: &TestApp, at: &Instance, email: &str, sn_user: &str) -> 
     (token, conn)
 }
 
-async fn run(app: &TestApp, token: &str, conn: i64, action: &str, params: Value) -> (u16, Value) {
-    let res = client()
-        .post(app.url(&format!("/api/v1/connections/{conn}/actions/{action}")))
-        .bearer_auth(token)
-        .json(&params)
-        .send()
-        .await
-        .expect("request");
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
 fn numbers(page: &Value) -> Vec<String> {
     page["result"]["items"]
         .as_array()
@@ -138,21 +126,24 @@ async fn each_user_sees_only_their_own_incidents_and_injected_text_widens_nothin
     let (abel_token, abel_conn) = connected(&app, &at, "abel@campus.edu", &at.abel).await;
     let (beth_token, beth_conn) = connected(&app, &at, "beth@campus.edu", &at.beth).await;
 
-    let (status, abel_list) =
-        run(&app, &abel_token, abel_conn, "list_my_incidents", json!({})).await;
+    let (status, abel_list) = app
+        .run_action(&abel_token, abel_conn, "list_my_incidents", json!({}))
+        .await;
     assert_eq!(status, 200, "{abel_list}");
     assert_eq!(numbers(&abel_list), [at.abel_incident.as_str()]);
-    let (_, beth_list) = run(&app, &beth_token, beth_conn, "list_my_incidents", json!({})).await;
+    let (_, beth_list) = app
+        .run_action(&beth_token, beth_conn, "list_my_incidents", json!({}))
+        .await;
     assert_eq!(numbers(&beth_list), [at.beth_incident.as_str()]);
 
-    let (status, body) = run(
-        &app,
-        &abel_token,
-        abel_conn,
-        "get_incident",
-        json!({"incident": at.beth_incident}),
-    )
-    .await;
+    let (status, body) = app
+        .run_action(
+            &abel_token,
+            abel_conn,
+            "get_incident",
+            json!({"incident": at.beth_incident}),
+        )
+        .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (404, Some("not_found")),
@@ -161,14 +152,14 @@ async fn each_user_sees_only_their_own_incidents_and_injected_text_widens_nothin
 
     let before = at.sn.count(Endpoint::Api);
     for search in ["x^ORactive=true", "x^NQsys_id!=0", "vpn\ncaller_id!=x"] {
-        let (status, body) = run(
-            &app,
-            &abel_token,
-            abel_conn,
-            "list_my_incidents",
-            json!({"search": search}),
-        )
-        .await;
+        let (status, body) = app
+            .run_action(
+                &abel_token,
+                abel_conn,
+                "list_my_incidents",
+                json!({"search": search}),
+            )
+            .await;
         assert_eq!(
             (status, body["code"].as_str()),
             (422, Some("invalid_input")),
@@ -189,7 +180,7 @@ async fn writes_run_as_the_user_and_refusals_come_back_with_the_instances_reason
     let at = instance(&app).await;
     let (token, conn) = connected(&app, &at, "abel@campus.edu", &at.abel).await;
 
-    let (status, created) = run(&app, &token, conn, "create_incident", json!({
+    let (status, created) = app.run_action(&token, conn, "create_incident", json!({
         "short_description": "Laptop will not boot", "description": "Black screen.", "urgency": "high", "impact": "low"
     }))
     .await;
@@ -201,27 +192,27 @@ async fn writes_run_as_the_user_and_refusals_come_back_with_the_instances_reason
     assert_eq!(created["result"]["caller"]["name"], "Abel Tuter");
     assert_eq!(created["result"]["urgency"]["value"], "1");
 
-    let (status, commented) = run(
-        &app,
-        &token,
-        conn,
-        "add_incident_comment",
-        json!({"incident": number, "text": "Tried safe mode too."}),
-    )
-    .await;
+    let (status, commented) = app
+        .run_action(
+            &token,
+            conn,
+            "add_incident_comment",
+            json!({"incident": number, "text": "Tried safe mode too."}),
+        )
+        .await;
     assert_eq!(status, 200, "{commented}");
     assert_eq!(
         commented["result"]["comments"][0]["text"],
         "Tried safe mode too."
     );
-    let (status, body) = run(
-        &app,
-        &token,
-        conn,
-        "add_incident_comment",
-        json!({"incident": number, "text": "internal", "work_note": true}),
-    )
-    .await;
+    let (status, body) = app
+        .run_action(
+            &token,
+            conn,
+            "add_incident_comment",
+            json!({"incident": number, "text": "internal", "work_note": true}),
+        )
+        .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (403, Some("permission_denied")),
@@ -229,14 +220,14 @@ async fn writes_run_as_the_user_and_refusals_come_back_with_the_instances_reason
     );
 
     // Without `itil` a caller may comment on an incident but not edit its fields.
-    let (status, body) = run(
-        &app,
-        &token,
-        conn,
-        "update_incident",
-        json!({"incident": number, "impact": "high"}),
-    )
-    .await;
+    let (status, body) = app
+        .run_action(
+            &token,
+            conn,
+            "update_incident",
+            json!({"incident": number, "impact": "high"}),
+        )
+        .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (403, Some("permission_denied")),
@@ -248,14 +239,14 @@ async fn writes_run_as_the_user_and_refusals_come_back_with_the_instances_reason
         "incident",
         Some("Incidents cannot be opened during the maintenance window"),
     );
-    let (status, body) = run(
-        &app,
-        &token,
-        conn,
-        "create_incident",
-        json!({"short_description": "Another"}),
-    )
-    .await;
+    let (status, body) = app
+        .run_action(
+            &token,
+            conn,
+            "create_incident",
+            json!({"short_description": "Another"}),
+        )
+        .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (422, Some("invalid_input")),
@@ -351,7 +342,9 @@ async fn throttling_says_when_to_try_again_and_disconnect_revokes_the_token() {
     let (token, conn) = connected(&app, &at, "abel@campus.edu", &at.abel).await;
     at.sn.set_retry_after(Duration::from_secs(90));
     at.sn.throttle_next(1);
-    let (status, body) = run(&app, &token, conn, "list_catalog_items", json!({})).await;
+    let (status, body) = app
+        .run_action(&token, conn, "list_catalog_items", json!({}))
+        .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (429, Some("rate_limited")),
