@@ -8,7 +8,7 @@
 //! - `api.rs`: URLs, `Link`-header paging kept on the instance, Canvas's two kinds of 401
 //!   and two kinds of throttling, and downloads that leave the bearer token behind;
 //! - `wire.rs`: Canvas's JSON; `models.rs`: what the actions return;
-//! - `actions.rs`: the fourteen read-only actions and the `FileSource` for cloud import;
+//! - `actions.rs`: the thirteen read-only actions and the `FileSource` for cloud import;
 //!   `inputs.rs`: their validated inputs;
 //! - `files.rs`: course files as a drive (courses → folders and files, plus pages).
 
