@@ -103,6 +103,41 @@ pub async fn callback(app: &TestApp, callback_url: &str) -> Vec<(String, String)
     settings_flashes(app).await
 }
 
+/// Connects `slug` in `app`'s browser through a provider that approves at once (the fake
+/// Canvas and ServiceNow): the start must send the browser to `authorize_prefix` with a PKCE
+/// challenge, the provider's redirect goes to our callback, which lands on `/settings`.
+/// Returns the flashes shown there.
+pub async fn connect_at_approving_provider(
+    app: &TestApp,
+    slug: &str,
+    authorize_prefix: &str,
+) -> Vec<(String, String)> {
+    let res = app
+        .get(&format!("/api/connectors/connect/{slug}/start"))
+        .await;
+    assert_eq!(res.status(), 302);
+    let authorize = location(&res);
+    assert!(authorize.starts_with(authorize_prefix), "{authorize}");
+    assert!(authorize.contains("code_challenge="), "PKCE: {authorize}");
+    let no_redirects = campuscore_testkit::http_client_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let approved = no_redirects
+        .get(&authorize)
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(approved.status(), 302);
+    let back = approved.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let res = app.client.get(&back).send().await.expect("callback");
+    assert_eq!(res.status(), 303);
+    settings_flashes(app).await
+}
+
 /// Connects `login` at the provider through the pages in `app`'s (logged-in) browser.
 pub async fn connect(app: &TestApp, server: &OAuthServer, login: &str) -> connection::Model {
     let auth_url = start(app, None).await;

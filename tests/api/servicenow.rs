@@ -8,8 +8,8 @@
 use crate::cloud_import::{
     browse_path, create_folder, hx_get, import, link_to, picks, settled_files,
 };
-use crate::helpers::{TestApp, client, location, spawn_app};
-use crate::oauth_flow::{connections, creds, reload, settings_flashes, token_field};
+use crate::helpers::{TestApp, client, spawn_app};
+use crate::oauth_flow::{connect_at_approving_provider, connections, creds, reload, token_field};
 use campuscore::services::api_tokens;
 use campuscore_testkit::servicenow::{Endpoint, FakeServiceNow};
 use serde_json::{Value, json};
@@ -82,31 +82,12 @@ async fn connecting_goes_through_the_instance_sign_in_and_shows_the_servicenow_u
     let at = instance(&app).await;
     at.sn.sign_in_as(&at.abel);
 
-    let res = app.get("/api/connectors/connect/servicenow/start").await;
-    assert_eq!(res.status(), 302);
-    let authorize = location(&res);
-    assert!(
-        authorize.starts_with(&format!("{}/oauth_auth.do?", at.sn.base_url())),
-        "{authorize}"
-    );
-    assert!(authorize.contains("code_challenge="), "PKCE: {authorize}");
-    let no_redirects = campuscore_testkit::http_client_builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let approved = no_redirects
-        .get(&authorize)
-        .send()
-        .await
-        .expect("authorize");
-    assert_eq!(approved.status(), 302);
-    let back = approved.headers()["location"]
-        .to_str()
-        .expect("location")
-        .to_owned();
-    let res = app.client.get(&back).send().await.expect("callback");
-    assert_eq!(res.status(), 303);
-    let shown = settings_flashes(&app).await;
+    let shown = connect_at_approving_provider(
+        &app,
+        "servicenow",
+        &format!("{}/oauth_auth.do?", at.sn.base_url()),
+    )
+    .await;
     let identity = "Abel Tuter (abel.tuter, abel.tuter@campus.edu)";
     assert!(
         shown
