@@ -4,72 +4,22 @@
 // The secret is never shown again: the page shows only its mask, and the input stays empty.
 //
 // Run by tests/api/browser.rs (which starts the app with the connector disabled).
+// The shared harness (launch, logging, screenshots, exit codes) is harness.mjs.
 // Env: APP_URL, ADMIN_EMAIL, USER_EMAIL, PASSWORD, SLUG, CLIENT_ID, CLIENT_SECRET,
 // SCREENSHOT_DIR (optional), CHROMIUM (default /usr/bin/chromium).
 // Exits 0 on success, 1 with a message on any failure.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { APP_URL, env, fail, launch, log, newPage, run, screenshot } from './harness.mjs';
 
-import { chromium } from 'playwright-core';
-
-const env = (name, fallback) => {
-  const value = process.env[name] ?? fallback;
-  if (value === undefined || value === '') {
-    console.error(`admin_config: ${name} is not set`);
-    process.exit(2);
-  }
-  return value;
-};
-
-const APP_URL = env('APP_URL').replace(/\/+$/, '');
 const ADMIN_EMAIL = env('ADMIN_EMAIL');
 const USER_EMAIL = env('USER_EMAIL');
 const PASSWORD = env('PASSWORD');
 const SLUG = env('SLUG', 'test-oauth');
 const CLIENT_ID = env('CLIENT_ID');
 const CLIENT_SECRET = env('CLIENT_SECRET');
-const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR || '';
-const CHROMIUM = env('CHROMIUM', '/usr/bin/chromium');
-const STEP_TIMEOUT_MS = 20_000;
-const WATCHDOG_MS = 100_000; // below the Rust side's 120 s, so we still get a screenshot
-
-const started = Date.now();
-const log = (msg) => console.log(`[${((Date.now() - started) / 1000).toFixed(2)}s] ${msg}`);
-
-class Failure extends Error {}
-const fail = (msg) => { throw new Failure(msg); };
-
-let browser;
-let current; // the page a failure screenshot is taken of
-const consoleErrors = [];
-
-async function screenshot(page, name) {
-  if (!SCREENSHOT_DIR || !page || page.isClosed()) return;
-  fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
-  const file = path.join(SCREENSHOT_DIR, name);
-  try {
-    await page.screenshot({ path: file, fullPage: true, timeout: 10_000 });
-    log(`screenshot ${file}`);
-  } catch (e) {
-    console.error(`admin_config: screenshot ${file} failed: ${e.message}`);
-  }
-}
 
 /** A fresh browser context (its own cookies) with error watchers, logged in as `email`. */
 async function loggedIn(email, who) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(STEP_TIMEOUT_MS);
-  page.setDefaultNavigationTimeout(STEP_TIMEOUT_MS);
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') consoleErrors.push(`${who}: ${msg.text()} (page ${page.url()})`);
-  });
-  page.on('pageerror', (err) => consoleErrors.push(`${who}: uncaught ${err.message} (page ${page.url()})`));
-  page.on('response', (res) => {
-    if (res.status() >= 500) consoleErrors.push(`${who}: HTTP ${res.status()} from ${res.request().method()} ${res.url()}`);
-  });
-  page.on('dialog', (d) => { log(`${who}: unexpected dialog: ${d.message()}`); d.dismiss(); });
-  current = page;
+  const page = await newPage({ who });
   await page.goto(`${APP_URL}/login`);
   await page.fill('input[name="email"]', email);
   await page.fill('input[name="password"]', PASSWORD);
@@ -82,24 +32,8 @@ async function loggedIn(email, who) {
   return page;
 }
 
-async function run() {
-  log(`launching ${CHROMIUM}`);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    timeout: 60_000,
-  });
-  log(`browser ${browser.version()}`);
+async function steps() {
+  await launch();
 
   // 1. The admin sets the client id and secret.
   const admin = await loggedIn(ADMIN_EMAIL, 'admin');
@@ -113,7 +47,7 @@ async function run() {
   if ((await secretInput.getAttribute('type')) !== 'password') fail('the secret input is not a password input');
   await idInput.fill(CLIENT_ID);
   await secretInput.fill(CLIENT_SECRET);
-  await screenshot(admin, 'config-filled.png');
+  await screenshot('config-filled.png', admin);
   await Promise.all([
     admin.waitForNavigation({ waitUntil: 'load' }),
     admin.getByRole('button', { name: 'Save configuration' }).click(),
@@ -128,7 +62,7 @@ async function run() {
   if (stored !== mask) fail(`the secret should be shown as ${mask}, it is ${JSON.stringify(stored)}`);
   if ((await secretInput.inputValue()) !== '') fail('the secret input is not empty after saving');
   if ((await idInput.inputValue()) !== CLIENT_ID) fail(`CLIENT_ID shows ${JSON.stringify(await idInput.inputValue())}`);
-  await screenshot(admin, 'config-saved.png');
+  await screenshot('config-saved.png', admin);
 
   // 2. The admin enables the connector with the HTMX switch.
   await admin.goto(`${APP_URL}/admin/connectors/`);
@@ -152,7 +86,7 @@ async function run() {
   const htmxErrors = (await admin.locator('#htmx-errors').innerText()).trim();
   if (htmxErrors) fail(`#htmx-errors shows ${JSON.stringify(htmxErrors)}`);
   log('switch says enabled');
-  await screenshot(admin, 'enabled.png');
+  await screenshot('enabled.png', admin);
 
   // 3. A user sees it on /settings, ready to connect.
   const user = await loggedIn(USER_EMAIL, 'user');
@@ -169,32 +103,7 @@ async function run() {
   if (href !== `/api/connectors/connect/${SLUG}/start`) fail(`the Connect link points at ${href}`);
   if ((await user.content()).includes(CLIENT_SECRET)) fail('the settings page shows the secret');
   log(`user sees ${SLUG} with a Connect link`);
-  await screenshot(user, 'settings.png');
-
-  if (consoleErrors.length) fail(`console errors:\n  ${consoleErrors.join('\n  ')}`);
+  await screenshot('settings.png', user);
 }
 
-let code = 0;
-const watchdog = setTimeout(async () => {
-  console.error(`admin_config: FAILED: gave up after ${WATCHDOG_MS / 1000}s (at ${current?.url()})`);
-  await screenshot(current, 'failure.png');
-  await browser?.close().catch(() => {});
-  process.exit(1);
-}, WATCHDOG_MS);
-
-try {
-  await run();
-  log('PASS');
-} catch (e) {
-  code = 1;
-  console.error(`admin_config: FAILED: ${e instanceof Failure ? e.message : e.stack || e}`);
-  if (current) console.error(`  page: ${current.url()}`);
-  if (consoleErrors.length && !e.message?.startsWith('console errors')) {
-    console.error(`  console errors:\n    ${consoleErrors.join('\n    ')}`);
-  }
-  await screenshot(current, 'failure.png');
-} finally {
-  clearTimeout(watchdog);
-  await browser?.close().catch(() => {});
-}
-process.exit(code);
+await run(steps);

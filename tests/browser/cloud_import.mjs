@@ -7,25 +7,15 @@
 //
 // Run by tests/api/browser.rs (which starts the app, seeds the fake Drive and inserts the
 // connection); the Rust side then checks the stored bytes and the downloads the fake saw.
+// The shared harness (launch, logging, screenshots, exit codes) is harness.mjs.
 // Env: APP_URL, EMAIL, PASSWORD, FOLDER_NAME, ACCOUNT (the connection's identity), SUBFOLDER,
 // PICKS (JSON list of file names in SUBFOLDER to import), TOP_FILES (how many files sit at the
 // top of My Drive, more than one page), SERVICE (default Google Drive), SCREENSHOT_DIR
 // (optional), CHROMIUM (default /usr/bin/chromium). Exits 0 on success, 1 with a message.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import {
+  APP_URL, STEP_TIMEOUT_MS, env, fail, launch, log, newPage, run, screenshot, squash,
+} from './harness.mjs';
 
-import { chromium } from 'playwright-core';
-
-const env = (name, fallback) => {
-  const value = process.env[name] ?? fallback;
-  if (value === undefined || value === '') {
-    console.error(`cloud_import: ${name} is not set`);
-    process.exit(2);
-  }
-  return value;
-};
-
-const APP_URL = env('APP_URL').replace(/\/+$/, '');
 const EMAIL = env('EMAIL');
 const PASSWORD = env('PASSWORD');
 const FOLDER_NAME = env('FOLDER_NAME');
@@ -34,37 +24,9 @@ const SUBFOLDER = env('SUBFOLDER');
 const PICKS = JSON.parse(env('PICKS'));
 const TOP_FILES = Number(env('TOP_FILES'));
 const SERVICE = env('SERVICE', 'Google Drive');
-const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR || '';
-const CHROMIUM = env('CHROMIUM', '/usr/bin/chromium');
-const STEP_TIMEOUT_MS = 20_000;
 const READY_TIMEOUT_MS = 60_000; // both files downloaded, stored and marked ready
-const WATCHDOG_MS = 100_000; // below the Rust side's 120 s, so we still get a screenshot
 
-const started = Date.now();
-const log = (msg) => console.log(`[${((Date.now() - started) / 1000).toFixed(2)}s] ${msg}`);
-
-class Failure extends Error {}
-const fail = (msg) => { throw new Failure(msg); };
-const squash = (text) => text.replace(/\s+/g, ' ').trim();
-
-let browser;
-let page;
-const consoleErrors = [];
-
-async function screenshot(name) {
-  if (!SCREENSHOT_DIR || !page || page.isClosed()) return;
-  fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
-  const file = path.join(SCREENSHOT_DIR, name);
-  try {
-    // caret: 'initial', because hiding the caret leaves `style=""` on every input, which
-    // htmx's settle step (it settles `style`) then copies into swapped-in content: a CSP
-    // "inline style" violation that the page would not have without the screenshot.
-    await page.screenshot({ path: file, fullPage: true, caret: 'initial', timeout: 10_000 });
-    log(`screenshot ${file}`);
-  } catch (e) {
-    console.error(`cloud_import: screenshot ${file} failed: ${e.message}`);
-  }
-}
+let page; // the one tab, opened by steps()
 
 /** Waits for `locator` to be visible, failing with `what` and the panel's text if it is not. */
 async function expectVisible(locator, what, timeout = STEP_TIMEOUT_MS) {
@@ -98,44 +60,12 @@ const ticked = () => page.locator('#cloud-import-form').evaluate((form) => {
   return { checked: boxes.filter((b) => b.checked).length, total: boxes.length };
 });
 
-async function run() {
+async function steps() {
   if (!Array.isArray(PICKS) || PICKS.length === 0) fail('PICKS must be a non-empty JSON list');
-  log(`launching ${CHROMIUM}`);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    timeout: 60_000,
-  });
-  log(`browser ${browser.version()}`);
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  page = await context.newPage();
-  page.setDefaultTimeout(STEP_TIMEOUT_MS);
-  page.setDefaultNavigationTimeout(STEP_TIMEOUT_MS);
+  await launch();
   // Every page here is the app's, so every console error counts (CSP violations, missing
   // icons, 4xx/5xx answers to htmx requests, script errors).
-  // Each is logged as it happens too, so the step that caused it shows in the log.
-  const consoleError = (text) => {
-    consoleErrors.push(text);
-    log(`console error: ${text}`);
-  };
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') consoleError(`${msg.text()} (at ${msg.location()?.url || '?'}; page ${page.url()})`);
-  });
-  page.on('pageerror', (err) => consoleError(`uncaught: ${err.message} (page ${page.url()})`));
-  page.on('response', (res) => {
-    if (res.status() >= 500) consoleError(`HTTP ${res.status()} from ${res.request().method()} ${res.url()}`);
-  });
-  page.on('dialog', (d) => { log(`unexpected dialog: ${d.message()}`); d.dismiss(); });
+  page = await newPage();
 
   // 1. Log in.
   await page.goto(`${APP_URL}/login`);
@@ -297,31 +227,6 @@ async function run() {
   const htmxErrors = squash(await page.locator('#htmx-errors').innerText());
   if (htmxErrors) fail(`#htmx-errors shows ${JSON.stringify(htmxErrors)}`);
   await screenshot('07-ready.png');
-
-  if (consoleErrors.length) fail(`console errors:\n  ${consoleErrors.join('\n  ')}`);
 }
 
-let code = 0;
-const watchdog = setTimeout(async () => {
-  console.error(`cloud_import: FAILED: gave up after ${WATCHDOG_MS / 1000}s (at ${page?.url()})`);
-  await screenshot('failure.png');
-  await browser?.close().catch(() => {});
-  process.exit(1);
-}, WATCHDOG_MS);
-
-try {
-  await run();
-  log('PASS');
-} catch (e) {
-  code = 1;
-  console.error(`cloud_import: FAILED: ${e instanceof Failure ? e.message : e.stack || e}`);
-  if (page) console.error(`  page: ${page.url()}`);
-  if (consoleErrors.length && !e.message?.startsWith('console errors')) {
-    console.error(`  console errors:\n    ${consoleErrors.join('\n    ')}`);
-  }
-  await screenshot('failure.png');
-} finally {
-  clearTimeout(watchdog);
-  await browser?.close().catch(() => {});
-}
-process.exit(code);
+await run(steps);

@@ -3,100 +3,23 @@
 // /settings with the new connection shown, then press the row's HTMX "Test" button.
 //
 // Run by tests/api/browser.rs (which starts the app and the OAuth server); see README.md.
+// The shared harness (launch, logging, screenshots, exit codes) is harness.mjs.
 // Env: APP_URL, EMAIL, PASSWORD, PROVIDER_LOGIN (default alice), SCREENSHOT_DIR (optional),
 // CHROMIUM (default /usr/bin/chromium). Exits 0 on success, 1 with a message on any failure.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import {
+  APP_ORIGIN, APP_URL, env, fail, isApp, launch, log, newPage, run, screenshot, squash,
+} from './harness.mjs';
 
-import { chromium } from 'playwright-core';
-
-const env = (name, fallback) => {
-  const value = process.env[name] ?? fallback;
-  if (value === undefined || value === '') {
-    console.error(`connect_oauth: ${name} is not set`);
-    process.exit(2);
-  }
-  return value;
-};
-
-const APP_URL = env('APP_URL').replace(/\/+$/, '');
 const EMAIL = env('EMAIL');
 const PASSWORD = env('PASSWORD');
 const PROVIDER_LOGIN = env('PROVIDER_LOGIN', 'alice');
-const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR || '';
-const CHROMIUM = env('CHROMIUM', '/usr/bin/chromium');
 const IDENTITY = `${PROVIDER_LOGIN}@campus.test`; // what the test server's userinfo says
-const APP_ORIGIN = new URL(APP_URL).origin;
-const STEP_TIMEOUT_MS = 20_000;
-const WATCHDOG_MS = 100_000; // below the Rust side's 120 s, so we still get a screenshot
 
-const started = Date.now();
-const log = (msg) => console.log(`[${((Date.now() - started) / 1000).toFixed(2)}s] ${msg}`);
-
-class Failure extends Error {}
-const fail = (msg) => { throw new Failure(msg); };
-const isApp = (url) => typeof url === 'string' && url.startsWith(APP_ORIGIN);
-
-let browser;
-let page;
-const consoleErrors = [];
-
-async function screenshot(name) {
-  if (!SCREENSHOT_DIR || !page || page.isClosed()) return;
-  fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
-  const file = path.join(SCREENSHOT_DIR, name);
-  try {
-    await page.screenshot({ path: file, fullPage: true, timeout: 10_000 });
-    log(`screenshot ${file}`);
-  } catch (e) {
-    console.error(`connect_oauth: screenshot ${file} failed: ${e.message}`);
-  }
-}
-
-async function run() {
-  log(`launching ${CHROMIUM}`);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // launch() gives every run a fresh, temporary user-data-dir and deletes it on close.
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    timeout: 60_000,
-  });
-  log(`browser ${browser.version()}`);
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  page = await context.newPage();
-  page.setDefaultTimeout(STEP_TIMEOUT_MS);
-  page.setDefaultNavigationTimeout(STEP_TIMEOUT_MS);
-
-  // Console errors (CSP violations, failed loads, script errors) on the app's own pages.
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error') return;
-    const where = msg.location()?.url || '';
-    const pageUrl = page.url();
-    if (isApp(where) || isApp(pageUrl)) {
-      consoleErrors.push(`${msg.text()} (at ${where || '?'}; page ${pageUrl})`);
-    } else {
-      log(`console error on the provider's page (ignored): ${msg.text()}`);
-    }
-  });
-  page.on('pageerror', (err) => {
-    if (isApp(page.url())) consoleErrors.push(`uncaught: ${err.message} (page ${page.url()})`);
-  });
-  page.on('response', (res) => {
-    if (isApp(res.url()) && res.status() >= 500) {
-      consoleErrors.push(`HTTP ${res.status()} from ${res.request().method()} ${res.url()}`);
-    }
-  });
-  page.on('dialog', (d) => { log(`unexpected dialog: ${d.message()}`); d.dismiss(); });
+async function steps() {
+  await launch();
+  // Console errors count on the app's pages only: the provider's pages ask for a font and a
+  // favicon that the closed network refuses.
+  const page = await newPage({ appOnly: true });
 
   // 1. Log in.
   log(`GET ${APP_URL}/login`);
@@ -184,7 +107,7 @@ async function run() {
   for (const want of ['Test OAuth', IDENTITY, 'active']) {
     if (!rowText.includes(want)) fail(`the connection row lacks ${JSON.stringify(want)}: ${JSON.stringify(rowText)}`);
   }
-  log(`connection row: ${JSON.stringify(rowText.replace(/\s+/g, ' ').trim())}`);
+  log(`connection row: ${JSON.stringify(squash(rowText))}`);
   await screenshot('connected.png');
 
   // 6. HTMX in a real browser: "Test" posts and swaps the row in place.
@@ -206,33 +129,6 @@ async function run() {
   if (htmxErrors) fail(`#htmx-errors shows ${JSON.stringify(htmxErrors)}`);
   log('row says "Connection works."');
   await screenshot('tested.png');
-
-  if (consoleErrors.length) {
-    fail(`console errors on the app's pages:\n  ${consoleErrors.join('\n  ')}`);
-  }
 }
 
-let code = 0;
-const watchdog = setTimeout(async () => {
-  console.error(`connect_oauth: FAILED: gave up after ${WATCHDOG_MS / 1000}s (at ${page?.url()})`);
-  await screenshot('failure.png');
-  await browser?.close().catch(() => {});
-  process.exit(1);
-}, WATCHDOG_MS);
-
-try {
-  await run();
-  log('PASS');
-} catch (e) {
-  code = 1;
-  console.error(`connect_oauth: FAILED: ${e instanceof Failure ? e.message : e.stack || e}`);
-  if (page) console.error(`  page: ${page.url()}`);
-  if (consoleErrors.length && !e.message?.startsWith('console errors')) {
-    console.error(`  console errors:\n    ${consoleErrors.join('\n    ')}`);
-  }
-  await screenshot('failure.png');
-} finally {
-  clearTimeout(watchdog);
-  await browser?.close().catch(() => {});
-}
-process.exit(code);
+await run(steps);
