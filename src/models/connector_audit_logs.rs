@@ -2,6 +2,8 @@
 //! written by `services::audit`, listed newest first (by time, then id) on the admin pages.
 
 use super::entities::connector_audit_log as log;
+use super::keyset::{self, Keyset, Order, Window};
+use crate::error::AppResult;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
@@ -61,40 +63,68 @@ pub async fn recent_for_connection(
         .await
 }
 
-/// The first `limit` rows matching `filter` and `newer`, oldest first.
-pub async fn oldest_first(
-    db: &impl ConnectionTrait,
-    filter: Condition,
-    newer: Condition,
-    limit: u64,
-) -> Result<Vec<log::Model>, DbErr> {
-    log::Entity::find()
-        .filter(filter)
-        .filter(newer)
-        .order_by_asc(log::Column::CreatedAt)
-        .order_by_asc(log::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await
+/// Where a row sits in the newest-first order: its time, then its id (times can tie).
+/// In a URL it reads `<unix nanoseconds>.<id>`, exact on both backends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuditKey {
+    pub created_at: DateTime<Utc>,
+    pub id: i64,
 }
 
-/// The first `limit` rows matching `filter` (and `older`, when given), newest first.
-pub async fn newest_first(
+impl AuditKey {
+    /// The key of `row`.
+    pub fn of(row: &log::Model) -> Self {
+        Self {
+            created_at: row.created_at,
+            id: row.id,
+        }
+    }
+}
+
+impl std::fmt::Display for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let nanos = self
+            .created_at
+            .timestamp_nanos_opt()
+            .unwrap_or(self.created_at.timestamp_micros().saturating_mul(1000));
+        write!(f, "{nanos}.{}", self.id)
+    }
+}
+
+impl std::str::FromStr for AuditKey {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let (nanos, id) = s.split_once('.').ok_or(())?;
+        Ok(Self {
+            created_at: DateTime::from_timestamp_nanos(nanos.parse().map_err(|_| ())?),
+            id: id.parse().map_err(|_| ())?,
+        })
+    }
+}
+
+/// The page of rows matching `filter` that `keyset` asks for, newest first: a range on the
+/// `(…, created_at, id)` indexes that stops after `limit` rows, as cheap deep as on top.
+pub async fn window(
     db: &impl ConnectionTrait,
     filter: Condition,
-    older: Option<Condition>,
+    keyset: &Keyset<AuditKey>,
     limit: u64,
-) -> Result<Vec<log::Model>, DbErr> {
-    let mut query = log::Entity::find().filter(filter);
-    if let Some(older) = older {
-        query = query.filter(older);
-    }
-    query
-        .order_by_desc(log::Column::CreatedAt)
-        .order_by_desc(log::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await
+) -> AppResult<Window<log::Model>> {
+    let pair = |key: &Option<AuditKey>| key.map(|k| (k.created_at, k.id));
+    let keyset = Keyset {
+        below: pair(&keyset.below),
+        above: pair(&keyset.above),
+    };
+    keyset::window(
+        db,
+        log::Entity::find().filter(filter),
+        (log::Column::CreatedAt, log::Column::Id),
+        Order::Descending,
+        &keyset,
+        limit,
+    )
+    .await
 }
 
 /// How many actions ran since `since`, and how many of them failed.

@@ -66,6 +66,17 @@ pub struct Window<M> {
     pub has_next: bool,
 }
 
+impl<M> Window<M> {
+    /// No rows (a filter that can match nothing).
+    pub fn empty() -> Self {
+        Self {
+            rows: Vec::new(),
+            has_prev: false,
+            has_next: false,
+        }
+    }
+}
+
 /// The page of `select` that `keyset` asks for, `limit` rows at most, sorted by `key`
 /// (a unique column, or a tuple ending in one) in `order`.
 pub async fn window<E, C, K, D>(

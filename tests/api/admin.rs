@@ -4,12 +4,14 @@
 //! filters, keyset paging and CSV export, users, and the admin trail of every change.
 
 use crate::helpers::{TestApp, location, spawn_app};
+use campuscore::models::connector_audit_logs::AuditKey;
 use campuscore::models::entities::{
     admin_audit_log, connection, connector, connector_audit_log, session,
 };
+use campuscore::models::keyset::Keyset;
 use campuscore::services::secrets::fingerprint;
 use campuscore::services::{api_tokens, connector_config, credentials};
-use campuscore::views::admin::audit::{self, AuditQuery, Cursor};
+use campuscore::views::admin::audit::{self, AuditQuery};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
@@ -1255,31 +1257,42 @@ async fn keyset_paging_walks_20000_audit_rows_forward_and_back_without_gaps_or_r
             let mut pages: Vec<Vec<i64>> = Vec::new();
             let mut before = None;
             loop {
-                let (rows, _prev, next) = audit::page(&db, cond.clone(), before, None, limit)
+                let at = Keyset {
+                    below: before,
+                    above: None,
+                };
+                let window = audit::page(&db, cond.clone(), &at, limit)
                     .await
                     .expect("page");
-                pages.push(rows.iter().map(|r| r.id).collect());
-                if !next {
+                pages.push(window.rows.iter().map(|r| r.id).collect());
+                if !window.has_next {
                     break;
                 }
-                before = rows.last().map(Cursor::of);
+                before = window.rows.last().map(AuditKey::of);
             }
             // And back from the last page with `after` cursors.
             let mut back: Vec<Vec<i64>> = vec![pages.last().cloned().unwrap_or_default()];
-            let mut after_rows = audit::page(&db, cond.clone(), before, None, limit)
+            let last = Keyset {
+                below: before,
+                above: None,
+            };
+            let mut after_rows = audit::page(&db, cond.clone(), &last, limit)
                 .await
                 .expect("page")
-                .0;
+                .rows;
             while let Some(first) = after_rows.first() {
-                let (rows, prev, _next) =
-                    audit::page(&db, cond.clone(), None, Some(Cursor::of(first)), limit)
-                        .await
-                        .expect("page");
-                back.push(rows.iter().map(|r| r.id).collect());
-                if !prev {
+                let at = Keyset {
+                    below: None,
+                    above: Some(AuditKey::of(first)),
+                };
+                let window = audit::page(&db, cond.clone(), &at, limit)
+                    .await
+                    .expect("page");
+                back.push(window.rows.iter().map(|r| r.id).collect());
+                if !window.has_prev {
                     break;
                 }
-                after_rows = rows;
+                after_rows = window.rows;
             }
             back.reverse();
             (pages, back)

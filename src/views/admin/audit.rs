@@ -2,21 +2,23 @@
 //! user, connector, action, status and date range, with free-text search; a detail page per
 //! row; and a CSV export of the current filter.
 //!
-//! Paging uses a keyset cursor on `(created_at, id)` — never OFFSET — so the millionth row is
-//! as cheap to reach as the first: `created_at <= c AND (created_at < c OR id < i)` is a
-//! range on the `(…, created_at, id)` indexes of migration 15, and the query stops after a
-//! page. The export walks the same cursor in batches and streams CSV, so a million rows never
-//! sit in memory; cells that a spreadsheet would run as a formula are prefixed with `'`.
+//! Paging is the admin lists' keyset kit (`models::keyset`) on `(created_at, id)` — never
+//! OFFSET — so the millionth row is as cheap to reach as the first: the cursor is a range on
+//! the `(…, created_at, id)` indexes of migration 15 and the query stops after a page. The
+//! export walks the same window in batches and streams CSV, so a million rows never sit in
+//! memory; cells that a spreadsheet would run as a formula are prefixed with `'`.
 
-use super::templates::{AuditEntryPage, AuditPage, AuditRowView, Pager};
+use super::templates::{AuditEntryPage, AuditPage, AuditRowView};
 use super::{
-    PAGE_SIZE, UserFilter, emails_of, fmt_time, ilike, like_pattern, param, query_string,
+    PAGE_SIZE, UserFilter, emails_of, fmt_time, ilike, like_pattern, pager, param, query_string,
     user_filter, users_matching,
 };
 use crate::auth::AdminUser;
 use crate::error::{AppError, AppResult};
+use crate::models::connector_audit_logs::{self, AuditKey};
+use crate::models::connectors;
 use crate::models::entities::{connector, connector_audit_log as log};
-use crate::models::{connector_audit_logs, connectors};
+use crate::models::keyset::{Keyset, Order, Window};
 use crate::paths;
 use crate::state::AppState;
 use crate::templates::PageCtx;
@@ -74,70 +76,8 @@ impl AuditQuery {
         ]
     }
 
-    fn link(&self, base: &str, cursor: Option<(&'static str, String)>) -> String {
-        let mut pairs = self.filter_pairs();
-        if let Some((k, v)) = &cursor {
-            pairs.push((k, v.as_str()));
-        }
-        format!("{base}{}", query_string(&pairs))
-    }
-}
-
-/// A position in the newest-first order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cursor {
-    pub created_at: DateTime<Utc>,
-    pub id: i64,
-}
-
-impl Cursor {
-    pub fn of(row: &log::Model) -> Self {
-        Self {
-            created_at: row.created_at,
-            id: row.id,
-        }
-    }
-
-    /// `<unix nanoseconds>.<id>`: exact for both backends (SQLite keeps nanoseconds).
-    pub fn encode(&self) -> String {
-        let nanos = self
-            .created_at
-            .timestamp_nanos_opt()
-            .unwrap_or(self.created_at.timestamp_micros().saturating_mul(1000));
-        format!("{nanos}.{}", self.id)
-    }
-
-    pub fn decode(s: &str) -> AppResult<Self> {
-        let bad = || AppError::BadRequest("The page cursor is not valid.".into());
-        let (nanos, id) = s.split_once('.').ok_or_else(bad)?;
-        let nanos: i64 = nanos.parse().map_err(|_| bad())?;
-        let id: i64 = id.parse().map_err(|_| bad())?;
-        Ok(Self {
-            created_at: DateTime::from_timestamp_nanos(nanos),
-            id,
-        })
-    }
-
-    /// Rows after this one in newest-first order (older).
-    fn older(&self) -> Condition {
-        Condition::all()
-            .add(log::Column::CreatedAt.lte(self.created_at))
-            .add(
-                Condition::any()
-                    .add(log::Column::CreatedAt.lt(self.created_at))
-                    .add(log::Column::Id.lt(self.id)),
-            )
-    }
-
-    /// Rows before this one in newest-first order (newer).
-    fn newer(&self) -> Condition {
-        Condition::all()
-            .add(log::Column::CreatedAt.gte(self.created_at))
-            .add(
-                Condition::any()
-                    .add(log::Column::CreatedAt.gt(self.created_at))
-                    .add(log::Column::Id.gt(self.id)),
-            )
+    fn link(&self, base: &str) -> String {
+        format!("{base}{}", query_string(&self.filter_pairs()))
     }
 }
 
@@ -240,27 +180,14 @@ pub async fn condition(
     Ok((!nothing).then_some(cond))
 }
 
-/// One page in newest-first order, with whether there are rows before and after it.
+/// One page of the filtered log, newest first.
 pub async fn page(
     db: &DatabaseConnection,
     cond: Condition,
-    before: Option<Cursor>,
-    after: Option<Cursor>,
+    keyset: &Keyset<AuditKey>,
     limit: u64,
-) -> AppResult<(Vec<log::Model>, bool, bool)> {
-    if let Some(after) = after {
-        let mut rows =
-            connector_audit_logs::oldest_first(db, cond, after.newer(), limit + 1).await?;
-        let more = rows.len() as u64 > limit;
-        rows.truncate(limit as usize);
-        rows.reverse();
-        return Ok((rows, more, true));
-    }
-    let older = before.as_ref().map(Cursor::older);
-    let mut rows = connector_audit_logs::newest_first(db, cond, older, limit + 1).await?;
-    let more = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
-    Ok((rows, before.is_some(), more))
+) -> AppResult<Window<log::Model>> {
+    connector_audit_logs::window(db, cond, keyset, limit).await
 }
 
 /// A row as the pages show it.
@@ -319,41 +246,24 @@ pub async fn list(
     q: web::Query<AuditQuery>,
 ) -> AppResult<HttpResponse> {
     let q = q.into_inner();
-    let before = param(&q.before).map(Cursor::decode).transpose()?;
-    let after = param(&q.after).map(Cursor::decode).transpose()?;
-    let (rows, has_prev, has_next, errors) = match condition(&state.db, &q).await {
-        Ok(Some(cond)) => {
-            let (rows, p, n) = page(&state.db, cond, before, after, PAGE_SIZE).await?;
-            (rows, p, n, BTreeMap::new())
-        }
-        Ok(None) => (Vec::new(), false, false, BTreeMap::new()),
-        Err(AppError::Invalid(errors)) => (Vec::new(), false, false, errors),
+    let keyset = Keyset::<AuditKey>::parse(param(&q.before), param(&q.after))?;
+    let (window, errors) = match condition(&state.db, &q).await {
+        Ok(Some(cond)) => (
+            page(&state.db, cond, &keyset, PAGE_SIZE).await?,
+            BTreeMap::new(),
+        ),
+        Ok(None) => (Window::empty(), BTreeMap::new()),
+        Err(AppError::Invalid(errors)) => (Window::empty(), errors),
         Err(e) => return Err(e),
     };
-    let emails = emails_of(&state.db, rows.iter().filter_map(|r| r.user_id)).await?;
-    let pager = Pager {
-        prev: has_prev
-            .then(|| {
-                rows.first().map(|r| {
-                    q.link(
-                        &paths::admin_audit().to_string(),
-                        Some(("after", Cursor::of(r).encode())),
-                    )
-                })
-            })
-            .flatten(),
-        next: has_next
-            .then(|| {
-                rows.last().map(|r| {
-                    q.link(
-                        &paths::admin_audit().to_string(),
-                        Some(("before", Cursor::of(r).encode())),
-                    )
-                })
-            })
-            .flatten(),
-        shown: rows.len(),
-    };
+    let emails = emails_of(&state.db, window.rows.iter().filter_map(|r| r.user_id)).await?;
+    let pager = pager(
+        &window,
+        Order::Descending,
+        AuditKey::of,
+        &paths::admin_audit().to_string(),
+        &q.filter_pairs(),
+    );
     let catalog = connectors::list(&state.db).await?;
     let (connectors, actions) = choices(&state, &catalog);
     let status = if errors.is_empty() { 200 } else { 422 };
@@ -369,9 +279,9 @@ pub async fn list(
         q: param(&q.q).unwrap_or_default().to_owned(),
         connectors,
         actions,
-        rows: rows.iter().map(|r| view(r, &emails)).collect(),
+        rows: window.rows.iter().map(|r| view(r, &emails)).collect(),
         pager,
-        export_url: q.link(paths::admin_audit_export(), None),
+        export_url: q.link(paths::admin_audit_export()),
         errors,
     };
     Ok(html(page, status))
@@ -453,7 +363,7 @@ fn csv_rows(rows: &[log::Model], emails: &HashMap<i64, String>) -> String {
 struct Export {
     db: DatabaseConnection,
     cond: Option<Condition>,
-    cursor: Option<Cursor>,
+    cursor: Option<AuditKey>,
     header_sent: bool,
 }
 
@@ -463,10 +373,13 @@ async fn next_chunk(mut st: Export) -> Option<(Result<Bytes, std::io::Error>, Ex
         return Some((Ok(Bytes::from_static(CSV_HEADER.as_bytes())), st));
     }
     let cond = st.cond.clone()?;
-    let older = st.cursor.as_ref().map(Cursor::older);
-    let rows = connector_audit_logs::newest_first(&st.db, cond, older, EXPORT_BATCH).await;
+    let keyset = Keyset {
+        below: st.cursor,
+        above: None,
+    };
+    let rows = connector_audit_logs::window(&st.db, cond, &keyset, EXPORT_BATCH).await;
     let rows = match rows {
-        Ok(rows) => rows,
+        Ok(window) => window.rows,
         Err(e) => {
             tracing::error!(error = %e, "audit export query failed");
             st.cond = None;
@@ -474,7 +387,7 @@ async fn next_chunk(mut st: Export) -> Option<(Result<Bytes, std::io::Error>, Ex
         }
     };
     let last = rows.last()?;
-    st.cursor = Some(Cursor::of(last));
+    st.cursor = Some(AuditKey::of(last));
     if (rows.len() as u64) < EXPORT_BATCH {
         st.cond = None; // this was the last batch
     }
@@ -535,13 +448,14 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_with_nanoseconds() {
-        let c = Cursor {
+        let c = AuditKey {
             created_at: DateTime::from_timestamp_nanos(1_763_826_455_123_456_789),
             id: 42,
         };
-        assert_eq!(Cursor::decode(&c.encode()).ok(), Some(c));
-        assert!(Cursor::decode("nope").is_err());
-        assert!(Cursor::decode("1.x").is_err());
+        assert_eq!(c.to_string().parse::<AuditKey>(), Ok(c));
+        assert!("nope".parse::<AuditKey>().is_err());
+        assert!("1.x".parse::<AuditKey>().is_err());
+        assert!(Keyset::<AuditKey>::parse(Some("1.x"), None).is_err());
     }
 
     #[test]
