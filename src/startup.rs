@@ -6,6 +6,7 @@ use crate::auth::{
     session_store::{DbSessionStore, purge_expired},
 };
 use crate::config::Settings;
+use crate::services::runtime::ConnectorRuntime;
 use crate::services::{catalog, queue, secrets::Keyring, setup, storage::Storage};
 use crate::state::AppState;
 use crate::views::errors;
@@ -40,14 +41,16 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
     }
     let storage = Storage::from_url(&settings.storage_url)?;
     Ok(AppState {
-        db,
-        keyring,
-        registry: Arc::new(registry),
+        runtime: ConnectorRuntime {
+            db,
+            keyring,
+            registry: Arc::new(registry),
+            http: HttpClient::new(HttpConfig::default()),
+            refresh_locks: Arc::default(),
+            settings: Arc::new(settings),
+        },
         storage,
         queue: queue::QueueHandle::default(),
-        http: HttpClient::new(HttpConfig::default()),
-        settings: Arc::new(settings),
-        refresh_locks: Arc::default(),
     })
 }
 

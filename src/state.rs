@@ -1,31 +1,39 @@
 //! The one application state shared by every handler and worker.
 
-use crate::config::Settings;
 use crate::services::queue::QueueHandle;
-use crate::services::refresh_locks::RefreshLocks;
-use crate::services::secrets::Keyring;
+use crate::services::runtime::ConnectorRuntime;
+use crate::services::source_files::FileStore;
 use crate::services::storage::Storage;
-use campuscore_connectors::{HttpClient, Registry};
-use sea_orm::DatabaseConnection;
-use std::sync::Arc;
 
-/// Shared, cheaply cloneable application state.
+/// Shared, cheaply cloneable application state: the services' [`ConnectorRuntime`] plus
+/// what only the web layer and the workers hold. It dereferences to the runtime, so
+/// `state.db` and `connections::find_mine(&state, …)` read as before while services never
+/// see the whole state.
 #[derive(Clone)]
 pub struct AppState {
-    /// The database pool (SQLite or PostgreSQL).
-    pub db: DatabaseConnection,
-    /// Fernet keys: the first encrypts, every key decrypts.
-    pub keyring: Keyring,
-    /// Every registered connector plugin, by slug.
-    pub registry: Arc<Registry>,
+    /// Database, keys, plugins, outbound HTTP, refresh locks and settings.
+    pub runtime: ConnectorRuntime,
     /// Object storage for uploaded and imported files.
     pub storage: Storage,
     /// Wakes the in-process queue worker when a message is written.
     pub queue: QueueHandle,
-    /// The outbound HTTP client connectors use (rustls, timeouts, retries).
-    pub http: HttpClient,
-    /// The settings the app was started with.
-    pub settings: Arc<Settings>,
-    /// Per-connection locks that make token refreshes single-flight within this process.
-    pub refresh_locks: Arc<RefreshLocks>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = ConnectorRuntime;
+
+    fn deref(&self) -> &ConnectorRuntime {
+        &self.runtime
+    }
+}
+
+impl AppState {
+    /// Where stored files are kept, for the file services.
+    pub fn files(&self) -> FileStore<'_> {
+        FileStore {
+            db: &self.runtime.db,
+            storage: &self.storage,
+            outbox: &self.queue,
+        }
+    }
 }

@@ -20,7 +20,7 @@ pub fn handlers(state: &AppState) -> Handlers {
     let s = state.clone();
     handlers.on(move |msg: CloudImportFile, attempt| {
         let s = s.clone();
-        async move { import_service::run(&s, &msg, attempt).await }
+        async move { import_service::run(&s, s.files(), &msg, attempt).await }
     });
     let s = state.clone();
     handlers.on(move |msg: RevokeToken, _| {

@@ -4,12 +4,12 @@
 //! to them: another user's connection id is `NotFound`.
 
 use super::oauth::{self, FlowOwner, OAuthClient, TokenError};
+use super::runtime::ConnectorRuntime;
 use super::token_refresh::{self, ConnectionTokens};
 use super::{audit, connector_config, credentials};
 use crate::error::{AppError, AppResult};
 use crate::models::entities::{connection, connector};
 use crate::models::{ConnectionStatus, connections, connectors};
-use crate::state::AppState;
 use campuscore_connectors::{
     ActionContext, Connector, ConnectorError, ConnectorKind, ConnectorSettings, Credentials,
     validate_form,
@@ -30,23 +30,20 @@ pub struct ResolvedConnector {
 
 impl ResolvedConnector {
     /// The effective settings (admin config over defaults).
-    pub async fn settings(&self, state: &AppState) -> AppResult<ConnectorSettings> {
-        connector_config::settings_for(&state.db, &state.keyring, self.row.id, self.plugin.as_ref())
-            .await
+    pub async fn settings(&self, rt: &ConnectorRuntime) -> AppResult<ConnectorSettings> {
+        connector_config::settings_for(&rt.db, &rt.keyring, self.row.id, self.plugin.as_ref()).await
     }
 
     /// Whether users can connect: an OAuth connector has a usable client (id, secret,
     /// valid URLs), a manual one every required config key.
-    pub async fn is_configured(&self, state: &AppState) -> AppResult<bool> {
-        let settings = self.settings(state).await?;
+    pub async fn is_configured(&self, rt: &ConnectorRuntime) -> AppResult<bool> {
+        let settings = self.settings(rt).await?;
         let spec = self.plugin.spec();
         Ok(match spec.kind {
-            ConnectorKind::OAuth2 => OAuthClient::from_settings(
-                spec,
-                &settings,
-                oauth::redirect_uri(state, &self.row.slug),
-            )
-            .is_ok(),
+            ConnectorKind::OAuth2 => {
+                OAuthClient::from_settings(spec, &settings, oauth::redirect_uri(rt, &self.row.slug))
+                    .is_ok()
+            }
             ConnectorKind::Manual => settings.missing_required().is_empty(),
         })
     }
@@ -54,23 +51,29 @@ impl ResolvedConnector {
 
 /// The enabled connector `slug` (or numeric catalog id); unknown is `NotFound`, turned off
 /// by an administrator is `Disabled`.
-pub async fn enabled_connector(state: &AppState, slug_or_id: &str) -> AppResult<ResolvedConnector> {
-    let row = connectors::find_by_slug_or_id(&state.db, slug_or_id)
+pub async fn enabled_connector(
+    rt: &ConnectorRuntime,
+    slug_or_id: &str,
+) -> AppResult<ResolvedConnector> {
+    let row = connectors::find_by_slug_or_id(&rt.db, slug_or_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    resolve(state, row)
+    resolve(rt, row)
 }
 
 /// The connector of catalog id `connector_id`, enabled and registered.
-pub async fn connector_by_id(state: &AppState, connector_id: i64) -> AppResult<ResolvedConnector> {
-    let row = connectors::find(&state.db, connector_id)
+pub async fn connector_by_id(
+    rt: &ConnectorRuntime,
+    connector_id: i64,
+) -> AppResult<ResolvedConnector> {
+    let row = connectors::find(&rt.db, connector_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    resolve(state, row)
+    resolve(rt, row)
 }
 
-fn resolve(state: &AppState, row: connector::Model) -> AppResult<ResolvedConnector> {
-    let Some(plugin) = state.registry.get(&row.slug).cloned() else {
+fn resolve(rt: &ConnectorRuntime, row: connector::Model) -> AppResult<ResolvedConnector> {
+    let Some(plugin) = rt.registry.get(&row.slug).cloned() else {
         return Err(AppError::Disabled(format!(
             "{} is not available in this version.",
             row.name
@@ -87,30 +90,30 @@ fn resolve(state: &AppState, row: connector::Model) -> AppResult<ResolvedConnect
 
 /// The caller's connection `connection_id`; anyone else's is `NotFound`.
 pub async fn find_mine(
-    state: &AppState,
+    rt: &ConnectorRuntime,
     user_id: i64,
     connection_id: i64,
 ) -> AppResult<connection::Model> {
-    connections::find_owned(&state.db, user_id, connection_id)
+    connections::find_owned(&rt.db, user_id, connection_id)
         .await?
         .ok_or(AppError::NotFound)
 }
 
 /// Every connection of the user, oldest first.
-pub async fn list_mine(state: &AppState, user_id: i64) -> AppResult<Vec<connection::Model>> {
-    Ok(connections::list_for_user(&state.db, user_id).await?)
+pub async fn list_mine(rt: &ConnectorRuntime, user_id: i64) -> AppResult<Vec<connection::Model>> {
+    Ok(connections::list_for_user(&rt.db, user_id).await?)
 }
 
 /// The OAuth client of an OAuth connector, from its current config.
 pub async fn oauth_client(
-    state: &AppState,
+    rt: &ConnectorRuntime,
     connector: &ResolvedConnector,
 ) -> AppResult<OAuthClient> {
-    let settings = connector.settings(state).await?;
+    let settings = connector.settings(rt).await?;
     OAuthClient::from_settings(
         connector.plugin.spec(),
         &settings,
-        oauth::redirect_uri(state, &connector.row.slug),
+        oauth::redirect_uri(rt, &connector.row.slug),
     )
 }
 
@@ -129,8 +132,11 @@ pub struct SaveConnection {
 /// Stores a connection. Signing in again to the same upstream account (same identity), or
 /// reconnecting a given connection, renews that connection instead of adding a second.
 /// Returns the row and whether it is new.
-pub async fn save(state: &AppState, new: SaveConnection) -> AppResult<(connection::Model, bool)> {
-    let txn = state.db.begin().await?;
+pub async fn save(
+    rt: &ConnectorRuntime,
+    new: SaveConnection,
+) -> AppResult<(connection::Model, bool)> {
+    let txn = rt.db.begin().await?;
     // Write first: on SQLite a transaction that reads and then writes cannot wait for
     // another writer (it fails with SQLITE_BUSY at once), while one that starts with a
     // write waits its turn. On PostgreSQL this also serialises saves of the same user's
@@ -150,7 +156,7 @@ pub async fn save(state: &AppState, new: SaveConnection) -> AppResult<(connectio
     }
     let (row, created) = match existing {
         Some(row) => {
-            let sealed = credentials::seal(&state.keyring, row.user_id, row.id, &new.data);
+            let sealed = credentials::seal(&rt.keyring, row.user_id, row.id, &new.data);
             let renewal = connections::Renewal {
                 credentials: sealed,
                 service_identity: new.identity.clone(),
@@ -162,7 +168,7 @@ pub async fn save(state: &AppState, new: SaveConnection) -> AppResult<(connectio
         None => {
             let row = credentials::insert(
                 &txn,
-                &state.keyring,
+                &rt.keyring,
                 credentials::NewConnection {
                     user_id: new.user_id,
                     connector_id: new.connector_id,
@@ -183,23 +189,23 @@ pub async fn save(state: &AppState, new: SaveConnection) -> AppResult<(connectio
 /// Finishes an OAuth flow: consumes the state, exchanges the code, learns the upstream
 /// identity and stores the connection. Nothing is stored unless every step succeeds.
 pub async fn complete_oauth(
-    state: &AppState,
+    rt: &ConnectorRuntime,
     slug: &str,
     owner: FlowOwner<'_>,
     flow_state: &str,
     code: &str,
 ) -> AppResult<(connection::Model, bool)> {
     let user_id = owner.user_id;
-    let connector = enabled_connector(state, slug).await?;
-    let flow = oauth::consume_flow(state, slug, owner, flow_state).await?;
+    let connector = enabled_connector(rt, slug).await?;
+    let flow = oauth::consume_flow(rt, slug, owner, flow_state).await?;
     let started = Instant::now();
-    let settings = connector.settings(state).await?;
+    let settings = connector.settings(rt).await?;
     let client = OAuthClient::from_settings(
         connector.plugin.spec(),
         &settings,
-        oauth::redirect_uri(state, slug),
+        oauth::redirect_uri(rt, slug),
     )?;
-    let http = state.http.token_endpoint_client();
+    let http = rt.http.token_endpoint_client();
     let tokens = match client
         .exchange_code(http.client(), code, flow.verifier)
         .await
@@ -216,7 +222,7 @@ pub async fn complete_oauth(
                 other => AppError::Connector(other.into_connector_error()),
             };
             audit_event(
-                state,
+                rt,
                 user_id,
                 None,
                 slug,
@@ -230,7 +236,7 @@ pub async fn complete_oauth(
         }
     };
     let data = tokens.merge_into(None);
-    let ctx = ActionContext::new(Credentials::new(data.clone()), settings, state.http.clone());
+    let ctx = ActionContext::new(Credentials::new(data.clone()), settings, rt.http.clone());
     let identity = match connector.plugin.fetch_identity(&ctx).await {
         Ok(identity) => identity,
         Err(e) => {
@@ -239,7 +245,7 @@ pub async fn complete_oauth(
         }
     };
     let (row, created) = save(
-        state,
+        rt,
         SaveConnection {
             user_id,
             connector_id: connector.row.id,
@@ -252,7 +258,7 @@ pub async fn complete_oauth(
     )
     .await?;
     audit_event(
-        state,
+        rt,
         user_id,
         Some(row.id),
         slug,
@@ -275,7 +281,7 @@ pub struct ManualConnected {
 /// Connects a manual connector: the form is validated against the connector's schema, then
 /// checked live by the connector, and only then stored. Field problems are `Invalid`.
 pub async fn connect_manual(
-    state: &AppState,
+    rt: &ConnectorRuntime,
     user_id: i64,
     connector: &ResolvedConnector,
     input: &HashMap<String, String>,
@@ -289,11 +295,11 @@ pub async fn connect_manual(
         )));
     }
     let fields = validate_form(spec.form, input).map_err(|e| AppError::Invalid(e.into_map()))?;
-    let settings = connector.settings(state).await?;
+    let settings = connector.settings(rt).await?;
     let started = Instant::now();
     let checked = connector
         .plugin
-        .test_credentials(&settings, &state.http, fields)
+        .test_credentials(&settings, &rt.http, fields)
         .await;
     let normalized = match checked {
         Ok(n) => n,
@@ -306,7 +312,7 @@ pub async fn connect_manual(
                 other => AppError::Connector(other),
             };
             audit_event(
-                state,
+                rt,
                 user_id,
                 None,
                 spec.slug,
@@ -320,7 +326,7 @@ pub async fn connect_manual(
         }
     };
     let (row, created) = save(
-        state,
+        rt,
         SaveConnection {
             user_id,
             connector_id: connector.row.id,
@@ -333,7 +339,7 @@ pub async fn connect_manual(
     )
     .await?;
     audit_event(
-        state,
+        rt,
         user_id,
         Some(row.id),
         spec.slug,
@@ -353,7 +359,7 @@ pub async fn connect_manual(
 /// The context an action on `conn` runs with: decrypted credentials, settings, and for OAuth
 /// connections fresh tokens (refreshed shortly before expiry) and the refresh hook for 401s.
 pub async fn action_context(
-    state: &AppState,
+    rt: &ConnectorRuntime,
     conn: &connection::Model,
     connector: &ResolvedConnector,
 ) -> AppResult<ActionContext> {
@@ -362,18 +368,18 @@ pub async fn action_context(
             message: "the connection needs to be reconnected".into(),
         }));
     }
-    let mut creds = Credentials::new(credentials::open(&state.keyring, conn)?);
-    let settings = connector.settings(state).await?;
+    let mut creds = Credentials::new(credentials::open(&rt.keyring, conn)?);
+    let settings = connector.settings(rt).await?;
     if connector.plugin.spec().kind != ConnectorKind::OAuth2 {
-        return Ok(ActionContext::new(creds, settings, state.http.clone()));
+        return Ok(ActionContext::new(creds, settings, rt.http.clone()));
     }
     let client = Arc::new(OAuthClient::from_settings(
         connector.plugin.spec(),
         &settings,
-        oauth::redirect_uri(state, &connector.row.slug),
+        oauth::redirect_uri(rt, &connector.row.slug),
     )?);
     if token_refresh::needs_refresh(conn, &creds) {
-        match token_refresh::refresh(state, conn.id, &creds, &client).await {
+        match token_refresh::refresh(rt, conn.id, &creds, &client).await {
             Ok(fresh) => creds = fresh,
             // The token still works for a while: use it and let a later call refresh.
             Err(ConnectorError::Transport { .. } | ConnectorError::RateLimited { .. })
@@ -382,27 +388,26 @@ pub async fn action_context(
         }
     }
     let updater = ConnectionTokens {
-        state: state.clone(),
+        rt: rt.clone(),
         connection_id: conn.id,
         client,
     };
-    Ok(ActionContext::new(creds, settings, state.http.clone())
-        .with_token_updater(Arc::new(updater)))
+    Ok(ActionContext::new(creds, settings, rt.http.clone()).with_token_updater(Arc::new(updater)))
 }
 
 /// Checks a connection live (the upstream account for OAuth, the stored credentials for
 /// manual connectors) and records the outcome in its status. Returns the updated row and,
 /// on failure, what went wrong.
 pub async fn test(
-    state: &AppState,
+    rt: &ConnectorRuntime,
     user_id: i64,
     connection_id: i64,
 ) -> AppResult<(connection::Model, Option<AppError>)> {
-    let conn = find_mine(state, user_id, connection_id).await?;
-    let connector = connector_by_id(state, conn.connector_id).await?;
+    let conn = find_mine(rt, user_id, connection_id).await?;
+    let connector = connector_by_id(rt, conn.connector_id).await?;
     let started = Instant::now();
     let outcome: AppResult<Option<String>> = async {
-        let ctx = action_context(state, &conn, &connector).await?;
+        let ctx = action_context(rt, &conn, &connector).await?;
         match connector.plugin.spec().kind {
             ConnectorKind::OAuth2 => Ok(connector.plugin.fetch_identity(&ctx).await?),
             ConnectorKind::Manual => {
@@ -414,7 +419,7 @@ pub async fn test(
                     .unwrap_or_default();
                 Ok(connector
                     .plugin
-                    .test_credentials(&ctx.settings, &state.http, fields)
+                    .test_credentials(&ctx.settings, &rt.http, fields)
                     .await?
                     .identity)
             }
@@ -442,10 +447,10 @@ pub async fn test(
         Ok(Some(identity)) => Some(identity.as_str()),
         _ => None,
     };
-    connections::record_test(&state.db, conn.id, status, last_error, identity).await?;
+    connections::record_test(&rt.db, conn.id, status, last_error, identity).await?;
     let error = outcome.err();
     audit_event(
-        state,
+        rt,
         user_id,
         Some(conn.id),
         &connector.row.slug,
@@ -455,23 +460,27 @@ pub async fn test(
         started,
     )
     .await;
-    let row = find_mine(state, user_id, connection_id).await?;
+    let row = find_mine(rt, user_id, connection_id).await?;
     Ok((row, error))
 }
 
 /// Marks a connection used now (and `active` again after a successful action).
-pub async fn touch(state: &AppState, conn: &connection::Model, succeeded: bool) -> AppResult<()> {
+pub async fn touch(
+    rt: &ConnectorRuntime,
+    conn: &connection::Model,
+    succeeded: bool,
+) -> AppResult<()> {
     let reactivate = succeeded && conn.status == ConnectionStatus::Error;
-    Ok(connections::touch(&state.db, conn.id, reactivate).await?)
+    Ok(connections::touch(&rt.db, conn.id, reactivate).await?)
 }
 
 /// Marks a manual connection whose credentials the service rejected.
 pub async fn mark_rejected(
-    state: &AppState,
+    rt: &ConnectorRuntime,
     conn: &connection::Model,
     message: &str,
 ) -> AppResult<()> {
-    Ok(connections::mark_rejected(&state.db, conn.id, message).await?)
+    Ok(connections::mark_rejected(&rt.db, conn.id, message).await?)
 }
 
 #[expect(
@@ -479,7 +488,7 @@ pub async fn mark_rejected(
     reason = "one flat call per audited event reads best at the call sites"
 )]
 pub(super) async fn audit_event(
-    state: &AppState,
+    rt: &ConnectorRuntime,
     user_id: i64,
     connection_id: Option<i64>,
     slug: &str,
@@ -489,7 +498,7 @@ pub(super) async fn audit_event(
     started: Instant,
 ) {
     audit::record(
-        &state.db,
+        &rt.db,
         audit::Entry {
             connection_id,
             user_id: Some(user_id),

@@ -5,11 +5,12 @@
 use super::connections::{
     ResolvedConnector, audit_event, connector_by_id, find_mine, oauth_client,
 };
+use super::credentials;
 use super::oauth::OAuthClient;
-use super::{credentials, queue};
+use super::queue::{self, QueueHandle};
+use super::runtime::ConnectorRuntime;
 use crate::error::{AppError, AppResult};
 use crate::models;
-use crate::state::AppState;
 use campuscore_connectors::ConnectorKind;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -48,18 +49,19 @@ pub struct Disconnected {
 /// its tokens where the connector declares a revocation endpoint (RFC 7009). A provider that
 /// cannot be reached gets the revocation again from the queue worker (`pending`).
 pub async fn disconnect(
-    state: &AppState,
+    rt: &ConnectorRuntime,
+    outbox: &QueueHandle,
     user_id: i64,
     connection_id: i64,
 ) -> AppResult<Disconnected> {
-    let conn = find_mine(state, user_id, connection_id).await?;
+    let conn = find_mine(rt, user_id, connection_id).await?;
     let started = Instant::now();
-    let row = models::connectors::find(&state.db, conn.connector_id)
+    let row = models::connectors::find(&rt.db, conn.connector_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let plugin = state.registry.get(&row.slug).cloned();
-    let data = credentials::open(&state.keyring, &conn).ok();
-    models::connections::delete_owned(&state.db, user_id, conn.id).await?;
+    let plugin = rt.registry.get(&row.slug).cloned();
+    let data = credentials::open(&rt.keyring, &conn).ok();
+    models::connections::delete_owned(&rt.db, user_id, conn.id).await?;
     let token = data.as_ref().and_then(|d| {
         let get = |k: &str| d.get(k).and_then(Value::as_str).filter(|t| !t.is_empty());
         // Revoking the refresh token ends the whole grant at most providers (RFC 7009 §2.1).
@@ -73,7 +75,7 @@ pub async fn disconnect(
                 row: row.clone(),
                 plugin: p.clone(),
             };
-            oauth_client(state, &resolved)
+            oauth_client(rt, &resolved)
                 .await
                 .ok()
                 .filter(OAuthClient::can_revoke)
@@ -82,7 +84,7 @@ pub async fn disconnect(
     };
     let revocation = match (client, token) {
         (Some(client), Some((token, hint))) => {
-            let http = state.http.token_endpoint_client();
+            let http = rt.http.token_endpoint_client();
             match client.revoke(http.client(), &token, hint).await {
                 Ok(_) => Revocation::Confirmed,
                 Err(e) => {
@@ -90,11 +92,11 @@ pub async fn disconnect(
                     let retry = RevokeToken {
                         connector_id: row.id,
                         connection_id: conn.id,
-                        token: state.keyring.encrypt_str(&token),
+                        token: rt.keyring.encrypt_str(&token),
                         token_type_hint: hint.to_owned(),
                     };
-                    queue::enqueue(&state.db, &retry).await?;
-                    state.queue.wake();
+                    queue::enqueue(&rt.db, &retry).await?;
+                    outbox.wake();
                     Revocation::Pending
                 }
             }
@@ -103,7 +105,7 @@ pub async fn disconnect(
     };
     tracing::info!(connection.id = conn.id, connector.slug = %row.slug, revocation = revocation.as_str(), "connection disconnected");
     audit_event(
-        state,
+        rt,
         user_id,
         None,
         &row.slug,
@@ -147,20 +149,20 @@ impl queue::OutboxMessage for RevokeToken {
 }
 
 /// The queue worker's retry of a revocation that failed during disconnect.
-pub async fn retry_revocation(state: &AppState, msg: &RevokeToken) -> anyhow::Result<()> {
+pub async fn retry_revocation(rt: &ConnectorRuntime, msg: &RevokeToken) -> anyhow::Result<()> {
     use anyhow::Context;
     let hint = msg.token_type_hint.as_str();
-    let token = state
+    let token = rt
         .keyring
         .decrypt_str(&msg.token)
         .context("the queued token cannot be decrypted")?;
-    let Ok(connector) = connector_by_id(state, msg.connector_id).await else {
+    let Ok(connector) = connector_by_id(rt, msg.connector_id).await else {
         return Ok(()); // the connector is gone or off: nothing left to revoke through
     };
-    let client = oauth_client(state, &connector)
+    let client = oauth_client(rt, &connector)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let http = state.http.token_endpoint_client();
+    let http = rt.http.token_endpoint_client();
     match client.revoke(http.client(), &token, hint).await {
         Ok(_) => {
             tracing::info!(connector.slug = %connector.row.slug, "queued token revocation confirmed");

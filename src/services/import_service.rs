@@ -16,20 +16,20 @@
 
 use super::queue::{self, Attempt, IMPORTS_QUEUE, OutboxMessage, RetryAfter};
 use super::run_action;
-use super::source_files::SourceFileUploaded;
+use super::runtime::ConnectorRuntime;
+use super::source_files::{FileStore, SourceFileUploaded};
 use super::source_files::{display_name, human_size, mime_type_for};
 use super::storage::source_file_key;
 use crate::error::{AppError, AppResult};
 use crate::models::entities::{connection, knowledge_folder, source_file};
 use crate::models::source_files::{self, NewSourceFile};
 use crate::models::{SourceFileStatus, users};
-use crate::state::AppState;
 use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use campuscore_connectors::ChecksumCheck;
 use futures_util::StreamExt;
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use std::time::{Duration, Instant};
@@ -131,7 +131,7 @@ pub struct Enqueued {
 /// all in one transaction. A pick already imported (same revision) is left as it is, unless
 /// its earlier import failed: then it is queued again.
 pub async fn enqueue(
-    state: &AppState,
+    files: FileStore<'_>,
     folder: &knowledge_folder::Model,
     conn: &connection::Model,
     connector_slug: &str,
@@ -144,7 +144,8 @@ pub async fn enqueue(
         .iter()
         .filter(|p| seen.insert((&p.id, &p.revision)))
         .collect();
-    let txn = state.db.begin().await?;
+    let txn = files.db.begin().await?;
+    let outbox = files.outbox;
     let mut files = Vec::with_capacity(picks.len());
     let mut already_there = 0;
     for pick in picks {
@@ -164,7 +165,7 @@ pub async fn enqueue(
         files.push(file);
     }
     txn.commit().await?;
-    state.queue.wake();
+    outbox.wake();
     tracing::info!(
         knowledge_folder.id = folder.id,
         connection.id = conn.id,
@@ -319,9 +320,14 @@ impl OutboxMessage for CloudImportFile {
 }
 
 /// The `cloud_import.file` handler: import one queued file. `attempt` counts from 1.
-pub async fn run(state: &AppState, msg: &CloudImportFile, attempt: Attempt) -> anyhow::Result<()> {
+pub async fn run(
+    rt: &ConnectorRuntime,
+    store: FileStore<'_>,
+    msg: &CloudImportFile,
+    attempt: Attempt,
+) -> anyhow::Result<()> {
     let id = msg.source_file_id;
-    let Some(file) = source_files::find(&state.db, id).await? else {
+    let Some(file) = source_files::find(store.db, id).await? else {
         return Ok(()); // deleted meanwhile
     };
     if !matches!(
@@ -333,8 +339,15 @@ pub async fn run(state: &AppState, msg: &CloudImportFile, attempt: Attempt) -> a
     let source: Source = serde_json::from_str(file.origin_ref.as_deref().unwrap_or(""))
         .context("the file's origin_ref is not an import source")?;
     let started = Instant::now();
-    set_status(state, &file, SourceFileStatus::Downloading, None, Some(0)).await?;
-    match import(state, &file, &source).await {
+    set_status(
+        store.db,
+        &file,
+        SourceFileStatus::Downloading,
+        None,
+        Some(0),
+    )
+    .await?;
+    match import(rt, store, &file, &source).await {
         Ok(stored) => {
             tracing::info!(
                 source_file.id = file.id,
@@ -348,34 +361,42 @@ pub async fn run(state: &AppState, msg: &CloudImportFile, attempt: Attempt) -> a
             let after =
                 after.unwrap_or(Duration::from_secs(2u64.pow(attempt.0.clamp(1, 10) as u32)));
             let note = format!("{reason} Retrying in {} s.", after.as_secs().max(1));
-            set_status(state, &file, SourceFileStatus::Queued, Some(note), None).await?;
+            set_status(store.db, &file, SourceFileStatus::Queued, Some(note), None).await?;
             Err(RetryAfter { after, reason }.into())
         }
         Err(Failure::Retry { reason, .. } | Failure::Permanent(reason)) => {
             tracing::warn!(source_file.id = file.id, error = %reason, "cloud import failed");
-            set_status(state, &file, SourceFileStatus::Failed, Some(reason), None).await?;
+            set_status(
+                store.db,
+                &file,
+                SourceFileStatus::Failed,
+                Some(reason),
+                None,
+            )
+            .await?;
             Ok(())
         }
     }
 }
 
 async fn set_status(
-    state: &AppState,
+    db: &DatabaseConnection,
     file: &source_file::Model,
     status: SourceFileStatus,
     error: Option<String>,
     bytes_received: Option<i64>,
 ) -> anyhow::Result<()> {
-    source_files::set_import_status(&state.db, file.id, status, error, bytes_received).await?;
+    source_files::set_import_status(db, file.id, status, error, bytes_received).await?;
     Ok(())
 }
 
 async fn import(
-    state: &AppState,
+    rt: &ConnectorRuntime,
+    store: FileStore<'_>,
     file: &source_file::Model,
     source: &Source,
 ) -> Result<source_file::Model, Failure> {
-    let owner = users::find(&state.db, file.user_id)
+    let owner = users::find(&rt.db, file.user_id)
         .await
         .map_err(AppError::from)?
         .filter(|u| u.is_active)
@@ -384,7 +405,7 @@ async fn import(
         })?;
     // `origin` is the connector's slug; `run_action` checks the connection is the owner's
     // and the connector enabled.
-    let plugin = state.registry.get(&file.origin);
+    let plugin = rt.registry.get(&file.origin);
     let service = plugin.map_or(file.origin.as_str(), |p| p.spec().name);
     if plugin.and_then(|p| p.files()).is_none() {
         return Err(Failure::Permanent(format!(
@@ -392,8 +413,8 @@ async fn import(
         )));
     }
     let download =
-        run_action::download_file(state, &owner, source.connection_id, &source.file_id).await?;
-    let limit = state.settings.max_upload_bytes;
+        run_action::download_file(rt, &owner, source.connection_id, &source.file_id).await?;
+    let limit = rt.settings.max_upload_bytes;
     if let Some(size) = download.size
         && size > limit
     {
@@ -410,10 +431,10 @@ async fn import(
     let key = source_file_key(file.knowledge_folder_id, &file.uuid, &name);
     let mut body = download.stream;
     // An earlier attempt that died mid-way (a killed process) may have left a staging file.
-    if let Err(e) = state.storage.discard_partials(&key).await {
+    if let Err(e) = store.storage.discard_partials(&key).await {
         tracing::warn!(storage.key = %key, error = %e, "removing an unfinished upload failed");
     }
-    let mut upload = state
+    let mut upload = store
         .storage
         .begin_upload(&key)
         .await
@@ -432,7 +453,7 @@ async fn import(
                 .map_err(|e| retry(format!("Storage is not available: {e:#}")))?;
             if last_progress.elapsed() >= PROGRESS_EVERY {
                 last_progress = Instant::now();
-                progress(state, file.id, upload.size()).await;
+                progress(store.db, file.id, upload.size()).await;
             }
         }
         if let Some(size) = expected_size
@@ -460,7 +481,7 @@ async fn import(
         .finish()
         .await
         .map_err(|e| retry(format!("Storage is not available: {e:#}")))?;
-    commit(state, file, &stored, name, mime)
+    commit(store, file, &stored, name, mime)
         .await
         .map_err(|e| retry(format!("Saving the file failed: {e:#}")))
 }
@@ -477,8 +498,8 @@ fn too_large(limit: u64) -> String {
 }
 
 /// Best effort: a failed progress write only makes the page lag.
-async fn progress(state: &AppState, id: i64, bytes: u64) {
-    let result = source_files::set_progress(&state.db, id, bytes as i64).await;
+async fn progress(db: &DatabaseConnection, id: i64, bytes: u64) {
+    let result = source_files::set_progress(db, id, bytes as i64).await;
     if let Err(e) = result {
         tracing::debug!(source_file.id = id, error = %e, "progress update failed");
     }
@@ -487,13 +508,13 @@ async fn progress(state: &AppState, id: i64, bytes: u64) {
 /// Mark the row `uploaded` and write its `source_file.uploaded` message, in one
 /// transaction. A row some other run already finished is left alone.
 async fn commit(
-    state: &AppState,
+    store: FileStore<'_>,
     file: &source_file::Model,
     stored: &super::storage::StoredObject,
     name: String,
     mime: String,
 ) -> anyhow::Result<source_file::Model> {
-    let txn = state.db.begin().await?;
+    let txn = store.db.begin().await?;
     let done = source_files::mark_uploaded(
         &txn,
         file.id,
@@ -513,7 +534,7 @@ async fn commit(
         queue::enqueue(&txn, &SourceFileUploaded::of(&row)).await?;
     }
     txn.commit().await?;
-    state.queue.wake();
+    store.outbox.wake();
     Ok(row)
 }
 

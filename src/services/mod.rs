@@ -15,6 +15,7 @@ pub mod rate_limits;
 pub mod refresh_locks;
 pub mod rotation;
 pub mod run_action;
+pub mod runtime;
 pub mod secrets;
 pub mod setup;
 pub mod source_files;

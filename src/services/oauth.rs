@@ -5,10 +5,10 @@
 //! `CAMPUSCORE_BASE_URL`. Token requests go through the app's reqwest client with redirects
 //! disabled, so a code, secret or refresh token is never replayed to another host.
 
+use super::runtime::ConnectorRuntime;
 use crate::crypto::{random_token, sha256_hex};
 use crate::error::{AppError, AppResult};
 use crate::models::oauth_states;
-use crate::state::AppState;
 use campuscore_connectors::{ClientAuth, ConnectorSettings, ConnectorSpec, Revocation, keys};
 use chrono::{DateTime, Utc};
 use oauth2::basic::{BasicClient, BasicErrorResponseType, BasicTokenResponse};
@@ -27,9 +27,8 @@ const STATE_BYTES: usize = 32;
 const VERIFIER_BYTES: u32 = 64;
 
 /// The redirect URI registered with providers for `slug`.
-pub fn redirect_uri(state: &AppState, slug: &str) -> String {
-    state
-        .settings
+pub fn redirect_uri(rt: &ConnectorRuntime, slug: &str) -> String {
+    rt.settings
         .absolute_url(&crate::paths::oauth_callback(slug))
 }
 
@@ -583,7 +582,7 @@ pub struct StartedFlow {
 /// Starts an authorization for `owner` on connector `slug`: stores the hashed state and the
 /// encrypted PKCE verifier, and returns the provider URL to send the user to.
 pub async fn start_flow(
-    state: &AppState,
+    rt: &ConnectorRuntime,
     client: &OAuthClient,
     slug: &str,
     owner: FlowOwner<'_>,
@@ -591,7 +590,7 @@ pub async fn start_flow(
 ) -> AppResult<StartedFlow> {
     let now = Utc::now();
     // Expired flows are dead weight; sweeping them here keeps the table small without a job.
-    oauth_states::delete_expired(&state.db, now).await?;
+    oauth_states::delete_expired(&rt.db, now).await?;
     let flow_state = random_token(STATE_BYTES);
     let verifier = PkceCodeVerifier::new(random_token(VERIFIER_BYTES as usize));
     let auth_url = client.authorize_url(&flow_state, &verifier)?;
@@ -601,13 +600,13 @@ pub async fn start_flow(
         user_id: owner.user_id,
         connector_slug: slug.to_owned(),
         session_binding: owner.session_nonce.map(sha256_hex),
-        pkce_verifier: state.keyring.encrypt_str(verifier.secret()),
+        pkce_verifier: rt.keyring.encrypt_str(verifier.secret()),
         redirect_uri: client.redirect_uri.clone(),
         reconnect_connection_id,
         expires_at,
         created_at: now,
     };
-    oauth_states::insert(&state.db, flow).await?;
+    oauth_states::insert(&rt.db, flow).await?;
     tracing::info!(
         connector.slug = slug,
         user.id = owner.user_id,
@@ -639,7 +638,7 @@ fn state_refused() -> AppError {
 /// for a browser flow, to their session), be unexpired, and not have been used. The row is
 /// deleted with a compare-and-delete, so of two concurrent callbacks only one proceeds.
 pub async fn consume_flow(
-    state: &AppState,
+    rt: &ConnectorRuntime,
     slug: &str,
     owner: FlowOwner<'_>,
     flow_state: &str,
@@ -647,7 +646,7 @@ pub async fn consume_flow(
     if flow_state.is_empty() || flow_state.len() > 512 {
         return Err(state_refused());
     }
-    let Some(row) = oauth_states::find_by_hash(&state.db, &sha256_hex(flow_state)).await? else {
+    let Some(row) = oauth_states::find_by_hash(&rt.db, &sha256_hex(flow_state)).await? else {
         tracing::warn!(
             connector.slug = slug,
             "oauth callback with an unknown state"
@@ -669,11 +668,11 @@ pub async fn consume_flow(
         );
         return Err(state_refused());
     }
-    let deleted = oauth_states::delete(&state.db, row.id).await?;
+    let deleted = oauth_states::delete(&rt.db, row.id).await?;
     if !deleted || row.expires_at < Utc::now() {
         return Err(state_refused());
     }
-    let verifier = state.keyring.decrypt_str(&row.pkce_verifier).map_err(|_| {
+    let verifier = rt.keyring.decrypt_str(&row.pkce_verifier).map_err(|_| {
         AppError::FlowRejected(
             "This sign-in was started before the server's keys changed. Please start again.".into(),
         )

@@ -5,9 +5,9 @@
 
 use super::audit;
 use super::connections::{self, ResolvedConnector};
+use super::runtime::ConnectorRuntime;
 use crate::error::{AppError, AppResult};
 use crate::models::entities::{connection, user};
-use crate::state::AppState;
 use campuscore_connectors::{
     ActionContext, ActionOutput, ConnectorError, ConnectorKind, Download, FileList, FileSource,
     ListRequest, SearchRequest, redact_params,
@@ -18,13 +18,13 @@ use std::time::Instant;
 
 /// Run `action` with `params` on the user's connection.
 pub async fn run_action(
-    state: &AppState,
+    rt: &ConnectorRuntime,
     user: &user::Model,
     connection_id: i64,
     action: &str,
     params: Value,
 ) -> AppResult<ActionOutput> {
-    let call = Call::prepare(state, user, connection_id).await?;
+    let call = Call::prepare(rt, user, connection_id).await?;
     let descriptor = call
         .connector
         .plugin
@@ -32,7 +32,7 @@ pub async fn run_action(
         .ok_or(AppError::NotFound)?;
     let redacted = redact_params(&params, &secret_fields(&descriptor.input_schema));
     let plugin = call.connector.plugin.clone();
-    call.run(state, user, action, &redacted, |ctx| async move {
+    call.run(rt, user, action, &redacted, |ctx| async move {
         Ok(plugin.execute_action(action, &ctx, params).await?)
     })
     .await
@@ -49,12 +49,12 @@ pub enum FileCall {
 /// Lists or searches the user's connection through its [`FileSource`] (audited as the
 /// action it stands for).
 pub async fn list_files(
-    state: &AppState,
+    rt: &ConnectorRuntime,
     user: &user::Model,
     connection_id: i64,
     call: FileCall,
 ) -> AppResult<FileList> {
-    let prepared = Call::prepare(state, user, connection_id).await?;
+    let prepared = Call::prepare(rt, user, connection_id).await?;
     let source = prepared.file_source()?;
     let actions = source.actions();
     let (action, params) = match &call {
@@ -78,7 +78,7 @@ pub async fn list_files(
     };
     let plugin = prepared.connector.plugin.clone();
     prepared
-        .run(state, user, action, &params, |ctx| async move {
+        .run(rt, user, action, &params, |ctx| async move {
             let source = plugin.files().ok_or(AppError::NotFound)?;
             Ok(match call {
                 FileCall::List(request) => source.list(&ctx, request).await?,
@@ -91,17 +91,17 @@ pub async fn list_files(
 /// Downloads `file_id` from the user's connection through its [`FileSource`] (audited as
 /// its download action).
 pub async fn download_file(
-    state: &AppState,
+    rt: &ConnectorRuntime,
     user: &user::Model,
     connection_id: i64,
     file_id: &str,
 ) -> AppResult<Download> {
-    let prepared = Call::prepare(state, user, connection_id).await?;
+    let prepared = Call::prepare(rt, user, connection_id).await?;
     let action = prepared.file_source()?.actions().download;
     let plugin = prepared.connector.plugin.clone();
     prepared
         .run(
-            state,
+            rt,
             user,
             action,
             &json!({ "file_id": file_id }),
@@ -130,9 +130,13 @@ struct Call {
 impl Call {
     /// The connection must be the user's (anyone else's is a 404) and its connector
     /// registered and enabled.
-    async fn prepare(state: &AppState, user: &user::Model, connection_id: i64) -> AppResult<Self> {
-        let conn = connections::find_mine(state, user.id, connection_id).await?;
-        let connector = connections::connector_by_id(state, conn.connector_id).await?;
+    async fn prepare(
+        rt: &ConnectorRuntime,
+        user: &user::Model,
+        connection_id: i64,
+    ) -> AppResult<Self> {
+        let conn = connections::find_mine(rt, user.id, connection_id).await?;
+        let connector = connections::connector_by_id(rt, conn.connector_id).await?;
         Ok(Self { conn, connector })
     }
 
@@ -146,7 +150,7 @@ impl Call {
     /// sign-in.
     async fn run<T, F, Fut>(
         self,
-        state: &AppState,
+        rt: &ConnectorRuntime,
         user: &user::Model,
         action: &str,
         params: &Value,
@@ -158,13 +162,13 @@ impl Call {
     {
         let Self { conn, connector } = self;
         let started = Instant::now();
-        let outcome = match connections::action_context(state, &conn, &connector).await {
+        let outcome = match connections::action_context(rt, &conn, &connector).await {
             Ok(ctx) => work(ctx).await,
             Err(error) => Err(error),
         };
         let error = outcome.as_ref().err().map(|e| (e.code(), e.user_message()));
         audit::record(
-            &state.db,
+            &rt.db,
             audit::Entry {
                 connection_id: Some(conn.id),
                 user_id: Some(user.id),
@@ -176,12 +180,12 @@ impl Call {
             },
         )
         .await;
-        connections::touch(state, &conn, outcome.is_ok()).await?;
+        connections::touch(rt, &conn, outcome.is_ok()).await?;
         // Manual credentials the service rejects will not start working again by themselves.
         if let Err(AppError::Connector(e @ ConnectorError::AuthExpired { .. })) = &outcome
             && connector.plugin.spec().kind == ConnectorKind::Manual
         {
-            connections::mark_rejected(state, &conn, &e.user_message()).await?;
+            connections::mark_rejected(rt, &conn, &e.user_message()).await?;
         }
         tracing::info!(
             connection.id = conn.id,

@@ -3,14 +3,13 @@
 //! `source_file` row (status `uploaded`) and its `source_file.uploaded` outbox message.
 //! A failure before the commit removes the object; nothing half-written is left visible.
 
-use super::queue::{self, DOCUMENTS_QUEUE, OutboxMessage};
+use super::queue::{self, DOCUMENTS_QUEUE, OutboxMessage, QueueHandle};
 use super::storage::Storage;
 use super::storage::{Upload, source_file_key};
 use crate::error::{AppError, AppResult};
 use crate::models::SourceFileStatus;
 use crate::models::entities::{knowledge_folder, source_file};
 use crate::models::source_files::{self, NewSourceFile};
-use crate::state::AppState;
 use anyhow::Context;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -63,9 +62,18 @@ pub fn mime_type_for(name: &str, given: Option<String>) -> String {
         })
 }
 
+/// Where stored files are kept: their bytes in storage, their rows in the database, and the
+/// queue that is told about them.
+#[derive(Clone, Copy)]
+pub struct FileStore<'a> {
+    pub db: &'a DatabaseConnection,
+    pub storage: &'a Storage,
+    pub outbox: &'a QueueHandle,
+}
+
 /// Stream `body` into `folder`, enforcing `limit` bytes.
 pub async fn store<S, E>(
-    state: &AppState,
+    files: FileStore<'_>,
     folder: &knowledge_folder::Model,
     incoming: Incoming,
     origin: Origin,
@@ -81,7 +89,7 @@ where
     let mime = mime_type_for(&name, incoming.mime_type);
     let uuid = uuid::Uuid::new_v4().to_string();
     let key = source_file_key(folder.id, &uuid, &name);
-    let mut upload = state.storage.begin_upload(&key).await?;
+    let mut upload = files.storage.begin_upload(&key).await?;
     if let Err(e) = copy(&mut upload, body, limit).await {
         upload.abort().await;
         return Err(e);
@@ -93,7 +101,7 @@ where
     let stored = upload.finish().await?;
 
     let commit = async {
-        let txn = state.db.begin().await?;
+        let txn = files.db.begin().await?;
         let file = source_files::insert(
             &txn,
             NewSourceFile {
@@ -118,7 +126,7 @@ where
     };
     match commit.await {
         Ok(file) => {
-            state.queue.wake();
+            files.outbox.wake();
             tracing::info!(
                 source_file.id = file.id,
                 source_file.size = file.size_bytes,
@@ -128,7 +136,7 @@ where
             Ok(file)
         }
         Err(e) => {
-            let _ = state.storage.delete(&stored.key).await;
+            let _ = files.storage.delete(&stored.key).await;
             Err(e)
         }
     }

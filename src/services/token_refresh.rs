@@ -17,10 +17,10 @@
 use super::audit;
 use super::credentials;
 use super::oauth::{OAuthClient, TokenError};
+use super::runtime::ConnectorRuntime;
 use crate::crypto::random_token;
 use crate::models::entities::connection;
 use crate::models::{ConnectionStatus, connections};
-use crate::state::AppState;
 use campuscore_connectors::{ConnectorError, Credentials, TokenUpdater};
 use chrono::Utc;
 use rand::Rng;
@@ -60,7 +60,7 @@ pub fn still_valid(row: &connection::Model) -> bool {
 
 /// The token updater handed to actions of an OAuth connection.
 pub struct ConnectionTokens {
-    pub state: AppState,
+    pub rt: ConnectorRuntime,
     pub connection_id: i64,
     pub client: Arc<OAuthClient>,
 }
@@ -68,7 +68,7 @@ pub struct ConnectionTokens {
 #[async_trait::async_trait]
 impl TokenUpdater for ConnectionTokens {
     async fn refresh(&self, stale: &Credentials) -> Result<Credentials, ConnectorError> {
-        refresh(&self.state, self.connection_id, stale, &self.client).await
+        refresh(&self.rt, self.connection_id, stale, &self.client).await
     }
 }
 
@@ -76,27 +76,27 @@ impl TokenUpdater for ConnectionTokens {
 /// or were just rejected. If another caller (in this or another process) has refreshed
 /// meanwhile, its result is returned without a request to the provider.
 pub async fn refresh(
-    state: &AppState,
+    rt: &ConnectorRuntime,
     connection_id: i64,
     stale: &Credentials,
     client: &OAuthClient,
 ) -> Result<Credentials, ConnectorError> {
-    let lock = state.refresh_locks.for_connection(connection_id);
+    let lock = rt.refresh_locks.for_connection(connection_id);
     let _in_process = lock.lock_owned().await;
     let deadline = Instant::now() + WAIT_LIMIT;
     loop {
-        let row = load(state, connection_id).await?;
+        let row = load(rt, connection_id).await?;
         if row.status == ConnectionStatus::NeedsReauth {
             return Err(reconnect());
         }
-        let current = Credentials::new(open(state, &row)?);
+        let current = Credentials::new(open(rt, &row)?);
         if current.access_token() != stale.access_token() {
             return Ok(current); // someone refreshed while we waited
         }
         let owner = random_token(12);
         let now = Utc::now();
         let leased = connections::take_refresh_lease(
-            &state.db,
+            &rt.db,
             row.id,
             row.credentials_version,
             &owner,
@@ -106,7 +106,7 @@ pub async fn refresh(
         .await
         .map_err(db_error)?;
         if leased {
-            return refresh_with_lease(state, row, current, &owner, client).await;
+            return refresh_with_lease(rt, row, current, &owner, client).await;
         }
         if Instant::now() >= deadline {
             return Err(ConnectorError::Transport {
@@ -119,7 +119,7 @@ pub async fn refresh(
 }
 
 async fn refresh_with_lease(
-    state: &AppState,
+    rt: &ConnectorRuntime,
     row: connection::Model,
     current: Credentials,
     owner: &str,
@@ -127,10 +127,10 @@ async fn refresh_with_lease(
 ) -> Result<Credentials, ConnectorError> {
     let started = Instant::now();
     let Some(refresh_token) = current.str_field("refresh_token").map(str::to_owned) else {
-        mark_needs_reauth(state, row.id, owner, "the provider gave no refresh token").await?;
+        mark_needs_reauth(rt, row.id, owner, "the provider gave no refresh token").await?;
         return Err(reconnect());
     };
-    let http = state.http.token_endpoint_client();
+    let http = rt.http.token_endpoint_client();
     let outcome = tokio::time::timeout(
         REFRESH_TIMEOUT,
         client.refresh(http.client(), &refresh_token),
@@ -142,9 +142,9 @@ async fn refresh_with_lease(
             retry_after: None,
         })
     });
-    let result = settle(state, &row, &current, owner, outcome).await;
+    let result = settle(rt, &row, &current, owner, outcome).await;
     audit_refresh(
-        state,
+        rt,
         client,
         (row.id, row.user_id),
         &result,
@@ -156,7 +156,7 @@ async fn refresh_with_lease(
 
 /// Stores the outcome of a refresh request made under the lease (and releases the lease).
 async fn settle(
-    state: &AppState,
+    rt: &ConnectorRuntime,
     row: &connection::Model,
     current: &Credentials,
     owner: &str,
@@ -165,9 +165,9 @@ async fn settle(
     match outcome {
         Ok(tokens) => {
             let data = tokens.merge_into(Some(current.as_value()));
-            let sealed = credentials::seal(&state.keyring, row.user_id, row.id, &data);
+            let sealed = credentials::seal(&rt.keyring, row.user_id, row.id, &data);
             let stored = connections::store_refreshed(
-                &state.db,
+                &rt.db,
                 row.id,
                 owner,
                 row.credentials_version,
@@ -192,10 +192,10 @@ async fn settle(
         Err(TokenError::InvalidGrant(reason)) => {
             // Another process may have rotated the refresh token after our lease lapsed:
             // only a refresh token that is still the stored one proves the grant is gone.
-            let latest = load(state, row.id).await?;
+            let latest = load(rt, row.id).await?;
             if latest.credentials_version != row.credentials_version {
-                release_lease(state, row.id, owner).await?;
-                return Ok(Credentials::new(open(state, &latest)?));
+                release_lease(rt, row.id, owner).await?;
+                return Ok(Credentials::new(open(rt, &latest)?));
             }
             tracing::warn!(
                 connection.id = row.id,
@@ -203,7 +203,7 @@ async fn settle(
                 "refresh token refused; the user must reconnect"
             );
             mark_needs_reauth(
-                state,
+                rt,
                 row.id,
                 owner,
                 "the sign-in expired or was revoked at the provider",
@@ -213,7 +213,7 @@ async fn settle(
         }
         Err(e) => {
             tracing::warn!(connection.id = row.id, error = %e, "token refresh failed; will retry later");
-            connections::record_refresh_failure(&state.db, row.id, owner, e.to_string())
+            connections::record_refresh_failure(&rt.db, row.id, owner, e.to_string())
                 .await
                 .map_err(db_error)?;
             Err(e.into_connector_error())
@@ -221,32 +221,32 @@ async fn settle(
     }
 }
 
-async fn release_lease(state: &AppState, id: i64, owner: &str) -> Result<(), ConnectorError> {
-    connections::release_lease(&state.db, id, owner)
+async fn release_lease(rt: &ConnectorRuntime, id: i64, owner: &str) -> Result<(), ConnectorError> {
+    connections::release_lease(&rt.db, id, owner)
         .await
         .map_err(db_error)
 }
 
 async fn mark_needs_reauth(
-    state: &AppState,
+    rt: &ConnectorRuntime,
     id: i64,
     owner: &str,
     reason: &str,
 ) -> Result<(), ConnectorError> {
-    connections::mark_needs_reauth_under_lease(&state.db, id, owner, reason)
+    connections::mark_needs_reauth_under_lease(&rt.db, id, owner, reason)
         .await
         .map_err(db_error)
 }
 
 async fn audit_refresh(
-    state: &AppState,
+    rt: &ConnectorRuntime,
     client: &OAuthClient,
     (connection_id, user_id): (i64, i64),
     result: &Result<Credentials, ConnectorError>,
     elapsed: Duration,
 ) {
     audit::record(
-        &state.db,
+        &rt.db,
         audit::Entry {
             connection_id: Some(connection_id),
             user_id: Some(user_id),
@@ -260,8 +260,8 @@ async fn audit_refresh(
     .await;
 }
 
-async fn load(state: &AppState, id: i64) -> Result<connection::Model, ConnectorError> {
-    connections::find(&state.db, id)
+async fn load(rt: &ConnectorRuntime, id: i64) -> Result<connection::Model, ConnectorError> {
+    connections::find(&rt.db, id)
         .await
         .map_err(db_error)?
         .ok_or_else(|| ConnectorError::AuthExpired {
@@ -269,8 +269,11 @@ async fn load(state: &AppState, id: i64) -> Result<connection::Model, ConnectorE
         })
 }
 
-fn open(state: &AppState, row: &connection::Model) -> Result<serde_json::Value, ConnectorError> {
-    credentials::open(&state.keyring, row).map_err(|e| {
+fn open(
+    rt: &ConnectorRuntime,
+    row: &connection::Model,
+) -> Result<serde_json::Value, ConnectorError> {
+    credentials::open(&rt.keyring, row).map_err(|e| {
         tracing::error!(connection.id = row.id, error = %e, "stored credentials unreadable");
         ConnectorError::AuthExpired {
             message: "the stored credentials cannot be read; please reconnect".into(),

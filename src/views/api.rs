@@ -238,7 +238,7 @@ pub async fn delete_credential(
     user: CurrentUser,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let done = disconnect::disconnect(&state, user.id, id.into_inner()).await?;
+    let done = disconnect::disconnect(&state, &state.queue, user.id, id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(json!({
         "status": "revoked",
         "revocation_time": done.at,

@@ -208,7 +208,7 @@ pub async fn import(
         import_service::check_selection(&picks)?;
         signed_in(&conn)?;
         rate_limits::check(&state.db, user.id, &state.settings.cloud_import_limit()).await?;
-        import_service::enqueue(&state, &folder, &conn, &connector.row.slug, &picks).await
+        import_service::enqueue(state.files(), &folder, &conn, &connector.row.slug, &picks).await
     }
     .await;
     let done = match queued {

@@ -151,7 +151,7 @@ pub async fn upload(
         let mime = field.content_type().map(|m| m.essence_str().to_owned());
         let body = field.map_err(|e| e.to_string());
         let file = source_files::store(
-            &state,
+            state.files(),
             &folder,
             Incoming {
                 name,

@@ -111,7 +111,7 @@ pub async fn disconnect(
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
-    let done = disconnect::disconnect(&state, user.id, id).await?;
+    let done = disconnect::disconnect(&state, &state.queue, user.id, id).await?;
     let message = format!(
         "{} disconnected. {}",
         done.connector_name,

@@ -234,7 +234,7 @@ pub async fn revoke(
         .await?
         .map(|k| k.slug)
         .unwrap_or_default();
-    let done = disconnect::disconnect(&state, c.user_id, c.id).await?;
+    let done = disconnect::disconnect(&state, &state.queue, c.user_id, c.id).await?;
     admin_audit::record(
         &state.db,
         Change {

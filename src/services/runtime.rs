@@ -1,0 +1,28 @@
+//! What the connection services run on: the pieces every connector action needs, and
+//! nothing of the web layer.
+
+use crate::config::Settings;
+use crate::services::refresh_locks::RefreshLocks;
+use crate::services::secrets::Keyring;
+use campuscore_connectors::{HttpClient, Registry};
+use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+
+/// The database, the keys, the registered plugins, the outbound HTTP client and the
+/// single-flight refresh locks: what connecting, refreshing, disconnecting and running an
+/// action take. Cheap to clone (every field is shared).
+#[derive(Clone)]
+pub struct ConnectorRuntime {
+    /// The database pool (SQLite or PostgreSQL).
+    pub db: DatabaseConnection,
+    /// Fernet keys: the first encrypts, every key decrypts.
+    pub keyring: Keyring,
+    /// Every registered connector plugin, by slug.
+    pub registry: Arc<Registry>,
+    /// The outbound HTTP client connectors use (rustls, timeouts, retries).
+    pub http: HttpClient,
+    /// Per-connection locks that make token refreshes single-flight within this process.
+    pub refresh_locks: Arc<RefreshLocks>,
+    /// The settings the app was started with (its public address, limits).
+    pub settings: Arc<Settings>,
+}
