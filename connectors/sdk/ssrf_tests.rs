@@ -2,6 +2,7 @@
 //! address check, resolution, and pinned HTTP clients against a local fake upstream.
 
 use std::collections::HashMap;
+use std::fmt;
 
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

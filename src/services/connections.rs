@@ -3,7 +3,8 @@
 //! revocation at the provider. Every function takes the acting user and scopes every query
 //! to them: another user's connection id is `NotFound`.
 
-use super::oauth::{self, FlowOwner, OAuthClient, TokenError};
+use super::oauth::{self, OAuthClient, TokenError};
+use super::oauth_flows::{self, FlowOwner};
 use super::runtime::ConnectorRuntime;
 use super::token_refresh::{self, ConnectionTokens};
 use super::{audit, connector_config, credentials};
@@ -197,7 +198,7 @@ pub async fn complete_oauth(
 ) -> AppResult<(connection::Model, bool)> {
     let user_id = owner.user_id;
     let connector = enabled_connector(rt, slug).await?;
-    let flow = oauth::consume_flow(rt, slug, owner, flow_state).await?;
+    let flow = oauth_flows::consume_flow(rt, slug, owner, flow_state).await?;
     let started = Instant::now();
     let settings = connector.settings(rt).await?;
     let client = OAuthClient::from_settings(

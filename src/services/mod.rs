@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod disconnect;
 pub mod import_service;
 pub mod oauth;
+pub mod oauth_flows;
 pub mod queue;
 pub mod rate_limits;
 pub mod refresh_locks;

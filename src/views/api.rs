@@ -7,7 +7,8 @@ use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::models::connectors;
 use crate::models::entities::{connection, connector};
-use crate::services::oauth::{self, FlowOwner};
+use crate::services::oauth;
+use crate::services::oauth_flows::{self, FlowOwner};
 use crate::services::run_action::run_action;
 use crate::services::{connections, disconnect};
 use crate::state::AppState;
@@ -160,7 +161,8 @@ pub async fn auth(
                 }
             }
             let client = connections::oauth_client(&state, &connector).await?;
-            let flow = oauth::start_flow(&state, &client, &slug, owner, body.credential_id).await?;
+            let flow =
+                oauth_flows::start_flow(&state, &client, &slug, owner, body.credential_id).await?;
             Ok(HttpResponse::Ok().json(json!({
                 "auth_url": flow.auth_url.as_str(),
                 "state": flow.state,

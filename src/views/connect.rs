@@ -7,7 +7,7 @@ use crate::auth::{CurrentUser, csrf, keys};
 use crate::crypto::random_token;
 use crate::error::{AppError, AppResult};
 use crate::services::connections::{self, ResolvedConnector};
-use crate::services::oauth::{self, FlowOwner};
+use crate::services::oauth_flows::{self, FlowOwner};
 use crate::state::AppState;
 use crate::templates::{ManualConnectPage, ManualFormFragment, ManualFormView, PageCtx, flash};
 use actix_session::Session;
@@ -116,7 +116,7 @@ async fn begin(
         ConnectorKind::OAuth2 => {
             let client = connections::oauth_client(state, &connector).await?;
             let nonce = session_nonce(session)?;
-            let flow = oauth::start_flow(
+            let flow = oauth_flows::start_flow(
                 state,
                 &client,
                 &connector.row.slug,
@@ -182,7 +182,7 @@ async fn finish(
         // Consume the flow so the state cannot be used again, whatever the provider said.
         if let Some(flow_state) = &query.state {
             let nonce = session_nonce(session)?;
-            let _ = oauth::consume_flow(
+            let _ = oauth_flows::consume_flow(
                 state,
                 slug,
                 FlowOwner {
