@@ -4,11 +4,11 @@
 // The secret is never shown again: the page shows only its mask, and the input stays empty.
 //
 // Run by tests/api/browser.rs (which starts the app with the connector disabled).
-// The shared harness (launch, logging, screenshots, exit codes) is harness.mjs.
+// The shared harness (launch, login, logging, screenshots, exit codes) is harness.mjs.
 // Env: APP_URL, ADMIN_EMAIL, USER_EMAIL, PASSWORD, SLUG, CLIENT_ID, CLIENT_SECRET,
 // SCREENSHOT_DIR (optional), CHROMIUM (default /usr/bin/chromium).
 // Exits 0 on success, 1 with a message on any failure.
-import { APP_URL, env, fail, launch, log, newPage, run, screenshot } from './harness.mjs';
+import { APP_URL, env, fail, launch, log, logIn, newPage, run, screenshot } from './harness.mjs';
 
 const ADMIN_EMAIL = env('ADMIN_EMAIL');
 const USER_EMAIL = env('USER_EMAIL');
@@ -18,19 +18,7 @@ const CLIENT_ID = env('CLIENT_ID');
 const CLIENT_SECRET = env('CLIENT_SECRET');
 
 /** A fresh browser context (its own cookies) with error watchers, logged in as `email`. */
-async function loggedIn(email, who) {
-  const page = await newPage({ who });
-  await page.goto(`${APP_URL}/login`);
-  await page.fill('input[name="email"]', email);
-  await page.fill('input[name="password"]', PASSWORD);
-  await Promise.all([
-    page.waitForNavigation({ waitUntil: 'load' }),
-    page.click('form[action="/login"] button[type="submit"]'),
-  ]);
-  if (new URL(page.url()).pathname === '/login') fail(`login as ${email} failed: still on ${page.url()}`);
-  log(`${who} logged in as ${email}`);
-  return page;
-}
+const loggedIn = async (email, who) => logIn(await newPage({ who }), email, PASSWORD, who);
 
 async function steps() {
   await launch();

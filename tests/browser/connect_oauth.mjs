@@ -3,11 +3,11 @@
 // /settings with the new connection shown, then press the row's HTMX "Test" button.
 //
 // Run by tests/api/browser.rs (which starts the app and the OAuth server); see README.md.
-// The shared harness (launch, logging, screenshots, exit codes) is harness.mjs.
+// The shared harness (launch, login, logging, screenshots, exit codes) is harness.mjs.
 // Env: APP_URL, EMAIL, PASSWORD, PROVIDER_LOGIN (default alice), SCREENSHOT_DIR (optional),
 // CHROMIUM (default /usr/bin/chromium). Exits 0 on success, 1 with a message on any failure.
 import {
-  APP_ORIGIN, APP_URL, env, fail, isApp, launch, log, newPage, run, screenshot, squash,
+  APP_ORIGIN, APP_URL, env, fail, isApp, launch, log, logIn, newPage, run, screenshot, squash,
 } from './harness.mjs';
 
 const EMAIL = env('EMAIL');
@@ -22,19 +22,7 @@ async function steps() {
   const page = await newPage({ appOnly: true });
 
   // 1. Log in.
-  log(`GET ${APP_URL}/login`);
-  await page.goto(`${APP_URL}/login`);
-  await page.fill('input[name="email"]', EMAIL);
-  await page.fill('input[name="password"]', PASSWORD);
-  await Promise.all([
-    page.waitForNavigation({ waitUntil: 'load' }),
-    page.click('form[action="/login"] button[type="submit"]'),
-  ]);
-  if (new URL(page.url()).pathname === '/login') {
-    const err = await page.locator('.flash-error').allInnerTexts();
-    fail(`login as ${EMAIL} failed: still on ${page.url()} ${JSON.stringify(err)}`);
-  }
-  log(`logged in, at ${page.url()}`);
+  await logIn(page, EMAIL, PASSWORD);
 
   const session = (await page.context().cookies(APP_URL)).find((c) => c.name === 'campuscore_session');
   if (!session) fail('no campuscore_session cookie after login');

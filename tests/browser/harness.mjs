@@ -1,10 +1,11 @@
 // The harness the real-browser scripts of this folder share: reading the environment, a
-// timestamped log, failures, screenshots, Debian's Chromium with console-error capture, a
-// watchdog, and the runner that turns the script's steps into an exit code.
+// timestamped log, failures, screenshots, Debian's Chromium with console-error capture, the
+// app's login form, a watchdog, and the runner that turns the script's steps into an exit code.
 //
 // A script reads its own env with `env()`, opens a tab with `launch()` and `newPage()` inside
-// its steps function, and ends with `await run(steps)`: exit 0 after "PASS", 1 with
-// "<script>: FAILED: <message>" on stderr and a `failure.png`, 2 when an env var is missing.
+// its steps function, signs in with `logIn(page, email, password)`, and ends with
+// `await run(steps)`: exit 0 after "PASS", 1 with "<script>: FAILED: <message>" on stderr and
+// a `failure.png`, 2 when an env var is missing.
 // Messages are prefixed with the script's file name (connect_oauth, cloud_import, ...).
 // Env: APP_URL, SCREENSHOT_DIR (optional), CHROMIUM (default /usr/bin/chromium).
 import * as fs from 'node:fs';
@@ -123,6 +124,27 @@ export async function newPage({ who = '', appOnly = false } = {}) {
   });
   page.on('dialog', (d) => { log(`${prefix}unexpected dialog: ${d.message()}`); d.dismiss(); });
   current = page;
+  return page;
+}
+
+/**
+ * Logs `page` in through the app's /login form as `email` with `password` and waits for the
+ * page it lands on; fails (with the page's `.flash-error`) when it stays on /login. `label`
+ * ("admin", "user") starts the log line, for a script with several users. Returns `page`.
+ */
+export async function logIn(page, email, password, label = '') {
+  await page.goto(`${APP_URL}/login`);
+  await page.fill('input[name="email"]', email);
+  await page.fill('input[name="password"]', password);
+  await Promise.all([
+    page.waitForNavigation({ waitUntil: 'load' }),
+    page.click('form[action="/login"] button[type="submit"]'),
+  ]);
+  if (new URL(page.url()).pathname === '/login') {
+    const err = await page.locator('.flash-error').allInnerTexts();
+    fail(`login as ${email} failed: still on ${page.url()} ${JSON.stringify(err)}`);
+  }
+  log(`${label ? `${label} ` : ''}logged in as ${email}, at ${page.url()}`);
   return page;
 }
 
