@@ -2,7 +2,8 @@
 
 use crate::config::Settings;
 use crate::models::users;
-use crate::services::{api_tokens, catalog, connector_config, rotation, secrets::Keyring};
+use crate::services::api_tokens::{self, NewToken, Scope};
+use crate::services::{catalog, connector_config, rotation, secrets::Keyring};
 use crate::startup::{Application, prepare};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -85,7 +86,20 @@ pub enum TokenCommand {
         email: String,
         #[arg(long, default_value = "cli")]
         name: String,
+        /// What it may be used for: `api` (the JSON API), `mcp` (the MCP endpoint), or both.
+        #[arg(long, default_value = "api")]
+        scope: String,
+        /// Days until it expires.
+        #[arg(long, default_value_t = api_tokens::DEFAULT_DAYS)]
+        expires_days: u32,
     },
+    /// List an account's tokens (never the tokens themselves).
+    List {
+        #[arg(long)]
+        email: String,
+    },
+    /// Revoke token ID (as `token list` shows it); it stops working at once.
+    Revoke { id: i64 },
 }
 
 /// Run one command.
@@ -248,19 +262,91 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys {
             command: KeysCommand::Generate,
         } => unreachable!("handled above"),
-        Command::Token {
-            command: TokenCommand::Create { email, name },
-        } => {
+        Command::Token { command } => {
             let state = prepare(settings).await?;
-            let user = users::find_by_email(&state.db, &email)
+            token_command(&state.db, command).await
+        }
+    }
+}
+
+async fn token_command(
+    db: &sea_orm::DatabaseConnection,
+    command: TokenCommand,
+) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create {
+            email,
+            name,
+            scope,
+            expires_days,
+        } => {
+            let scopes = Scope::parse_list(&scope).map_err(|e| anyhow::anyhow!("--scope: {e}"))?;
+            let user = users::find_by_email(db, &email)
                 .await
                 .map_err(cli_error)?
                 .context("no account with that email")?;
-            let token = api_tokens::create(&state.db, user.id, &name)
+            let new = NewToken {
+                name: &name,
+                scopes: &scopes,
+                days: expires_days,
+            };
+            let (row, token) = api_tokens::create(db, user.id, new)
                 .await
                 .map_err(cli_error)?;
-            println!("personal access token for {} (shown once):", user.email);
+            println!(
+                "personal access token {} for {} ({}; expires {}; shown once):",
+                row.id,
+                user.email,
+                row.scopes,
+                row.expires_at
+                    .map_or_else(|| "never".into(), |t| t.format("%Y-%m-%d").to_string())
+            );
             println!("{token}");
+            Ok(())
+        }
+        TokenCommand::List { email } => {
+            let (user, tokens) =
+                api_tokens::list_by_email(db, &email)
+                    .await
+                    .map_err(|e| match e {
+                        crate::error::AppError::NotFound => {
+                            anyhow::anyhow!("no account with that email")
+                        }
+                        other => cli_error(other),
+                    })?;
+            println!("tokens of {} (revoked ones are not shown):", user.email);
+            println!(
+                "{:>6}  {:<24} {:<8} {:<11} {:<11} last used",
+                "id", "name", "scopes", "created", "expires"
+            );
+            let day = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                t.map_or_else(|| "-".into(), |t| t.format("%Y-%m-%d").to_string())
+            };
+            for t in tokens {
+                let expired = t.expires_at.is_some_and(|at| at <= chrono::Utc::now());
+                println!(
+                    "{:>6}  {:<24} {:<8} {:<11} {:<11} {}{}",
+                    t.id,
+                    t.name,
+                    t.scopes,
+                    day(Some(t.created_at)),
+                    day(t.expires_at),
+                    day(t.last_used_at),
+                    if expired { "  (expired)" } else { "" }
+                );
+            }
+            Ok(())
+        }
+        TokenCommand::Revoke { id } => {
+            api_tokens::revoke(db, None, id)
+                .await
+                .map_err(|e| match e {
+                    crate::error::AppError::NotFound => {
+                        anyhow::anyhow!("no live token with id {id}")
+                    }
+                    other => cli_error(other),
+                })?;
+            println!("token {id} revoked");
             Ok(())
         }
     }

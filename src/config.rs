@@ -35,6 +35,9 @@ pub struct Settings {
     /// Cloud imports a user may start per hour (`CAMPUSCORE_CLOUD_IMPORTS_PER_HOUR`,
     /// default 10).
     pub cloud_imports_per_hour: u32,
+    /// Tool calls an assistant may make per minute for one user, through the tools API and
+    /// MCP together (`CAMPUSCORE_AGENT_CALLS_PER_MINUTE`, default 60).
+    pub agent_calls_per_minute: u32,
 }
 
 impl Settings {
@@ -92,6 +95,10 @@ impl Settings {
             "CAMPUSCORE_CLOUD_IMPORTS_PER_HOUR",
             rate_limits::CLOUD_IMPORT.max,
         )?;
+        let agent_calls_per_minute = per(
+            "CAMPUSCORE_AGENT_CALLS_PER_MINUTE",
+            rate_limits::AGENT_CALLS.max,
+        )?;
         Ok(Self {
             data_dir,
             database_url,
@@ -105,6 +112,7 @@ impl Settings {
             run_worker: true,
             cloud_browse_per_minute,
             cloud_imports_per_hour,
+            agent_calls_per_minute,
         })
     }
 
@@ -121,6 +129,14 @@ impl Settings {
         rate_limits::Limit {
             max: self.cloud_imports_per_hour,
             ..rate_limits::CLOUD_IMPORT
+        }
+    }
+
+    /// The agent tool-call budget with this deployment's allowance.
+    pub fn agent_call_limit(&self) -> rate_limits::Limit {
+        rate_limits::Limit {
+            max: self.agent_calls_per_minute,
+            ..rate_limits::AGENT_CALLS
         }
     }
 

@@ -44,6 +44,10 @@ pub enum AppError {
     /// A connector said no; its variant says what the user should do.
     #[error(transparent)]
     Connector(#[from] ConnectorError),
+    /// Allowed to no one in the caller's position (an assistant asking for a write tool that
+    /// is switched off); the message says why.
+    #[error("{0}")]
+    Forbidden(String),
     /// The connector was turned off by an administrator (or is no longer compiled in).
     #[error("{0}")]
     Disabled(String),
@@ -81,6 +85,7 @@ impl AppError {
             AppError::Gone(_) => "gone",
             AppError::RateLimited { .. } => "rate_limited",
             AppError::Connector(e) => e.code(),
+            AppError::Forbidden(_) => "forbidden",
             AppError::Disabled(_) => "connector_disabled",
             AppError::NotConfigured(_) => "connector_not_configured",
             AppError::FlowRejected(_) => "oauth_flow_rejected",
@@ -101,6 +106,7 @@ impl AppError {
             AppError::Gone(_) => "Link no longer valid",
             AppError::RateLimited { .. } => "Slow down",
             AppError::Connector(_) => "The service did not accept the request",
+            AppError::Forbidden(_) => "Not allowed",
             AppError::Disabled(_) => "Connector turned off",
             AppError::NotConfigured(_) => "Not configured",
             AppError::FlowRejected(_) => "Sign-in not completed",
@@ -154,7 +160,7 @@ impl ResponseError for AppError {
             AppError::Connector(e) => {
                 StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_GATEWAY)
             }
-            AppError::Disabled(_) => StatusCode::FORBIDDEN,
+            AppError::Forbidden(_) | AppError::Disabled(_) => StatusCode::FORBIDDEN,
             AppError::NotConfigured(_) => StatusCode::CONFLICT,
             AppError::FlowRejected(_) => StatusCode::BAD_REQUEST,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -47,6 +47,23 @@ pub fn connection_disconnect(connection_id: impl Borrow<i64>) -> String {
     format!("/settings/connections/{connection_id}/disconnect")
 }
 
+/// The switch that lets assistants make changes through a connection.
+pub fn connection_agent_writes(connection_id: impl Borrow<i64>) -> String {
+    let connection_id = *connection_id.borrow();
+    format!("/settings/connections/{connection_id}/agent-writes")
+}
+
+/// The user's personal access tokens (POST: create one).
+pub fn tokens() -> &'static str {
+    "/settings/tokens"
+}
+
+/// Revokes one of the user's personal access tokens.
+pub fn token_revoke(token_id: impl Borrow<i64>) -> String {
+    let token_id = *token_id.borrow();
+    format!("/settings/tokens/{token_id}/revoke")
+}
+
 /// The query page of a connection (GET: the page; POST: runs the query).
 pub fn connection_query(connection_id: impl Borrow<i64>) -> String {
     let connection_id = *connection_id.borrow();
@@ -142,6 +159,11 @@ pub fn admin_connector_config(slug: &str) -> String {
 /// An admin's enable switch of a connector.
 pub fn admin_connector_enabled(slug: &str) -> String {
     format!("/admin/connectors/{slug}/enabled")
+}
+
+/// The admin switch that lets assistants use a connector's write tools.
+pub fn admin_connector_agent_writes(slug: &str) -> String {
+    format!("/admin/connectors/{slug}/agent-writes")
 }
 
 /// The admin list of connections, filtered by what the link carries

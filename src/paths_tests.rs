@@ -28,6 +28,17 @@ fn table() -> Vec<(&'static str, String, &'static str)> {
             "/settings/connections/{connection_id}/disconnect",
         ),
         (
+            "connection_agent_writes",
+            connection_agent_writes(4),
+            "/settings/connections/{connection_id}/agent-writes",
+        ),
+        ("tokens", tokens().to_owned(), "/settings/tokens"),
+        (
+            "token_revoke",
+            token_revoke(7),
+            "/settings/tokens/{token_id}/revoke",
+        ),
+        (
             "connection_query",
             connection_query(4),
             "/settings/connections/{connection_id}/query",
@@ -79,6 +90,11 @@ fn table() -> Vec<(&'static str, String, &'static str)> {
             "admin_connector_enabled",
             admin_connector_enabled("canvas"),
             "/admin/connectors/{slug}/enabled",
+        ),
+        (
+            "admin_connector_agent_writes",
+            admin_connector_agent_writes("canvas"),
+            "/admin/connectors/{slug}/agent-writes",
         ),
         (
             "admin_connector_config",

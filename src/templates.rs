@@ -185,6 +185,39 @@ pub struct SettingsPage {
     pub ctx: PageCtx,
     pub connectors: Vec<ConnectorCard>,
     pub connections: Vec<ConnectionRow>,
+    pub tokens: TokensSection,
+}
+
+/// The personal access tokens on the settings page (its own fragment, `#tokens`).
+#[derive(Template)]
+#[template(path = "_tokens.html")]
+pub struct TokensSection {
+    pub csrf: String,
+    pub rows: Vec<TokenRow>,
+    /// A token just created, shown this once: (name, token).
+    pub created: Option<(String, String)>,
+    /// What went wrong with the last create, if anything.
+    pub error: Option<String>,
+}
+
+/// One personal access token, as the settings page lists it (never the token itself).
+pub struct TokenRow {
+    pub id: i64,
+    pub name: String,
+    pub scopes: String,
+    pub created: String,
+    pub expires: String,
+    pub expired: bool,
+    pub last_used: String,
+}
+
+/// Whether assistants may make changes through a connection (for connectors that have
+/// write actions).
+pub struct AssistantWrites {
+    /// The user's switch.
+    pub on: bool,
+    /// The administrator's switch for the connector.
+    pub allowed: bool,
 }
 
 /// A connector the user can connect, on the settings page.
@@ -216,6 +249,8 @@ pub struct ConnectionRow {
     pub notice: Option<(String, String)>,
     /// Whether the connector offers the query console (`run_query`).
     pub can_query: bool,
+    /// The "let assistants make changes" switch, where the connector can make changes.
+    pub assistant_writes: Option<AssistantWrites>,
 }
 
 impl ConnectionRow {
@@ -241,6 +276,7 @@ impl ConnectionRow {
             last_used: fmt(c.last_used_at),
             notice: None,
             can_query: false,
+            assistant_writes: None,
         }
     }
 }

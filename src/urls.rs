@@ -1,8 +1,8 @@
 //! Every route of the application, in one place (as the documented Django `urls.py`).
 
 use crate::views::{
-    account, admin, api, cloud_import, connect, errors, folders, health, home, icons, query,
-    settings,
+    account, admin, agent, api, cloud_import, connect, errors, folders, health, home, icons, mcp,
+    query, settings, tokens,
 };
 use actix_governor::{Governor, GovernorConfigBuilder};
 use actix_web::http::Method;
@@ -46,6 +46,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/settings/connections/{connection_id}/disconnect",
             web::post().to(settings::disconnect),
+        )
+        .route(
+            "/settings/connections/{connection_id}/agent-writes",
+            web::post().to(settings::set_agent_writes),
+        )
+        .route("/settings/tokens", web::post().to(tokens::create))
+        .route(
+            "/settings/tokens/{token_id}/revoke",
+            web::post().to(tokens::revoke),
         )
         .route(
             "/settings/connections/{connection_id}/query",
@@ -98,6 +107,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/connectors/{slug}/enabled",
             web::post().to(admin::connectors::set_enabled),
+        )
+        .route(
+            "/admin/connectors/{slug}/agent-writes",
+            web::post().to(admin::connectors::set_agent_writes),
         )
         .route(
             "/admin/connectors/{slug}/config",
@@ -155,6 +168,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/v1/connections/{connection_id}/actions/{action}",
             web::post().to(api::execute),
+        )
+        .route("/api/v1/agent/tools", web::get().to(agent::tools))
+        .route("/api/v1/agent/tools/call", web::post().to(agent::call))
+        .service(
+            web::resource("/mcp")
+                .route(web::post().to(mcp::post))
+                .route(web::get().to(mcp::get))
+                .route(web::delete().to(mcp::delete)),
         )
         .route(
             "/static/connectors/{file}",

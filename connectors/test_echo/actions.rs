@@ -108,6 +108,38 @@ pub struct DownloadFileInput {
     pub size: Option<u64>,
 }
 
+/// Parameters of `post_note`.
+#[derive(Debug, Deserialize, JsonSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct PostNoteInput {
+    /// The note (1 to 500 characters).
+    #[validate(length(min = 1, max = 500))]
+    pub text: String,
+}
+
+/// Result of `post_note`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PostedNote {
+    /// The note as posted.
+    pub posted: String,
+}
+
+/// Parameters of `sample_rows`.
+#[derive(Debug, Deserialize, JsonSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct SampleRowsInput {
+    /// How many rows (1 to 10000).
+    #[validate(range(min = 1, max = 10000))]
+    pub count: u32,
+}
+
+/// Result of `sample_rows`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SampleRows {
+    /// `row 1: …`, `row 2: …`, each about a hundred characters.
+    pub rows: Vec<String>,
+}
+
 /// Parameters of `delete_everything`.
 #[derive(Debug, Deserialize, JsonSchema, Validate)]
 #[serde(deny_unknown_fields)]
@@ -223,6 +255,33 @@ impl EchoActions {
             stream.boxed(),
         );
         Ok(download.with_size(size))
+    }
+
+    /// Return `count` numbered rows of filler text (for size limits).
+    #[action(tags(read))]
+    async fn sample_rows(
+        &self,
+        _ctx: &ActionContext,
+        params: SampleRowsInput,
+    ) -> Result<SampleRows, ConnectorError> {
+        let filler = "lorem ipsum dolor sit amet ".repeat(3);
+        Ok(SampleRows {
+            rows: (1..=params.count)
+                .map(|n| format!("row {n}: {filler}"))
+                .collect(),
+        })
+    }
+
+    /// Post a note to the account (it changes nothing real: the service is fake).
+    #[action(tags(write))]
+    async fn post_note(
+        &self,
+        _ctx: &ActionContext,
+        params: PostNoteInput,
+    ) -> Result<PostedNote, ConnectorError> {
+        Ok(PostedNote {
+            posted: params.text,
+        })
     }
 
     /// Delete every item in the account (deletes nothing: the service is fake).

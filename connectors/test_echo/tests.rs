@@ -299,6 +299,8 @@ fn descriptors_carry_doc_comments_tags_and_download_flags() {
             "whoami",
             "list_files",
             "download_file",
+            "sample_rows",
+            "post_note",
             "delete_everything"
         ]
     );

@@ -1,7 +1,8 @@
 //! CSRF protection for every state-changing request: a synchronizer token kept in the
 //! session, sent back as the `csrf_token` form field, the `X-CSRF-Token` header (HTMX sends it
 //! from `hx-headers` on <body>), or the `csrf_token` query parameter (multipart uploads).
-//! Requests authenticated by a bearer token carry no cookies and are exempt.
+//! Requests authenticated by a bearer token carry no cookies and are exempt, as are the
+//! endpoints that never read the session (`/mcp`).
 
 use super::keys;
 use crate::error::AppError;
@@ -49,6 +50,14 @@ fn is_safe(method: &Method) -> bool {
     )
 }
 
+/// Endpoints for programs that never read the session cookie, so a forged cross-site
+/// request gains nothing there: each call carries its own credentials.
+const SESSIONLESS: [&str; 1] = ["/mcp"];
+
+fn is_sessionless(req: &ServiceRequest) -> bool {
+    SESSIONLESS.contains(&req.path())
+}
+
 fn has_bearer(req: &ServiceRequest) -> bool {
     req.headers()
         .get(actix_web::http::header::AUTHORIZATION)
@@ -61,7 +70,7 @@ pub async fn protect(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, actix_web::Error> {
-    if is_safe(req.method()) || has_bearer(&req) {
+    if is_safe(req.method()) || has_bearer(&req) || is_sessionless(&req) {
         return next
             .call(req)
             .await

@@ -1,21 +1,35 @@
 //! Extractors that resolve the caller before a handler runs: `CurrentUser` (session cookie or
-//! `Authorization: Bearer <personal access token>`), `AdminUser`, and `MaybeUser` for pages
-//! that anyone may see. A deactivated account is treated as logged out on its next request.
+//! `Authorization: Bearer <personal access token with the api scope>`), `AdminUser` (a
+//! session only: admin pages never accept a bearer token), and `MaybeUser` for pages that
+//! anyone may see. A deactivated account is treated as logged out on its next request.
 
 use super::keys;
 use crate::error::AppError;
-use crate::models::entities::user;
+use crate::models::Channel;
+use crate::models::entities::{api_token, user};
 use crate::models::users;
-use crate::services::api_tokens;
+use crate::services::api_tokens::{self, Scope};
+use crate::services::run_action::Caller;
 use crate::state::AppState;
 use actix_session::SessionExt;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use std::future::Future;
 use std::pin::Pin;
 
-/// A logged-in, active user.
+/// A logged-in, active user, and the personal access token they came with (if any).
 #[derive(Clone, Debug)]
-pub struct CurrentUser(pub user::Model);
+pub struct CurrentUser {
+    pub user: user::Model,
+    pub token: Option<api_token::Model>,
+}
+
+impl CurrentUser {
+    /// The caller of a connector action: this user through `channel`, naming the token
+    /// they came with as the client.
+    pub fn caller(&self, channel: Channel) -> Caller<'_> {
+        Caller::new(&self.user, channel).with_client(self.token.as_ref().map(|t| t.name.as_str()))
+    }
+}
 
 /// A logged-in, active administrator. Anyone else gets a 404 (admin pages do not exist for them).
 #[derive(Clone, Debug)]
@@ -28,7 +42,7 @@ pub struct MaybeUser(pub Option<user::Model>);
 impl std::ops::Deref for CurrentUser {
     type Target = user::Model;
     fn deref(&self) -> &user::Model {
-        &self.0
+        &self.user
     }
 }
 
@@ -48,29 +62,44 @@ fn bearer(req: &HttpRequest) -> Option<String> {
     (v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ")).then(|| v[7..].trim().to_owned())
 }
 
-async fn resolve(req: HttpRequest) -> Result<Option<user::Model>, AppError> {
-    let state = req
+/// Who is calling: a bearer token (valid for the JSON API) or the session's user.
+async fn resolve(req: HttpRequest) -> Result<Option<CurrentUser>, AppError> {
+    let state = app_state(&req)?;
+    if let Some(token) = bearer(&req) {
+        // A bad bearer token is an error, not an anonymous request.
+        let found = api_tokens::authenticate(&state.db, &token, Scope::Api)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        return Ok(Some(CurrentUser {
+            user: found.user,
+            token: Some(found.token),
+        }));
+    }
+    Ok(session_user(&req, &state)
+        .await?
+        .map(|user| CurrentUser { user, token: None }))
+}
+
+fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
+    Ok(req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| anyhow::anyhow!("AppState missing"))?
-        .clone();
-    let user = if let Some(token) = bearer(&req) {
-        // A bad bearer token is an error, not an anonymous request.
-        Some(
-            api_tokens::authenticate(&state.db, &token)
-                .await?
-                .ok_or(AppError::Unauthenticated)?,
-        )
-    } else {
-        let session = req.get_session();
-        let Some(id) = session.get::<i64>(keys::USER_ID).ok().flatten() else {
-            return Ok(None);
-        };
-        let user = users::find(&state.db, id).await?;
-        if user.as_ref().is_none_or(|u| !u.is_active) {
-            session.purge();
-        }
-        user
+        .clone())
+}
+
+/// The active user of the request's session; a session of a deactivated account ends.
+async fn session_user(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<Option<user::Model>, AppError> {
+    let session = req.get_session();
+    let Some(id) = session.get::<i64>(keys::USER_ID).ok().flatten() else {
+        return Ok(None);
     };
+    let user = users::find(&state.db, id).await?;
+    if user.as_ref().is_none_or(|u| !u.is_active) {
+        session.purge();
+    }
     Ok(user.filter(|u| u.is_active))
 }
 
@@ -79,7 +108,7 @@ impl FromRequest for MaybeUser {
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move { resolve(req).await.map(MaybeUser) })
+        Box::pin(async move { Ok(MaybeUser(resolve(req).await?.map(|c| c.user))) })
     }
 }
 
@@ -88,12 +117,7 @@ impl FromRequest for CurrentUser {
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move {
-            resolve(req)
-                .await?
-                .map(CurrentUser)
-                .ok_or(AppError::Unauthenticated)
-        })
+        Box::pin(async move { resolve(req).await?.ok_or(AppError::Unauthenticated) })
     }
 }
 
@@ -103,7 +127,11 @@ impl FromRequest for AdminUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            match resolve(req).await? {
+            if bearer(&req).is_some() {
+                return Err(AppError::Unauthenticated);
+            }
+            let state = app_state(&req)?;
+            match session_user(&req, &state).await? {
                 Some(u) if u.is_admin => Ok(AdminUser(u)),
                 Some(_) => Err(AppError::NotFound),
                 None => Err(AppError::Unauthenticated),

@@ -221,6 +221,24 @@ pub async fn touch(db: &impl ConnectionTrait, id: i64, reactivate: bool) -> Resu
     Ok(())
 }
 
+/// Whether assistants may make changes through the user's connection `id`; false when it
+/// is not theirs.
+pub async fn set_agent_writes(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    id: i64,
+    allow: bool,
+) -> Result<bool, DbErr> {
+    let done = connection::Entity::update_many()
+        .col_expr(connection::Column::AgentWrites, Expr::value(allow))
+        .col_expr(connection::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(connection::Column::Id.eq(id))
+        .filter(connection::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
 /// Marks a connection whose credentials the service rejected as `needs_reauth`.
 pub async fn mark_rejected(db: &impl ConnectionTrait, id: i64, message: &str) -> Result<(), DbErr> {
     connection::Entity::update_many()

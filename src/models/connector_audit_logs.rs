@@ -4,6 +4,7 @@
 use super::entities::connector_audit_log as log;
 use super::keyset::{self, Keyset, Order, Window};
 use crate::error::AppResult;
+use crate::models::Channel;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
@@ -23,6 +24,8 @@ pub struct NewAuditLog {
     pub error_code: Option<String>,
     pub error: Option<String>,
     pub duration_ms: i64,
+    pub channel: Channel,
+    pub client: Option<String>,
 }
 
 /// Writes a row, timestamped now.
@@ -37,6 +40,8 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewAuditLog) -> Result<(), D
         error_code: Set(new.error_code),
         error: Set(new.error),
         duration_ms: Set(new.duration_ms),
+        channel: Set(new.channel),
+        client: Set(new.client),
         created_at: Set(Utc::now()),
         ..Default::default()
     };

@@ -110,6 +110,21 @@ pub async fn refresh(
     active.update(db).await
 }
 
+/// Whether assistants may use connector `id`'s write tools.
+pub async fn set_agent_writes(
+    db: &impl ConnectionTrait,
+    id: i64,
+    allow: bool,
+) -> Result<(), DbErr> {
+    connector::Entity::update_many()
+        .col_expr(connector::Column::AgentWrites, Expr::value(allow))
+        .col_expr(connector::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(connector::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Turns connector `id` on or off.
 pub async fn set_enabled(db: &impl ConnectionTrait, id: i64, enabled: bool) -> Result<(), DbErr> {
     connector::Entity::update_many()

@@ -25,4 +25,4 @@ pub mod status;
 pub mod users;
 
 pub use entities::*;
-pub use status::{ConnectionStatus, MessageStatus, SourceFileStatus};
+pub use status::{Channel, ConnectionStatus, MessageStatus, SourceFileStatus};

@@ -150,3 +150,37 @@ mod tests {
         assert!(ConnectionStatus::try_from_value(&"paused".to_owned()).is_err());
     }
 }
+
+/// Where a connector call came from (`connector_audit_log.channel`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// A page or HTMX fragment in the browser.
+    #[sea_orm(string_value = "web")]
+    Web,
+    /// The JSON API (`/api/v1/…`).
+    #[sea_orm(string_value = "api")]
+    Api,
+    /// The agent tools API (`/api/v1/agent/tools/…`).
+    #[sea_orm(string_value = "agent")]
+    Agent,
+    /// An assistant through the MCP endpoint.
+    #[sea_orm(string_value = "mcp")]
+    Mcp,
+    /// A background job (a cloud import).
+    #[sea_orm(string_value = "worker")]
+    Worker,
+    /// The app on its own account (a token refresh an action needed).
+    #[sea_orm(string_value = "system")]
+    System,
+}
+
+stored_as_str!(Channel {
+    Web => "web",
+    Api => "api",
+    Agent => "agent",
+    Mcp => "mcp",
+    Worker => "worker",
+    System => "system",
+});

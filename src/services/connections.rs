@@ -10,7 +10,7 @@ use super::token_refresh::{self, ConnectionTokens};
 use super::{audit, connector_config, credentials};
 use crate::error::{AppError, AppResult};
 use crate::models::entities::{connection, connector};
-use crate::models::{ConnectionStatus, connections, connectors};
+use crate::models::{Channel, ConnectionStatus, connections, connectors};
 use campuscore_connectors::{
     ActionContext, Connector, ConnectorError, ConnectorKind, ConnectorSettings, Credentials,
     validate_form,
@@ -191,6 +191,7 @@ pub async fn save(
 /// identity and stores the connection. Nothing is stored unless every step succeeds.
 pub async fn complete_oauth(
     rt: &ConnectorRuntime,
+    channel: Channel,
     slug: &str,
     owner: FlowOwner<'_>,
     flow_state: &str,
@@ -224,6 +225,7 @@ pub async fn complete_oauth(
             };
             audit_event(
                 rt,
+                channel,
                 user_id,
                 None,
                 slug,
@@ -260,6 +262,7 @@ pub async fn complete_oauth(
     .await?;
     audit_event(
         rt,
+        channel,
         user_id,
         Some(row.id),
         slug,
@@ -283,6 +286,7 @@ pub struct ManualConnected {
 /// checked live by the connector, and only then stored. Field problems are `Invalid`.
 pub async fn connect_manual(
     rt: &ConnectorRuntime,
+    channel: Channel,
     user_id: i64,
     connector: &ResolvedConnector,
     input: &HashMap<String, String>,
@@ -314,6 +318,7 @@ pub async fn connect_manual(
             };
             audit_event(
                 rt,
+                channel,
                 user_id,
                 None,
                 spec.slug,
@@ -341,6 +346,7 @@ pub async fn connect_manual(
     .await?;
     audit_event(
         rt,
+        channel,
         user_id,
         Some(row.id),
         spec.slug,
@@ -401,6 +407,7 @@ pub async fn action_context(
 /// on failure, what went wrong.
 pub async fn test(
     rt: &ConnectorRuntime,
+    channel: Channel,
     user_id: i64,
     connection_id: i64,
 ) -> AppResult<(connection::Model, Option<AppError>)> {
@@ -452,6 +459,7 @@ pub async fn test(
     let error = outcome.err();
     audit_event(
         rt,
+        channel,
         user_id,
         Some(conn.id),
         &connector.row.slug,
@@ -490,6 +498,7 @@ pub async fn mark_rejected(
 )]
 pub(super) async fn audit_event(
     rt: &ConnectorRuntime,
+    channel: Channel,
     user_id: i64,
     connection_id: Option<i64>,
     slug: &str,
@@ -508,6 +517,8 @@ pub(super) async fn audit_event(
             request: &request,
             error: error.map(|e| (e.code(), e.user_message())),
             duration: started.elapsed(),
+            channel,
+            client: None,
         },
     )
     .await;

@@ -10,7 +10,7 @@ use super::oauth::OAuthClient;
 use super::queue::{self, QueueHandle};
 use super::runtime::ConnectorRuntime;
 use crate::error::{AppError, AppResult};
-use crate::models;
+use crate::models::{self, Channel};
 use campuscore_connectors::ConnectorKind;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -51,6 +51,7 @@ pub struct Disconnected {
 pub async fn disconnect(
     rt: &ConnectorRuntime,
     outbox: &QueueHandle,
+    channel: Channel,
     user_id: i64,
     connection_id: i64,
 ) -> AppResult<Disconnected> {
@@ -106,6 +107,7 @@ pub async fn disconnect(
     tracing::info!(connection.id = conn.id, connector.slug = %row.slug, revocation = revocation.as_str(), "connection disconnected");
     audit_event(
         rt,
+        channel,
         user_id,
         None,
         &row.slug,

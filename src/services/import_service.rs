@@ -23,7 +23,7 @@ use super::storage::source_file_key;
 use crate::error::{AppError, AppResult};
 use crate::models::entities::{connection, knowledge_folder, source_file};
 use crate::models::source_files::{self, NewSourceFile};
-use crate::models::{SourceFileStatus, users};
+use crate::models::{Channel, SourceFileStatus, users};
 use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -412,8 +412,13 @@ async fn import(
             "{service} cannot import files."
         )));
     }
-    let download =
-        run_action::download_file(rt, &owner, source.connection_id, &source.file_id).await?;
+    let download = run_action::download_file(
+        rt,
+        run_action::Caller::new(&owner, Channel::Worker),
+        source.connection_id,
+        &source.file_id,
+    )
+    .await?;
     let limit = rt.settings.max_upload_bytes;
     if let Some(size) = download.size
         && size > limit

@@ -1,6 +1,8 @@
 //! Application services: the business logic between views and models.
 
 pub mod admin_audit;
+pub mod agent_calls;
+pub mod agent_tools;
 pub mod api_tokens;
 pub mod audit;
 pub mod catalog;

@@ -60,6 +60,13 @@ pub const CLOUD_IMPORT: Limit = Limit {
     window: Duration::from_secs(3600),
 };
 
+/// Agent tool calls (the tools API and MCP together): 60 a minute.
+pub const AGENT_CALLS: Limit = Limit {
+    name: "agent_calls",
+    max: 60,
+    window: Duration::from_secs(60),
+};
+
 /// What [`decide`] says about `n` more hits.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Decision {

@@ -7,6 +7,7 @@ use super::audit;
 use super::connections::{self, ResolvedConnector};
 use super::runtime::ConnectorRuntime;
 use crate::error::{AppError, AppResult};
+use crate::models::Channel;
 use crate::models::entities::{connection, user};
 use campuscore_connectors::{
     ActionContext, ActionOutput, ConnectorError, ConnectorKind, Download, FileList, FileSource,
@@ -16,15 +17,46 @@ use serde_json::{Value, json};
 use std::future::Future;
 use std::time::Instant;
 
-/// Run `action` with `params` on the user's connection.
+/// Who runs an action and through what: the acting user (from the session, a token or a
+/// grant, never from an action's arguments), the channel and the program that called.
+#[derive(Clone, Copy, Debug)]
+pub struct Caller<'a> {
+    pub user: &'a user::Model,
+    pub channel: Channel,
+    /// A token's name, an assistant's name; `None` for the browser and the workers.
+    pub client: Option<&'a str>,
+}
+
+impl<'a> Caller<'a> {
+    /// `user` in the browser.
+    pub fn web(user: &'a user::Model) -> Self {
+        Self::new(user, Channel::Web)
+    }
+
+    /// `user` through `channel`, client unknown.
+    pub fn new(user: &'a user::Model, channel: Channel) -> Self {
+        Self {
+            user,
+            channel,
+            client: None,
+        }
+    }
+
+    /// The same caller, naming the program that called.
+    pub fn with_client(self, client: Option<&'a str>) -> Self {
+        Self { client, ..self }
+    }
+}
+
+/// Run `action` with `params` on the caller's connection.
 pub async fn run_action(
     rt: &ConnectorRuntime,
-    user: &user::Model,
+    caller: Caller<'_>,
     connection_id: i64,
     action: &str,
     params: Value,
 ) -> AppResult<ActionOutput> {
-    let call = Call::prepare(rt, user, connection_id).await?;
+    let call = Call::prepare(rt, caller.user, connection_id).await?;
     let descriptor = call
         .connector
         .plugin
@@ -32,7 +64,7 @@ pub async fn run_action(
         .ok_or(AppError::NotFound)?;
     let redacted = redact_params(&params, &secret_fields(&descriptor.input_schema));
     let plugin = call.connector.plugin.clone();
-    call.run(rt, user, action, &redacted, |ctx| async move {
+    call.run(rt, caller, action, &redacted, |ctx| async move {
         Ok(plugin.execute_action(action, &ctx, params).await?)
     })
     .await
@@ -50,11 +82,11 @@ pub enum FileCall {
 /// action it stands for).
 pub async fn list_files(
     rt: &ConnectorRuntime,
-    user: &user::Model,
+    caller: Caller<'_>,
     connection_id: i64,
     call: FileCall,
 ) -> AppResult<FileList> {
-    let prepared = Call::prepare(rt, user, connection_id).await?;
+    let prepared = Call::prepare(rt, caller.user, connection_id).await?;
     let source = prepared.file_source()?;
     let actions = source.actions();
     let (action, params) = match &call {
@@ -78,7 +110,7 @@ pub async fn list_files(
     };
     let plugin = prepared.connector.plugin.clone();
     prepared
-        .run(rt, user, action, &params, |ctx| async move {
+        .run(rt, caller, action, &params, |ctx| async move {
             let source = plugin.files().ok_or(AppError::NotFound)?;
             Ok(match call {
                 FileCall::List(request) => source.list(&ctx, request).await?,
@@ -92,17 +124,17 @@ pub async fn list_files(
 /// its download action).
 pub async fn download_file(
     rt: &ConnectorRuntime,
-    user: &user::Model,
+    caller: Caller<'_>,
     connection_id: i64,
     file_id: &str,
 ) -> AppResult<Download> {
-    let prepared = Call::prepare(rt, user, connection_id).await?;
+    let prepared = Call::prepare(rt, caller.user, connection_id).await?;
     let action = prepared.file_source()?.actions().download;
     let plugin = prepared.connector.plugin.clone();
     prepared
         .run(
             rt,
-            user,
+            caller,
             action,
             &json!({ "file_id": file_id }),
             |ctx| async move {
@@ -151,7 +183,7 @@ impl Call {
     async fn run<T, F, Fut>(
         self,
         rt: &ConnectorRuntime,
-        user: &user::Model,
+        caller: Caller<'_>,
         action: &str,
         params: &Value,
         work: F,
@@ -171,12 +203,14 @@ impl Call {
             &rt.db,
             audit::Entry {
                 connection_id: Some(conn.id),
-                user_id: Some(user.id),
+                user_id: Some(caller.user.id),
                 connector_slug: &connector.row.slug,
                 action,
                 request: params,
                 error,
                 duration: started.elapsed(),
+                channel: caller.channel,
+                client: caller.client,
             },
         )
         .await;
@@ -191,6 +225,7 @@ impl Call {
             connection.id = conn.id,
             connector.slug = %connector.row.slug,
             action,
+            channel = caller.channel.as_str(),
             outcome = if outcome.is_ok() { "success" } else { "error" },
             duration_ms = started.elapsed().as_millis() as u64,
             "action run"

@@ -20,7 +20,7 @@ use super::oauth::{OAuthClient, TokenError};
 use super::runtime::ConnectorRuntime;
 use crate::crypto::random_token;
 use crate::models::entities::connection;
-use crate::models::{ConnectionStatus, connections};
+use crate::models::{Channel, ConnectionStatus, connections};
 use campuscore_connectors::{ConnectorError, Credentials, TokenUpdater};
 use chrono::Utc;
 use rand::Rng;
@@ -255,6 +255,8 @@ async fn audit_refresh(
             request: &json!({}),
             error: result.as_ref().err().map(|e| (e.code(), e.user_message())),
             duration: elapsed,
+            channel: Channel::System,
+            client: None,
         },
     )
     .await;
@@ -318,6 +320,7 @@ mod tests {
             last_error: None,
             created_at: now,
             updated_at: now,
+            agent_writes: false,
         }
     }
 

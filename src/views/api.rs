@@ -5,6 +5,7 @@
 
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
+use crate::models::Channel;
 use crate::models::connectors;
 use crate::models::entities::{connection, connector};
 use crate::services::oauth;
@@ -59,7 +60,15 @@ pub async fn execute(
 ) -> AppResult<HttpResponse> {
     let (connection_id, action) = path.into_inner();
     let params = body.map(|b| b.into_inner()).unwrap_or(Value::Null);
-    match run_action(&state, &user, connection_id, &action, params).await? {
+    match run_action(
+        &state,
+        user.caller(Channel::Api),
+        connection_id,
+        &action,
+        params,
+    )
+    .await?
+    {
         ActionOutput::Json(result) => Ok(HttpResponse::Ok().json(json!({ "result": result }))),
         ActionOutput::Download(d) => {
             let mut res = HttpResponse::Ok();
@@ -139,7 +148,8 @@ pub async fn auth(
     match (body.state, body.code) {
         (Some(flow_state), Some(code)) => {
             let (conn, created) =
-                connections::complete_oauth(&state, &slug, owner, &flow_state, &code).await?;
+                connections::complete_oauth(&state, Channel::Api, &slug, owner, &flow_state, &code)
+                    .await?;
             let capabilities = capabilities(connector.plugin.as_ref());
             let status = if created { 201 } else { 200 };
             Ok(HttpResponse::build(
@@ -186,7 +196,8 @@ pub async fn create_connection(
 ) -> AppResult<HttpResponse> {
     let connector = connections::enabled_connector(&state, &id).await?;
     let input = form_input_from_json(&body);
-    let done = connections::connect_manual(&state, user.id, &connector, &input, None).await?;
+    let done = connections::connect_manual(&state, Channel::Api, user.id, &connector, &input, None)
+        .await?;
     let status = if done.created { 201 } else { 200 };
     Ok(
         HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default())
@@ -240,7 +251,8 @@ pub async fn delete_credential(
     user: CurrentUser,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let done = disconnect::disconnect(&state, &state.queue, user.id, id.into_inner()).await?;
+    let done = disconnect::disconnect(&state, &state.queue, Channel::Api, user.id, id.into_inner())
+        .await?;
     Ok(HttpResponse::Ok().json(json!({
         "status": "revoked",
         "revocation_time": done.at,

@@ -19,7 +19,7 @@ use crate::paths;
 use crate::services::connections::{self, ResolvedConnector};
 use crate::services::import_service::{self, Pick};
 use crate::services::rate_limits;
-use crate::services::run_action::{self, FileCall};
+use crate::services::run_action::{self, Caller, FileCall};
 use crate::services::source_files::human_size;
 use crate::state::AppState;
 use crate::templates::flash;
@@ -289,7 +289,7 @@ async fn list(
             page_token,
         }),
     };
-    run_action::list_files(state, user, conn.id, call).await
+    run_action::list_files(state, Caller::web(user), conn.id, call).await
 }
 
 /// Where a fragment is being rendered, for links in error messages.

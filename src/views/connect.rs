@@ -6,6 +6,7 @@ use super::{is_htmx, see_other};
 use crate::auth::{CurrentUser, csrf, keys};
 use crate::crypto::random_token;
 use crate::error::{AppError, AppResult};
+use crate::models::Channel;
 use crate::services::connections::{self, ResolvedConnector};
 use crate::services::oauth_flows::{self, FlowOwner};
 use crate::state::AppState;
@@ -213,6 +214,7 @@ async fn finish(
     let nonce = session_nonce(session)?;
     connections::complete_oauth(
         state,
+        Channel::Web,
         slug,
         FlowOwner {
             user_id: user.id,
@@ -263,7 +265,16 @@ pub async fn manual_submit(
     let connector = manual_connector(&state, &user, &slug, query.connection).await?;
     let mut input = body.into_inner();
     input.remove("csrf_token");
-    match connections::connect_manual(&state, user.id, &connector, &input, query.connection).await {
+    match connections::connect_manual(
+        &state,
+        Channel::Web,
+        user.id,
+        &connector,
+        &input,
+        query.connection,
+    )
+    .await
+    {
         Ok(done) => {
             let who = done
                 .connection

@@ -86,7 +86,14 @@ fn audience(req: &HttpRequest) -> Audience {
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/json") && !v.contains("text/html"));
-    if path.starts_with("/api/v1/") || path == "/mcp" || path.starts_with("/mcp/") || accepts_json {
+    // A request with credentials in a header is a program, wherever it goes.
+    let program = req.headers().contains_key(header::AUTHORIZATION);
+    if path.starts_with("/api/v1/")
+        || path == "/mcp"
+        || path.starts_with("/mcp/")
+        || accepts_json
+        || program
+    {
         Audience::Json
     } else if super::is_htmx(req) {
         Audience::Htmx

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod agent;
 pub mod api;
 pub mod cloud_import;
 pub mod connect;
@@ -10,8 +11,11 @@ pub mod folders;
 pub mod health;
 pub mod home;
 pub mod icons;
+pub mod mcp;
+mod mcp_stream;
 pub mod query;
 pub mod settings;
+pub mod tokens;
 
 use actix_web::HttpRequest;
 

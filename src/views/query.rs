@@ -7,7 +7,7 @@ use super::account::html;
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::services::connections;
-use crate::services::run_action::run_action;
+use crate::services::run_action::{Caller, run_action};
 use crate::state::AppState;
 use crate::templates::{PageCtx, QueryPage, QueryResult, QueryResultFragment};
 use actix_session::Session;
@@ -33,7 +33,7 @@ pub async fn page(
         return Err(AppError::NotFound);
     }
     // The table list is a convenience: if it fails, the console still works.
-    let tables = match run_action(&state, &user, id, "list_tables", json!({})).await {
+    let tables = match run_action(&state, Caller::web(&user), id, "list_tables", json!({})).await {
         Ok(ActionOutput::Json(v)) => v["tables"]
             .as_array()
             .map(|t| {
@@ -88,7 +88,15 @@ pub async fn run(
     if sql.trim().is_empty() {
         return Ok(fragment(QueryResult::error("Type a query first."), 422));
     }
-    match run_action(&state, &user, id, RUN_QUERY, json!({ "sql": sql })).await {
+    match run_action(
+        &state,
+        Caller::web(&user),
+        id,
+        RUN_QUERY,
+        json!({ "sql": sql }),
+    )
+    .await
+    {
         Ok(ActionOutput::Json(v)) => Ok(fragment(QueryResult::from_json(&v), 200)),
         Ok(ActionOutput::Download(_)) => Err(AppError::NotFound),
         // Problems with the query itself belong next to the query, not in a banner.

@@ -3,7 +3,6 @@
 
 use crate::helpers::{TestApp, client, spawn_app};
 use campuscore::models::entities::{connector, connector_audit_log};
-use campuscore::services::api_tokens;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
@@ -46,9 +45,7 @@ async fn an_action_runs_through_the_api_and_is_audited_with_secrets_redacted() {
     let user = app
         .create_user("mo@campus.edu", "a long enough password", false)
         .await;
-    let token = api_tokens::create(&app.state.db, user.id, "test")
-        .await
-        .expect("token");
+    let token = crate::helpers::api_token(&app.state.db, user.id, "test").await;
     let id = echo_connection(&app, user.id).await;
 
     let res = post_action(&app, &token, id, "echo", json!({ "message": "héllo" })).await;
@@ -122,9 +119,7 @@ async fn another_users_connection_is_not_found_and_nothing_runs() {
         .create_user("oz@campus.edu", "a long enough password", false)
         .await;
     let id = echo_connection(&app, owner.id).await;
-    let token = api_tokens::create(&app.state.db, intruder.id, "t")
-        .await
-        .expect("token");
+    let token = crate::helpers::api_token(&app.state.db, intruder.id, "t").await;
     let res = post_action(&app, &token, id, "echo", json!({ "message": "hi" })).await;
     assert_eq!(res.status(), 404);
     let res = post_action(&app, &token, 424242, "echo", json!({ "message": "hi" })).await;
@@ -156,9 +151,7 @@ async fn a_disabled_connector_refuses_actions_with_a_clear_message() {
     let user = app
         .create_user("pat@campus.edu", "a long enough password", false)
         .await;
-    let token = api_tokens::create(&app.state.db, user.id, "t")
-        .await
-        .expect("token");
+    let token = crate::helpers::api_token(&app.state.db, user.id, "t").await;
     let id = echo_connection(&app, user.id).await;
     connector::Entity::update_many()
         .col_expr(connector::Column::IsEnabled, Expr::value(false))
@@ -288,9 +281,7 @@ async fn a_download_action_streams_exactly_the_declared_bytes() {
     let user = app
         .create_user("sal@campus.edu", "a long enough password", false)
         .await;
-    let token = api_tokens::create(&app.state.db, user.id, "t")
-        .await
-        .expect("token");
+    let token = crate::helpers::api_token(&app.state.db, user.id, "t").await;
     let id = echo_connection(&app, user.id).await;
     let res = post_action(
         &app,

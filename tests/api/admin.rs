@@ -10,7 +10,7 @@ use campuscore::models::entities::{
 };
 use campuscore::models::keyset::Keyset;
 use campuscore::services::secrets::fingerprint;
-use campuscore::services::{api_tokens, connector_config, credentials};
+use campuscore::services::{connector_config, credentials};
 use campuscore::views::admin::audit::{self, AuditQuery};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use sea_orm::sea_query::Expr;
@@ -434,9 +434,7 @@ async fn the_connector_pages_show_kind_scoping_actions_with_tags_and_schemas_and
 async fn disabling_a_connector_hides_it_and_stops_its_actions_but_keeps_its_connections() {
     let (app, admin) = admin_app().await;
     let (browser, user) = user_browser(&app, "pat@campus.edu").await;
-    let token = api_tokens::create(&app.state.db, user.id, "t")
-        .await
-        .expect("token");
+    let token = crate::helpers::api_token(&app.state.db, user.id, "t").await;
     let conn = echo_connection(&app, user.id, "valid-key-pat", "pat").await;
     let run = || async {
         helpers_client()

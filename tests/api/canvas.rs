@@ -10,7 +10,6 @@ use crate::cloud_import::{
 };
 use crate::helpers::{TestApp, client, spawn_app};
 use crate::oauth_flow::{connect_at_approving_provider, connections, creds, reload, token_field};
-use campuscore::services::api_tokens;
 use campuscore_testkit::canvas::{
     Endpoint, EnrollmentState, EnrollmentType, FakeCanvas, Host, Throttle,
 };
@@ -77,9 +76,7 @@ async fn ada_through_the_api(app: &TestApp) -> (Campus, String, i64) {
     let user = app
         .create_user("ada@campus.edu", "a long enough password", false)
         .await;
-    let token = api_tokens::create(&app.state.db, user.id, "t")
-        .await
-        .expect("token");
+    let token = crate::helpers::api_token(&app.state.db, user.id, "t").await;
     let campus = campus(app).await;
     let conn = connection(app, &campus, user.id, campus.ada).await;
     (campus, token, conn)

@@ -126,6 +126,72 @@ fn an_operator_creates_users_configures_connectors_and_gets_a_token() {
     let out = ok(d, &["token", "create", "--email", "admin@campus.edu"]);
     let token = out.lines().last().unwrap_or_default().to_owned();
     assert!(token.starts_with("ccpat_") && token.len() > 40, "{token}");
+    assert!(
+        out.contains("(api; expires "),
+        "an api token by default: {out}"
+    );
+    let out = ok(
+        d,
+        &[
+            "token",
+            "create",
+            "--email",
+            "admin@campus.edu",
+            "--name",
+            "assistant",
+            "--scope",
+            "mcp,api",
+            "--expires-days",
+            "7",
+        ],
+    );
+    let second = out.lines().last().unwrap_or_default().to_owned();
+    assert!(second.starts_with("ccpat_") && second != token, "{out}");
+    assert!(out.contains("(api,mcp; expires "), "{out}");
+    let id = out
+        .split_whitespace()
+        .nth(3)
+        .and_then(|n| n.parse::<i64>().ok())
+        .expect("the new token's id");
+    assert!(
+        fails(
+            d,
+            &[
+                "token",
+                "create",
+                "--email",
+                "admin@campus.edu",
+                "--scope",
+                "admin"
+            ]
+        )
+        .contains("unknown scope \"admin\"")
+    );
+    assert!(
+        fails(
+            d,
+            &[
+                "token",
+                "create",
+                "--email",
+                "admin@campus.edu",
+                "--expires-days",
+                "0"
+            ]
+        )
+        .contains("1 to 366 days")
+    );
+    let listed = ok(d, &["token", "list", "--email", "admin@campus.edu"]);
+    assert!(
+        listed.contains("assistant") && listed.contains("api,mcp"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&second), "the list never shows a token");
+    let out = ok(d, &["token", "revoke", &id.to_string()]);
+    assert!(out.contains(&format!("token {id} revoked")), "{out}");
+    let listed = ok(d, &["token", "list", "--email", "admin@campus.edu"]);
+    assert!(!listed.contains("assistant"), "{listed}");
+    assert!(fails(d, &["token", "revoke", &id.to_string()]).contains("no live token"));
 
     let out = ok(d, &["keys", "rotate"]);
     assert!(out.contains("connector_config: scanned 1"), "{out}");

@@ -3,7 +3,7 @@
 
 use crate::helpers::{TestApp, client, location, spawn_app};
 use campuscore::models::entities::{connection, connector, connector_audit_log};
-use campuscore::services::{api_tokens, credentials};
+use campuscore::services::credentials;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
     QueryFilter, QueryOrder, sea_query::Expr,
@@ -584,9 +584,7 @@ async fn deleting_a_credential_through_the_api_reports_an_unsupported_revocation
     let user = app
         .create_user("ivy@campus.edu", "a long enough password", false)
         .await;
-    let token = api_tokens::create(&app.state.db, user.id, "t")
-        .await
-        .expect("token");
+    let token = crate::helpers::api_token(&app.state.db, user.id, "t").await;
     let res = client()
         .post(app.url("/api/v1/connectors/test-echo/connections"))
         .bearer_auth(&token)
@@ -639,12 +637,8 @@ async fn the_json_api_creates_lists_and_rejects_connections_without_leaking_secr
     let other = app
         .create_user("kit@campus.edu", "a long enough password", false)
         .await;
-    let token = api_tokens::create(&app.state.db, user.id, "t")
-        .await
-        .expect("token");
-    let other_token = api_tokens::create(&app.state.db, other.id, "t")
-        .await
-        .expect("token");
+    let token = crate::helpers::api_token(&app.state.db, user.id, "t").await;
+    let other_token = crate::helpers::api_token(&app.state.db, other.id, "t").await;
     let create = |token: String, body: Value| {
         let url = app.url("/api/v1/connectors/test-echo/connections");
         async move {
@@ -819,9 +813,7 @@ async fn a_session_api_connect_needs_the_csrf_header_but_a_bearer_one_does_not()
         "echo user"
     );
 
-    let pat = api_tokens::create(&app.state.db, user.id, "t")
-        .await
-        .expect("token");
+    let pat = crate::helpers::api_token(&app.state.db, user.id, "t").await;
     let res = client()
         .post(&url)
         .bearer_auth(pat)
@@ -843,9 +835,7 @@ async fn another_users_connection_is_not_found_on_every_route_and_stays_unchange
 
     let b = app.other_browser();
     let bob = b.logged_in_user("bob@campus.edu").await;
-    let bob_pat = api_tokens::create(&b.state.db, bob.id, "t")
-        .await
-        .expect("token");
+    let bob_pat = crate::helpers::api_token(&b.state.db, bob.id, "t").await;
     let csrf = b.csrf(FORM).await;
 
     for path in [

@@ -24,6 +24,7 @@ pub struct TestApp {
 pub struct Options {
     pub max_upload_bytes: Option<u64>,
     pub run_worker: Option<bool>,
+    pub agent_calls_per_minute: Option<u32>,
 }
 
 impl Drop for TestApp {
@@ -64,6 +65,9 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     env.insert("FERNET_KEYS", Keyring::generate_key());
     if let Some(max) = opts.max_upload_bytes {
         env.insert("CAMPUSCORE_MAX_UPLOAD_BYTES", max.to_string());
+    }
+    if let Some(n) = opts.agent_calls_per_minute {
+        env.insert("CAMPUSCORE_AGENT_CALLS_PER_MINUTE", n.to_string());
     }
     let mut settings = Settings::from_lookup(|k| env.get(k).cloned()).expect("settings");
     settings.run_worker = opts.run_worker.unwrap_or(true);
@@ -366,4 +370,18 @@ pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 /// A folder name the tests know is valid.
 pub fn folder_name(name: &str) -> campuscore::models::names::FolderName {
     campuscore::models::names::FolderName::parse(name).expect("a valid folder name")
+}
+
+/// A personal access token of `user_id` for the JSON API (90 days), in clear.
+pub async fn api_token(db: &sea_orm::DatabaseConnection, user_id: i64, name: &str) -> String {
+    use campuscore::services::api_tokens::{self, NewToken, Scope};
+    let new = NewToken {
+        name,
+        scopes: &[Scope::Api],
+        days: api_tokens::DEFAULT_DAYS,
+    };
+    api_tokens::create(db, user_id, new)
+        .await
+        .expect("creating a token")
+        .1
 }

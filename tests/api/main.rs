@@ -3,6 +3,7 @@
 mod accounts;
 mod actions;
 mod admin;
+mod agent;
 mod browser;
 mod canvas;
 mod cli;
@@ -12,6 +13,7 @@ mod connections;
 mod folders;
 mod helpers;
 mod import_processes;
+mod mcp;
 mod oauth_flow;
 mod query_console;
 mod rate_limits;

@@ -6,7 +6,7 @@
 
 use crate::helpers::{TestApp, client, location, spawn_app};
 use campuscore::models::entities::{connection, connector_audit_log, oauth_state, queue_message};
-use campuscore::services::{api_tokens, credentials};
+use campuscore::services::credentials;
 use campuscore_testkit::oauth_server::{OAuthServer, OAuthServerConfig};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
@@ -225,9 +225,7 @@ pub fn stat(stats: &Value, path: &[&str]) -> i64 {
 
 /// A personal access token for the user `email` (created by `logged_in_user`).
 pub async fn bearer_for(app: &TestApp, user_id: i64) -> String {
-    api_tokens::create(&app.state.db, user_id, "e2e")
-        .await
-        .expect("api token")
+    crate::helpers::api_token(&app.state.db, user_id, "e2e").await
 }
 
 /// `POST /api/v1/connections/{id}/actions/whoami` with a bearer token.

@@ -6,14 +6,14 @@ use campuscore_testkit::postgres::pg_admin_url;
 use sea_orm::{ConnectionTrait, Database};
 
 /// A throwaway database with a table and a login role that may only read it.
-struct Target {
+pub struct Target {
     database: String,
     role: String,
     password: String,
 }
 
 impl Target {
-    async fn create() -> Option<Self> {
+    pub async fn create() -> Option<Self> {
         let Ok(admin) = Database::connect(&pg_admin_url()).await else {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
@@ -102,7 +102,7 @@ impl Drop for Target {
 }
 
 /// Connects `target` through the settings form; returns the connection id.
-async fn connect(app: &TestApp, target: &Target) -> i64 {
+pub async fn connect(app: &TestApp, target: &Target) -> i64 {
     app.set_config("postgres", "ALLOWED_HOSTS", "127.0.0.1")
         .await;
     let res = app

@@ -10,7 +10,6 @@ use crate::cloud_import::{
 };
 use crate::helpers::{TestApp, client, spawn_app};
 use crate::oauth_flow::{connect_at_approving_provider, connections, creds, reload, token_field};
-use campuscore::services::api_tokens;
 use campuscore_testkit::servicenow::{Endpoint, FakeServiceNow};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -54,9 +53,7 @@ async fn connected(app: &TestApp, at: &Instance, email: &str, sn_user: &str) -> 
     let user = app
         .create_user(email, "a long enough password", false)
         .await;
-    let token = api_tokens::create(&app.state.db, user.id, "t")
-        .await
-        .expect("token");
+    let token = crate::helpers::api_token(&app.state.db, user.id, "t").await;
     let (access, refresh) = at.sn.issue_tokens(sn_user);
     let tokens = json!({"access_token": access, "refresh_token": refresh, "token_type": "Bearer"});
     let conn = app

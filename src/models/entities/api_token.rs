@@ -12,6 +12,10 @@ pub struct Model {
     pub created_at: ChronoDateTimeUtc,
     pub last_used_at: Option<ChronoDateTimeUtc>,
     pub revoked_at: Option<ChronoDateTimeUtc>,
+    /// Comma-separated scopes: `api` (the JSON API), `mcp` (the MCP endpoint).
+    pub scopes: String,
+    /// After this the token is refused.
+    pub expires_at: Option<ChronoDateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

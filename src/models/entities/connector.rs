@@ -15,6 +15,8 @@ pub struct Model {
     pub is_enabled: bool,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
+    /// Whether an administrator lets assistants use this connector's write tools.
+    pub agent_writes: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

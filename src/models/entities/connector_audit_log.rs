@@ -1,3 +1,4 @@
+use crate::models::Channel;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -17,6 +18,10 @@ pub struct Model {
     pub error_code: Option<String>,
     pub duration_ms: i64,
     pub created_at: ChronoDateTimeUtc,
+    /// Where the call came from.
+    pub channel: Channel,
+    /// The program that made the call (a token's name, an assistant's name), if known.
+    pub client: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,7 @@ use super::{
 };
 use crate::auth::{AdminUser, csrf};
 use crate::error::{AppError, AppResult};
+use crate::models::Channel;
 use crate::models::entities::{connection, connector};
 use crate::models::keyset::{Keyset, Order, Window};
 use crate::models::{connections, connector_audit_logs, connectors};
@@ -234,7 +235,7 @@ pub async fn revoke(
         .await?
         .map(|k| k.slug)
         .unwrap_or_default();
-    let done = disconnect::disconnect(&state, &state.queue, c.user_id, c.id).await?;
+    let done = disconnect::disconnect(&state, &state.queue, Channel::Web, c.user_id, c.id).await?;
     admin_audit::record(
         &state.db,
         Change {

@@ -10,6 +10,7 @@ use crate::auth::{AdminUser, csrf};
 use crate::error::{AppError, AppResult};
 use crate::models::{connections, connectors};
 use crate::services::admin_audit::{self, Change};
+use crate::services::agent_tools;
 use crate::services::{catalog, oauth};
 use crate::state::AppState;
 use crate::templates::{PageCtx, flash};
@@ -101,6 +102,17 @@ pub async fn show(
             .as_ref()
             .filter(|p| p.spec().kind == ConnectorKind::OAuth2)
             .map(|_| oauth::redirect_uri(&state, &row.slug)),
+        agent_writes: row.agent_writes,
+        write_actions: plugin
+            .as_ref()
+            .map(|p| {
+                p.actions()
+                    .iter()
+                    .filter(|a| agent_tools::is_write_tool(a))
+                    .map(|a| a.name.to_owned())
+                    .collect()
+            })
+            .unwrap_or_default(),
         s,
         actions,
         config,
@@ -187,4 +199,64 @@ pub async fn set_enabled(
     .await?;
     s.notice = Some(message);
     Ok(html(ConnectorSwitchFragment { s }, 200))
+}
+
+#[derive(Deserialize)]
+pub struct AgentWritesForm {
+    /// `true` to allow, `false` to stop (explicit, so a repeated post changes nothing).
+    allow: String,
+}
+
+/// `POST /admin/connectors/{slug}/agent-writes`: whether assistants may use the connector's
+/// write tools at all (each user must still switch it on per connection). Back to the
+/// connector's page with a message.
+pub async fn set_agent_writes(
+    state: web::Data<AppState>,
+    session: Session,
+    admin: AdminUser,
+    slug: web::Path<String>,
+    form: web::Form<AgentWritesForm>,
+) -> AppResult<HttpResponse> {
+    let allow = match form.allow.as_str() {
+        "true" | "on" | "1" => true,
+        "false" | "off" | "0" => false,
+        _ => {
+            return Err(AppError::Invalid(
+                [("allow".to_owned(), "Use true or false.".to_owned())].into(),
+            ));
+        }
+    };
+    let row = find_row(&state, &slug).await?;
+    if row.agent_writes != allow {
+        connectors::set_agent_writes(&state.db, row.id, allow).await?;
+        admin_audit::record(
+            &state.db,
+            Change {
+                admin_user_id: admin.id,
+                action: if allow {
+                    "connector.agent_writes.allow"
+                } else {
+                    "connector.agent_writes.stop"
+                },
+                target_type: "connector",
+                target_id: row.slug.clone(),
+                before: json!({"agent_writes": row.agent_writes}),
+                after: json!({"agent_writes": allow}),
+            },
+        )
+        .await?;
+    }
+    let message = if allow {
+        format!(
+            "Assistants may now use {}'s actions that make changes, on connections whose users switch it on.",
+            row.name
+        )
+    } else {
+        format!(
+            "Assistants can no longer make changes through {}.",
+            row.name
+        )
+    };
+    flash(&session, "success", message);
+    Ok(see_other(&crate::paths::admin_connector(&row.slug)))
 }

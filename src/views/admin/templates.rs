@@ -109,6 +109,10 @@ pub struct ConnectorPage {
     pub redirect_uri: Option<String>,
     pub actions: Vec<ActionView>,
     pub config: Vec<ConfigField>,
+    /// Whether assistants may use the write actions.
+    pub agent_writes: bool,
+    /// The actions that make changes (what the switch above governs).
+    pub write_actions: Vec<String>,
 }
 
 /// One config key on the config page.
