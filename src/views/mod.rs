@@ -19,6 +19,18 @@ pub mod tokens;
 
 use actix_web::HttpRequest;
 
+/// An explicit switch position from a form (`true`/`false`, `on`/`off`, `1`/`0`), so a
+/// repeated post changes nothing; anything else is an error on `field`.
+pub fn switch(field: &str, value: &str) -> crate::error::AppResult<bool> {
+    match value {
+        "true" | "on" | "1" => Ok(true),
+        "false" | "off" | "0" => Ok(false),
+        _ => Err(crate::error::AppError::Invalid(
+            [(field.to_owned(), "Use true or false.".to_owned())].into(),
+        )),
+    }
+}
+
 /// Whether the request came from HTMX (it wants a fragment, not a page).
 pub fn is_htmx(req: &HttpRequest) -> bool {
     req.headers().contains_key("HX-Request")

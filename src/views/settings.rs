@@ -151,15 +151,7 @@ pub async fn set_agent_writes(
     path: web::Path<i64>,
     form: web::Form<AgentWritesForm>,
 ) -> AppResult<HttpResponse> {
-    let allow = match form.allow.as_str() {
-        "true" | "on" | "1" => true,
-        "false" | "off" | "0" => false,
-        _ => {
-            return Err(AppError::Invalid(
-                [("allow".to_owned(), "Use true or false.".to_owned())].into(),
-            ));
-        }
-    };
+    let allow = super::switch("allow", &form.allow)?;
     let conn = connections::find_mine(&state, user.id, path.into_inner()).await?;
     let connector = connectors::find(&state.db, conn.connector_id)
         .await?

@@ -279,17 +279,12 @@ async fn write_tools_need_the_admin_and_the_user_and_destructive_ones_never_come
     );
     let csrf = app.csrf("/settings").await;
     let res = app
-        .client
-        .post(app.url(&format!(
-            "/settings/connections/{}/agent-writes",
-            alice.conn
-        )))
-        .header("HX-Request", "true")
-        .header("X-CSRF-Token", &csrf)
-        .form(&[("allow", "true")])
-        .send()
-        .await
-        .expect("request");
+        .hx_post(
+            &format!("/settings/connections/{}/agent-writes", alice.conn),
+            &csrf,
+            &[("allow", "true")],
+        )
+        .await;
     assert_eq!(res.status(), 200);
     let row = res.text().await.expect("row");
     assert!(
@@ -318,17 +313,12 @@ async fn write_tools_need_the_admin_and_the_user_and_destructive_ones_never_come
 
     // Switched off again, the write tool goes at once.
     let res = app
-        .client
-        .post(app.url(&format!(
-            "/settings/connections/{}/agent-writes",
-            alice.conn
-        )))
-        .header("HX-Request", "true")
-        .header("X-CSRF-Token", &csrf)
-        .form(&[("allow", "false")])
-        .send()
-        .await
-        .expect("request");
+        .hx_post(
+            &format!("/settings/connections/{}/agent-writes", alice.conn),
+            &csrf,
+            &[("allow", "false")],
+        )
+        .await;
     assert_eq!(res.status(), 200);
     let (status, _) = call(
         &app,
@@ -608,14 +598,12 @@ async fn tokens_carry_scopes_and_an_expiry_and_never_open_admin_pages() {
     );
     let csrf = app.csrf("/settings").await;
     let res = app
-        .client
-        .post(app.url("/settings/tokens"))
-        .header("HX-Request", "true")
-        .header("X-CSRF-Token", &csrf)
-        .form(&[("name", "laptop"), ("scope_api", "on"), ("days", "7")])
-        .send()
-        .await
-        .expect("request");
+        .hx_post(
+            "/settings/tokens",
+            &csrf,
+            &[("name", "laptop"), ("scope_api", "on"), ("days", "7")],
+        )
+        .await;
     assert_eq!(res.status(), 200);
     let section = res.text().await.expect("section");
     let created = section
@@ -643,13 +631,8 @@ async fn tokens_carry_scopes_and_an_expiry_and_never_open_admin_pages() {
         "{lifetime}"
     );
     let res = app
-        .client
-        .post(app.url(&format!("/settings/tokens/{}/revoke", row.id)))
-        .header("HX-Request", "true")
-        .header("X-CSRF-Token", &csrf)
-        .send()
-        .await
-        .expect("request");
+        .hx_post(&format!("/settings/tokens/{}/revoke", row.id), &csrf, &[])
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(
         get("/api/v1/connectors", created).await,
@@ -658,14 +641,12 @@ async fn tokens_carry_scopes_and_an_expiry_and_never_open_admin_pages() {
     );
 
     let bad = app
-        .client
-        .post(app.url("/settings/tokens"))
-        .header("HX-Request", "true")
-        .header("X-CSRF-Token", &csrf)
-        .form(&[("name", "no scope"), ("days", "7")])
-        .send()
-        .await
-        .expect("request");
+        .hx_post(
+            "/settings/tokens",
+            &csrf,
+            &[("name", "no scope"), ("days", "7")],
+        )
+        .await;
     assert_eq!(bad.status(), 422);
     assert!(
         bad.text()
@@ -684,12 +665,7 @@ async fn tokens_carry_scopes_and_an_expiry_and_never_open_admin_pages() {
         .expect("query")
         .expect("row");
     let res = app
-        .client
-        .post(app.url(&format!("/settings/tokens/{}/revoke", eves.id)))
-        .header("HX-Request", "true")
-        .header("X-CSRF-Token", &csrf)
-        .send()
-        .await
-        .expect("request");
+        .hx_post(&format!("/settings/tokens/{}/revoke", eves.id), &csrf, &[])
+        .await;
     assert_eq!(res.status(), 404);
 }

@@ -142,6 +142,23 @@ impl TestApp {
         csrf_from(&self.get_text(path).await)
     }
 
+    /// POST `form` as HTMX does (`HX-Request`, the CSRF header), on this client's session.
+    pub async fn hx_post(
+        &self,
+        path: &str,
+        csrf: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("HX-Request", "true")
+            .header("X-CSRF-Token", csrf)
+            .form(form)
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// POST a form with this session's CSRF token added.
     pub async fn post_form(
         &self,

@@ -136,15 +136,7 @@ pub async fn set_enabled(
     slug: web::Path<String>,
     form: web::Form<EnabledForm>,
 ) -> AppResult<HttpResponse> {
-    let enabled = match form.enabled.as_str() {
-        "true" | "on" | "1" => true,
-        "false" | "off" | "0" => false,
-        _ => {
-            return Err(AppError::Invalid(
-                [("enabled".to_owned(), "Use true or false.".to_owned())].into(),
-            ));
-        }
-    };
+    let enabled = crate::views::switch("enabled", &form.enabled)?;
     let row = find_row(&state, &slug).await?;
     if enabled && state.registry.get(&row.slug).is_none() {
         return Err(AppError::Conflict(format!(
@@ -217,15 +209,7 @@ pub async fn set_agent_writes(
     slug: web::Path<String>,
     form: web::Form<AgentWritesForm>,
 ) -> AppResult<HttpResponse> {
-    let allow = match form.allow.as_str() {
-        "true" | "on" | "1" => true,
-        "false" | "off" | "0" => false,
-        _ => {
-            return Err(AppError::Invalid(
-                [("allow".to_owned(), "Use true or false.".to_owned())].into(),
-            ));
-        }
-    };
+    let allow = crate::views::switch("allow", &form.allow)?;
     let row = find_row(&state, &slug).await?;
     if row.agent_writes != allow {
         connectors::set_agent_writes(&state.db, row.id, allow).await?;

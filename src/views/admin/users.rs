@@ -124,16 +124,6 @@ pub async fn list(
     ))
 }
 
-fn flag(value: &str, field: &str) -> AppResult<bool> {
-    match value {
-        "true" | "on" | "1" => Ok(true),
-        "false" | "off" | "0" => Ok(false),
-        _ => Err(AppError::Invalid(
-            [(field.to_owned(), "Use true or false.".to_owned())].into(),
-        )),
-    }
-}
-
 /// The reply to a change: the row (HTMX) or the list with a message.
 async fn reply(
     req: &HttpRequest,
@@ -179,7 +169,7 @@ pub async fn set_admin(
     path: web::Path<i64>,
     form: web::Form<AdminForm>,
 ) -> AppResult<HttpResponse> {
-    let wanted = flag(&form.is_admin, "is_admin")?;
+    let wanted = crate::views::switch("is_admin", &form.is_admin)?;
     let u = find_user(&state, path.into_inner()).await?;
     if u.id == admin.id && !wanted {
         let msg = "You cannot remove your own administrator rights; ask another administrator.";
@@ -233,7 +223,7 @@ pub async fn set_active(
     path: web::Path<i64>,
     form: web::Form<ActiveForm>,
 ) -> AppResult<HttpResponse> {
-    let wanted = flag(&form.is_active, "is_active")?;
+    let wanted = crate::views::switch("is_active", &form.is_active)?;
     let u = find_user(&state, path.into_inner()).await?;
     if u.id == admin.id && !wanted {
         let msg = "You cannot deactivate your own account; ask another administrator.";
