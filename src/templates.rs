@@ -11,6 +11,8 @@ use askama::Template;
 use campuscore_connectors::FieldKind;
 use serde::{Deserialize, Serialize};
 
+pub mod mcp;
+
 /// What every page needs: who is logged in, the CSRF token, one-shot messages.
 pub struct PageCtx {
     pub user: Option<NavUser>,
@@ -185,6 +187,8 @@ pub struct SettingsPage {
     pub ctx: PageCtx,
     pub connectors: Vec<ConnectorCard>,
     pub connections: Vec<ConnectionRow>,
+    /// "Connected assistants" (MCP grants), from `_assistants.html`.
+    pub assistants: mcp::Assistants,
 }
 
 /// A connector the user can connect, on the settings page.

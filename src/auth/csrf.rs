@@ -1,7 +1,8 @@
 //! CSRF protection for every state-changing request: a synchronizer token kept in the
 //! session, sent back as the `csrf_token` form field, the `X-CSRF-Token` header (HTMX sends it
 //! from `hx-headers` on <body>), or the `csrf_token` query parameter (multipart uploads).
-//! Requests authenticated by a bearer token carry no cookies and are exempt.
+//! Requests authenticated by a bearer token carry no cookies and are exempt, and so are
+//! the three machine endpoints of the MCP authorization server (see `is_sessionless`).
 
 use super::keys;
 use crate::error::AppError;
@@ -56,12 +57,25 @@ fn has_bearer(req: &ServiceRequest) -> bool {
         .is_some_and(|v| v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer "))
 }
 
+/// The MCP authorization server's token, registration and revocation endpoints (RFC 6749,
+/// 7591, 7009), posted to by programs that hold no session. Their handlers read no session
+/// and act only on what the request itself proves (a code with its PKCE verifier, a token),
+/// so a cross-site post gains nothing there; exactly these paths, and only for POST.
+fn is_sessionless(req: &ServiceRequest) -> bool {
+    let paths = [
+        crate::paths::oauth_token(),
+        crate::paths::oauth_register(),
+        crate::paths::oauth_revoke(),
+    ];
+    req.method() == Method::POST && paths.contains(&req.path())
+}
+
 /// Middleware: reject unsafe requests whose token does not match the session's.
 pub async fn protect(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, actix_web::Error> {
-    if is_safe(req.method()) || has_bearer(&req) {
+    if is_safe(req.method()) || has_bearer(&req) || is_sessionless(&req) {
         return next
             .call(req)
             .await

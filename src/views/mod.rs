@@ -3,6 +3,7 @@
 pub mod account;
 pub mod admin;
 pub mod api;
+pub mod assistants;
 pub mod cloud_import;
 pub mod connect;
 pub mod errors;
@@ -10,6 +11,8 @@ pub mod folders;
 pub mod health;
 pub mod home;
 pub mod icons;
+pub mod mcp_consent;
+pub mod mcp_oauth;
 pub mod query;
 pub mod settings;
 

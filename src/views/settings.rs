@@ -59,6 +59,7 @@ pub async fn settings(
             ctx: PageCtx::new(&session, Some(&user)),
             connectors,
             connections,
+            assistants: super::assistants::section(&state, &session, user.id).await?,
         },
         200,
     ))
