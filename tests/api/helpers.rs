@@ -24,6 +24,8 @@ pub struct TestApp {
 pub struct Options {
     pub max_upload_bytes: Option<u64>,
     pub run_worker: Option<bool>,
+    /// More environment settings (`CAMPUSCORE_…`), as `serve` would read them.
+    pub env: Vec<(&'static str, String)>,
 }
 
 impl Drop for TestApp {
@@ -65,6 +67,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     if let Some(max) = opts.max_upload_bytes {
         env.insert("CAMPUSCORE_MAX_UPLOAD_BYTES", max.to_string());
     }
+    env.extend(opts.env);
     let mut settings = Settings::from_lookup(|k| env.get(k).cloned()).expect("settings");
     settings.run_worker = opts.run_worker.unwrap_or(true);
     let state = campuscore::startup::prepare(settings)

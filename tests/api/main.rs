@@ -12,6 +12,7 @@ mod connections;
 mod folders;
 mod helpers;
 mod import_processes;
+mod mcp_oauth;
 mod oauth_flow;
 mod query_console;
 mod rate_limits;
