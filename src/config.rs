@@ -38,6 +38,14 @@ pub struct Settings {
     /// Tool calls an assistant may make per minute for one user, through the tools API and
     /// MCP together (`CAMPUSCORE_AGENT_CALLS_PER_MINUTE`, default 60).
     pub agent_calls_per_minute: u32,
+    /// Hosts and networks (as the connectors' `ALLOWED_HOSTS`) whose MCP client metadata
+    /// documents may be fetched although they resolve to private or loopback addresses
+    /// (`CAMPUSCORE_MCP_CIMD_ALLOWED_HOSTS`, comma-separated, default none).
+    pub mcp_cimd_allowed_hosts: Vec<String>,
+    /// For tests and local trials only: accept `http://` client ids on the allowed hosts
+    /// above (`CAMPUSCORE_MCP_CIMD_TEST_ALLOW_HTTP=true`), so a document can be served
+    /// without TLS. Anywhere else a client id URL must be `https`.
+    pub mcp_cimd_test_allow_http: bool,
 }
 
 impl Settings {
@@ -99,6 +107,23 @@ impl Settings {
             "CAMPUSCORE_AGENT_CALLS_PER_MINUTE",
             rate_limits::AGENT_CALLS.max,
         )?;
+        let mcp_cimd_allowed_hosts: Vec<String> = get("CAMPUSCORE_MCP_CIMD_ALLOWED_HOSTS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .map(str::to_owned)
+            .collect();
+        campuscore_connectors::AllowList::parse(&mcp_cimd_allowed_hosts)
+            .map_err(|reason| anyhow::anyhow!("CAMPUSCORE_MCP_CIMD_ALLOWED_HOSTS: {reason}"))?;
+        let mcp_cimd_test_allow_http = match get("CAMPUSCORE_MCP_CIMD_TEST_ALLOW_HTTP") {
+            None => false,
+            Some(v) => match v.trim() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => bail!("CAMPUSCORE_MCP_CIMD_TEST_ALLOW_HTTP must be true or false, got {v:?}"),
+            },
+        };
         Ok(Self {
             data_dir,
             database_url,
@@ -113,6 +138,8 @@ impl Settings {
             cloud_browse_per_minute,
             cloud_imports_per_hour,
             agent_calls_per_minute,
+            mcp_cimd_allowed_hosts,
+            mcp_cimd_test_allow_http,
         })
     }
 
@@ -184,6 +211,30 @@ mod tests {
             .err()
             .map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.contains("DATABASE_URL")));
+    }
+
+    #[test]
+    fn mcp_client_document_hosts_are_checked_when_read() -> anyhow::Result<()> {
+        let s = settings(&[])?;
+        assert!(s.mcp_cimd_allowed_hosts.is_empty());
+        assert!(!s.mcp_cimd_test_allow_http);
+        let s = settings(&[
+            (
+                "CAMPUSCORE_MCP_CIMD_ALLOWED_HOSTS",
+                "127.0.0.1, *.campus.edu",
+            ),
+            ("CAMPUSCORE_MCP_CIMD_TEST_ALLOW_HTTP", "true"),
+        ])?;
+        assert_eq!(s.mcp_cimd_allowed_hosts, ["127.0.0.1", "*.campus.edu"]);
+        assert!(s.mcp_cimd_test_allow_http);
+        for (key, bad) in [
+            ("CAMPUSCORE_MCP_CIMD_ALLOWED_HOSTS", "http://x.edu/"),
+            ("CAMPUSCORE_MCP_CIMD_TEST_ALLOW_HTTP", "sometimes"),
+        ] {
+            let err = settings(&[(key, bad)]).err().map(|e| e.to_string());
+            assert!(err.is_some_and(|e| e.contains(key)), "{key}={bad}");
+        }
+        Ok(())
     }
 
     #[test]

@@ -53,6 +53,11 @@ pub fn connection_agent_writes(connection_id: impl Borrow<i64>) -> String {
     format!("/settings/connections/{connection_id}/agent-writes")
 }
 
+/// The MCP endpoint.
+pub fn mcp() -> &'static str {
+    "/mcp"
+}
+
 /// The user's personal access tokens (POST: create one).
 pub fn tokens() -> &'static str {
     "/settings/tokens"
@@ -68,6 +73,48 @@ pub fn token_revoke(token_id: impl Borrow<i64>) -> String {
 pub fn connection_query(connection_id: impl Borrow<i64>) -> String {
     let connection_id = *connection_id.borrow();
     format!("/settings/connections/{connection_id}/query")
+}
+
+/// Revokes one of the user's connected assistants (an MCP grant; POST).
+pub fn assistant_revoke(grant_id: impl Borrow<i64>) -> String {
+    let grant_id = *grant_id.borrow();
+    format!("/settings/assistants/{grant_id}/revoke")
+}
+
+/// Protected resource metadata of the whole site (RFC 9728), for clients that look at the
+/// host's root.
+pub fn oauth_protected_resource() -> &'static str {
+    "/.well-known/oauth-protected-resource"
+}
+
+/// Protected resource metadata of the MCP endpoint (RFC 9728), which a 401 from it names.
+pub fn oauth_protected_resource_mcp() -> &'static str {
+    "/.well-known/oauth-protected-resource/mcp"
+}
+
+/// Authorization server metadata (RFC 8414).
+pub fn oauth_authorization_server() -> &'static str {
+    "/.well-known/oauth-authorization-server"
+}
+
+/// The authorization endpoint (GET: the consent page; POST: the user's decision).
+pub fn oauth_authorize() -> &'static str {
+    "/oauth/authorize"
+}
+
+/// The token endpoint (POST).
+pub fn oauth_token() -> &'static str {
+    "/oauth/token"
+}
+
+/// Dynamic client registration (RFC 7591; POST).
+pub fn oauth_register() -> &'static str {
+    "/oauth/register"
+}
+
+/// Token revocation (RFC 7009; POST).
+pub fn oauth_revoke() -> &'static str {
+    "/oauth/revoke"
 }
 
 /// The user's knowledge folders (GET: the list; POST: creates one).

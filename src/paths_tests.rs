@@ -33,6 +33,7 @@ fn table() -> Vec<(&'static str, String, &'static str)> {
             "/settings/connections/{connection_id}/agent-writes",
         ),
         ("tokens", tokens().to_owned(), "/settings/tokens"),
+        ("mcp", mcp().to_owned(), "/mcp"),
         (
             "token_revoke",
             token_revoke(7),
@@ -53,6 +54,38 @@ fn table() -> Vec<(&'static str, String, &'static str)> {
             oauth_callback("canvas"),
             "/api/connectors/{slug}/callback",
         ),
+        (
+            "assistant_revoke",
+            assistant_revoke(5),
+            "/settings/assistants/{grant_id}/revoke",
+        ),
+        (
+            "oauth_protected_resource",
+            oauth_protected_resource().to_owned(),
+            "/.well-known/oauth-protected-resource",
+        ),
+        (
+            "oauth_protected_resource_mcp",
+            oauth_protected_resource_mcp().to_owned(),
+            "/.well-known/oauth-protected-resource/mcp",
+        ),
+        (
+            "oauth_authorization_server",
+            oauth_authorization_server().to_owned(),
+            "/.well-known/oauth-authorization-server",
+        ),
+        (
+            "oauth_authorize",
+            oauth_authorize().to_owned(),
+            "/oauth/authorize",
+        ),
+        ("oauth_token", oauth_token().to_owned(), "/oauth/token"),
+        (
+            "oauth_register",
+            oauth_register().to_owned(),
+            "/oauth/register",
+        ),
+        ("oauth_revoke", oauth_revoke().to_owned(), "/oauth/revoke"),
         ("folders", folders().to_owned(), "/knowledge-folders/"),
         ("folder", folder(3), "/knowledge-folders/{folder_id}/"),
         (

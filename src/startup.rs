@@ -115,7 +115,8 @@ impl Application {
     }
 }
 
-/// Background tasks: the queue workers and the janitor (expired sessions, abandoned uploads).
+/// Background tasks: the queue workers and the janitor (expired sessions, ended MCP grants and
+/// tokens, abandoned uploads).
 pub fn spawn_workers(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     if state.settings.run_worker {
@@ -131,6 +132,13 @@ pub fn spawn_workers(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
                 Ok(n) if n > 0 => tracing::info!(sessions.purged = n, "expired sessions removed"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
+            }
+            match crate::services::mcp_grants::purge_ended(&db).await {
+                Ok(n) if n > 0 => {
+                    tracing::info!(mcp.purged = n, "ended mcp grants and tokens removed")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "purging ended mcp grants failed"),
             }
             // Staging files of uploads whose process died (nothing wrote to them for an hour).
             match storage

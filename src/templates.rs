@@ -11,6 +11,8 @@ use askama::Template;
 use campuscore_connectors::FieldKind;
 use serde::{Deserialize, Serialize};
 
+pub mod mcp;
+
 /// What every page needs: who is logged in, the CSRF token, one-shot messages.
 pub struct PageCtx {
     pub user: Option<NavUser>,
@@ -186,6 +188,8 @@ pub struct SettingsPage {
     pub connectors: Vec<ConnectorCard>,
     pub connections: Vec<ConnectionRow>,
     pub tokens: TokensSection,
+    /// "Connected assistants" (MCP grants), from `_assistants.html`.
+    pub assistants: mcp::Assistants,
 }
 
 /// The personal access tokens on the settings page (its own fragment, `#tokens`).

@@ -1,8 +1,8 @@
 //! Every route of the application, in one place (as the documented Django `urls.py`).
 
 use crate::views::{
-    account, admin, agent, api, cloud_import, connect, errors, folders, health, home, icons, mcp,
-    query, settings, tokens,
+    account, admin, agent, api, assistants, cloud_import, connect, errors, folders, health, home,
+    icons, mcp, mcp_consent, mcp_oauth, query, settings, tokens,
 };
 use actix_governor::{Governor, GovernorConfigBuilder};
 use actix_web::http::Method;
@@ -17,6 +17,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .methods(vec![Method::POST])
         .finish()
         .expect("the login rate limit is a valid constant configuration");
+    // Open client registration is slowed per client address the same way (a burst of 10,
+    // then one every 6 s): assistants register once, floods of clients are refused.
+    let register_limit = GovernorConfigBuilder::default()
+        .seconds_per_request(6)
+        .burst_size(10)
+        .methods(vec![Method::POST])
+        .finish()
+        .expect("the registration rate limit is a valid constant configuration");
 
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
@@ -64,6 +72,38 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/settings/connections/{connection_id}/query",
             web::post().to(query::run),
         )
+        .route(
+            "/settings/assistants/{grant_id}/revoke",
+            web::post().to(assistants::revoke),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource",
+            web::get().to(mcp_oauth::protected_resource),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/mcp",
+            web::get().to(mcp_oauth::protected_resource),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            web::get().to(mcp_oauth::authorization_server),
+        )
+        .route(
+            "/oauth/authorize",
+            web::get().to(mcp_consent::authorize_page),
+        )
+        .route(
+            "/oauth/authorize",
+            web::post().to(mcp_consent::authorize_decision),
+        )
+        .route("/oauth/token", web::post().to(mcp_oauth::token))
+        .service(
+            web::resource("/oauth/register")
+                .wrap(Governor::new(&register_limit))
+                .route(web::post().to(mcp_oauth::register))
+                .route(web::method(Method::OPTIONS).to(mcp_oauth::register_preflight)),
+        )
+        .route("/oauth/revoke", web::post().to(mcp_oauth::revoke))
         .route(
             "/api/connectors/connect/{slug}/start",
             web::get().to(connect::start),

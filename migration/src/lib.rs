@@ -21,6 +21,7 @@ mod m20261122_000015_index_connector_audit_log;
 mod m20261122_000016_create_rate_limit;
 mod m20261122_000017_add_source_file_progress;
 mod m20261206_000018_add_agent_access;
+mod m20261206_000019_create_mcp_oauth;
 
 pub struct Migrator;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000016_create_rate_limit::Migration),
             Box::new(m20261122_000017_add_source_file_progress::Migration),
             Box::new(m20261206_000018_add_agent_access::Migration),
+            Box::new(m20261206_000019_create_mcp_oauth::Migration),
         ]
     }
 }

@@ -1,8 +1,9 @@
 //! CSRF protection for every state-changing request: a synchronizer token kept in the
 //! session, sent back as the `csrf_token` form field, the `X-CSRF-Token` header (HTMX sends it
 //! from `hx-headers` on <body>), or the `csrf_token` query parameter (multipart uploads).
-//! Requests authenticated by a bearer token carry no cookies and are exempt, as are the
-//! endpoints that never read the session (`/mcp`).
+//! Requests authenticated by a bearer token carry no cookies and are exempt, and so are
+//! the endpoints that never read the session: `/mcp` and the three machine endpoints of its
+//! authorization server (see `is_sessionless`).
 
 use super::keys;
 use crate::error::AppError;
@@ -50,19 +51,26 @@ fn is_safe(method: &Method) -> bool {
     )
 }
 
-/// Endpoints for programs that never read the session cookie, so a forged cross-site
-/// request gains nothing there: each call carries its own credentials.
-const SESSIONLESS: [&str; 1] = ["/mcp"];
-
-fn is_sessionless(req: &ServiceRequest) -> bool {
-    SESSIONLESS.contains(&req.path())
-}
-
 fn has_bearer(req: &ServiceRequest) -> bool {
     req.headers()
         .get(actix_web::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer "))
+}
+
+/// The MCP endpoint and its authorization server's token, registration and revocation
+/// endpoints (RFC 6749, 7591, 7009), posted to by programs that hold no session. Their
+/// handlers read no session and act only on what the request itself proves (a bearer
+/// token, a code with its PKCE verifier), so a cross-site post gains nothing there; exactly
+/// these paths, and only for POST.
+fn is_sessionless(req: &ServiceRequest) -> bool {
+    let paths = [
+        crate::paths::mcp(),
+        crate::paths::oauth_token(),
+        crate::paths::oauth_register(),
+        crate::paths::oauth_revoke(),
+    ];
+    req.method() == Method::POST && paths.contains(&req.path())
 }
 
 /// Middleware: reject unsafe requests whose token does not match the session's.

@@ -45,6 +45,27 @@ pub async fn list_for_user(
         .await
 }
 
+/// Those of `ids` that are connections of the user (an MCP grant's connections, less any
+/// deleted since).
+pub async fn owned_ids(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    ids: Vec<i64>,
+) -> Result<Vec<i64>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    connection::Entity::find()
+        .select_only()
+        .column(connection::Column::Id)
+        .filter(connection::Column::UserId.eq(user_id))
+        .filter(connection::Column::Id.is_in(ids))
+        .order_by_asc(connection::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
 /// How many connections the user has.
 pub async fn count_for_user(db: &impl ConnectionTrait, user_id: i64) -> Result<u64, DbErr> {
     connection::Entity::find()

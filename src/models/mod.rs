@@ -13,6 +13,10 @@ pub mod connectors;
 pub mod entities;
 pub mod folders;
 pub mod keyset;
+pub mod mcp_authorization_codes;
+pub mod mcp_clients;
+pub mod mcp_grants;
+pub mod mcp_tokens;
 pub mod names;
 pub mod oauth_states;
 pub mod queue_messages;
@@ -25,4 +29,6 @@ pub mod status;
 pub mod users;
 
 pub use entities::*;
-pub use status::{Channel, ConnectionStatus, MessageStatus, SourceFileStatus};
+pub use status::{
+    Channel, ConnectionStatus, McpClientKind, McpTokenKind, MessageStatus, SourceFileStatus,
+};

@@ -122,6 +122,43 @@ stored_as_str!(MessageStatus {
     Dead => "dead",
 });
 
+/// How the app came to know an MCP client (`mcp_client.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum McpClientKind {
+    /// Its `client_id` is an https URL serving its metadata (a Client ID Metadata Document),
+    /// fetched and cached by the app.
+    #[sea_orm(string_value = "cimd")]
+    Cimd,
+    /// It registered itself at `/oauth/register` (RFC 7591); its name is its own claim.
+    #[sea_orm(string_value = "dcr")]
+    Dcr,
+}
+
+stored_as_str!(McpClientKind {
+    Cimd => "cimd",
+    Dcr => "dcr",
+});
+
+/// What an MCP token is for (`mcp_token.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum McpTokenKind {
+    /// Sent with every MCP request; short-lived.
+    #[sea_orm(string_value = "access")]
+    Access,
+    /// Exchanged once for a new pair at the token endpoint.
+    #[sea_orm(string_value = "refresh")]
+    Refresh,
+}
+
+stored_as_str!(McpTokenKind {
+    Access => "access",
+    Refresh => "refresh",
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +182,12 @@ mod tests {
         }
         for status in MessageStatus::iter() {
             assert_eq!(status.to_value(), status.as_str());
+        }
+        for kind in McpClientKind::iter() {
+            assert_eq!(kind.to_value(), kind.as_str());
+        }
+        for kind in McpTokenKind::iter() {
+            assert_eq!(kind.to_value(), kind.as_str());
         }
         assert_eq!(SourceFileStatus::Ready, "ready");
         assert!(ConnectionStatus::try_from_value(&"paused".to_owned()).is_err());

@@ -22,7 +22,8 @@ use serde_json::json;
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
-/// Security headers on every response; `no-store` on everything but static assets.
+/// Security headers on every response; `no-store` on everything but static assets. The
+/// site's CSP goes on every response that does not set its own.
 pub async fn security_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -33,10 +34,14 @@ pub async fn security_headers(
         .is_some_and(|s| s.settings.secure_cookies());
     let mut res = next.call(req).await?;
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        header::HeaderValue::from_static(CSP),
-    );
+    // A page may narrow or extend its own policy (the MCP consent page lets its form lead
+    // on to the assistant); every other response gets the site's.
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            header::HeaderValue::from_static(CSP),
+        );
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         header::HeaderValue::from_static("nosniff"),

@@ -24,6 +24,7 @@ use crate::models::entities::user;
 use crate::services::agent_calls;
 use crate::services::agent_tools::{self, Reach};
 use crate::services::api_tokens::{self, Scope};
+use crate::services::mcp_auth;
 use crate::services::run_action::Caller;
 use crate::state::AppState;
 use actix_web::http::{StatusCode, header};
@@ -412,7 +413,9 @@ fn foreign_origin(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
     ))
 }
 
-/// The caller of a request: a personal access token with the `mcp` scope.
+/// The caller of a request: an access token of an assistant's grant (bound to this
+/// endpoint; it reaches the connections and kinds of tools the user consented to), or a
+/// personal access token with the `mcp` scope (everything the user may do).
 async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<McpCaller, HttpResponse> {
     let token = header_text(req, header::AUTHORIZATION.as_str()).and_then(|v| {
         v.get(..7)
@@ -422,12 +425,33 @@ async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<McpCaller, 
     let Some(token) = token else {
         return Err(challenge(state, None));
     };
-    match api_tokens::authenticate(&state.db, &token, Scope::Mcp).await {
-        Ok(Some(found)) => Ok(McpCaller {
-            user: found.user,
-            reach: Reach::user(),
-            client: found.token.name,
-        }),
+    let found = if token.starts_with(mcp_auth::ACCESS_TOKEN_PREFIX) {
+        let resource = mcp_auth::resource(&state.settings);
+        mcp_auth::authenticate(&state.db, &token, &resource)
+            .await
+            .map(|grant| {
+                grant.map(|g| McpCaller {
+                    user: g.user,
+                    reach: Reach {
+                        writes: g.allow_write,
+                        connections: Some(g.connection_ids),
+                    },
+                    client: g.client_name,
+                })
+            })
+    } else {
+        api_tokens::authenticate(&state.db, &token, Scope::Mcp)
+            .await
+            .map(|found| {
+                found.map(|f| McpCaller {
+                    user: f.user,
+                    reach: Reach::user(),
+                    client: f.token.name,
+                })
+            })
+    };
+    match found {
+        Ok(Some(caller)) => Ok(caller),
         Ok(None) => Err(challenge(state, Some("invalid_token"))),
         Err(e) => Err(rpc_error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -440,10 +464,7 @@ async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<McpCaller, 
 
 /// A 401 that tells the client where to learn how to sign in (RFC 9728).
 fn challenge(state: &AppState, error: Option<&str>) -> HttpResponse {
-    let metadata = state
-        .settings
-        .absolute_url("/.well-known/oauth-protected-resource/mcp");
-    let mut value = format!("Bearer resource_metadata=\"{metadata}\", scope=\"mcp:read\"");
+    let mut value = mcp_auth::challenge(&state.settings);
     if let Some(error) = error {
         value.push_str(&format!(", error=\"{error}\""));
     }

@@ -113,6 +113,7 @@ pub async fn settings_page(
         connectors,
         connections,
         tokens,
+        assistants: super::assistants::section(state, session, user.id).await?,
     })
 }
 

@@ -25,6 +25,8 @@ pub struct Options {
     pub max_upload_bytes: Option<u64>,
     pub run_worker: Option<bool>,
     pub agent_calls_per_minute: Option<u32>,
+    /// More environment settings (`CAMPUSCORE_…`), as `serve` would read them.
+    pub env: Vec<(&'static str, String)>,
 }
 
 impl Drop for TestApp {
@@ -69,6 +71,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     if let Some(n) = opts.agent_calls_per_minute {
         env.insert("CAMPUSCORE_AGENT_CALLS_PER_MINUTE", n.to_string());
     }
+    env.extend(opts.env);
     let mut settings = Settings::from_lookup(|k| env.get(k).cloned()).expect("settings");
     settings.run_worker = opts.run_worker.unwrap_or(true);
     let state = campuscore::startup::prepare(settings)

@@ -14,6 +14,7 @@ mod folders;
 mod helpers;
 mod import_processes;
 mod mcp;
+mod mcp_oauth;
 mod oauth_flow;
 mod query_console;
 mod rate_limits;

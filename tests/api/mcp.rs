@@ -659,3 +659,163 @@ async fn the_official_client_reads_postgres_and_drive_and_is_refused_writes_unti
     assert_eq!(posted["structured"]["posted"], "hello");
     let _ = (pg, drive_conn);
 }
+
+#[tokio::test]
+async fn the_official_client_signs_in_by_url_and_gets_only_what_the_user_consented_to() {
+    use campuscore::models::entities::{connector_audit_log as log, mcp_grant};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let app = spawn_app().await;
+    let user = app.logged_in_user("alice@campus.edu").await;
+    let mut ids = Vec::new();
+    for identity in ["alice-personal", "alice-lab"] {
+        ids.push(
+            app.insert_connection(
+                "test-echo",
+                user.id,
+                json!({"api_key": "valid-key"}),
+                identity,
+            )
+            .await
+            .id,
+        );
+    }
+    // Writes are allowed for the connector and for both connections; the grant decides.
+    campuscore::models::connectors::set_agent_writes(
+        &app.state.db,
+        app.connector("test-echo").await.id,
+        true,
+    )
+    .await
+    .expect("admin switch");
+    for id in &ids {
+        campuscore::models::connections::set_agent_writes(&app.state.db, user.id, *id, true)
+            .await
+            .expect("user switch");
+    }
+    let steps = json!([
+        {"op": "list"},
+        {"op": "call", "name": "test-echo__echo", "arguments": {"message": "through a grant"}},
+        {"op": "call", "name": "test-echo__echo", "arguments": {"message": "other account", "connection": ids[1]}},
+        {"op": "call", "name": "test-echo__post_note", "arguments": {"text": "not allowed"}},
+    ]);
+    let cookie = app.session_cookie().await;
+    let only_first = json!([ids[0]]).to_string();
+    let lines = official_client(
+        vec![
+            "oauth".into(),
+            app.url("/mcp"),
+            cookie,
+            "read-only".into(),
+            only_first,
+        ],
+        steps,
+    )
+    .await;
+
+    let authorize = &step(&lines, "authorize", 0)["params"];
+    assert_eq!(authorize["code_challenge_method"], "S256");
+    assert_eq!(authorize["resource"], app.url("/mcp"));
+    let consent = step(&lines, "consent", 0)["page"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        consent.contains("Test Assistant")
+            && consent.contains("alice-lab")
+            && consent.contains("Let it make changes")
+    );
+    assert_eq!(step(&lines, "hello", 0)["protocol"], MODERN);
+
+    let tools = step(&lines, "list", 0)["tools"]
+        .as_array()
+        .expect("tools")
+        .clone();
+    let echo = tools
+        .iter()
+        .find(|t| t["name"] == "test-echo__echo")
+        .expect("echo");
+    assert_eq!(
+        echo["input_schema"]["properties"]["connection"]["enum"],
+        json!([ids[0]]),
+        "only the consented connection"
+    );
+    assert!(
+        !tools.iter().any(|t| t["name"] == "test-echo__post_note"),
+        "a read-only grant lists no write tools"
+    );
+    let ran = step(&lines, "call", 0);
+    assert_eq!(
+        (
+            ran["is_error"].clone(),
+            ran["structured"]["message"].clone()
+        ),
+        (json!(false), json!("through a grant"))
+    );
+    assert_eq!(
+        step(&lines, "call", 1)["is_error"],
+        true,
+        "the other connection was not given"
+    );
+    let write = step(&lines, "call", 2);
+    assert_eq!(write["is_error"], true);
+    assert!(
+        write["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("only allowed to read")),
+        "{write}"
+    );
+
+    let signed_in = step(&lines, "signed_in", 0);
+    let access = signed_in["access_token"]
+        .as_str()
+        .expect("an access token")
+        .to_owned();
+    assert!(access.starts_with("ccmcp_"));
+    let audited = log::Entity::find()
+        .filter(log::Column::UserId.eq(user.id))
+        .all(&app.state.db)
+        .await
+        .expect("audit");
+    assert_eq!(audited.len(), 1, "only the consented read ran");
+    assert_eq!(
+        (
+            audited[0].channel.as_str(),
+            audited[0].client.as_deref(),
+            audited[0].connection_id
+        ),
+        ("mcp", Some("Test Assistant"), Some(ids[0]))
+    );
+
+    // Tokens for /mcp are refused by the JSON API; revoking the grant stops them at once.
+    let api = client()
+        .get(app.url("/api/v1/connectors"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(api.status(), 401);
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    let (status, _) = legacy(&app, &access, Some("2025-11-25"), list.clone()).await;
+    assert_eq!(status, 200);
+    let grant = mcp_grant::Entity::find()
+        .filter(mcp_grant::Column::UserId.eq(user.id))
+        .one(&app.state.db)
+        .await
+        .expect("query")
+        .expect("a grant");
+    assert!(
+        app.get_text("/settings").await.contains("Test Assistant"),
+        "Connected assistants lists it"
+    );
+    let csrf = app.csrf("/settings").await;
+    let res = app
+        .hx_post(
+            &format!("/settings/assistants/{}/revoke", grant.id),
+            &csrf,
+            &[],
+        )
+        .await;
+    assert!(res.status().is_success(), "{}", res.status());
+    let (status, _) = legacy(&app, &access, Some("2025-11-25"), list).await;
+    assert_eq!(status, 401, "a revoked grant stops working at once");
+}

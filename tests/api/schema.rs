@@ -4,7 +4,7 @@ use campuscore_testkit::postgres::{create_pg_database, drop_pg_database};
 use migration::{Migrator, MigratorTrait, SchemaManager};
 use sea_orm::{Database, DatabaseConnection};
 
-const TABLES: [&str; 14] = [
+const TABLES: [&str; 18] = [
     "user",
     "session",
     "setup_token",
@@ -19,6 +19,10 @@ const TABLES: [&str; 14] = [
     "oauth_state",
     "admin_audit_log",
     "rate_limit",
+    "mcp_client",
+    "mcp_grant",
+    "mcp_authorization_code",
+    "mcp_token",
 ];
 
 async fn exists(db: &DatabaseConnection, table: &str) -> bool {

@@ -1,7 +1,7 @@
 """Drives a campuscore /mcp endpoint with the official MCP Python SDK, as an assistant would.
 
     client.py token URL TOKEN STEPS.json [auto|legacy]
-    client.py oauth URL SESSION_COOKIE STEPS.json [allow-writes] [connections]
+    client.py oauth URL COOKIE_HEADER STEPS.json [allow-writes|read-only] [CONNECTION_IDS_JSON]
 
 `token` sends a personal access token as the bearer. `oauth` signs in the way an assistant
 added by URL does: the 401's resource metadata, the authorization server's metadata,
@@ -18,7 +18,7 @@ import json
 import re
 import sys
 from html import unescape
-from urllib.parse import parse_qs, urljoin, urlparse
+from urllib.parse import parse_qs, urlencode, urljoin, urlparse
 
 import httpx2
 from mcp import Client, ClientSession
@@ -101,7 +101,7 @@ async def with_oauth(url: str, cookie: str, steps, allow_writes: bool, connectio
         pending["future"] = asyncio.get_running_loop().create_future()
         params = {k: v[0] for k, v in parse_qs(urlparse(authorization_url).query).items()}
         emit(op="authorize", params=params)
-        async with httpx2.AsyncClient(cookies={"campuscore_session": cookie}, follow_redirects=False, timeout=60) as browser:
+        async with httpx2.AsyncClient(headers={"Cookie": cookie}, follow_redirects=False, timeout=60) as browser:
             page = await browser.get(authorization_url)
             assert page.status_code == 200, (page.status_code, page.text[:500])
             emit(op="consent", page=page.text)
@@ -123,7 +123,11 @@ async def with_oauth(url: str, cookie: str, steps, allow_writes: bool, connectio
                         continue
                 fields.append((name, value))
             fields.append(("decision", "allow"))
-            answer = await browser.post(urljoin(str(page.url), action), data=fields)
+            answer = await browser.post(
+                urljoin(str(page.url), action),
+                content=urlencode(fields).encode(),
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
             assert answer.status_code in (302, 303), (answer.status_code, answer.text[:500])
             location = answer.headers["location"]
         assert location.startswith(REDIRECT_URI), location
