@@ -52,7 +52,7 @@ impl Target {
         Some(target)
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         let admin = pg_admin_url();
         let base = admin
             .rsplit_once('/')
