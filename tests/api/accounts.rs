@@ -239,3 +239,53 @@ async fn state_changing_requests_without_the_csrf_token_are_refused() {
         .expect("post");
     assert_eq!(res.status(), 403);
 }
+
+#[tokio::test]
+async fn a_login_link_cannot_send_the_user_to_another_site() {
+    let app = spawn_app().await;
+    app.create_user("ada@campus.edu", "a long enough password", false)
+        .await;
+    for next in [
+        "/%09/evil.example",
+        "/\t/evil.example",
+        "/%5Cevil.example",
+        "//evil.example",
+        "/%2F%2Fevil.example",
+    ] {
+        let browser = app.other_browser();
+        let res = browser
+            .post_form(
+                "/login",
+                "/login",
+                &[
+                    ("email", "ada@campus.edu"),
+                    ("password", "a long enough password"),
+                    ("next", next),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), 303);
+        assert_eq!(location(&res), "/", "{next:?}");
+        // Already logged in, the login page's own redirect follows the same rule.
+        let url = format!("{}?next={}", app.url("/login"), urlencode(next));
+        let res = browser.client.get(url).send().await.expect("request");
+        assert_eq!(location(&res), "/", "{next:?}");
+    }
+    assert_eq!(
+        app.login("ada@campus.edu", "a long enough password")
+            .await
+            .status(),
+        303
+    );
+    let res = app
+        .client
+        .get(app.url("/login?next=%2Fknowledge-folders%2F"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(location(&res), "/knowledge-folders/");
+}
+
+fn urlencode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
