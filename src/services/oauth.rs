@@ -354,11 +354,12 @@ impl TokenSet {
         }
     }
 
-    /// When the access token expires, if the provider said.
+    /// When the access token expires, if the provider said something that is a time: an
+    /// `expires_in` too large to be a date counts as no expiry (refresh after a 401).
     pub fn expires_at(&self) -> Option<DateTime<Utc>> {
         self.expires_in
             .and_then(|d| chrono::Duration::from_std(d).ok())
-            .map(|d| self.obtained_at + d)
+            .and_then(|d| self.obtained_at.checked_add_signed(d))
     }
 
     /// The credentials JSON after this response: new tokens over `previous`, keeping the old

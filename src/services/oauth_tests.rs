@@ -76,3 +76,13 @@ fn token_errors_become_reconnect_retry_or_configuration_decisions() {
         E::Misconfigured { .. }
     ));
 }
+
+#[test]
+fn an_expires_in_too_large_to_be_a_date_is_no_expiry_not_a_panic() {
+    assert!(tokens(None, Some(u64::MAX)).expires_at().is_none());
+    assert!(tokens(None, Some(10_u64.pow(15))).expires_at().is_none());
+    let hour = tokens(None, Some(3600)).expires_at().expect("an expiry");
+    assert!((hour - Utc::now()).num_seconds() > 3590);
+    let merged = tokens(None, Some(10_u64.pow(15))).merge_into(None);
+    assert!(merged.get("expires_at").is_none(), "{merged}");
+}

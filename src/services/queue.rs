@@ -33,6 +33,9 @@ pub const MAINTENANCE_QUEUE: &str = "maintenance";
 pub const IMPORTS_QUEUE: &str = "imports";
 /// After this many failed attempts a message is parked as `dead`.
 pub const MAX_ATTEMPTS: i32 = 5;
+/// The longest wait a handler may ask for before a retry: an upstream's `Retry-After` of a
+/// year is taken as a day.
+pub const MAX_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// Wakes the workers when a message was committed.
 #[derive(Clone, Default)]
@@ -290,12 +293,7 @@ async fn settle(
             queue_messages::mark_dead(&worker.db, msg.id, format!("{e:#}")).await?;
         }
         Err(e) => {
-            let backoff = match e.downcast_ref::<RetryAfter>() {
-                Some(r) => {
-                    chrono::Duration::from_std(r.after).unwrap_or(chrono::Duration::seconds(60))
-                }
-                None => chrono::Duration::seconds(2i64.pow(attempts.clamp(0, 10) as u32)),
-            };
+            let backoff = backoff(e, attempts);
             tracing::warn!(
                 queue.message_id = msg.id,
                 retry.attempt = attempts,
@@ -315,12 +313,46 @@ async fn settle(
     Ok(())
 }
 
+/// How long to wait before retrying after `e`: what the handler asked for (at most
+/// [`MAX_RETRY_DELAY`]), else 2, 4, 8… seconds by attempt.
+fn backoff(e: &anyhow::Error, attempts: i32) -> chrono::Duration {
+    match e.downcast_ref::<RetryAfter>() {
+        Some(r) => chrono::Duration::from_std(r.after.min(MAX_RETRY_DELAY))
+            .unwrap_or(chrono::Duration::seconds(60)),
+        None => chrono::Duration::seconds(2i64.pow(attempts.clamp(0, 10) as u32)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::models::MessageStatus;
     use serde::Deserialize;
     use std::sync::atomic::{AtomicI32, Ordering};
+
+    #[test]
+    fn an_upstream_asking_for_a_wait_of_centuries_waits_a_day_and_nothing_overflows() {
+        let huge = anyhow::Error::new(RetryAfter {
+            after: Duration::from_secs(u64::MAX / 4),
+            reason: "Retry-After: forever".into(),
+        });
+        let wait = backoff(&huge, 1);
+        assert_eq!(wait, chrono::Duration::days(1));
+        assert!(chrono::Utc::now().checked_add_signed(wait).is_some());
+        let polite = anyhow::Error::new(RetryAfter {
+            after: Duration::from_secs(7),
+            reason: "429".into(),
+        });
+        assert_eq!(backoff(&polite, 1), chrono::Duration::seconds(7));
+        assert_eq!(
+            backoff(&anyhow::anyhow!("boom"), 3),
+            chrono::Duration::seconds(8)
+        );
+        assert_eq!(
+            backoff(&anyhow::anyhow!("boom"), 99),
+            chrono::Duration::seconds(1024)
+        );
+    }
 
     #[derive(Debug, Serialize, Deserialize)]
     struct Ping {
