@@ -31,7 +31,8 @@ impl CurrentUser {
     }
 }
 
-/// A logged-in, active administrator. Anyone else gets a 404 (admin pages do not exist for them).
+/// A logged-in, active administrator. Anyone else — a visitor, a user, a bearer token —
+/// gets a 404 (admin pages do not exist for them).
 #[derive(Clone, Debug)]
 pub struct AdminUser(pub user::Model);
 
@@ -127,14 +128,15 @@ impl FromRequest for AdminUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
+            // Admin pages exist only for a signed-in administrator's browser session: to
+            // anyone else (a bearer token, a visitor, a user) they are the same 404.
             if bearer(&req).is_some() {
-                return Err(AppError::Unauthenticated);
+                return Err(AppError::NotFound);
             }
             let state = app_state(&req)?;
             match session_user(&req, &state).await? {
                 Some(u) if u.is_admin => Ok(AdminUser(u)),
-                Some(_) => Err(AppError::NotFound),
-                None => Err(AppError::Unauthenticated),
+                _ => Err(AppError::NotFound),
             }
         })
     }

@@ -102,6 +102,15 @@ async fn anonymous_visitors_are_sent_to_login_and_non_admins_never_see_admin_pag
     let res = app.get("/knowledge-folders/").await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/login?next=%2Fknowledge-folders%2F");
+    // Admin pages do not exist for a visitor: the same 404 as for a user, not a login.
+    for path in [
+        "/admin/",
+        "/admin/users/",
+        "/admin/audit/",
+        "/admin/connectors/test-echo/",
+    ] {
+        assert_eq!(app.get(path).await.status(), 404, "{path}");
+    }
     app.logged_in_user("lee@campus.edu").await;
     let page = app.get_text("/").await;
     assert!(
