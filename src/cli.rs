@@ -9,14 +9,16 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use std::io::Read;
 
-#[derive(Parser, Debug)]
+/// No `Debug` on the commands: a password or a secret value given on the command line is
+/// never printed, not even in a panic message.
+#[derive(Parser)]
 #[command(name = "campuscore", version, about = "The campus connector platform")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand)]
 pub enum Command {
     /// Migrate, sync the connector catalog, and serve the web app with its workers.
     Serve {
@@ -56,7 +58,7 @@ pub enum Command {
     },
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand)]
 pub enum ConfigCommand {
     /// Set KEY to VALUE for a connector (declared secrets are always encrypted).
     Set {
@@ -70,7 +72,7 @@ pub enum ConfigCommand {
     List { slug: String },
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand)]
 pub enum KeysCommand {
     /// Print a new Fernet key.
     Generate,
@@ -78,7 +80,7 @@ pub enum KeysCommand {
     Rotate,
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand)]
 pub enum TokenCommand {
     /// Create a personal access token (printed once, alone on the last line).
     Create {

@@ -6,8 +6,9 @@ use anyhow::{Context, bail};
 use std::path::PathBuf;
 use url::Url;
 
-/// Everything the application needs to start.
-#[derive(Clone, Debug)]
+/// Everything the application needs to start. Its `Debug` never shows a key or a database
+/// password.
+#[derive(Clone)]
 pub struct Settings {
     /// Where the SQLite database, the generated Fernet key and local objects live.
     pub data_dir: PathBuf,
@@ -46,6 +47,29 @@ pub struct Settings {
     /// above (`CAMPUSCORE_MCP_CIMD_TEST_ALLOW_HTTP=true`), so a document can be served
     /// without TLS. Anywhere else a client id URL must be `https`.
     pub mcp_cimd_test_allow_http: bool,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let key = |k: &Option<String>| k.as_ref().map(|_| "<set>");
+        f.debug_struct("Settings")
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &crate::db::redact_url(&self.database_url))
+            .field("base_url", &self.base_url.as_str())
+            .field("base_url_configured", &self.base_url_configured)
+            .field("storage_url", &crate::db::redact_url(&self.storage_url))
+            .field("queue_url", &self.queue_url)
+            .field("fernet_keys", &key(&self.fernet_keys))
+            .field("fernet_key", &key(&self.fernet_key))
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("run_worker", &self.run_worker)
+            .field("cloud_browse_per_minute", &self.cloud_browse_per_minute)
+            .field("cloud_imports_per_hour", &self.cloud_imports_per_hour)
+            .field("agent_calls_per_minute", &self.agent_calls_per_minute)
+            .field("mcp_cimd_allowed_hosts", &self.mcp_cimd_allowed_hosts)
+            .field("mcp_cimd_test_allow_http", &self.mcp_cimd_test_allow_http)
+            .finish()
+    }
 }
 
 impl Settings {
@@ -189,6 +213,29 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn debug_output_shows_no_key_and_no_database_password() -> anyhow::Result<()> {
+        let key = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=";
+        let s = settings(&[
+            ("FERNET_KEYS", key),
+            ("FERNET_KEY", key),
+            (
+                "DATABASE_URL",
+                "postgres://app:s3cret-pw@db.campus.edu/campuscore",
+            ),
+        ])?;
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains(key) && !shown.contains("s3cret-pw"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("db.campus.edu") && shown.contains("<set>"),
+            "{shown}"
+        );
+        Ok(())
     }
 
     #[test]
