@@ -42,11 +42,23 @@ pub struct Incoming {
     pub mime_type: Option<String>,
 }
 
-/// The display name a stored file gets (path stripped, length bounded).
+/// The display name a stored file gets: path stripped, length bounded, and without control
+/// characters or the bidirectional-text controls that make `invoice\u{202E}fdp.exe` read
+/// as `invoiceexe.pdf`.
 pub fn display_name(raw: &str) -> Option<String> {
     let base = raw.rsplit(['/', '\\']).next().unwrap_or(raw).trim();
-    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(255).collect();
-    (!cleaned.is_empty()).then_some(cleaned)
+    let cleaned: String = base
+        .chars()
+        .filter(|c| !c.is_control() && !is_bidi_control(*c))
+        .take(255)
+        .collect();
+    let cleaned = cleaned.trim();
+    (!cleaned.is_empty()).then(|| cleaned.to_owned())
+}
+
+/// The Unicode characters that reorder how text around them is shown.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// The MIME type a stored file gets: the one given, unless it is missing, generic or
@@ -278,5 +290,19 @@ mod tests {
         );
         assert_eq!(display_name("a/b/\u{7}x.pdf").as_deref(), Some("x.pdf"));
         assert_eq!(display_name("  "), None);
+    }
+
+    #[test]
+    fn a_name_that_reverses_itself_on_screen_is_shown_as_it_really_is() {
+        assert_eq!(
+            display_name("invoice\u{202E}fdp.exe").as_deref(),
+            Some("invoicefdp.exe")
+        );
+        assert_eq!(
+            display_name("\u{2067}report\u{2069}.pdf\u{200F}").as_deref(),
+            Some("report.pdf")
+        );
+        assert_eq!(display_name("\u{202E}\u{202C}"), None);
+        assert_eq!(display_name("Café ☕.txt").as_deref(), Some("Café ☕.txt"));
     }
 }

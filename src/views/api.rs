@@ -73,11 +73,7 @@ pub async fn execute(
         ActionOutput::Download(d) => {
             let mut res = HttpResponse::Ok();
             res.content_type(d.mime_type.clone());
-            let disposition = format!(
-                "attachment; filename=\"{}\"",
-                d.name.replace(['"', '\\', '\r', '\n'], "_")
-            );
-            res.insert_header(("Content-Disposition", disposition));
+            res.insert_header(("Content-Disposition", super::attachment(&d.name)));
             if let Some(size) = d.size {
                 res.no_chunking(size);
             }

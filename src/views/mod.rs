@@ -34,6 +34,34 @@ pub fn switch(field: &str, value: &str) -> crate::error::AppResult<bool> {
     }
 }
 
+/// A `Content-Disposition` that offers `name` as a download (RFC 6266): a plain-ASCII
+/// `filename` for old clients and the exact name as UTF-8 in `filename*`.
+pub fn attachment(name: &str) -> String {
+    let fallback: String = name
+        .chars()
+        .map(|c| match c {
+            ' '..='~' if c != '"' && c != '\\' => c,
+            _ => '_',
+        })
+        .collect();
+    // RFC 5987 attr-char: letters, digits and !#$&+-.^_`|~ stay; everything else is escaped.
+    const ESCAPE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'!')
+        .remove(b'#')
+        .remove(b'$')
+        .remove(b'&')
+        .remove(b'+')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'^')
+        .remove(b'_')
+        .remove(b'`')
+        .remove(b'|')
+        .remove(b'~');
+    let exact = percent_encoding::utf8_percent_encode(name, ESCAPE);
+    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{exact}")
+}
+
 /// Whether the request came from HTMX (it wants a fragment, not a page).
 pub fn is_htmx(req: &HttpRequest) -> bool {
     req.headers().contains_key("HX-Request")
@@ -79,7 +107,25 @@ fn local_path(path: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::local_path;
+    use super::{attachment, local_path};
+
+    #[test]
+    fn downloads_name_the_file_for_old_and_new_clients_and_cannot_break_the_header() {
+        assert_eq!(
+            attachment("report.pdf"),
+            "attachment; filename=\"report.pdf\"; filename*=UTF-8''report.pdf"
+        );
+        assert_eq!(
+            attachment("Café \"plan\".pdf"),
+            "attachment; filename=\"Caf_ _plan_.pdf\"; filename*=UTF-8''Caf%C3%A9%20%22plan%22.pdf"
+        );
+        let hostile = attachment("a\r\nSet-Cookie: x=1;\\.txt");
+        assert!(
+            !hostile.contains(['\r', '\n']) && !hostile.contains("\\"),
+            "{hostile}"
+        );
+        assert!(actix_web::http::header::HeaderValue::from_str(&hostile).is_ok());
+    }
 
     #[test]
     fn an_open_redirect_through_next_is_refused_however_it_is_spelled() {

@@ -421,7 +421,7 @@ pub async fn export(
         .content_type("text/csv; charset=utf-8")
         .insert_header((
             actix_web::http::header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{name}\""),
+            crate::views::attachment(&name),
         ))
         .streaming(futures_util::stream::unfold(export, next_chunk)))
 }
