@@ -11,6 +11,8 @@ use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// How many parts may be in flight per upload (bounds memory to parts × 5 MiB).
 const MAX_PARTS_IN_FLIGHT: usize = 2;
@@ -25,7 +27,19 @@ pub struct Storage {
     local_root: Option<std::path::PathBuf>,
     /// Where objects go, for logs and the admin (never contains credentials).
     pub description: String,
+    /// The last write probe's time and outcome, shared by every clone (see `readiness`).
+    probe: Arc<tokio::sync::Mutex<Option<Probe>>>,
+    /// How many write probes ran (what `readiness` saves is visible in tests).
+    probes_written: Arc<AtomicU64>,
 }
+
+/// When the last write probe ran, and how it went.
+type Probe = (Instant, Result<(), String>);
+
+/// How long a good write probe stands for the store's readiness.
+const PROBE_GOOD_FOR: Duration = Duration::from_secs(30);
+/// How long a failed one does (so recovery shows soon).
+const PROBE_BAD_FOR: Duration = Duration::from_secs(5);
 
 /// What a finished upload wrote.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,6 +69,8 @@ impl Storage {
                 store: Arc::new(store),
                 local_root: Some(std::path::PathBuf::from(path)),
                 description: url.to_owned(),
+                probe: Arc::default(),
+                probes_written: Arc::default(),
             });
         }
         if let Some(rest) = url.strip_prefix("s3://") {
@@ -85,6 +101,8 @@ impl Storage {
                 store,
                 local_root: None,
                 description: url.to_owned(),
+                probe: Arc::default(),
+                probes_written: Arc::default(),
             });
         }
         bail!("CAMPUSCORE_STORAGE_URL must start with file:// or s3:// (got {url:?})")
@@ -191,6 +209,33 @@ impl Storage {
     }
 
     /// Write, read back and delete a probe object (`/readyz`).
+    /// Whether the store can be written, for `/readyz`: a write probe at most every 30 s
+    /// (5 s after a failure), however often it is asked, so anonymous calls cannot make the
+    /// app write objects at will.
+    pub async fn readiness(&self) -> Result<(), String> {
+        let mut last = self.probe.lock().await;
+        if let Some((at, outcome)) = last.as_ref() {
+            let good_for = if outcome.is_ok() {
+                PROBE_GOOD_FOR
+            } else {
+                PROBE_BAD_FOR
+            };
+            if at.elapsed() < good_for {
+                return outcome.clone();
+            }
+        }
+        let outcome = self.check_writable().await.map_err(|e| format!("{e:#}"));
+        self.probes_written.fetch_add(1, Ordering::Relaxed);
+        *last = Some((Instant::now(), outcome.clone()));
+        outcome
+    }
+
+    /// How many write probes `readiness` has made.
+    pub fn probes_written(&self) -> u64 {
+        self.probes_written.load(Ordering::Relaxed)
+    }
+
+    /// Writes, reads back and deletes a probe object.
     pub async fn check_writable(&self) -> anyhow::Result<()> {
         let key = format!(".readyz/{}", uuid::Uuid::new_v4());
         let path = Path::parse(&key)?;

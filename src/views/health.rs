@@ -1,4 +1,5 @@
-//! `/healthz` (the process answers) and `/readyz` (database reachable, storage writable).
+//! `/healthz` (the process answers) and `/readyz` (database reachable, storage writable: a
+//! write probe at most every 30 s, see `Storage::readiness`).
 
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
@@ -16,11 +17,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         .await
         .map(|_| ())
         .map_err(|e| e.to_string());
-    let storage = state
-        .storage
-        .check_writable()
-        .await
-        .map_err(|e| format!("{e:#}"));
+    let storage = state.storage.readiness().await;
     let check = |r: &Result<(), String>| match r {
         Ok(()) => json!({ "ok": true }),
         Err(e) => {

@@ -15,6 +15,16 @@ async fn health_and_readiness_report_their_checks() {
 }
 
 #[tokio::test]
+async fn a_flood_of_readiness_checks_writes_one_probe_object_not_one_each() {
+    let app = spawn_app().await;
+    let before = app.state.storage.probes_written();
+    for _ in 0..25 {
+        assert_eq!(app.get("/readyz").await.status(), 200);
+    }
+    assert_eq!(app.state.storage.probes_written() - before, 1);
+}
+
+#[tokio::test]
 async fn pages_carry_security_headers_and_personal_pages_are_not_cached() {
     let app = spawn_app().await;
     app.logged_in_user("kim@campus.edu").await;
