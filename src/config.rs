@@ -39,6 +39,10 @@ pub struct Settings {
     /// Tool calls an assistant may make per minute for one user, through the tools API and
     /// MCP together (`CAMPUSCORE_AGENT_CALLS_PER_MINUTE`, default 60).
     pub agent_calls_per_minute: u32,
+    /// Whether HSTS also covers every subdomain of the site's host
+    /// (`CAMPUSCORE_HSTS_INCLUDE_SUBDOMAINS=true`; only for a host whose subdomains are all
+    /// served over HTTPS).
+    pub hsts_include_subdomains: bool,
     /// Hosts and networks (as the connectors' `ALLOWED_HOSTS`) whose MCP client metadata
     /// documents may be fetched although they resolve to private or loopback addresses
     /// (`CAMPUSCORE_MCP_CIMD_ALLOWED_HOSTS`, comma-separated, default none).
@@ -66,6 +70,7 @@ impl std::fmt::Debug for Settings {
             .field("cloud_browse_per_minute", &self.cloud_browse_per_minute)
             .field("cloud_imports_per_hour", &self.cloud_imports_per_hour)
             .field("agent_calls_per_minute", &self.agent_calls_per_minute)
+            .field("hsts_include_subdomains", &self.hsts_include_subdomains)
             .field("mcp_cimd_allowed_hosts", &self.mcp_cimd_allowed_hosts)
             .field("mcp_cimd_test_allow_http", &self.mcp_cimd_test_allow_http)
             .finish()
@@ -127,6 +132,14 @@ impl Settings {
             "CAMPUSCORE_CLOUD_IMPORTS_PER_HOUR",
             rate_limits::CLOUD_IMPORT.max,
         )?;
+        let hsts_include_subdomains = match get("CAMPUSCORE_HSTS_INCLUDE_SUBDOMAINS") {
+            None => false,
+            Some(v) => match v.trim() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => bail!("CAMPUSCORE_HSTS_INCLUDE_SUBDOMAINS must be true or false, got {v:?}"),
+            },
+        };
         let agent_calls_per_minute = per(
             "CAMPUSCORE_AGENT_CALLS_PER_MINUTE",
             rate_limits::AGENT_CALLS.max,
@@ -162,6 +175,7 @@ impl Settings {
             cloud_browse_per_minute,
             cloud_imports_per_hour,
             agent_calls_per_minute,
+            hsts_include_subdomains,
             mcp_cimd_allowed_hosts,
             mcp_cimd_test_allow_http,
         })

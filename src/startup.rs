@@ -164,6 +164,17 @@ fn cookie_key(keyring: &Keyring) -> Key {
     Key::from(digest.as_slice())
 }
 
+/// The session cookie's name: over HTTPS with the `__Host-` prefix, which browsers accept
+/// only from this exact host, over HTTPS, for the whole site, so no subdomain can plant or
+/// overwrite it.
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-campuscore_session"
+    } else {
+        "campuscore_session"
+    }
+}
+
 fn server(state: AppState, listener: TcpListener) -> anyhow::Result<Server> {
     let key = cookie_key(&state.keyring);
     let secure = state.settings.secure_cookies();
@@ -171,7 +182,7 @@ fn server(state: AppState, listener: TcpListener) -> anyhow::Result<Server> {
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         let sessions = SessionMiddleware::builder(store.clone(), key.clone())
-            .cookie_name("campuscore_session".into())
+            .cookie_name(session_cookie_name(secure).into())
             .cookie_secure(secure)
             .cookie_http_only(true)
             .cookie_same_site(SameSite::Lax)

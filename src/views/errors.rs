@@ -27,12 +27,19 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
 pub async fn security_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let is_static = req.path().starts_with("/static/");
     let hsts = req
         .app_data::<web::Data<AppState>>()
-        .is_some_and(|s| s.settings.secure_cookies());
-    let mut res = next.call(req).await?;
+        .filter(|s| s.settings.secure_cookies())
+        .map(|s| {
+            if s.settings.hsts_include_subdomains {
+                "max-age=31536000; includeSubDomains"
+            } else {
+                "max-age=31536000"
+            }
+        });
+    let mut res = next.call(req).await?.map_into_boxed_body();
     let h = res.headers_mut();
     // A page may narrow or extend its own policy (the MCP consent page lets its form lead
     // on to the assistant); every other response gets the site's.
@@ -58,10 +65,10 @@ pub async fn security_headers(
         header::HeaderName::from_static("permissions-policy"),
         header::HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
     );
-    if hsts {
+    if let Some(hsts) = hsts {
         h.insert(
             header::STRICT_TRANSPORT_SECURITY,
-            header::HeaderValue::from_static("max-age=31536000"),
+            header::HeaderValue::from_static(hsts),
         );
     }
     let cache = if is_static {

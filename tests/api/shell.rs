@@ -145,3 +145,75 @@ async fn anonymous_visitors_are_sent_to_login_and_non_admins_never_see_admin_pag
     assert!(page.contains("Administration") && page.contains("test-echo"));
     assert!(admin.get_text("/").await.contains("href=\"/admin/\""));
 }
+
+#[tokio::test]
+async fn over_https_the_session_cookie_is_host_only_and_hsts_can_cover_subdomains() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::Options {
+        env: vec![
+            ("CAMPUSCORE_BASE_URL", "https://campus.example.edu".into()),
+            ("CAMPUSCORE_HSTS_INCLUDE_SUBDOMAINS", "true".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let res = app.get("/login").await;
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.contains("campuscore_session"))
+        .expect("a session cookie")
+        .to_owned();
+    assert!(cookie.starts_with("__Host-campuscore_session="), "{cookie}");
+    assert!(
+        cookie.contains("Secure") && cookie.contains("Path=/") && !cookie.contains("Domain"),
+        "{cookie}"
+    );
+    // Every response carries the headers, an error's too.
+    for path in ["/login", "/no-such-page", "/static/no-such-file.css"] {
+        let res = app.get(path).await;
+        let h = res.headers();
+        assert_eq!(
+            h.get("strict-transport-security")
+                .and_then(|v| v.to_str().ok()),
+            Some("max-age=31536000; includeSubDomains"),
+            "{path}"
+        );
+        assert!(
+            h.get("content-security-policy").is_some() && h.get("x-frame-options").is_some(),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_throttled_login_still_carries_the_security_headers() {
+    let app = spawn_app().await;
+    let mut throttled = None;
+    for _ in 0..30 {
+        let res = app
+            .post_form(
+                "/login",
+                "/login",
+                &[
+                    ("email", "x@campus.edu"),
+                    ("password", "wrong password here"),
+                ],
+            )
+            .await;
+        if res.status() == 429 {
+            throttled = Some(res);
+            break;
+        }
+    }
+    let res = throttled.expect("the login limit answers 429 at some point");
+    let h = res.headers();
+    assert!(
+        h.get("content-security-policy").is_some() && h.get("x-content-type-options").is_some()
+    );
+    assert_eq!(
+        h.get("cache-control").and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+}
