@@ -39,6 +39,11 @@ pub struct Settings {
     /// Tool calls an assistant may make per minute for one user, through the tools API and
     /// MCP together (`CAMPUSCORE_AGENT_CALLS_PER_MINUTE`, default 60).
     pub agent_calls_per_minute: u32,
+    /// Bytes one user's knowledge folders may hold in all, uploads and imports together
+    /// (`CAMPUSCORE_STORAGE_QUOTA_BYTES`, default 10 GiB).
+    pub storage_quota_bytes: u64,
+    /// Upload requests a user may make per hour (`CAMPUSCORE_UPLOADS_PER_HOUR`, default 60).
+    pub uploads_per_hour: u32,
     /// Whether HSTS also covers every subdomain of the site's host
     /// (`CAMPUSCORE_HSTS_INCLUDE_SUBDOMAINS=true`; only for a host whose subdomains are all
     /// served over HTTPS).
@@ -71,6 +76,8 @@ impl std::fmt::Debug for Settings {
             .field("cloud_imports_per_hour", &self.cloud_imports_per_hour)
             .field("agent_calls_per_minute", &self.agent_calls_per_minute)
             .field("hsts_include_subdomains", &self.hsts_include_subdomains)
+            .field("storage_quota_bytes", &self.storage_quota_bytes)
+            .field("uploads_per_hour", &self.uploads_per_hour)
             .field("mcp_cimd_allowed_hosts", &self.mcp_cimd_allowed_hosts)
             .field("mcp_cimd_test_allow_http", &self.mcp_cimd_test_allow_http)
             .finish()
@@ -132,6 +139,13 @@ impl Settings {
             "CAMPUSCORE_CLOUD_IMPORTS_PER_HOUR",
             rate_limits::CLOUD_IMPORT.max,
         )?;
+        let storage_quota_bytes = match get("CAMPUSCORE_STORAGE_QUOTA_BYTES") {
+            Some(v) => v.trim().parse::<u64>().with_context(|| {
+                format!("CAMPUSCORE_STORAGE_QUOTA_BYTES must be a number of bytes, got {v:?}")
+            })?,
+            None => 10 * 1024 * 1024 * 1024,
+        };
+        let uploads_per_hour = per("CAMPUSCORE_UPLOADS_PER_HOUR", rate_limits::UPLOADS.max)?;
         let hsts_include_subdomains = match get("CAMPUSCORE_HSTS_INCLUDE_SUBDOMAINS") {
             None => false,
             Some(v) => match v.trim() {
@@ -176,6 +190,8 @@ impl Settings {
             cloud_imports_per_hour,
             agent_calls_per_minute,
             hsts_include_subdomains,
+            storage_quota_bytes,
+            uploads_per_hour,
             mcp_cimd_allowed_hosts,
             mcp_cimd_test_allow_http,
         })
@@ -194,6 +210,14 @@ impl Settings {
         rate_limits::Limit {
             max: self.cloud_imports_per_hour,
             ..rate_limits::CLOUD_IMPORT
+        }
+    }
+
+    /// The upload limit with this deployment's allowance.
+    pub fn upload_limit(&self) -> rate_limits::Limit {
+        rate_limits::Limit {
+            max: self.uploads_per_hour,
+            ..rate_limits::UPLOADS
         }
     }
 

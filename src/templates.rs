@@ -108,6 +108,8 @@ pub struct FolderPage {
     pub folder: knowledge_folder::Model,
     pub files: FileRows,
     pub max_upload: String,
+    /// The user's storage: "1.2 GiB of 10.0 GiB".
+    pub storage: String,
 }
 
 #[derive(Template)]

@@ -12,6 +12,27 @@ use sea_orm::{
     QueryFilter,
 };
 
+/// The bytes the user's stored and arriving files take (failed imports take none).
+pub async fn bytes_used_by(db: &impl ConnectionTrait, user_id: i64) -> Result<i64, DbErr> {
+    use sea_orm::{FromQueryResult, QuerySelect};
+    #[derive(FromQueryResult)]
+    struct Used {
+        bytes: Option<i64>,
+    }
+    let used = source_file::Entity::find()
+        .select_only()
+        .column_as(
+            Expr::cust("CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT)"),
+            "bytes",
+        )
+        .filter(source_file::Column::UserId.eq(user_id))
+        .filter(source_file::Column::Status.ne(SourceFileStatus::Failed.as_str()))
+        .into_model::<Used>()
+        .one(db)
+        .await?;
+    Ok(used.and_then(|u| u.bytes).unwrap_or(0))
+}
+
 /// The file `id`.
 pub async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Option<source_file::Model>, DbErr> {
     source_file::Entity::find_by_id(id).one(db).await

@@ -17,7 +17,7 @@
 use super::queue::{self, Attempt, IMPORTS_QUEUE, OutboxMessage, RetryAfter};
 use super::run_action;
 use super::runtime::ConnectorRuntime;
-use super::source_files::{FileStore, SourceFileUploaded};
+use super::source_files::{FileStore, Quota, SizeLimit, SourceFileUploaded};
 use super::source_files::{display_name, human_size, mime_type_for};
 use super::storage::source_file_key;
 use crate::error::{AppError, AppResult};
@@ -419,11 +419,19 @@ async fn import(
         &source.file_id,
     )
     .await?;
-    let limit = rt.settings.max_upload_bytes;
+    // The file's own row already counts towards the quota with the size the listing gave.
+    let quota = Quota::of(&rt.db, file.user_id, rt.settings.storage_quota_bytes)
+        .await
+        .map_err(|e| retry(e.user_message()))?;
+    let quota = Quota {
+        used: quota.used.saturating_sub(file.size_bytes.max(0) as u64),
+        ..quota
+    };
+    let limit = SizeLimit::tightest(rt.settings.max_upload_bytes, None, quota);
     if let Some(size) = download.size
-        && size > limit
+        && size > limit.bytes
     {
-        return Err(Failure::Permanent(too_large(limit)));
+        return Err(Failure::Permanent(limit.over.clone()));
     }
     let mut check = ChecksumCheck::new(download.checksum.as_ref());
     let expected_size = download.size;
@@ -448,8 +456,8 @@ async fn import(
     let streamed: Result<(), Failure> = async {
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| retry(e.user_message()))?;
-            if upload.size() + chunk.len() as u64 > limit {
-                return Err(Failure::Permanent(too_large(limit)));
+            if upload.size() + chunk.len() as u64 > limit.bytes {
+                return Err(Failure::Permanent(limit.over.clone()));
             }
             check.update(&chunk);
             upload
@@ -496,10 +504,6 @@ fn retry(reason: impl Into<String>) -> Failure {
         reason: reason.into(),
         after: None,
     }
-}
-
-fn too_large(limit: u64) -> String {
-    format!("The file is larger than the {} limit.", human_size(limit))
 }
 
 /// Best effort: a failed progress write only makes the page lag.

@@ -60,6 +60,14 @@ pub const CLOUD_IMPORT: Limit = Limit {
     window: Duration::from_secs(3600),
 };
 
+/// Upload requests to knowledge folders: 60 an hour (each may carry several files, within
+/// the per-request size limit).
+pub const UPLOADS: Limit = Limit {
+    name: "uploads",
+    max: 60,
+    window: Duration::from_secs(3600),
+};
+
 /// Agent tool calls (the tools API and MCP together): 60 a minute.
 pub const AGENT_CALLS: Limit = Limit {
     name: "agent_calls",

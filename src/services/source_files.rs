@@ -83,13 +83,86 @@ pub struct FileStore<'a> {
     pub outbox: &'a QueueHandle,
 }
 
-/// Stream `body` into `folder`, enforcing `limit` bytes.
+/// The most a file may take now, and what to say when it takes more.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SizeLimit {
+    pub bytes: u64,
+    pub over: String,
+}
+
+impl SizeLimit {
+    /// The tightest of the per-file limit `file_max`, what is left of the request's total
+    /// (`request_left` of `request_max`, for uploads), and what is left of the user's quota.
+    pub fn tightest(file_max: u64, request: Option<(u64, u64)>, quota: Quota) -> Self {
+        let mut limit = SizeLimit {
+            bytes: file_max,
+            over: format!(
+                "The file is larger than the {} limit.",
+                human_size(file_max)
+            ),
+        };
+        if let Some((left, max)) = request
+            && left < limit.bytes
+        {
+            limit = SizeLimit {
+                bytes: left,
+                over: format!(
+                    "The upload is larger than the {} one request may carry; the files \
+                     before this one were stored.",
+                    human_size(max)
+                ),
+            };
+        }
+        if quota.left() < limit.bytes {
+            limit = SizeLimit {
+                bytes: quota.left(),
+                over: quota.full_message(),
+            };
+        }
+        limit
+    }
+}
+
+/// A user's storage: what their files take and what they may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quota {
+    pub used: u64,
+    pub max: u64,
+}
+
+impl Quota {
+    /// The user's quota now.
+    pub async fn of(db: &DatabaseConnection, user_id: i64, max: u64) -> AppResult<Self> {
+        let used = source_files::bytes_used_by(db, user_id).await?.max(0) as u64;
+        Ok(Self { used, max })
+    }
+
+    pub fn left(self) -> u64 {
+        self.max.saturating_sub(self.used)
+    }
+
+    /// "1.2 GiB of 10.0 GiB".
+    pub fn describe(self) -> String {
+        format!("{} of {}", human_size(self.used), human_size(self.max))
+    }
+
+    /// What a file that does not fit is told.
+    pub fn full_message(self) -> String {
+        format!(
+            "Your knowledge folders are full: {} used of your {}. Delete files to make room.",
+            human_size(self.used),
+            human_size(self.max)
+        )
+    }
+}
+
+/// Stream `body` into `folder`, within `limit`.
 pub async fn store<S, E>(
     files: FileStore<'_>,
     folder: &knowledge_folder::Model,
     incoming: Incoming,
     origin: Origin,
-    limit: u64,
+    limit: &SizeLimit,
     body: S,
 ) -> AppResult<source_file::Model>
 where
@@ -154,7 +227,7 @@ where
     }
 }
 
-async fn copy<S, E>(upload: &mut Upload, mut body: S, limit: u64) -> AppResult<()>
+async fn copy<S, E>(upload: &mut Upload, mut body: S, limit: &SizeLimit) -> AppResult<()>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
@@ -162,11 +235,8 @@ where
     while let Some(chunk) = body.next().await {
         let chunk =
             chunk.map_err(|e| AppError::BadRequest(format!("The upload was interrupted: {e}")))?;
-        if upload.size() + chunk.len() as u64 > limit {
-            return Err(AppError::PayloadTooLarge(format!(
-                "The file is larger than the {} limit.",
-                human_size(limit)
-            )));
+        if upload.size() + chunk.len() as u64 > limit.bytes {
+            return Err(AppError::PayloadTooLarge(limit.over.clone()));
         }
         upload.write(chunk).await?;
     }

@@ -4,9 +4,11 @@
 use super::account::html;
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
+use crate::models::entities::source_file;
 use crate::models::folders;
 use crate::models::names::FolderName;
-use crate::services::source_files::{self, Incoming, Origin, human_size};
+use crate::services::rate_limits;
+use crate::services::source_files::{self, Incoming, Origin, Quota, SizeLimit, human_size};
 use crate::state::AppState;
 use crate::templates::{FileRows, FilesFragment, FolderPage, FoldersPage, PageCtx, flash};
 use actix_multipart::Multipart;
@@ -88,6 +90,9 @@ pub async fn show(
         folder,
         files,
         max_upload: human_size(state.settings.max_upload_bytes),
+        storage: Quota::of(&state.db, user.id, state.settings.storage_quota_bytes)
+            .await?
+            .describe(),
     };
     Ok(html(page, 200))
 }
@@ -120,6 +125,7 @@ pub async fn upload(
     mut multipart: Multipart,
 ) -> AppResult<HttpResponse> {
     let folder = folders::find_owned(&state.db, user.id, path.into_inner()).await?;
+    rate_limits::check(&state.db, user.id, &state.settings.upload_limit()).await?;
     let limit = state.settings.max_upload_bytes;
     // Refuse early when the declared body is already far beyond the limit.
     if let Some(len) = req
@@ -134,7 +140,9 @@ pub async fn upload(
             human_size(limit)
         )));
     }
-    let mut stored = Vec::new();
+    let mut stored: Vec<source_file::Model> = Vec::new();
+    // One request carries at most `limit` bytes in all, and no file may pass the quota.
+    let mut request_left = limit;
     while let Some(field) = multipart.next().await {
         let field = field
             .map_err(|e| AppError::BadRequest(format!("The upload could not be read: {e}")))?;
@@ -150,6 +158,11 @@ pub async fn upload(
         }
         let mime = field.content_type().map(|m| m.essence_str().to_owned());
         let body = field.map_err(|e| e.to_string());
+        let quota = Quota::of(&state.db, user.id, state.settings.storage_quota_bytes).await?;
+        if quota.left() == 0 {
+            return Err(AppError::PayloadTooLarge(quota.full_message()));
+        }
+        let part_limit = SizeLimit::tightest(limit, Some((request_left, limit)), quota);
         let file = source_files::store(
             state.files(),
             &folder,
@@ -158,10 +171,11 @@ pub async fn upload(
                 mime_type: mime,
             },
             Origin::upload(),
-            limit,
+            &part_limit,
             Box::pin(body),
         )
         .await?;
+        request_left = request_left.saturating_sub(file.size_bytes.max(0) as u64);
         stored.push(file);
     }
     if stored.is_empty() {

@@ -266,3 +266,112 @@ async fn an_htmx_upload_returns_the_file_table_fragment() {
     );
     assert!(body.contains("hello.md") && body.contains("text/markdown"));
 }
+
+/// Posts several files in one request.
+async fn upload_many(
+    app: &crate::helpers::TestApp,
+    folder_path: &str,
+    files: &[(&str, usize)],
+) -> reqwest::Response {
+    let token = app.csrf(folder_path).await;
+    let mut form = reqwest::multipart::Form::new();
+    for (name, size) in files {
+        let part = reqwest::multipart::Part::bytes(vec![b'x'; *size]).file_name(name.to_string());
+        form = form.part("file", part);
+    }
+    app.client
+        .post(app.url(&format!("{folder_path}files")))
+        .header("X-CSRF-Token", token)
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload")
+}
+
+#[tokio::test]
+async fn one_request_cannot_carry_more_than_the_upload_limit_in_many_parts() {
+    let app = spawn_app_with(Options {
+        max_upload_bytes: Some(1024 * 1024),
+        ..Default::default()
+    })
+    .await;
+    app.logged_in_user("ivy@campus.edu").await;
+    let path = create_folder(&app, "Parts").await;
+    let kib = 1024;
+    let res = upload_many(
+        &app,
+        &path,
+        &[
+            ("a.txt", 600 * kib),
+            ("b.txt", 600 * kib),
+            ("c.txt", 600 * kib),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 413);
+    let body = res.text().await.expect("body");
+    assert!(
+        body.contains("larger than the 1.0 MiB one request may carry"),
+        "{body}"
+    );
+    let names: Vec<String> = source_file::Entity::find()
+        .all(&app.state.db)
+        .await
+        .expect("rows")
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    assert_eq!(
+        names,
+        ["a.txt"],
+        "the file before the limit is kept whole; nothing after it"
+    );
+}
+
+#[tokio::test]
+async fn a_users_storage_quota_holds_for_uploads_and_the_folder_page_shows_it() {
+    let app = spawn_app_with(Options {
+        env: vec![("CAMPUSCORE_STORAGE_QUOTA_BYTES", (1024 * 1024).to_string())],
+        ..Default::default()
+    })
+    .await;
+    app.logged_in_user("ivy@campus.edu").await;
+    let path = create_folder(&app, "Quota").await;
+    let res = upload(&app, &path, "first.txt", vec![b'x'; 700 * 1024]).await;
+    assert_eq!(res.status(), 303);
+    let page = app.get_text(&path).await;
+    assert!(
+        page.contains("Storage used: 700.0 KiB of 1.0 MiB"),
+        "{page}"
+    );
+    let res = upload(&app, &path, "second.txt", vec![b'x'; 700 * 1024]).await;
+    assert_eq!(res.status(), 413);
+    let body = res.text().await.expect("body");
+    assert!(body.contains("Your knowledge folders are full"), "{body}");
+    let res = upload(&app, &path, "small.txt", vec![b'x'; 100 * 1024]).await;
+    assert_eq!(res.status(), 303, "what still fits is taken");
+    // Another user has a quota of their own.
+    let other = app.other_browser();
+    other.logged_in_user("kai@campus.edu").await;
+    let theirs = create_folder(&other, "Theirs").await;
+    let res = upload(&other, &theirs, "mine.txt", vec![b'x'; 700 * 1024]).await;
+    assert_eq!(res.status(), 303);
+}
+
+#[tokio::test]
+async fn uploads_have_a_per_user_rate_limit() {
+    let app = spawn_app_with(Options {
+        env: vec![("CAMPUSCORE_UPLOADS_PER_HOUR", "2".into())],
+        ..Default::default()
+    })
+    .await;
+    app.logged_in_user("ivy@campus.edu").await;
+    let path = create_folder(&app, "Rate").await;
+    for n in 0..2 {
+        let res = upload(&app, &path, &format!("f{n}.txt"), b"hello".to_vec()).await;
+        assert_eq!(res.status(), 303);
+    }
+    let res = upload(&app, &path, "f2.txt", b"hello".to_vec()).await;
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().get("retry-after").is_some());
+}
