@@ -4,7 +4,11 @@
 
 use super::entities::oauth_state;
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 
 /// Deletes the flows that expired before `now`.
 pub async fn delete_expired(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<(), DbErr> {
@@ -67,4 +71,34 @@ pub async fn delete(db: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr> {
         .exec(db)
         .await?;
     Ok(deleted.rows_affected == 1)
+}
+
+/// Up to `limit` flows with an id above `after`, in id order (for key rotation).
+pub async fn batch_after(
+    db: &impl ConnectionTrait,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<oauth_state::Model>, DbErr> {
+    oauth_state::Entity::find()
+        .filter(oauth_state::Column::Id.gt(after))
+        .order_by_asc(oauth_state::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// Replaces flow `id`'s encrypted PKCE verifier with `new` if it is still `old`.
+pub async fn swap_verifier(
+    db: &impl ConnectionTrait,
+    id: i64,
+    old: &str,
+    new: String,
+) -> Result<bool, DbErr> {
+    let res = oauth_state::Entity::update_many()
+        .col_expr(oauth_state::Column::PkceVerifier, Expr::value(new))
+        .filter(oauth_state::Column::Id.eq(id))
+        .filter(oauth_state::Column::PkceVerifier.eq(old))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
 }

@@ -162,3 +162,37 @@ fn unlock(id: i64) -> UpdateMany<queue_message::Entity> {
         )
         .filter(queue_message::Column::Id.eq(id))
 }
+
+/// Up to `limit` messages of `message_type` not yet done, with an id above `after`, in id
+/// order (for key rotation of the secrets some payloads carry).
+pub async fn unfinished_of_type_after(
+    db: &impl ConnectionTrait,
+    message_type: &str,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<queue_message::Model>, DbErr> {
+    queue_message::Entity::find()
+        .filter(queue_message::Column::MessageType.eq(message_type))
+        .filter(queue_message::Column::Status.ne(MessageStatus::Done.as_str()))
+        .filter(queue_message::Column::Id.gt(after))
+        .order_by_asc(queue_message::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// Replaces message `id`'s payload with `new` if it is still `old`.
+pub async fn swap_payload(
+    db: &impl ConnectionTrait,
+    id: i64,
+    old: &str,
+    new: String,
+) -> Result<bool, DbErr> {
+    let res = queue_message::Entity::update_many()
+        .col_expr(queue_message::Column::Payload, Expr::value(new))
+        .filter(queue_message::Column::Id.eq(id))
+        .filter(queue_message::Column::Payload.eq(old))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}

@@ -1,11 +1,15 @@
-//! `campuscore keys rotate`: re-encrypt every encrypted value under the first key. Rows are
+//! `campuscore keys rotate`: re-encrypt every encrypted value under the first key — connector
+//! config secrets, connection credentials, the PKCE verifiers of sign-ins in progress and the
+//! tokens waiting in queued revocations. Rows are
 //! processed in id order, in batches; each row is swapped with a compare-and-set on its old
 //! token, so the run can be killed at any point and run again: a row is either still under an
 //! old key (and will be rotated) or already under the new one (and is skipped). Values are
 //! always decrypted to plaintext first, so nothing is ever encrypted twice.
 
+use super::disconnect::RevokeToken;
+use super::queue::OutboxMessage;
 use super::secrets::Keyring;
-use crate::models::{connections, connector_configs};
+use crate::models::{connections, connector_configs, oauth_states, queue_messages};
 use sea_orm::DatabaseConnection;
 
 /// Rows per batch.
@@ -27,6 +31,9 @@ pub struct TableReport {
 pub struct Report {
     pub connector_config: TableReport,
     pub connection: TableReport,
+    pub oauth_state: TableReport,
+    /// Queued `oauth.revoke_token` messages (their payload carries the token, encrypted).
+    pub queue_message: TableReport,
     /// True when the run stopped early because `limit` rows were rotated.
     pub interrupted: bool,
 }
@@ -36,6 +43,8 @@ impl std::fmt::Display for Report {
         for (name, t) in [
             ("connector_config", &self.connector_config),
             ("connection", &self.connection),
+            ("oauth_state", &self.oauth_state),
+            ("queue_message", &self.queue_message),
         ] {
             writeln!(
                 f,
@@ -122,6 +131,65 @@ pub async fn rotate_all(
                 budget -= 1;
             } else {
                 report.connection.raced += 1;
+            }
+        }
+    }
+    if report.interrupted {
+        return Ok(report);
+    }
+
+    let mut after = 0i64;
+    'flows: loop {
+        let rows = oauth_states::batch_after(db, after, BATCH).await?;
+        let Some(last) = rows.last() else { break };
+        after = last.id;
+        for row in rows {
+            if budget == 0 {
+                report.interrupted = true;
+                break 'flows;
+            }
+            let Some(new) = step(keyring, &row.pkce_verifier, &mut report.oauth_state) else {
+                continue;
+            };
+            if oauth_states::swap_verifier(db, row.id, &row.pkce_verifier, new).await? {
+                report.oauth_state.rotated += 1;
+                budget -= 1;
+            } else {
+                report.oauth_state.raced += 1;
+            }
+        }
+    }
+    if report.interrupted {
+        return Ok(report);
+    }
+
+    let mut after = 0i64;
+    'messages: loop {
+        let rows =
+            queue_messages::unfinished_of_type_after(db, RevokeToken::TYPE, after, BATCH).await?;
+        let Some(last) = rows.last() else { break };
+        after = last.id;
+        for row in rows {
+            if budget == 0 {
+                report.interrupted = true;
+                break 'messages;
+            }
+            let Ok(mut message) = serde_json::from_str::<serde_json::Value>(&row.payload) else {
+                report.queue_message.scanned += 1;
+                report.queue_message.undecryptable += 1;
+                continue;
+            };
+            let token = message["token"].as_str().unwrap_or_default().to_owned();
+            let Some(new) = step(keyring, &token, &mut report.queue_message) else {
+                continue;
+            };
+            message["token"] = serde_json::Value::from(new);
+            let payload = message.to_string();
+            if queue_messages::swap_payload(db, row.id, &row.payload, payload).await? {
+                report.queue_message.rotated += 1;
+                budget -= 1;
+            } else {
+                report.queue_message.raced += 1;
             }
         }
     }

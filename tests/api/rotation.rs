@@ -180,3 +180,93 @@ async fn a_secret_config_value_is_stored_encrypted_and_only_ever_shown_masked() 
     .await;
     assert!(bad.is_err());
 }
+
+#[tokio::test]
+async fn rotation_reaches_sign_ins_in_progress_and_queued_revocations() {
+    use campuscore::models::entities::{oauth_state, queue_message};
+    use campuscore::models::oauth_states::{self, NewOAuthState};
+    use campuscore::services::disconnect::RevokeToken;
+    use campuscore::services::queue;
+    // No worker: the queued revocation must still be waiting when the keys rotate.
+    let app = crate::helpers::spawn_app_with(crate::helpers::Options {
+        run_worker: Some(false),
+        ..Default::default()
+    })
+    .await;
+    let old = app.state.keyring.clone();
+    let new_key = Keyring::generate_key();
+    let rotated_ring =
+        Keyring::from_keys(&[new_key.clone(), old.primary_key_material().to_owned()])
+            .expect("keyring");
+    let user = app
+        .create_user("ada@campus.edu", "a long enough password", false)
+        .await;
+    let now = chrono::Utc::now();
+    oauth_states::insert(
+        &app.state.db,
+        NewOAuthState {
+            state_hash: "hash-of-a-state".into(),
+            user_id: user.id,
+            connector_slug: "test-oauth".into(),
+            session_binding: None,
+            pkce_verifier: old.encrypt_str("the-pkce-verifier"),
+            redirect_uri: "http://127.0.0.1/cb".into(),
+            reconnect_connection_id: None,
+            expires_at: now + chrono::Duration::minutes(10),
+            created_at: now,
+        },
+    )
+    .await
+    .expect("flow");
+    let revoke = RevokeToken {
+        connector_id: app.connector("test-oauth").await.id,
+        connection_id: 41,
+        token: old.encrypt_str("the-refresh-token"),
+        token_type_hint: "refresh_token".into(),
+    };
+    queue::enqueue(&app.state.db, &revoke)
+        .await
+        .expect("queued");
+
+    let report = rotation::rotate_all(&app.state.db, &rotated_ring, None)
+        .await
+        .expect("rotate");
+    assert_eq!(
+        (report.oauth_state.rotated, report.queue_message.rotated),
+        (1, 1),
+        "{report}"
+    );
+
+    let only_new = Keyring::from_keys(&[new_key]).expect("keyring");
+    let flow = oauth_state::Entity::find()
+        .one(&app.state.db)
+        .await
+        .expect("q")
+        .expect("row");
+    assert_eq!(
+        only_new.decrypt_str(&flow.pkce_verifier).expect("new key"),
+        "the-pkce-verifier"
+    );
+    let message = queue_message::Entity::find()
+        .filter(queue_message::Column::MessageType.eq("oauth.revoke_token"))
+        .one(&app.state.db)
+        .await
+        .expect("q")
+        .expect("row");
+    let payload: RevokeToken = serde_json::from_str(&message.payload).expect("still a RevokeToken");
+    assert_eq!(
+        only_new.decrypt_str(&payload.token).expect("new key"),
+        "the-refresh-token"
+    );
+    assert_eq!(payload.connection_id, 41);
+    let again = rotation::rotate_all(&app.state.db, &rotated_ring, None)
+        .await
+        .expect("rotate");
+    assert_eq!(
+        (
+            again.oauth_state.already_current,
+            again.queue_message.already_current
+        ),
+        (1, 1)
+    );
+}
