@@ -39,6 +39,9 @@ pub struct Settings {
     /// Tool calls an assistant may make per minute for one user, through the tools API and
     /// MCP together (`CAMPUSCORE_AGENT_CALLS_PER_MINUTE`, default 60).
     pub agent_calls_per_minute: u32,
+    /// The secret session cookies are signed with (`CAMPUSCORE_SESSION_KEY`, at least 32
+    /// characters); unset, the instances share a random one kept in the database.
+    pub session_key: Option<String>,
     /// Bytes one user's knowledge folders may hold in all, uploads and imports together
     /// (`CAMPUSCORE_STORAGE_QUOTA_BYTES`, default 10 GiB).
     pub storage_quota_bytes: u64,
@@ -76,6 +79,7 @@ impl std::fmt::Debug for Settings {
             .field("cloud_imports_per_hour", &self.cloud_imports_per_hour)
             .field("agent_calls_per_minute", &self.agent_calls_per_minute)
             .field("hsts_include_subdomains", &self.hsts_include_subdomains)
+            .field("session_key", &key(&self.session_key))
             .field("storage_quota_bytes", &self.storage_quota_bytes)
             .field("uploads_per_hour", &self.uploads_per_hour)
             .field("mcp_cimd_allowed_hosts", &self.mcp_cimd_allowed_hosts)
@@ -139,6 +143,10 @@ impl Settings {
             "CAMPUSCORE_CLOUD_IMPORTS_PER_HOUR",
             rate_limits::CLOUD_IMPORT.max,
         )?;
+        let session_key = get("CAMPUSCORE_SESSION_KEY");
+        if session_key.as_ref().is_some_and(|k| k.trim().len() < 32) {
+            bail!("CAMPUSCORE_SESSION_KEY must be at least 32 characters");
+        }
         let storage_quota_bytes = match get("CAMPUSCORE_STORAGE_QUOTA_BYTES") {
             Some(v) => v.trim().parse::<u64>().with_context(|| {
                 format!("CAMPUSCORE_STORAGE_QUOTA_BYTES must be a number of bytes, got {v:?}")
@@ -190,6 +198,7 @@ impl Settings {
             cloud_imports_per_hour,
             agent_calls_per_minute,
             hsts_include_subdomains,
+            session_key,
             storage_quota_bytes,
             uploads_per_hour,
             mcp_cimd_allowed_hosts,

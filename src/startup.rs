@@ -7,7 +7,7 @@ use crate::auth::{
 };
 use crate::config::Settings;
 use crate::services::runtime::ConnectorRuntime;
-use crate::services::{catalog, queue, secrets::Keyring, setup, storage::Storage};
+use crate::services::{catalog, queue, secrets::Keyring, session_key, setup, storage::Storage};
 use crate::state::AppState;
 use crate::views::errors;
 use actix_session::SessionMiddleware;
@@ -18,7 +18,6 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use campuscore_connectors::{HttpClient, HttpConfig, Registry};
-use sha2::Digest;
 use std::net::TcpListener;
 use std::sync::Arc;
 
@@ -40,6 +39,9 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
         tracing::info!(connector.slugs = ?report.added, "connectors added to the catalog");
     }
     let storage = Storage::from_url(&settings.storage_url)?;
+    let cookie_key = session_key::material(&db, &keyring, settings.session_key.as_deref())
+        .await
+        .context("preparing the session cookie key")?;
     Ok(AppState {
         runtime: ConnectorRuntime {
             db,
@@ -51,6 +53,7 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
         },
         storage,
         queue: queue::QueueHandle::default(),
+        cookie_key: Key::from(&cookie_key),
     })
 }
 
@@ -154,16 +157,6 @@ pub fn spawn_workers(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
     tasks
 }
 
-/// The session cookie key, derived from the primary Fernet key so it survives restarts
-/// without another secret to manage.
-fn cookie_key(keyring: &Keyring) -> Key {
-    let digest = sha2::Sha512::digest(format!(
-        "campuscore session cookie v1:{}",
-        keyring.primary_key_material()
-    ));
-    Key::from(digest.as_slice())
-}
-
 /// The session cookie's name: over HTTPS with the `__Host-` prefix, which browsers accept
 /// only from this exact host, over HTTPS, for the whole site, so no subdomain can plant or
 /// overwrite it.
@@ -176,7 +169,7 @@ pub fn session_cookie_name(secure: bool) -> &'static str {
 }
 
 fn server(state: AppState, listener: TcpListener) -> anyhow::Result<Server> {
-    let key = cookie_key(&state.keyring);
+    let key = state.cookie_key.clone();
     let secure = state.settings.secure_cookies();
     let store = DbSessionStore::new(state.db.clone());
     let data = web::Data::new(state);

@@ -17,6 +17,8 @@ pub struct AppState {
     pub storage: Storage,
     /// Wakes the in-process queue worker when a message is written.
     pub queue: QueueHandle,
+    /// Signs and encrypts session cookies (`services::session_key`).
+    pub cookie_key: actix_web::cookie::Key,
 }
 
 impl std::ops::Deref for AppState {

@@ -6,6 +6,7 @@
 
 pub mod admin_audit_logs;
 pub mod api_tokens;
+pub mod app_secrets;
 pub mod connections;
 pub mod connector_audit_logs;
 pub mod connector_configs;

@@ -25,6 +25,7 @@ pub mod rotation;
 pub mod run_action;
 pub mod runtime;
 pub mod secrets;
+pub mod session_key;
 pub mod setup;
 pub mod source_files;
 pub mod storage;

@@ -1,6 +1,6 @@
 //! `campuscore keys rotate`: re-encrypt every encrypted value under the first key — connector
 //! config secrets, connection credentials, the PKCE verifiers of sign-ins in progress and the
-//! tokens waiting in queued revocations. Rows are
+//! tokens waiting in queued revocations, and the app's own secrets. Rows are
 //! processed in id order, in batches; each row is swapped with a compare-and-set on its old
 //! token, so the run can be killed at any point and run again: a row is either still under an
 //! old key (and will be rotated) or already under the new one (and is skipped). Values are
@@ -9,7 +9,7 @@
 use super::disconnect::RevokeToken;
 use super::queue::OutboxMessage;
 use super::secrets::Keyring;
-use crate::models::{connections, connector_configs, oauth_states, queue_messages};
+use crate::models::{app_secrets, connections, connector_configs, oauth_states, queue_messages};
 use sea_orm::DatabaseConnection;
 
 /// Rows per batch.
@@ -34,6 +34,8 @@ pub struct Report {
     pub oauth_state: TableReport,
     /// Queued `oauth.revoke_token` messages (their payload carries the token, encrypted).
     pub queue_message: TableReport,
+    /// The app's own secrets (the session cookie key).
+    pub app_secret: TableReport,
     /// True when the run stopped early because `limit` rows were rotated.
     pub interrupted: bool,
 }
@@ -45,6 +47,7 @@ impl std::fmt::Display for Report {
             ("connection", &self.connection),
             ("oauth_state", &self.oauth_state),
             ("queue_message", &self.queue_message),
+            ("app_secret", &self.app_secret),
         ] {
             writeln!(
                 f,
@@ -191,6 +194,25 @@ pub async fn rotate_all(
             } else {
                 report.queue_message.raced += 1;
             }
+        }
+    }
+    if report.interrupted {
+        return Ok(report);
+    }
+
+    for row in app_secrets::all(db).await? {
+        if budget == 0 {
+            report.interrupted = true;
+            break;
+        }
+        let Some(new) = step(keyring, &row.value, &mut report.app_secret) else {
+            continue;
+        };
+        if app_secrets::swap_value(db, row.id, &row.value, new).await? {
+            report.app_secret.rotated += 1;
+            budget -= 1;
+        } else {
+            report.app_secret.raced += 1;
         }
     }
     Ok(report)

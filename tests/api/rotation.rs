@@ -270,3 +270,41 @@ async fn rotation_reaches_sign_ins_in_progress_and_queued_revocations() {
         (1, 1)
     );
 }
+
+#[tokio::test]
+async fn rotating_the_fernet_keys_signs_nobody_out() {
+    let first = spawn_app().await;
+    first.logged_in_user("ada@campus.edu").await;
+    let cookie = first.session_cookie().await;
+    let old_key = first.state.keyring.primary_key_material().to_owned();
+    let new_key = Keyring::generate_key();
+    let ring = Keyring::from_keys(&[new_key.clone(), old_key.clone()]).expect("keyring");
+    let report = rotation::rotate_all(&first.state.db, &ring, None)
+        .await
+        .expect("rotate");
+    assert_eq!(
+        report.app_secret.rotated, 1,
+        "the session key is re-encrypted too"
+    );
+
+    // The next instance starts with the new key first (and then without the old one): the
+    // same browser session still works there.
+    for keys in [format!("{new_key},{old_key}"), new_key.clone()] {
+        let next = crate::helpers::spawn_app_with(crate::helpers::Options {
+            env: vec![
+                ("DATABASE_URL", first.state.settings.database_url.clone()),
+                ("FERNET_KEYS", keys),
+            ],
+            ..Default::default()
+        })
+        .await;
+        let res = crate::helpers::client()
+            .get(next.url("/settings"))
+            .header("Cookie", &cookie)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 200, "still signed in after the rotation");
+        assert!(res.text().await.expect("page").contains("ada@campus.edu"));
+    }
+}

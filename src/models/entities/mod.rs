@@ -3,6 +3,7 @@
 
 pub mod admin_audit_log;
 pub mod api_token;
+pub mod app_secret;
 pub mod connection;
 pub mod connector;
 pub mod connector_audit_log;
