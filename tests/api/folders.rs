@@ -24,12 +24,25 @@ async fn upload(
     name: &str,
     bytes: Vec<u8>,
 ) -> reqwest::Response {
-    let token = app.csrf(folder_path).await;
     let part = reqwest::multipart::Part::bytes(bytes)
         .file_name(name.to_owned())
         .mime_str("text/plain")
         .expect("mime");
-    let form = reqwest::multipart::Form::new().part("file", part);
+    post_parts(app, folder_path, vec![part]).await
+}
+
+/// Posts `parts` as the `file` fields of one upload request.
+async fn post_parts(
+    app: &crate::helpers::TestApp,
+    folder_path: &str,
+    parts: Vec<reqwest::multipart::Part>,
+) -> reqwest::Response {
+    let token = app.csrf(folder_path).await;
+    let form = parts
+        .into_iter()
+        .fold(reqwest::multipart::Form::new(), |form, part| {
+            form.part("file", part)
+        });
     app.client
         .post(app.url(&format!("{folder_path}files")))
         .header("X-CSRF-Token", token)
@@ -267,25 +280,19 @@ async fn an_htmx_upload_returns_the_file_table_fragment() {
     assert!(body.contains("hello.md") && body.contains("text/markdown"));
 }
 
-/// Posts several files in one request.
+/// Posts several files of `size` bytes in one request.
 async fn upload_many(
     app: &crate::helpers::TestApp,
     folder_path: &str,
     files: &[(&str, usize)],
 ) -> reqwest::Response {
-    let token = app.csrf(folder_path).await;
-    let mut form = reqwest::multipart::Form::new();
-    for (name, size) in files {
-        let part = reqwest::multipart::Part::bytes(vec![b'x'; *size]).file_name(name.to_string());
-        form = form.part("file", part);
-    }
-    app.client
-        .post(app.url(&format!("{folder_path}files")))
-        .header("X-CSRF-Token", token)
-        .multipart(form)
-        .send()
-        .await
-        .expect("upload")
+    let parts = files
+        .iter()
+        .map(|(name, size)| {
+            reqwest::multipart::Part::bytes(vec![b'x'; *size]).file_name(name.to_string())
+        })
+        .collect();
+    post_parts(app, folder_path, parts).await
 }
 
 #[tokio::test]
