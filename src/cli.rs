@@ -60,13 +60,22 @@ pub enum Command {
 
 #[derive(Subcommand)]
 pub enum ConfigCommand {
-    /// Set KEY to VALUE for a connector (declared secrets are always encrypted).
+    /// Set KEY to VALUE for a connector (declared secrets are always encrypted). With
+    /// `--value-stdin` the value is read from standard input instead, so a secret never
+    /// appears in the shell's history or the process list.
     Set {
         slug: String,
         key: String,
-        value: String,
+        #[arg(
+            required_unless_present = "value_stdin",
+            conflicts_with = "value_stdin"
+        )]
+        value: Option<String>,
         #[arg(long)]
         secret: bool,
+        /// Read the value from standard input (one line; the newline is dropped).
+        #[arg(long)]
+        value_stdin: bool,
     },
     /// Show a connector's configuration (secrets masked).
     List { slug: String },
@@ -170,7 +179,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     key,
                     value,
                     secret,
+                    value_stdin,
                 } => {
+                    let value = match value {
+                        Some(value) if !value_stdin => value,
+                        _ => {
+                            let mut line = String::new();
+                            std::io::stdin()
+                                .read_line(&mut line)
+                                .context("reading the value from standard input")?;
+                            line.trim_end_matches(['\r', '\n']).to_owned()
+                        }
+                    };
                     let (row, plugin) = catalog::find(&state.db, &state.registry, &slug)
                         .await
                         .map_err(|_| unknown(&slug))?;

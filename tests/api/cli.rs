@@ -115,6 +115,34 @@ fn an_operator_creates_users_configures_connectors_and_gets_a_token() {
         "{listed}"
     );
     assert!(!listed.contains("very-secret"));
+    // A secret can come from standard input, out of the shell history and process list.
+    let mut piped = std::process::Command::new(env!("CARGO_BIN_EXE_campuscore"))
+        .args([
+            "config",
+            "set",
+            "test-echo",
+            "WEBHOOK_SECRET",
+            "--secret",
+            "--value-stdin",
+        ])
+        .env_remove("FERNET_KEYS")
+        .env_remove("FERNET_KEY")
+        .env_remove("DATABASE_URL")
+        .env("CAMPUSCORE_DATA_DIR", d)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run campuscore");
+    {
+        use std::io::Write as _;
+        let mut stdin = piped.stdin.take().expect("stdin");
+        stdin.write_all(b"from-stdin-7c1d\n").expect("write");
+    }
+    let out = piped.wait_with_output().expect("finish");
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("••••7c1d") && !stdout(&out).contains("from-stdin"));
+    assert!(ok(d, &["config", "list", "test-echo"]).contains("WEBHOOK_SECRET = ••••7c1d (secret)"));
     assert!(
         fails(d, &["config", "set", "no-such-connector", "X", "y"])
             .contains("no connector with slug")
@@ -194,7 +222,8 @@ fn an_operator_creates_users_configures_connectors_and_gets_a_token() {
     assert!(fails(d, &["token", "revoke", &id.to_string()]).contains("no live token"));
 
     let out = ok(d, &["keys", "rotate"]);
-    assert!(out.contains("connector_config: scanned 1"), "{out}");
+    assert!(out.contains("connector_config: scanned 2"), "{out}");
+    assert!(out.contains("app_secret: scanned 1"), "the session key is a secret too: {out}");
 }
 
 #[test]
