@@ -52,4 +52,4 @@ pub use ssrf::{
     AllowList, blocked_reason, check_addresses, parse_ip_literal, resolve_checked,
     resolve_checked_for,
 };
-pub use status::{error_for_status, error_from_response, json_body};
+pub use status::{capped_body, error_for_status, error_from_response, json_body};

@@ -68,22 +68,55 @@ pub fn error_for_code(
     }
 }
 
-/// Reads a successful response's JSON body as `T`; a body that does not match is an
-/// `Upstream` error (the service answered something we do not understand).
+/// The largest JSON answer read from a service (a listing of a thousand files is about a
+/// megabyte); anything bigger is refused before it fills memory.
+pub const MAX_JSON_BODY: usize = 32 * 1024 * 1024;
+
+/// Reads a successful response's JSON body as `T`; a body that does not match, or that is
+/// larger than [`MAX_JSON_BODY`], is an `Upstream` error (the service answered something we
+/// do not understand).
 pub async fn json_body<T: serde::de::DeserializeOwned>(
     response: Response,
 ) -> Result<T, ConnectorError> {
     let status = response.status().as_u16();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| ConnectorError::Transport {
-            message: format!("the response was interrupted: {}", e.without_url()),
-        })?;
+    let body = capped_body(response, MAX_JSON_BODY).await?;
     serde_json::from_slice(&body).map_err(|e| ConnectorError::Upstream {
         status,
         message: format!("the service sent a response in an unexpected format ({e})"),
     })
+}
+
+/// A response's whole body, refused as soon as it passes `max` bytes (by its
+/// `Content-Length` or as it arrives).
+pub async fn capped_body(mut response: Response, max: usize) -> Result<Vec<u8>, ConnectorError> {
+    let status = response.status().as_u16();
+    let too_large = || ConnectorError::Upstream {
+        status,
+        message: format!(
+            "the service sent an answer larger than {} MiB",
+            max / (1024 * 1024)
+        ),
+    };
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > max {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(e) => {
+                return Err(ConnectorError::Transport {
+                    message: format!("the response was interrupted: {}", e.without_url()),
+                });
+            }
+        }
+    }
 }
 
 /// How long a service asks us to wait: `Retry-After` as delta seconds or an HTTP date (a
@@ -169,6 +202,36 @@ mod tests {
     use reqwest::header::HeaderValue;
 
     use super::*;
+
+    #[tokio::test]
+    async fn an_answer_larger_than_the_cap_is_refused_before_it_fills_memory() {
+        use wiremock::matchers::path;
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let server = MockServer::start().await;
+        let big = vec![b' '; 2 * 1024 * 1024];
+        Mock::given(path("/big"))
+            .respond_with(ResponseTemplate::new(200).set_body_bytes(big))
+            .mount(&server)
+            .await;
+        Mock::given(path("/small"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("{\"ok\":true}"))
+            .mount(&server)
+            .await;
+        crate::install_crypto_provider();
+        let http = reqwest::Client::new();
+        let get = |p: &str| http.get(format!("{}{p}", server.uri())).send();
+        let refused = capped_body(get("/big").await.expect("big"), 1024 * 1024).await;
+        assert!(
+            matches!(&refused, Err(ConnectorError::Upstream { message, .. }) if message.contains("larger than 1 MiB")),
+            "{refused:?}"
+        );
+        let fine = capped_body(get("/small").await.expect("small"), 1024 * 1024).await;
+        assert_eq!(fine.expect("small is fine"), b"{\"ok\":true}");
+        let parsed: Value = json_body(get("/small").await.expect("small"))
+            .await
+            .expect("json");
+        assert_eq!(parsed["ok"], true);
+    }
 
     fn headers(retry_after: &str) -> HeaderMap {
         let mut map = HeaderMap::new();

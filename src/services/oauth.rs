@@ -482,6 +482,9 @@ impl From<TransportError> for TokenError {
     }
 }
 
+/// The largest token response read (a real one is well under a kilobyte).
+const MAX_TOKEN_RESPONSE: usize = 1024 * 1024;
+
 /// The `oauth2` crate's HTTP hook over the app's reqwest client (reqwest 0.13; the crate's
 /// own integration targets 0.12). A struct rather than a closure: a closure's future borrows
 /// the client for a higher-ranked lifetime, which makes the calling future not `Send`.
@@ -532,11 +535,10 @@ async fn send(
     for (name, value) in response.headers() {
         out = out.header(name.as_str(), value.as_bytes());
     }
-    let body = response
-        .bytes()
+    let body = campuscore_connectors::capped_body(response, MAX_TOKEN_RESPONSE)
         .await
-        .map_err(|e| TransportError::Network(e.without_url().to_string()))?;
-    out.body(body.to_vec())
+        .map_err(|e| TransportError::Network(e.to_string()))?;
+    out.body(body)
         .map_err(|e| TransportError::Network(e.to_string()))
 }
 

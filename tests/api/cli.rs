@@ -223,7 +223,10 @@ fn an_operator_creates_users_configures_connectors_and_gets_a_token() {
 
     let out = ok(d, &["keys", "rotate"]);
     assert!(out.contains("connector_config: scanned 2"), "{out}");
-    assert!(out.contains("app_secret: scanned 1"), "the session key is a secret too: {out}");
+    assert!(
+        out.contains("app_secret: scanned 1"),
+        "the session key is a secret too: {out}"
+    );
 }
 
 #[test]
