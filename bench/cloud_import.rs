@@ -23,7 +23,7 @@
 //! `harness = false`: `cargo test` never builds or runs it.
 
 use anyhow::{Context, Result, bail};
-use campuscore::models::entities::{rate_limit, source_file};
+use campuscore::models::entities::source_file;
 use campuscore_testkit::drive::{self as fake_drive, Content, FakeDrive};
 use campuscore_testkit::postgres::pg_admin_url;
 use md5::{Digest, Md5};
@@ -393,9 +393,9 @@ async fn measure_browse(b: &mut Bench<'_>, report: &mut Report, course: &str) ->
     }
     let log = rate_limit_log(&b.db, b.user_id).await?;
     report.row(
-        "browse: rate-limit row after wrk",
+        "browse: rate-limit hits kept after wrk",
         log,
-        "one row, rewritten per request",
+        "a row per hit of the window (the limit is raised)",
     );
     let how = if reset {
         "VmHWM reset before wrk"
@@ -577,18 +577,12 @@ async fn verify_object(path: &Path, size: u64, md5: &str) -> Result<()> {
 
 /// The user's browse rate-limit row: the sliding log keeps every hit of the last minute.
 async fn rate_limit_log(db: &DatabaseConnection, user_id: i64) -> Result<String> {
-    let row = rate_limit::Entity::find()
-        .filter(rate_limit::Column::UserId.eq(user_id))
-        .filter(rate_limit::Column::Name.eq("cloud_browse"))
-        .one(db)
-        .await?;
-    Ok(row.map_or_else(
-        || "no row".into(),
-        |r| {
-            let hits = r.hits.split(',').filter(|h| !h.is_empty()).count();
-            format!("{hits} timestamps, {:.0} KiB", r.hits.len() as f64 / 1024.0)
-        },
-    ))
+    let limit = campuscore::services::rate_limits::Limit {
+        max: BROWSE_PER_MINUTE,
+        ..campuscore::services::rate_limits::CLOUD_BROWSE
+    };
+    let hits = campuscore::services::rate_limits::recorded_hits(db, user_id, &limit).await?;
+    Ok(format!("{} hit rows", hits.len()))
 }
 
 /// PostgreSQL's count of index scans on `rate_limit` (`None` on SQLite, which keeps none).

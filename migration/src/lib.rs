@@ -22,6 +22,7 @@ mod m20261122_000016_create_rate_limit;
 mod m20261122_000017_add_source_file_progress;
 mod m20261206_000018_add_agent_access;
 mod m20261206_000019_create_mcp_oauth;
+mod m20261206_000020_rate_limit_hits;
 
 pub struct Migrator;
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000017_add_source_file_progress::Migration),
             Box::new(m20261206_000018_add_agent_access::Migration),
             Box::new(m20261206_000019_create_mcp_oauth::Migration),
+            Box::new(m20261206_000020_rate_limit_hits::Migration),
         ]
     }
 }
