@@ -4,7 +4,7 @@
 //! `services::token_refresh` and `services::rotation`), so their callers check the rows
 //! affected.
 
-use super::entities::connection;
+use super::entities::{connection, connector};
 use super::keyset::{self, Keyset, Order, Window};
 use super::status::ConnectionStatus;
 use crate::error::AppResult;
@@ -31,6 +31,20 @@ pub async fn find_owned(
         .filter(connection::Column::UserId.eq(user_id))
         .one(db)
         .await
+}
+
+/// The user's connection `id` with its catalog row, in one query.
+pub async fn find_owned_with_connector(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    id: i64,
+) -> Result<Option<(connection::Model, connector::Model)>, DbErr> {
+    let found = connection::Entity::find_by_id(id)
+        .filter(connection::Column::UserId.eq(user_id))
+        .find_also_related(connector::Entity)
+        .one(db)
+        .await?;
+    Ok(found.and_then(|(conn, connector)| Some((conn, connector?))))
 }
 
 /// Every connection of the user, oldest first.

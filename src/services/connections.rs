@@ -100,6 +100,19 @@ pub async fn find_mine(
         .ok_or(AppError::NotFound)
 }
 
+/// The caller's connection `connection_id` and its connector, enabled and registered, read
+/// in one query; anyone else's connection is `NotFound`.
+pub async fn find_mine_with_connector(
+    rt: &ConnectorRuntime,
+    user_id: i64,
+    connection_id: i64,
+) -> AppResult<(connection::Model, ResolvedConnector)> {
+    let (conn, row) = connections::find_owned_with_connector(&rt.db, user_id, connection_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok((conn, resolve(rt, row)?))
+}
+
 /// Every connection of the user, oldest first.
 pub async fn list_mine(rt: &ConnectorRuntime, user_id: i64) -> AppResult<Vec<connection::Model>> {
     Ok(connections::list_for_user(&rt.db, user_id).await?)
