@@ -239,12 +239,26 @@ pub async fn record_test(
     Ok(())
 }
 
-/// Marks a connection used now; `reactivate` also sets it `active` and clears its last error.
-pub async fn touch(db: &impl ConnectionTrait, id: i64, reactivate: bool) -> Result<(), DbErr> {
+/// Marks a connection used at `now`, unless a use at or after `stale_before` is already
+/// recorded; `reactivate` writes whatever the last use, and also sets it `active` and clears
+/// its last error.
+pub async fn touch(
+    db: &impl ConnectionTrait,
+    id: i64,
+    now: DateTime<Utc>,
+    stale_before: DateTime<Utc>,
+    reactivate: bool,
+) -> Result<(), DbErr> {
     let mut update = connection::Entity::update_many()
-        .col_expr(connection::Column::LastUsedAt, Expr::value(Utc::now()))
+        .col_expr(connection::Column::LastUsedAt, Expr::value(now))
         .filter(connection::Column::Id.eq(id));
-    if reactivate {
+    if !reactivate {
+        update = update.filter(
+            Condition::any()
+                .add(connection::Column::LastUsedAt.is_null())
+                .add(connection::Column::LastUsedAt.lt(stale_before)),
+        );
+    } else {
         update = update
             .col_expr(
                 connection::Column::Status,
