@@ -23,27 +23,26 @@
 //! `harness = false`: `cargo test` never builds or runs it.
 
 use anyhow::{Context, Result, bail};
-use campuscore::models::entities::{connector, rate_limit, source_file, user};
-use campuscore::services::credentials::{self, NewConnection};
-use campuscore::services::secrets::Keyring;
+use campuscore::models::entities::source_file;
 use campuscore_testkit::drive::{self as fake_drive, Content, FakeDrive};
 use campuscore_testkit::postgres::pg_admin_url;
 use md5::{Digest, Md5};
-use reqwest::cookie::{CookieStore, Jar};
-use sea_orm::{ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait};
-use sea_orm::{QueryFilter, QueryOrder};
-use serde_json::json;
+use sea_orm::QueryOrder;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait};
 use std::fmt::Write as _;
 use std::io::Read;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::Arc;
+use std::path::Path;
 use std::time::{Duration, Instant};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
-const EMAIL: &str = "bench@campus.edu";
-const PASSWORD: &str = "a long enough password";
+#[path = "support.rs"]
+mod support;
+
+use support::{
+    Cpu, Deployment, EMAIL, MIB, Server, Session, WrkRun, csrf_from, load_average, machine_facts,
+    mib, picks, run_wrk,
+};
+
 /// The per-user cloud limits for the run, high enough that no request of the benchmark is
 /// refused: the defaults (30 browses a minute, 10 imports an hour) would turn almost every
 /// wrk request into a 429.
@@ -51,35 +50,6 @@ const BROWSE_PER_MINUTE: u32 = 1_000_000;
 const IMPORTS_PER_HOUR: u32 = 1_000;
 /// How often the import's row and the server's memory are sampled.
 const POLL: Duration = Duration::from_millis(20);
-/// wrk's per-request timeout. Its default (2 s) drops slower requests from the latency
-/// figures (they only show as "timeout" socket errors), which hides the tail.
-const WRK_TIMEOUT: &str = "30s";
-/// `/proc/<pid>/stat` counts CPU time in clock ticks of USER_HZ, 100 on Linux.
-const TICKS_PER_SEC: f64 = 100.0;
-const MIB: f64 = 1024.0 * 1024.0;
-/// Counts wrk's responses by status class: wrk itself only reports "non-2xx or 3xx", so a
-/// redirect to the login page would pass for a success.
-const WRK_STATUS_SCRIPT: &str = r#"
-local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function init(args) s2, s3, s4, s429, s5 = 0, 0, 0, 0, 0 end
-function response(status, headers, body)
-  if status == 429 then s429 = s429 + 1
-  elseif status >= 500 then s5 = s5 + 1
-  elseif status >= 400 then s4 = s4 + 1
-  elseif status >= 300 then s3 = s3 + 1
-  else s2 = s2 + 1 end
-end
-function done(summary, latency, requests)
-  local t = {0, 0, 0, 0, 0}
-  for _, th in ipairs(threads) do
-    t[1] = t[1] + th:get("s2"); t[2] = t[2] + th:get("s3"); t[3] = t[3] + th:get("s4")
-    t[4] = t[4] + th:get("s429"); t[5] = t[5] + th:get("s5")
-  end
-  io.write(string.format("STATUS 2xx=%d 3xx=%d 4xx=%d 429=%d 5xx=%d\n",
-    t[1], t[2], t[3], t[4], t[5]))
-end
-"#;
 
 struct Args {
     db: String,
@@ -213,16 +183,20 @@ async fn run(args: &Args, dir: &Path, database_url: &str) -> Result<()> {
         drive.add_file(&course, &name, "application/pdf", content);
     }
 
-    let deployment = Deployment::new(dir, database_url, size)?;
+    // The default upload limit is 1 GiB (a 1024 MiB file just fits); a larger file raises it.
+    let deployment = Deployment::new(dir, database_url)?
+        .with_env("CAMPUSCORE_MAX_UPLOAD_BYTES", size.max(1 << 30))
+        .with_env("CAMPUSCORE_CLOUD_BROWSE_PER_MINUTE", BROWSE_PER_MINUTE)
+        .with_env("CAMPUSCORE_CLOUD_IMPORTS_PER_HOUR", IMPORTS_PER_HOUR);
     let db = deployment.set_up(drive.base_url()).await?;
-    let (folder_id, conn_id, user_id) = deployment.add_connection(&db).await?;
+    let (folder_id, conn_id, user_id) = deployment.add_connection(&db, EMAIL).await?;
     let server = deployment.serve().await?;
     report.row(
         "server VmHWM after start-up",
         mib(server.kib("VmHWM:")?),
         "",
     );
-    let session = Session::log_in(&server.address).await?;
+    let session = Session::log_in(&server.address, EMAIL, std::net::Ipv4Addr::LOCALHOST).await?;
     let browse = format!(
         "{}/api/htmx/knowledge-folders/{folder_id}/cloud-import/{conn_id}/browse/",
         server.address
@@ -367,7 +341,23 @@ async fn measure_browse(b: &mut Bench<'_>, report: &mut Report, course: &str) ->
     let (lists, gets) = (b.drive.list_requests(), b.drive.metadata_requests());
     let scans = rate_limit_scans(&b.db).await?;
     let reset = b.server.reset_peak();
-    let wrk = run_wrk(b.args, b.dir, &url, &b.session.cookie_header()?).await?;
+    let headers = [
+        format!("Cookie: {}", b.session.cookie_header()?),
+        "HX-Request: true".to_owned(),
+    ];
+    let path = url.find("/api/").map_or(url.as_str(), |i| &url[i..]);
+    let run = WrkRun {
+        connections: b.args.wrk_connections,
+        seconds: b.args.wrk_seconds,
+        url: &url,
+        headers: &headers,
+        lua: "",
+        shown: format!(
+            "-H 'Cookie: <session>' -H 'HX-Request: true' -s status.lua \
+             'http://127.0.0.1:<port>{path}'"
+        ),
+    };
+    let wrk = run_wrk(b.dir, &run).await?;
     let lists = b.drive.list_requests() - lists;
     let gets = b.drive.metadata_requests() - gets;
     b.session.browse(&url).await.context("browsing after wrk")?;
@@ -403,9 +393,9 @@ async fn measure_browse(b: &mut Bench<'_>, report: &mut Report, course: &str) ->
     }
     let log = rate_limit_log(&b.db, b.user_id).await?;
     report.row(
-        "browse: rate-limit row after wrk",
+        "browse: rate-limit hits kept after wrk",
         log,
-        "one row, rewritten per request",
+        "a row per hit of the window (the limit is raised)",
     );
     let how = if reset {
         "VmHWM reset before wrk"
@@ -418,372 +408,10 @@ async fn measure_browse(b: &mut Bench<'_>, report: &mut Report, course: &str) ->
 }
 
 /// Cores, CPU model, memory and load, from `/proc`.
-fn machine_facts() -> String {
-    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
-    let model = read("/proc/cpuinfo")
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let mem_kib: f64 = read("/proc/meminfo")
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0.0);
-    let gib = mem_kib / MIB;
-    format!(
-        "{cores} cores (nproc), {model}, {gib:.0} GiB RAM, load average {}",
-        load_average()
-    )
-}
-
-fn load_average() -> String {
-    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    loadavg
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// Let earlier writes reach the disk, so one phase's write-back does not slow the next.
 async fn sync_disks() {
     let _ = Command::new("sync").status().await;
 }
-
-/// CPU seconds of a process from `/proc/<pid>/stat` (`pid` may be `self`): its own user and
-/// system time, and that of its children it has waited for.
-#[derive(Clone, Copy, Default)]
-struct Cpu {
-    user: f64,
-    system: f64,
-    children: f64,
-}
-
-impl Cpu {
-    fn of(pid: &str) -> Self {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        // Fields after the command name, which may hold spaces: the state is field 3, so
-        // utime (14), stime (15), cutime (16), cstime (17) are at 11..=14.
-        let fields: Vec<f64> = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| {
-                rest.split_whitespace()
-                    .map(|f| f.parse().unwrap_or(0.0))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let tick = |i: usize| fields.get(i).copied().unwrap_or(0.0) / TICKS_PER_SEC;
-        Self {
-            user: tick(11),
-            system: tick(12),
-            children: tick(13) + tick(14),
-        }
-    }
-
-    fn since(self, before: Self) -> Self {
-        Self {
-            user: self.user - before.user,
-            system: self.system - before.system,
-            children: self.children - before.children,
-        }
-    }
-
-    fn total(self) -> f64 {
-        self.user + self.system
-    }
-}
-
-/// A deployment as an operator sets one up: environment, CLI, one `serve` process.
-struct Deployment {
-    dir: PathBuf,
-    database_url: String,
-    fernet_keys: String,
-    port: u16,
-    max_upload_bytes: u64,
-}
-
-impl Deployment {
-    fn new(dir: &Path, database_url: &str, file_size: u64) -> Result<Self> {
-        Ok(Self {
-            dir: dir.to_owned(),
-            database_url: database_url.to_owned(),
-            fernet_keys: Keyring::generate_key(),
-            port: TcpListener::bind("127.0.0.1:0")?.local_addr()?.port(),
-            // The default limit is 1 GiB (a 1024 MiB file just fits); a larger file raises it.
-            max_upload_bytes: file_size.max(1 << 30),
-        })
-    }
-
-    fn objects(&self) -> PathBuf {
-        self.dir.join("objects")
-    }
-
-    fn command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_campuscore"));
-        let storage = format!("file://{}", self.objects().display());
-        let env = [
-            ("CAMPUSCORE_DATA_DIR", self.dir.display().to_string()),
-            ("DATABASE_URL", self.database_url.clone()),
-            ("FERNET_KEYS", self.fernet_keys.clone()),
-            (
-                "CAMPUSCORE_BASE_URL",
-                format!("http://127.0.0.1:{}", self.port),
-            ),
-            ("CAMPUSCORE_STORAGE_URL", storage),
-            (
-                "CAMPUSCORE_MAX_UPLOAD_BYTES",
-                self.max_upload_bytes.to_string(),
-            ),
-            (
-                "CAMPUSCORE_CLOUD_BROWSE_PER_MINUTE",
-                BROWSE_PER_MINUTE.to_string(),
-            ),
-            (
-                "CAMPUSCORE_CLOUD_IMPORTS_PER_HOUR",
-                IMPORTS_PER_HOUR.to_string(),
-            ),
-            ("RUST_LOG", "warn".into()),
-        ];
-        cmd.env_remove("FERNET_KEY")
-            .envs(env)
-            .current_dir(&self.dir)
-            .kill_on_drop(true);
-        cmd
-    }
-
-    async fn cli(&self, args: &[&str]) -> Result<()> {
-        let out = self.command().args(args).output().await?;
-        if !out.status.success() {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            bail!("campuscore {}: {stderr}", args.join(" "));
-        }
-        Ok(())
-    }
-
-    /// Migrate, create the user and configure `google-drive` with the CLI, as an operator
-    /// would; then a database connection for what the CLI cannot do.
-    async fn set_up(&self, drive_url: &str) -> Result<DatabaseConnection> {
-        self.cli(&["migrate"]).await?;
-        self.cli(&["createuser", "--email", EMAIL, "--password", PASSWORD])
-            .await?;
-        for (key, value, secret) in [
-            ("CLIENT_ID", "bench-client", false),
-            ("CLIENT_SECRET", "bench-secret", true),
-            ("API_BASE_URL", drive_url, false),
-        ] {
-            let mut args = vec!["config", "set", "google-drive", key, value];
-            if secret {
-                args.push("--secret");
-            }
-            self.cli(&args).await?;
-        }
-        campuscore::db::connect(&self.database_url).await
-    }
-
-    /// A Google Drive connection (as if OAuth had completed) and a knowledge folder for the
-    /// user: `(folder id, connection id, user id)`.
-    async fn add_connection(&self, db: &DatabaseConnection) -> Result<(i64, i64, i64)> {
-        let user = user::Entity::find()
-            .filter(user::Column::Email.eq(EMAIL))
-            .one(db)
-            .await?
-            .context("the bench user")?;
-        let drive = connector::Entity::find()
-            .filter(connector::Column::Slug.eq("google-drive"))
-            .one(db)
-            .await?
-            .context("the google-drive catalog row")?;
-        let new = NewConnection {
-            user_id: user.id,
-            connector_id: drive.id,
-            data: json!({
-                "access_token": "bench-access-token",
-                "refresh_token": "bench-refresh-token",
-                "token_type": "Bearer",
-            }),
-            service_identity: Some("bench@drive.example".into()),
-            scopes: None,
-            expires_at: None,
-        };
-        let keyring = Keyring::from_keys(&[&self.fernet_keys])?;
-        let conn = credentials::insert(db, &keyring, new).await?;
-        let folder = campuscore::models::folders::create(
-            db,
-            user.id,
-            &campuscore::models::names::FolderName::parse("Bench").map_err(anyhow::Error::msg)?,
-        )
-        .await?;
-        Ok((folder.id, conn.id, user.id))
-    }
-
-    /// Start `campuscore serve` and wait until `/healthz` answers.
-    async fn serve(&self) -> Result<Server> {
-        let log = self.dir.join("serve.log");
-        let child = self
-            .command()
-            .args(["serve", "--bind", &format!("127.0.0.1:{}", self.port)])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log)?)
-            .spawn()
-            .context("starting campuscore serve")?;
-        let mut server = Server {
-            pid: child.id().context("the server's pid")?,
-            child,
-            address: format!("http://127.0.0.1:{}", self.port),
-            log,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let ready = campuscore_testkit::http_client()
-                .get(format!("{}/healthz", server.address))
-                .send()
-                .await;
-            if ready.is_ok_and(|r| r.status().is_success()) {
-                return Ok(server);
-            }
-            if let Some(status) = server.child.try_wait()? {
-                bail!(
-                    "campuscore serve exited ({status}):\n{}",
-                    server.log_tail(40)
-                );
-            }
-            if Instant::now() > deadline {
-                bail!("campuscore serve did not start:\n{}", server.log_tail(40));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-/// The `campuscore serve` process under test (killed when dropped).
-struct Server {
-    child: Child,
-    pid: u32,
-    address: String,
-    /// Its standard error: logs at `warn` and above.
-    log: PathBuf,
-}
-
-impl Server {
-    /// A `kB` field of `/proc/<pid>/status` (`VmHWM:` the peak resident set, `VmRSS:` now).
-    fn kib(&self, field: &str) -> Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
-            .context("the server process is gone")?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(field))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .with_context(|| format!("{field} in /proc/{}/status", self.pid))
-    }
-
-    /// Resets `VmHWM` to the current RSS (`echo 5 > /proc/<pid>/clear_refs`, Linux 4.0+);
-    /// false when the kernel refused.
-    fn reset_peak(&self) -> bool {
-        std::fs::write(format!("/proc/{}/clear_refs", self.pid), "5").is_ok()
-    }
-
-    fn cpu(&self) -> Cpu {
-        Cpu::of(&self.pid.to_string())
-    }
-
-    fn log_lines(&self) -> usize {
-        std::fs::read_to_string(&self.log).map_or(0, |l| l.lines().count())
-    }
-
-    fn log_tail(&self, lines: usize) -> String {
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let all: Vec<&str> = log.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
-    }
-
-    async fn stop(mut self) {
-        let _ = self.child.kill().await;
-    }
-}
-
-/// A logged-in browser: a cookie jar holding the session.
-struct Session {
-    http: reqwest::Client,
-    jar: Arc<Jar>,
-    address: String,
-}
-
-impl Session {
-    /// `GET /login` for the form's CSRF token, then `POST /login`, as `serve_process::Browser`.
-    async fn log_in(address: &str) -> Result<Self> {
-        let jar = Arc::new(Jar::default());
-        let http = campuscore_testkit::http_client_builder()
-            .cookie_provider(jar.clone())
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        let page = http.get(format!("{address}/login")).send().await?;
-        let token = csrf_from(&page.text().await?).context("csrf_token on /login")?;
-        let form = [
-            ("email", EMAIL),
-            ("password", PASSWORD),
-            ("csrf_token", &token),
-        ];
-        let res = http
-            .post(format!("{address}/login"))
-            .form(&form)
-            .send()
-            .await?;
-        if res.status() != 303 {
-            bail!("login answered {}", res.status());
-        }
-        Ok(Self {
-            http,
-            jar,
-            address: address.to_owned(),
-        })
-    }
-
-    /// The `Cookie` header the session sends (for wrk).
-    fn cookie_header(&self) -> Result<String> {
-        let value = self
-            .jar
-            .cookies(&self.address.parse()?)
-            .context("no session cookie")?;
-        Ok(value.to_str()?.to_owned())
-    }
-
-    /// An HTMX GET of a browse fragment; anything but 200 is an error with the body.
-    async fn browse(&self, url: &str) -> Result<String> {
-        let res = self
-            .http
-            .get(url)
-            .header("HX-Request", "true")
-            .send()
-            .await?;
-        let status = res.status();
-        let body = res.text().await?;
-        if status != 200 {
-            bail!(
-                "GET {url} answered {status}: {}",
-                &body[..body.len().min(800)]
-            );
-        }
-        Ok(body)
-    }
-}
-
-/// The `value` of the first `name="csrf_token"` field.
-fn csrf_from(html: &str) -> Option<String> {
-    let marker = "name=\"csrf_token\" value=\"";
-    let start = html.find(marker)? + marker.len();
-    Some(html[start..start + html[start..].find('"')?].to_owned())
-}
-
-/// The values of a browse fragment's file checkboxes.
-fn picks(html: &str) -> Vec<String> {
-    html.split("name=\"file\" value=\"")
-        .skip(1)
-        .filter_map(|rest| rest.find('"').map(|end| rest[..end].to_owned()))
-        .collect()
-}
-
 /// One timed transfer of the big file.
 struct Transfer {
     secs: f64,
@@ -949,18 +577,12 @@ async fn verify_object(path: &Path, size: u64, md5: &str) -> Result<()> {
 
 /// The user's browse rate-limit row: the sliding log keeps every hit of the last minute.
 async fn rate_limit_log(db: &DatabaseConnection, user_id: i64) -> Result<String> {
-    let row = rate_limit::Entity::find()
-        .filter(rate_limit::Column::UserId.eq(user_id))
-        .filter(rate_limit::Column::Name.eq("cloud_browse"))
-        .one(db)
-        .await?;
-    Ok(row.map_or_else(
-        || "no row".into(),
-        |r| {
-            let hits = r.hits.split(',').filter(|h| !h.is_empty()).count();
-            format!("{hits} timestamps, {:.0} KiB", r.hits.len() as f64 / 1024.0)
-        },
-    ))
+    let limit = campuscore::services::rate_limits::Limit {
+        max: BROWSE_PER_MINUTE,
+        ..campuscore::services::rate_limits::CLOUD_BROWSE
+    };
+    let hits = campuscore::services::rate_limits::recorded_hits(db, user_id, &limit).await?;
+    Ok(format!("{} hit rows", hits.len()))
 }
 
 /// PostgreSQL's count of index scans on `rate_limit` (`None` on SQLite, which keeps none).
@@ -979,101 +601,8 @@ async fn rate_limit_scans(db: &DatabaseConnection) -> Result<Option<i64>> {
     Ok(Some(row.try_get_by_index::<i64>(0)?))
 }
 
-/// What wrk reported (latencies in milliseconds).
-struct Wrk {
-    command: String,
-    requests: u64,
-    rps: f64,
-    p50: f64,
-    p90: f64,
-    p99: f64,
-    non_2xx: u64,
-    socket_errors: String,
-    statuses: String,
-}
-
-async fn run_wrk(args: &Args, dir: &Path, url: &str, cookie: &str) -> Result<Wrk> {
-    let script = dir.join("status.lua");
-    std::fs::write(&script, WRK_STATUS_SCRIPT)?;
-    let script = script.to_str().context("a UTF-8 temp path")?;
-    let (connections, duration) = (args.wrk_connections, args.wrk_seconds);
-    // wrk wants at least one connection per thread.
-    let threads = connections.min(2);
-    let flags =
-        format!("-t{threads} -c{connections} -d{duration}s --timeout {WRK_TIMEOUT} --latency");
-    let cookie = format!("Cookie: {cookie}");
-    eprintln!("wrk {flags} (load average {})", load_average());
-    let out = Command::new("wrk")
-        .args(flags.split(' '))
-        .args(["-H", &cookie, "-H", "HX-Request: true", "-s", script, url])
-        .output()
-        .await
-        .context("running wrk (apt-get install wrk)")?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    eprintln!("{text}");
-    if !out.status.success() {
-        bail!("wrk failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    let find = |prefix: &str| {
-        text.lines()
-            .map(str::trim)
-            .find_map(|l| l.strip_prefix(prefix))
-            .map(str::trim)
-    };
-    let percentile = |p: &str| {
-        find(p)
-            .and_then(duration_ms)
-            .with_context(|| format!("wrk {p}"))
-    };
-    let requests = text
-        .lines()
-        .find(|l| l.contains(" requests in "))
-        .and_then(|l| l.split_whitespace().next()?.parse().ok())
-        .context("wrk's request count")?;
-    let path = url.find("/api/").map_or(url, |i| &url[i..]);
-    Ok(Wrk {
-        command: format!(
-            "wrk {flags} -H 'Cookie: <session>' -H 'HX-Request: true' -s status.lua \
-             'http://127.0.0.1:<port>{path}'"
-        ),
-        requests,
-        rps: find("Requests/sec:")
-            .and_then(|v| v.parse().ok())
-            .context("wrk's Requests/sec")?,
-        p50: percentile("50%")?,
-        p90: percentile("90%")?,
-        p99: percentile("99%")?,
-        non_2xx: find("Non-2xx or 3xx responses:")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0),
-        socket_errors: find("Socket errors:").unwrap_or("none").to_owned(),
-        statuses: find("STATUS")
-            .unwrap_or("(status.lua printed nothing)")
-            .to_owned(),
-    })
-}
-
-/// wrk's `1.23ms`, `456.00us`, `1.02s`, `2.00m` in milliseconds.
-fn duration_ms(value: &str) -> Option<f64> {
-    let split = value.find(|c: char| c.is_ascii_alphabetic())?;
-    let (number, unit) = value.split_at(split);
-    let factor = match unit {
-        "us" => 0.001,
-        "ms" => 1.0,
-        "s" => 1000.0,
-        "m" => 60_000.0,
-        "h" => 3_600_000.0,
-        _ => return None,
-    };
-    Some(number.parse::<f64>().ok()? * factor)
-}
-
 fn join<T>(items: &[T], show: impl Fn(&T) -> String) -> String {
     items.iter().map(show).collect::<Vec<_>>().join(", ")
-}
-
-fn mib(kib: u64) -> String {
-    format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
 fn verdict(met: bool) -> &'static str {

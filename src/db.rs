@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use std::time::Duration;
 
@@ -14,28 +15,28 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating the database directory {}", dir.display()))?;
     }
+    let sqlite = url.starts_with("sqlite:");
     let mut opts = ConnectOptions::new(url.to_owned());
-    opts.max_connections(if url.starts_with("sqlite:") { 8 } else { 16 })
+    opts.max_connections(if sqlite { 8 } else { 16 })
         .min_connections(1)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(30))
         .sqlx_logging(false);
+    if sqlite {
+        // Set on every connection the pool opens, not once on whichever it hands out first:
+        // WAL lets readers run beside the writer, and with it `synchronous = NORMAL` syncs
+        // the log at checkpoints instead of at every commit (a power cut may lose the last
+        // commits, never consistency); busy_timeout waits instead of failing.
+        opts.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    }
     let db = Database::connect(opts)
         .await
         .with_context(|| format!("connecting to the database ({})", redact_url(url)))?;
-    if url.starts_with("sqlite:") {
-        use sea_orm::ConnectionTrait;
-        // WAL lets readers run beside the writer; busy_timeout waits instead of failing.
-        for pragma in [
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA busy_timeout=10000",
-            "PRAGMA foreign_keys=ON",
-        ] {
-            db.execute_unprepared(pragma)
-                .await
-                .with_context(|| pragma.to_string())?;
-        }
-    }
     Ok(db)
 }
 

@@ -23,6 +23,7 @@ mod m20261122_000017_add_source_file_progress;
 mod m20261206_000018_add_agent_access;
 mod m20261206_000019_create_mcp_oauth;
 mod m20261206_000020_create_app_secret;
+mod m20261206_000021_rate_limit_hits;
 
 pub struct Migrator;
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000018_add_agent_access::Migration),
             Box::new(m20261206_000019_create_mcp_oauth::Migration),
             Box::new(m20261206_000020_create_app_secret::Migration),
+            Box::new(m20261206_000021_rate_limit_hits::Migration),
         ]
     }
 }

@@ -4,7 +4,7 @@
 //! `services::token_refresh` and `services::rotation`), so their callers check the rows
 //! affected.
 
-use super::entities::connection;
+use super::entities::{connection, connector};
 use super::keyset::{self, Keyset, Order, Window};
 use super::status::ConnectionStatus;
 use crate::error::AppResult;
@@ -31,6 +31,20 @@ pub async fn find_owned(
         .filter(connection::Column::UserId.eq(user_id))
         .one(db)
         .await
+}
+
+/// The user's connection `id` with its catalog row, in one query.
+pub async fn find_owned_with_connector(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    id: i64,
+) -> Result<Option<(connection::Model, connector::Model)>, DbErr> {
+    let found = connection::Entity::find_by_id(id)
+        .filter(connection::Column::UserId.eq(user_id))
+        .find_also_related(connector::Entity)
+        .one(db)
+        .await?;
+    Ok(found.and_then(|(conn, connector)| Some((conn, connector?))))
 }
 
 /// Every connection of the user, oldest first.
@@ -225,12 +239,26 @@ pub async fn record_test(
     Ok(())
 }
 
-/// Marks a connection used now; `reactivate` also sets it `active` and clears its last error.
-pub async fn touch(db: &impl ConnectionTrait, id: i64, reactivate: bool) -> Result<(), DbErr> {
+/// Marks a connection used at `now`, unless a use at or after `stale_before` is already
+/// recorded; `reactivate` writes whatever the last use, and also sets it `active` and clears
+/// its last error.
+pub async fn touch(
+    db: &impl ConnectionTrait,
+    id: i64,
+    now: DateTime<Utc>,
+    stale_before: DateTime<Utc>,
+    reactivate: bool,
+) -> Result<(), DbErr> {
     let mut update = connection::Entity::update_many()
-        .col_expr(connection::Column::LastUsedAt, Expr::value(Utc::now()))
+        .col_expr(connection::Column::LastUsedAt, Expr::value(now))
         .filter(connection::Column::Id.eq(id));
-    if reactivate {
+    if !reactivate {
+        update = update.filter(
+            Condition::any()
+                .add(connection::Column::LastUsedAt.is_null())
+                .add(connection::Column::LastUsedAt.lt(stale_before)),
+        );
+    } else {
         update = update
             .col_expr(
                 connection::Column::Status,

@@ -100,6 +100,19 @@ pub async fn find_mine(
         .ok_or(AppError::NotFound)
 }
 
+/// The caller's connection `connection_id` and its connector, enabled and registered, read
+/// in one query; anyone else's connection is `NotFound`.
+pub async fn find_mine_with_connector(
+    rt: &ConnectorRuntime,
+    user_id: i64,
+    connection_id: i64,
+) -> AppResult<(connection::Model, ResolvedConnector)> {
+    let (conn, row) = connections::find_owned_with_connector(&rt.db, user_id, connection_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok((conn, resolve(rt, row)?))
+}
+
 /// Every connection of the user, oldest first.
 pub async fn list_mine(rt: &ConnectorRuntime, user_id: i64) -> AppResult<Vec<connection::Model>> {
     Ok(connections::list_for_user(&rt.db, user_id).await?)
@@ -473,14 +486,26 @@ pub async fn test(
     Ok((row, error))
 }
 
-/// Marks a connection used now (and `active` again after a successful action).
+/// How often `last_used_at` is written at most, per connection.
+pub const LAST_USED_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Marks a connection used now (and `active` again after a successful action). Uses are
+/// coalesced: `last_used_at` is written at most once per [`LAST_USED_EVERY`] per connection
+/// (a use within that time of the recorded one writes nothing, here or in another process),
+/// so it is never older than the last use by more than that, and a busy connection costs
+/// one write a minute instead of one per action.
 pub async fn touch(
     rt: &ConnectorRuntime,
     conn: &connection::Model,
     succeeded: bool,
 ) -> AppResult<()> {
     let reactivate = succeeded && conn.status == ConnectionStatus::Error;
-    Ok(connections::touch(&rt.db, conn.id, reactivate).await?)
+    let now = Utc::now();
+    let stale_before = now - LAST_USED_EVERY;
+    if !reactivate && conn.last_used_at.is_some_and(|t| t >= stale_before) {
+        return Ok(());
+    }
+    Ok(connections::touch(&rt.db, conn.id, now, stale_before, reactivate).await?)
 }
 
 /// Marks a manual connection whose credentials the service rejected.

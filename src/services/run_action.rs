@@ -78,15 +78,14 @@ pub enum FileCall {
     Search(SearchRequest),
 }
 
-/// Lists or searches the user's connection through its [`FileSource`] (audited as the
-/// action it stands for).
+/// Lists or searches the caller's connection `prepared` through its [`FileSource`] (audited
+/// as the action it stands for).
 pub async fn list_files(
     rt: &ConnectorRuntime,
     caller: Caller<'_>,
-    connection_id: i64,
+    prepared: &Call,
     call: FileCall,
 ) -> AppResult<FileList> {
-    let prepared = Call::prepare(rt, caller.user, connection_id).await?;
     let source = prepared.file_source()?;
     let actions = source.actions();
     let (action, params) = match &call {
@@ -153,8 +152,9 @@ fn present(params: &[(&str, &Option<String>)]) -> Value {
     Value::Object(given.collect())
 }
 
-/// A call about to run: the caller's connection and its enabled connector.
-struct Call {
+/// A call about to run: the caller's connection and its enabled connector, read once (a
+/// fragment that shows the connection and lists its files prepares one call for both).
+pub struct Call {
     conn: connection::Model,
     connector: ResolvedConnector,
 }
@@ -162,14 +162,24 @@ struct Call {
 impl Call {
     /// The connection must be the user's (anyone else's is a 404) and its connector
     /// registered and enabled.
-    async fn prepare(
+    pub async fn prepare(
         rt: &ConnectorRuntime,
         user: &user::Model,
         connection_id: i64,
     ) -> AppResult<Self> {
-        let conn = connections::find_mine(rt, user.id, connection_id).await?;
-        let connector = connections::connector_by_id(rt, conn.connector_id).await?;
+        let (conn, connector) =
+            connections::find_mine_with_connector(rt, user.id, connection_id).await?;
         Ok(Self { conn, connector })
+    }
+
+    /// The connection, as read when the call was prepared.
+    pub fn connection(&self) -> &connection::Model {
+        &self.conn
+    }
+
+    /// Its connector.
+    pub fn connector(&self) -> &ResolvedConnector {
+        &self.connector
     }
 
     /// The connector's file contract; a connector without one is not a file source.
@@ -181,7 +191,7 @@ impl Call {
     /// audit row with `params` (already redacted), `last_used_at`, and a rejected manual
     /// sign-in.
     async fn run<T, F, Fut>(
-        self,
+        &self,
         rt: &ConnectorRuntime,
         caller: Caller<'_>,
         action: &str,
@@ -193,8 +203,12 @@ impl Call {
         Fut: Future<Output = AppResult<T>>,
     {
         let Self { conn, connector } = self;
+        // Prepared for one user, run for the same user only.
+        if conn.user_id != caller.user.id {
+            return Err(AppError::NotFound);
+        }
         let started = Instant::now();
-        let outcome = match connections::action_context(rt, &conn, &connector).await {
+        let outcome = match connections::action_context(rt, conn, connector).await {
             Ok(ctx) => work(ctx).await,
             Err(error) => Err(error),
         };
@@ -214,12 +228,12 @@ impl Call {
             },
         )
         .await;
-        connections::touch(rt, &conn, outcome.is_ok()).await?;
+        connections::touch(rt, conn, outcome.is_ok()).await?;
         // Manual credentials the service rejects will not start working again by themselves.
         if let Err(AppError::Connector(e @ ConnectorError::AuthExpired { .. })) = &outcome
             && connector.plugin.spec().kind == ConnectorKind::Manual
         {
-            connections::mark_rejected(rt, &conn, &e.user_message()).await?;
+            connections::mark_rejected(rt, conn, &e.user_message()).await?;
         }
         tracing::info!(
             connection.id = conn.id,

@@ -19,7 +19,7 @@ use crate::paths;
 use crate::services::connections::{self, ResolvedConnector};
 use crate::services::import_service::{self, Pick};
 use crate::services::rate_limits;
-use crate::services::run_action::{self, Caller, FileCall};
+use crate::services::run_action::{self, Call, Caller, FileCall};
 use crate::services::source_files::human_size;
 use crate::state::AppState;
 use crate::templates::flash;
@@ -138,12 +138,13 @@ pub async fn browse(
 ) -> AppResult<HttpResponse> {
     let (folder_id, connection_id) = path.into_inner();
     let folder = folders::find_owned(&state.db, user.id, folder_id).await?;
-    let (conn, connector) = file_connection(&state, user.id, connection_id).await?;
+    let call = file_call(&state, &user, connection_id).await?;
+    let (conn, connector) = (call.connection(), call.connector());
     let mut query = query.into_inner();
     let here = Here {
         folder: &folder,
-        conn: &conn,
-        connector: &connector,
+        conn,
+        connector,
         retry_url: browse_url(
             folder.id,
             conn.id,
@@ -155,16 +156,16 @@ pub async fn browse(
     };
     let listed = async {
         query.check()?;
-        signed_in(&conn)?;
+        signed_in(conn)?;
         rate_limits::check(&state.db, user.id, &state.settings.cloud_browse_limit()).await?;
-        list(&state, &user, &conn, &query).await
+        list(&state, &user, &call, &query).await
     }
     .await;
     let page = match listed {
         Ok(page) => page,
         Err(e) => return error_fragment(&here, e),
     };
-    let view = BrowseView::new(&folder, &conn, &connector, &query, page)?;
+    let view = BrowseView::new(&folder, conn, connector, &query, page)?;
     if query.page_token.is_some() {
         return Ok(html(RowsFragment { b: view }, 200));
     }
@@ -189,11 +190,12 @@ pub async fn import(
 ) -> AppResult<HttpResponse> {
     let (folder_id, connection_id) = path.into_inner();
     let folder = folders::find_owned(&state.db, user.id, folder_id).await?;
-    let (conn, connector) = file_connection(&state, user.id, connection_id).await?;
+    let call = file_call(&state, &user, connection_id).await?;
+    let (conn, connector) = (call.connection(), call.connector());
     let here = Here {
         folder: &folder,
-        conn: &conn,
-        connector: &connector,
+        conn,
+        connector,
         retry_url: browse_url(folder.id, conn.id, &BrowseQuery::default()),
     };
     let queued = async {
@@ -206,9 +208,9 @@ pub async fn import(
             })?);
         }
         import_service::check_selection(&picks)?;
-        signed_in(&conn)?;
+        signed_in(conn)?;
         rate_limits::check(&state.db, user.id, &state.settings.cloud_import_limit()).await?;
-        import_service::enqueue(state.files(), &folder, &conn, &connector.row.slug, &picks).await
+        import_service::enqueue(state.files(), &folder, conn, &connector.row.slug, &picks).await
     }
     .await;
     let done = match queued {
@@ -257,25 +259,20 @@ fn signed_in(conn: &connection::Model) -> AppResult<()> {
     Ok(())
 }
 
-/// The caller's connection `id` and its connector, which must be a file source.
-async fn file_connection(
-    state: &AppState,
-    user_id: i64,
-    id: i64,
-) -> AppResult<(connection::Model, ResolvedConnector)> {
-    let conn = connections::find_mine(state, user_id, id).await?;
-    let connector = connections::connector_by_id(state, conn.connector_id).await?;
-    if connector.plugin.files().is_none() {
+/// The caller's connection `id` prepared for a call, if its connector is a file source.
+async fn file_call(state: &AppState, user: &CurrentUser, id: i64) -> AppResult<Call> {
+    let call = Call::prepare(state, user, id).await?;
+    if call.connector().plugin.files().is_none() {
         return Err(AppError::NotFound);
     }
-    Ok((conn, connector))
+    Ok(call)
 }
 
 /// A page of the listing or the search the query asks for.
 async fn list(
     state: &AppState,
     user: &CurrentUser,
-    conn: &connection::Model,
+    prepared: &Call,
     query: &BrowseQuery,
 ) -> AppResult<FileList> {
     let page_token = query.page_token.clone();
@@ -289,7 +286,7 @@ async fn list(
             page_token,
         }),
     };
-    run_action::list_files(state, Caller::web(user), conn.id, call).await
+    run_action::list_files(state, Caller::web(user), prepared, call).await
 }
 
 /// Where a fragment is being rendered, for links in error messages.

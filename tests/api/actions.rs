@@ -301,3 +301,59 @@ async fn a_download_action_streams_exactly_the_declared_bytes() {
     );
     assert_eq!(res.bytes().await.expect("body").len(), 300000);
 }
+
+#[tokio::test]
+async fn last_used_at_is_written_at_most_once_a_minute_and_is_never_older_than_that() {
+    use campuscore::models::entities::connection;
+    let app = spawn_app().await;
+    let user = app
+        .create_user("lu@campus.edu", "a long enough password", false)
+        .await;
+    let token = crate::helpers::api_token(&app.state.db, user.id, "test").await;
+    let id = echo_connection(&app, user.id).await;
+    let last_used = || async {
+        connection::Entity::find_by_id(id)
+            .one(&app.state.db)
+            .await
+            .expect("query")
+            .expect("the connection")
+            .last_used_at
+    };
+    let echo = || async {
+        let (status, _) = app
+            .run_action(&token, id, "echo", json!({ "message": "hi" }))
+            .await;
+        assert_eq!(status, 200);
+    };
+    assert_eq!(last_used().await, None);
+
+    echo().await;
+    let first = last_used().await.expect("the first use is recorded");
+    for _ in 0..3 {
+        echo().await;
+    }
+    assert_eq!(
+        last_used().await,
+        Some(first),
+        "uses within a minute of the recorded one write nothing"
+    );
+
+    // Recorded over a minute ago: the next use is written.
+    let long_ago = first - chrono::Duration::seconds(61);
+    connection::Entity::update_many()
+        .col_expr(connection::Column::LastUsedAt, Expr::value(long_ago))
+        .filter(connection::Column::Id.eq(id))
+        .exec(&app.state.db)
+        .await
+        .expect("backdate");
+    echo().await;
+    let now = last_used().await.expect("still recorded");
+    assert!(now >= first, "{now} is the new use, not {long_ago}");
+
+    let audited = connector_audit_log::Entity::find()
+        .filter(connector_audit_log::Column::ConnectionId.eq(id))
+        .count(&app.state.db)
+        .await
+        .expect("count");
+    assert_eq!(audited, 5, "every use is audited, coalesced or not");
+}

@@ -1,10 +1,12 @@
-//! Migrations go up, down and up again on SQLite and PostgreSQL.
+//! Migrations go up, down and up again on SQLite and PostgreSQL, and the rate-limit logs of
+//! the old schema survive the move to numbered hits (and back).
 
 use campuscore_testkit::postgres::{create_pg_database, drop_pg_database};
 use migration::{Migrator, MigratorTrait, SchemaManager};
-use sea_orm::{Database, DatabaseConnection};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
-const TABLES: [&str; 18] = [
+const TABLES: [&str; 20] = [
     "user",
     "session",
     "setup_token",
@@ -19,10 +21,12 @@ const TABLES: [&str; 18] = [
     "oauth_state",
     "admin_audit_log",
     "rate_limit",
+    "rate_limit_hit",
     "mcp_client",
     "mcp_grant",
     "mcp_authorization_code",
     "mcp_token",
+    "app_secret",
 ];
 
 async fn exists(db: &DatabaseConnection, table: &str) -> bool {
@@ -47,6 +51,103 @@ async fn up_down_up(db: &DatabaseConnection) {
     }
 }
 
+/// Migrations 1–20 keep each user's rate-limit hits as a comma-separated log in
+/// `rate_limit.hits`; migration 21 makes them numbered `rate_limit_hit` rows, oldest first,
+/// and its `down` writes them back, so an upgrade gives nobody a fresh budget.
+async fn rate_limit_logs_carry_over(db: &DatabaseConnection) {
+    let backend = db.get_database_backend();
+    Migrator::up(db, Some(20)).await.expect("up to 20");
+    let now = chrono::Utc::now();
+    let user = Query::insert()
+        .into_table(Alias::new("user"))
+        .columns(
+            [
+                "email",
+                "display_name",
+                "password_hash",
+                "is_admin",
+                "is_active",
+                "created_at",
+                "updated_at",
+            ]
+            .map(Alias::new),
+        )
+        .values_panic([
+            "rl@campus.edu".into(),
+            "RL".into(),
+            "x".into(),
+            false.into(),
+            true.into(),
+            now.into(),
+            now.into(),
+        ])
+        .to_owned();
+    db.execute_raw(backend.build(&user)).await.expect("a user");
+    let log = "1800000002000,1800000001000,1800000003000";
+    let row = Query::insert()
+        .into_table(Alias::new("rate_limit"))
+        .columns(["user_id", "name", "hits", "expires_at"].map(Alias::new))
+        .values_panic([1_i64.into(), "cloud_browse".into(), log.into(), now.into()])
+        .to_owned();
+    db.execute_raw(backend.build(&row))
+        .await
+        .expect("an old log");
+
+    Migrator::up(db, Some(1)).await.expect("up to 21");
+    let hits = Query::select()
+        .columns(["seq", "hit_at"].map(Alias::new))
+        .from(Alias::new("rate_limit_hit"))
+        .order_by(Alias::new("seq"), sea_orm::Order::Asc)
+        .to_owned();
+    let found: Vec<(i64, i64)> = db
+        .query_all_raw(backend.build(&hits))
+        .await
+        .expect("hits")
+        .iter()
+        .map(|r| {
+            (
+                r.try_get("", "seq").expect("seq"),
+                r.try_get("", "hit_at").expect("hit_at"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (0, 1_800_000_001_000),
+            (1, 1_800_000_002_000),
+            (2, 1_800_000_003_000)
+        ]
+    );
+    let next = Query::select()
+        .column(Alias::new("next_seq"))
+        .from(Alias::new("rate_limit"))
+        .and_where(Expr::col(Alias::new("user_id")).eq(1))
+        .to_owned();
+    let next: i64 = db
+        .query_one_raw(backend.build(&next))
+        .await
+        .expect("next_seq")
+        .expect("the row")
+        .try_get("", "next_seq")
+        .expect("next_seq");
+    assert_eq!(next, 3);
+
+    Migrator::down(db, Some(1)).await.expect("down to 20");
+    let back = Query::select()
+        .column(Alias::new("hits"))
+        .from(Alias::new("rate_limit"))
+        .to_owned();
+    let back: String = db
+        .query_one_raw(backend.build(&back))
+        .await
+        .expect("hits")
+        .expect("the row")
+        .try_get("", "hits")
+        .expect("hits");
+    assert_eq!(back, "1800000001000,1800000002000,1800000003000");
+}
+
 #[tokio::test]
 async fn migrations_go_up_down_and_up_again_on_sqlite() {
     let dir = tempfile::tempdir().expect("dir");
@@ -54,6 +155,15 @@ async fn migrations_go_up_down_and_up_again_on_sqlite() {
         .await
         .expect("connect");
     up_down_up(&db).await;
+}
+
+#[tokio::test]
+async fn rate_limit_logs_carry_over_to_numbered_hits_on_sqlite() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = Database::connect(format!("sqlite://{}/m.db?mode=rwc", dir.path().display()))
+        .await
+        .expect("connect");
+    rate_limit_logs_carry_over(&db).await;
 }
 
 #[tokio::test]
@@ -70,6 +180,8 @@ async fn migrations_go_up_down_and_up_again_on_postgresql() {
     };
     let db = Database::connect(&url).await.expect("connect");
     up_down_up(&db).await;
+    Migrator::down(&db, None).await.expect("down");
+    rate_limit_logs_carry_over(&db).await;
     db.close().await.expect("close");
     drop_pg_database(&name);
 }

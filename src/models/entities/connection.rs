@@ -30,6 +30,20 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    /// The catalog row of the connection's service (read together in one query).
+    #[sea_orm(
+        belongs_to = "super::connector::Entity",
+        from = "Column::ConnectorId",
+        to = "super::connector::Column::Id"
+    )]
+    Connector,
+}
+
+impl Related<super::connector::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Connector.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

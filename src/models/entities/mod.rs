@@ -16,6 +16,7 @@ pub mod mcp_token;
 pub mod oauth_state;
 pub mod queue_message;
 pub mod rate_limit;
+pub mod rate_limit_hit;
 pub mod session;
 pub mod setup_token;
 pub mod source_file;

@@ -1,6 +1,7 @@
 use sea_orm::entity::prelude::*;
 
-/// One user's recent hits against one named limit (see `services::rate_limits`).
+/// One user's count of hits against one named limit (see `services::rate_limits`); the hits
+/// themselves are `rate_limit_hit` rows.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "rate_limit")]
 pub struct Model {
@@ -9,9 +10,8 @@ pub struct Model {
     pub user_id: i64,
     /// The limit's name, e.g. `cloud_browse`; unique together with `user_id`.
     pub name: String,
-    /// The sliding log: comma-separated Unix times in milliseconds, oldest first, at most the
-    /// limit's `max` entries. It is also the value the compare-and-swap compares.
-    pub hits: String,
+    /// How many hits this row has recorded: the next hit's number.
+    pub next_seq: i64,
     /// The newest hit plus the window: after this the row says nothing and may be deleted.
     pub expires_at: ChronoDateTimeUtc,
 }
