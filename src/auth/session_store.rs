@@ -1,6 +1,15 @@
-//! actix-session storage in the `session` table. The cookie carries a random key; the row
-//! (found by the key's SHA-256) carries the state. Deleting rows ends sessions at once, which
-//! is how logout and deactivation really end them.
+//! actix-session storage. A signed-in session lives in the `session` table: the cookie
+//! carries a random key, the row (found by the key's SHA-256) carries the state, and deleting
+//! rows ends sessions at once, which is how logout and deactivation really end them.
+//!
+//! An anonymous visitor gets no row. Their few values (the CSRF token of the login form, a
+//! flash message) travel in the cookie itself: the key is `a.` + the state with its expiry,
+//! and the cookie is encrypted and authenticated with the session key
+//! (`CookieContentSecurity::Private`), so it cannot be read, forged or edited. Checking a
+//! form's CSRF token against it is the signed double-submit pattern; a visit to the login
+//! page or to any 404 costs no write. A state holding a user id is never stored this way, and
+//! one that decodes with a user id is refused, so signing in always makes a row on a fresh
+//! key (`Session::renew`).
 
 use super::keys;
 use crate::crypto::sha256_hex;
@@ -12,6 +21,55 @@ use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
 
 type State = HashMap<String, String>;
+
+/// Marks a key that carries an anonymous state. Database keys are alphanumeric, so they never
+/// contain the dot.
+const ANONYMOUS: &str = "a.";
+/// Largest anonymous state (as JSON) kept in the cookie; a larger one, which only a long
+/// flash message could make, goes to a row as before. The cookie stays well under the 4 KiB
+/// browsers keep once encrypted and base64-encoded.
+const MAX_COOKIE_STATE: usize = 1536;
+
+/// An anonymous state as the cookie carries it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CookieState {
+    /// Unix seconds after which the state is void (a copied cookie does not live forever).
+    exp: i64,
+    state: State,
+}
+
+/// The cookie key for an anonymous `state`, or `None` when it must be a row (a user id, or
+/// too large).
+fn cookie_key(state: &State, ttl: &Duration) -> Option<SessionKey> {
+    if state.contains_key(keys::USER_ID) {
+        return None;
+    }
+    let body = serde_json::to_vec(&CookieState {
+        exp: expires(ttl).timestamp(),
+        state: state.clone(),
+    })
+    .ok()?;
+    if body.len() > MAX_COOKIE_STATE {
+        return None;
+    }
+    let encoded = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, body);
+    SessionKey::try_from(format!("{ANONYMOUS}{encoded}")).ok()
+}
+
+/// The state an anonymous key carries: `None` when expired, and an error when it does not
+/// decode or names a user.
+fn from_cookie_key(encoded: &str) -> Result<Option<State>, LoadError> {
+    let body = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, encoded)
+        .map_err(|e| LoadError::Deserialization(e.into()))?;
+    let cookie: CookieState =
+        serde_json::from_slice(&body).map_err(|e| LoadError::Deserialization(e.into()))?;
+    if cookie.state.contains_key(keys::USER_ID) {
+        return Err(LoadError::Deserialization(anyhow::anyhow!(
+            "an anonymous session state names a user"
+        )));
+    }
+    Ok((cookie.exp > Utc::now().timestamp()).then_some(cookie.state))
+}
 
 /// The database-backed session store.
 #[derive(Clone)]
@@ -35,6 +93,9 @@ fn user_id_of(state: &State) -> Option<i64> {
 
 impl SessionStore for DbSessionStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<State>, LoadError> {
+        if let Some(encoded) = key.as_ref().strip_prefix(ANONYMOUS) {
+            return from_cookie_key(encoded);
+        }
         let row = sessions::find_live(&self.db, &sha256_hex(key.as_ref()))
             .await
             .map_err(|e| LoadError::Other(e.into()))?;
@@ -47,6 +108,9 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
+        if let Some(key) = cookie_key(&state, ttl) {
+            return Ok(key);
+        }
         let key = actix_session::storage::generate_session_key();
         let body = serde_json::to_string(&state).map_err(|e| SaveError::Serialization(e.into()))?;
         let new = sessions::NewSession {
@@ -67,6 +131,13 @@ impl SessionStore for DbSessionStore {
         state: State,
         ttl: &Duration,
     ) -> Result<SessionKey, UpdateError> {
+        if key.as_ref().starts_with(ANONYMOUS) {
+            // The cookie is the state: a changed state is a new key (or a row, once large).
+            return self
+                .save(state, ttl)
+                .await
+                .map_err(|e| UpdateError::Other(anyhow::anyhow!(e.to_string())));
+        }
         let body =
             serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
         let updated = sessions::update(
@@ -91,10 +162,18 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
+        // An anonymous state's expiry moves only when the state changes (the session
+        // lifecycle extends on changes, so this is not called for it).
+        if key.as_ref().starts_with(ANONYMOUS) {
+            return Ok(());
+        }
         Ok(sessions::set_expiry(&self.db, &sha256_hex(key.as_ref()), expires(ttl)).await?)
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
+        if key.as_ref().starts_with(ANONYMOUS) {
+            return Ok(());
+        }
         Ok(sessions::delete(&self.db, &sha256_hex(key.as_ref())).await?)
     }
 }
@@ -110,4 +189,54 @@ pub async fn end_all_sessions(
 /// Remove expired sessions (run periodically by the background janitor).
 pub async fn purge_expired(db: &DatabaseConnection) -> Result<u64, sea_orm::DbErr> {
     sessions::delete_expired(db).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(pairs: &[(&str, &str)]) -> State {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn encoded(cookie: &CookieState) -> String {
+        base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            serde_json::to_vec(cookie).expect("json"),
+        )
+    }
+
+    #[test]
+    fn an_anonymous_state_round_trips_through_its_key() {
+        let s = state(&[(keys::CSRF, "\"token\"")]);
+        let key = cookie_key(&s, &Duration::hours(12)).expect("a cookie key");
+        let encoded = key.as_ref().strip_prefix(ANONYMOUS).expect("marked");
+        assert_eq!(from_cookie_key(encoded).expect("decodes"), Some(s));
+    }
+
+    #[test]
+    fn a_signed_in_or_oversized_state_is_never_a_cookie() {
+        let signed_in = state(&[(keys::USER_ID, "7"), (keys::CSRF, "\"t\"")]);
+        assert!(cookie_key(&signed_in, &Duration::hours(1)).is_none());
+        let big = "x".repeat(MAX_COOKIE_STATE);
+        assert!(cookie_key(&state(&[(keys::FLASH, &big)]), &Duration::hours(1)).is_none());
+    }
+
+    #[test]
+    fn an_expired_anonymous_state_is_no_state_and_one_naming_a_user_is_refused() {
+        let expired = CookieState {
+            exp: Utc::now().timestamp() - 1,
+            state: state(&[(keys::CSRF, "\"t\"")]),
+        };
+        assert_eq!(from_cookie_key(&encoded(&expired)).expect("decodes"), None);
+        let forged = CookieState {
+            exp: Utc::now().timestamp() + 3600,
+            state: state(&[(keys::USER_ID, "1")]),
+        };
+        assert!(from_cookie_key(&encoded(&forged)).is_err());
+        assert!(from_cookie_key("not base64 at all!").is_err());
+    }
 }

@@ -289,3 +289,63 @@ async fn a_login_link_cannot_send_the_user_to_another_site() {
 fn urlencode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
+
+async fn session_rows(app: &crate::helpers::TestApp) -> u64 {
+    use sea_orm::PaginatorTrait;
+    campuscore::models::entities::session::Entity::find()
+        .count(&app.state.db)
+        .await
+        .expect("count sessions")
+}
+
+#[tokio::test]
+async fn anonymous_visits_write_no_session_rows_yet_login_keeps_its_csrf_check() {
+    let app = spawn_app().await;
+    app.create_user("eve@campus.edu", "a long enough password", false)
+        .await;
+
+    // Many anonymous visitors: the login page (which hands out a CSRF token), a 404, the
+    // home page's redirect. None of them costs a row.
+    for _ in 0..5 {
+        let visitor = app.other_browser();
+        assert_eq!(visitor.get("/login").await.status(), 200);
+        assert_eq!(visitor.get("/no/such/page").await.status(), 404);
+        assert_eq!(visitor.get("/").await.status(), 303);
+    }
+    assert_eq!(session_rows(&app).await, 0, "anonymous visits wrote rows");
+
+    // The login form's token lives in the visitor's cookie: without it, or with another
+    // visitor's token, the post is refused; with its own it signs in, and only now is there
+    // a row.
+    let page = app.get("/login").await.text().await.expect("body");
+    let token = csrf_from(&page);
+    let stranger = app.other_browser();
+    let res = stranger
+        .client
+        .post(stranger.url("/login"))
+        .form(&[
+            ("email", "eve@campus.edu"),
+            ("password", "a long enough password"),
+            ("csrf_token", token.as_str()),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(
+        res.status(),
+        403,
+        "a token is only good with its own cookie"
+    );
+    assert_eq!(session_rows(&app).await, 0);
+
+    let res = app.login("eve@campus.edu", "a long enough password").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.get("/").await.status(), 200, "signed in");
+    assert_eq!(session_rows(&app).await, 1, "signing in made the one row");
+
+    // Logging out deletes it; the browser is anonymous again, without a row.
+    let res = app.post_form("/logout", "/", &[]).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.get("/login").await.status(), 200);
+    assert_eq!(session_rows(&app).await, 0);
+}
