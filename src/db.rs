@@ -40,6 +40,22 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     Ok(db)
 }
 
+/// Connect to `url` with every migration applied. On SQLite the migrations run on a pool of
+/// their own, closed before the pool the app uses opens: a connection that was open while
+/// another altered a table can describe a new statement with the table's old columns (seen
+/// as "Missing value for column" from the first insert after start-up).
+pub async fn connect_migrated(url: &str) -> anyhow::Result<DatabaseConnection> {
+    let db = connect(url).await?;
+    migrate(&db).await?;
+    if !url.starts_with("sqlite:") {
+        return Ok(db);
+    }
+    db.close()
+        .await
+        .context("closing the connections that ran the migrations")?;
+    connect(url).await
+}
+
 /// Apply every pending migration.
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
     Migrator::up(db, None).await.context("applying migrations")

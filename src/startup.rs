@@ -31,8 +31,7 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
     )
     .context("loading the Fernet keys (FERNET_KEYS / FERNET_KEY)")?;
     tracing::info!(key.source = %source, key.primary = keyring.primary_fingerprint(), "fernet keys loaded");
-    let db = crate::db::connect(&settings.database_url).await?;
-    crate::db::migrate(&db).await?;
+    let db = crate::db::connect_migrated(&settings.database_url).await?;
     let registry = Registry::from_inventory().context("registering connectors")?;
     let report = catalog::sync(&db, &registry).await?;
     if !report.added.is_empty() {
@@ -62,6 +61,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
+    limits: crate::urls::Limits,
 }
 
 impl Application {
@@ -75,11 +75,13 @@ impl Application {
     /// Serve `state` on an already bound listener.
     pub fn from_state(state: AppState, listener: TcpListener) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
-        let server = server(state.clone(), listener)?;
+        let limits = crate::urls::Limits::new(&state.settings);
+        let server = server(state.clone(), listener, limits.clone())?;
         Ok(Self {
             port,
             server,
             state,
+            limits,
         })
     }
 
@@ -109,7 +111,15 @@ impl Application {
 
     /// Serve until the server stops, running the background workers beside it.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let workers = spawn_workers(&self.state);
+        let mut workers = spawn_workers(&self.state);
+        let limits = self.limits.clone();
+        workers.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+            loop {
+                tick.tick().await;
+                limits.shrink();
+            }
+        }));
         let result = self.server.await;
         for w in workers {
             w.abort();
@@ -127,6 +137,7 @@ pub fn spawn_workers(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
     }
     let db = state.db.clone();
     let storage = state.storage.clone();
+    let settings = state.settings.clone();
     tasks.push(tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
         loop {
@@ -142,6 +153,12 @@ pub fn spawn_workers(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "purging ended mcp grants failed"),
+            }
+            let policy = settings.login_policy();
+            match crate::services::login_throttle::purge(&db, &policy, chrono::Utc::now()).await {
+                Ok(n) if n > 0 => tracing::info!(login.purged = n, "old sign-in failures removed"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "purging old sign-in failures failed"),
             }
             // Staging files of uploads whose process died (nothing wrote to them for an hour).
             match storage
@@ -168,7 +185,11 @@ pub fn session_cookie_name(secure: bool) -> &'static str {
     }
 }
 
-fn server(state: AppState, listener: TcpListener) -> anyhow::Result<Server> {
+fn server(
+    state: AppState,
+    listener: TcpListener,
+    limits: crate::urls::Limits,
+) -> anyhow::Result<Server> {
     let key = state.cookie_key.clone();
     let secure = state.settings.secure_cookies();
     let store = DbSessionStore::new(state.db.clone());
@@ -188,7 +209,7 @@ fn server(state: AppState, listener: TcpListener) -> anyhow::Result<Server> {
             .app_data(data.clone())
             .app_data(web::FormConfig::default().limit(256 * 1024))
             .app_data(web::JsonConfig::default().limit(1024 * 1024))
-            .configure(crate::urls::configure)
+            .configure(|cfg| crate::urls::configure(cfg, &limits))
             .wrap(from_fn(csrf::protect))
             .wrap(from_fn(errors::render_errors))
             .wrap(sessions)
