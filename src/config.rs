@@ -1,7 +1,7 @@
 //! Settings from the environment (DESIGN §3 "Environment"). Reading goes through a lookup
 //! function so tests can build settings without touching the process environment.
 
-use crate::services::rate_limits;
+use crate::services::{login_throttle, rate_limits};
 use anyhow::{Context, bail};
 use std::path::PathBuf;
 use url::Url;
@@ -59,6 +59,15 @@ pub struct Settings {
     /// above (`CAMPUSCORE_MCP_CIMD_TEST_ALLOW_HTTP=true`), so a document can be served
     /// without TLS. Anywhere else a client id URL must be `https`.
     pub mcp_cimd_test_allow_http: bool,
+    /// Reverse proxies whose `X-Forwarded-For` is believed for the per-address limits
+    /// (`CAMPUSCORE_TRUSTED_PROXIES`: addresses and CIDR networks, comma-separated; default
+    /// none, so the peer address is the client).
+    pub trusted_proxies: Vec<String>,
+    /// Failed sign-ins that lock an account for browsers it has not seen
+    /// (`CAMPUSCORE_LOGIN_MAX_FAILURES`, default 5 within 15 minutes).
+    pub login_max_failures: u32,
+    /// How long such a lock lasts (`CAMPUSCORE_LOGIN_LOCK_SECONDS`, default 300).
+    pub login_lock_seconds: u32,
 }
 
 impl std::fmt::Debug for Settings {
@@ -84,6 +93,9 @@ impl std::fmt::Debug for Settings {
             .field("uploads_per_hour", &self.uploads_per_hour)
             .field("mcp_cimd_allowed_hosts", &self.mcp_cimd_allowed_hosts)
             .field("mcp_cimd_test_allow_http", &self.mcp_cimd_test_allow_http)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("login_max_failures", &self.login_max_failures)
+            .field("login_lock_seconds", &self.login_lock_seconds)
             .finish()
     }
 }
@@ -183,6 +195,31 @@ impl Settings {
                 _ => bail!("CAMPUSCORE_MCP_CIMD_TEST_ALLOW_HTTP must be true or false, got {v:?}"),
             },
         };
+        let trusted_proxies: Vec<String> = get("CAMPUSCORE_TRUSTED_PROXIES")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if let Some(name) = trusted_proxies.iter().find(|p| {
+            !p.contains('/')
+                && p.trim_matches(['[', ']'])
+                    .parse::<std::net::IpAddr>()
+                    .is_err()
+        }) {
+            bail!("CAMPUSCORE_TRUSTED_PROXIES: `{name}` is not an address or a CIDR network");
+        }
+        campuscore_connectors::AllowList::parse(&trusted_proxies)
+            .map_err(|reason| anyhow::anyhow!("CAMPUSCORE_TRUSTED_PROXIES: {reason}"))?;
+        let login_max_failures = per(
+            "CAMPUSCORE_LOGIN_MAX_FAILURES",
+            login_throttle::DEFAULT.max_failures,
+        )?;
+        let login_lock_seconds = per(
+            "CAMPUSCORE_LOGIN_LOCK_SECONDS",
+            login_throttle::DEFAULT.lock.as_secs() as u32,
+        )?;
         Ok(Self {
             data_dir,
             database_url,
@@ -203,7 +240,25 @@ impl Settings {
             uploads_per_hour,
             mcp_cimd_allowed_hosts,
             mcp_cimd_test_allow_http,
+            trusted_proxies,
+            login_max_failures,
+            login_lock_seconds,
         })
+    }
+
+    /// The reverse proxies whose `X-Forwarded-For` is believed.
+    pub fn trusted_proxy_list(&self) -> campuscore_connectors::AllowList {
+        // Checked when the settings were read.
+        campuscore_connectors::AllowList::parse(&self.trusted_proxies).unwrap_or_default()
+    }
+
+    /// The per-account sign-in throttle with this deployment's allowance.
+    pub fn login_policy(&self) -> login_throttle::Policy {
+        login_throttle::Policy {
+            max_failures: self.login_max_failures,
+            lock: std::time::Duration::from_secs(u64::from(self.login_lock_seconds)),
+            ..login_throttle::DEFAULT
+        }
     }
 
     /// The cloud browsing limit with this deployment's allowance.

@@ -1,37 +1,69 @@
 //! Every route of the application, in one place (as the documented Django `urls.py`).
 
+use crate::auth::client_ip::ClientKey;
 use crate::views::{
     account, admin, agent, api, assistants, cloud_import, connect, errors, folders, health, home,
     icons, mcp, mcp_consent, mcp_oauth, query, settings, tokens,
 };
-use actix_governor::{Governor, GovernorConfigBuilder};
+use actix_governor::governor::clock::QuantaInstant;
+use actix_governor::governor::middleware::NoOpMiddleware;
+use actix_governor::{Governor, GovernorConfig, GovernorConfigBuilder};
 use actix_web::http::Method;
 use actix_web::web;
+use std::sync::Arc;
+
+/// The per-address limits, built once for the whole server: each worker's app shares
+/// their state, so the budget is what it says whatever the number of workers.
+#[derive(Clone)]
+pub struct Limits {
+    login: GovernorConfig<ClientKey, NoOpMiddleware<QuantaInstant>>,
+    register: GovernorConfig<ClientKey, NoOpMiddleware<QuantaInstant>>,
+}
+
+impl Limits {
+    /// Password guessing is slowed per client address (see `auth::client_ip` for which
+    /// address that is behind proxies): a burst of 10 attempts, then one every 3 s. Open
+    /// client registration the same way, a burst of 10, then one every 6 s: assistants
+    /// register once, floods of clients are refused.
+    pub fn new(settings: &crate::config::Settings) -> Self {
+        let key = ClientKey::new(Arc::new(settings.trusted_proxy_list()));
+        let limit = |seconds_per_request: u64| {
+            GovernorConfigBuilder::default()
+                .seconds_per_request(seconds_per_request)
+                .burst_size(10)
+                .methods(vec![Method::POST])
+                .key_extractor(key.clone())
+                .finish()
+                .expect("the per-address limits are valid constant configurations")
+        };
+        Self {
+            login: limit(3),
+            register: limit(6),
+        }
+    }
+
+    /// Forget addresses that have not been limited lately (run by the janitor), so the maps
+    /// do not grow with every address ever seen.
+    pub fn shrink(&self) {
+        for config in [&self.login, &self.register] {
+            let limiter = config.limiter();
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+}
 
 /// Register every route on `cfg`.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    // Password guessing is slowed per client address: a burst of 10 attempts, then one every 3 s.
-    let login_limit = GovernorConfigBuilder::default()
-        .seconds_per_request(3)
-        .burst_size(10)
-        .methods(vec![Method::POST])
-        .finish()
-        .expect("the login rate limit is a valid constant configuration");
-    // Open client registration is slowed per client address the same way (a burst of 10,
-    // then one every 6 s): assistants register once, floods of clients are refused.
-    let register_limit = GovernorConfigBuilder::default()
-        .seconds_per_request(6)
-        .burst_size(10)
-        .methods(vec![Method::POST])
-        .finish()
-        .expect("the registration rate limit is a valid constant configuration");
+pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits) {
+    let login_limit = &limits.login;
+    let register_limit = &limits.register;
 
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/", web::get().to(home::home))
         .service(
             web::resource("/login")
-                .wrap(Governor::new(&login_limit))
+                .wrap(Governor::new(login_limit))
                 .route(web::get().to(account::login_page))
                 .route(web::post().to(account::login)),
         )
@@ -99,7 +131,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/oauth/token", web::post().to(mcp_oauth::token))
         .service(
             web::resource("/oauth/register")
-                .wrap(Governor::new(&register_limit))
+                .wrap(Governor::new(register_limit))
                 .route(web::post().to(mcp_oauth::register))
                 .route(web::method(Method::OPTIONS).to(mcp_oauth::register_preflight)),
         )

@@ -2,7 +2,9 @@
 //! visible in a handler's signature. (Password hashing and random tokens, which models and
 //! services use too, live below in `crate::crypto`.)
 
+pub mod client_ip;
 pub mod csrf;
+pub mod device;
 pub mod extractors;
 pub mod session_store;
 

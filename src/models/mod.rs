@@ -14,6 +14,7 @@ pub mod connectors;
 pub mod entities;
 pub mod folders;
 pub mod keyset;
+pub mod login_throttles;
 pub mod mcp_authorization_codes;
 pub mod mcp_clients;
 pub mod mcp_grants;

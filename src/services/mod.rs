@@ -11,6 +11,7 @@ pub mod connector_config;
 pub mod credentials;
 pub mod disconnect;
 pub mod import_service;
+pub mod login_throttle;
 pub mod mcp_auth;
 pub mod mcp_authorize;
 pub mod mcp_clients;

@@ -1,16 +1,17 @@
 //! Logging in and out, and the one-time setup link that creates the first admin.
 
-use crate::auth::{MaybeUser, csrf, keys};
+use crate::auth::{MaybeUser, csrf, device, keys};
 use crate::crypto::password;
 use crate::error::{AppError, AppResult};
 use crate::models::entities::user;
 use crate::models::users;
-use crate::services::setup;
+use crate::services::{login_throttle, setup};
 use crate::state::AppState;
 use crate::templates::{LoginPage, PageCtx, SetupPage, flash};
 use actix_session::Session;
-use actix_web::{HttpResponse, Responder, web};
+use actix_web::{HttpRequest, HttpResponse, Responder, web};
 use askama::Template;
+use chrono::Utc;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -48,9 +49,22 @@ pub async fn login_page(
 pub async fn login(
     state: web::Data<AppState>,
     session: Session,
+    req: HttpRequest,
     form: web::Form<LoginForm>,
 ) -> AppResult<HttpResponse> {
     let form = form.into_inner();
+    let secure = state.settings.secure_cookies();
+    let account = login_throttle::account_subject(&form.email);
+    let device = device::known(&req, &state.cookie_key, secure, &account);
+    // A browser that signed in to this account before is throttled on its own; any other
+    // on the account's count (see services::login_throttle).
+    let subject = device
+        .as_deref()
+        .map_or_else(|| account.clone(), login_throttle::device_subject);
+    let policy = state.settings.login_policy();
+    if let Some(wait) = login_throttle::locked(&state.db, &subject, Utc::now()).await? {
+        return Ok(locked_out(&session, form, wait));
+    }
     let found = users::find_by_email(&state.db, &form.email).await?;
     let ok = match &found {
         Some(u) => password::verify(&form.password, &u.password_hash).await && u.is_active,
@@ -61,6 +75,10 @@ pub async fn login(
     };
     let Some(user) = found.filter(|_| ok) else {
         tracing::info!("failed login attempt");
+        if let Some(wait) = login_throttle::failed(&state.db, &subject, &policy, Utc::now()).await?
+        {
+            return Ok(locked_out(&session, form, wait));
+        }
         let page = LoginPage {
             ctx: PageCtx::new(&session, None),
             email: form.email,
@@ -69,8 +87,40 @@ pub async fn login(
         };
         return Ok(html(page, 401));
     };
+    login_throttle::succeeded(&state.db, &subject).await?;
     start_session(&state, &session, &user).await?;
-    Ok(super::see_other(super::safe_next(&form.next)))
+    let mut res = super::see_other(super::safe_next(&form.next));
+    if let Some(cookie) = device::remember(&state.cookie_key, secure, device.as_deref(), &account) {
+        res.add_cookie(&cookie)
+            .map_err(|e| anyhow::anyhow!("device cookie: {e}"))?;
+    }
+    Ok(res)
+}
+
+/// The login page, refusing for `wait`: 429 with `Retry-After`. The same for every email,
+/// registered or not.
+fn locked_out(session: &Session, form: LoginForm, wait: std::time::Duration) -> HttpResponse {
+    let minutes = wait.as_secs().div_ceil(60).max(1);
+    let when = if minutes == 1 {
+        "a minute".to_owned()
+    } else {
+        format!("{minutes} minutes")
+    };
+    let page = LoginPage {
+        ctx: PageCtx::new(session, None),
+        email: form.email,
+        next: form.next,
+        error: Some(format!(
+            "Too many failed sign-ins to this account. Try again in {when}, or from a browser \
+             you have signed in with before."
+        )),
+    };
+    let mut res = html(page, 429);
+    res.headers_mut().insert(
+        actix_web::http::header::RETRY_AFTER,
+        actix_web::http::header::HeaderValue::from(wait.as_secs().max(1)),
+    );
+    res
 }
 
 /// Log `user` in on a fresh session id (no fixation) with a fresh CSRF token.

@@ -13,6 +13,7 @@ mod connections;
 mod folders;
 mod helpers;
 mod import_processes;
+mod login_throttle;
 mod mcp;
 mod mcp_oauth;
 mod oauth_flow;

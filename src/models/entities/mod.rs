@@ -9,6 +9,7 @@ pub mod connector;
 pub mod connector_audit_log;
 pub mod connector_config;
 pub mod knowledge_folder;
+pub mod login_throttle;
 pub mod mcp_authorization_code;
 pub mod mcp_client;
 pub mod mcp_grant;
