@@ -9,18 +9,18 @@ extern crate self as campuscore_connectors;
 
 pub mod sdk;
 
-pub use sdk::{files, form, redact, ssrf};
+pub use sdk::{breaker, files, form, redact, ssrf};
 
 pub use campuscore_connectors_macros::connector_actions;
 pub use sdk::{
     API_BASE_URL_PLACEHOLDER, ActionContext, ActionDescriptor, ActionOutput, ActionSet, AllowList,
-    AuthScoping, Checksum, ChecksumAlgorithm, ChecksumCheck, ChecksumMismatch, ClientAuth,
-    ConfigKey, Connector, ConnectorDef, ConnectorError, ConnectorKind, ConnectorRegistration,
-    ConnectorSettings, ConnectorSpec, Credentials, DOWNLOAD_IDLE_TIMEOUT, DefinedConnector,
-    Download, DownloadInfo, FieldErrors, FieldKind, FileActions, FileEntry, FileIcon, FileKind,
-    FileList, FileSource, FormField, HttpClient, HttpConfig, ListRequest, NoInput,
-    NormalizedCredentials, OAuthDescriptor, QuickXor, Registry, RegistryError, RetryPolicy,
-    Revocation, RichText, SearchRequest, Tag, TokenUpdater, body_stream, capped_body,
+    AuthScoping, BreakerPolicy, Checksum, ChecksumAlgorithm, ChecksumCheck, ChecksumMismatch,
+    ClientAuth, ConfigKey, Connector, ConnectorDef, ConnectorError, ConnectorKind,
+    ConnectorRegistration, ConnectorSettings, ConnectorSpec, Credentials, DOWNLOAD_IDLE_TIMEOUT,
+    DefinedConnector, Download, DownloadInfo, FieldErrors, FieldKind, FileActions, FileEntry,
+    FileIcon, FileKind, FileList, FileSource, FormField, HttpClient, HttpConfig, ListRequest,
+    NoInput, NormalizedCredentials, OAuthDescriptor, QuickXor, Registry, RegistryError,
+    RetryPolicy, Revocation, RichText, SearchRequest, Tag, TokenUpdater, body_stream, capped_body,
     error_for_status, install_crypto_provider, json_body, keys, redact_params, validate_form,
     validated,
 };

@@ -68,6 +68,12 @@ pub struct Settings {
     pub login_max_failures: u32,
     /// How long such a lock lasts (`CAMPUSCORE_LOGIN_LOCK_SECONDS`, default 300).
     pub login_lock_seconds: u32,
+    /// Failed calls to one provider host within 30 s that open its circuit breaker
+    /// (`CAMPUSCORE_BREAKER_FAILURES`, default 5).
+    pub breaker_failures: u32,
+    /// How long an open breaker fails fast before one probe
+    /// (`CAMPUSCORE_BREAKER_COOL_DOWN_SECONDS`, default 30).
+    pub breaker_cool_down_seconds: u32,
 }
 
 impl std::fmt::Debug for Settings {
@@ -96,6 +102,8 @@ impl std::fmt::Debug for Settings {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("login_max_failures", &self.login_max_failures)
             .field("login_lock_seconds", &self.login_lock_seconds)
+            .field("breaker_failures", &self.breaker_failures)
+            .field("breaker_cool_down_seconds", &self.breaker_cool_down_seconds)
             .finish()
     }
 }
@@ -220,6 +228,16 @@ impl Settings {
             "CAMPUSCORE_LOGIN_LOCK_SECONDS",
             login_throttle::DEFAULT.lock.as_secs() as u32,
         )?;
+        let breaker_failures = per(
+            "CAMPUSCORE_BREAKER_FAILURES",
+            campuscore_connectors::BreakerPolicy::default().failures,
+        )?;
+        let breaker_cool_down_seconds = per(
+            "CAMPUSCORE_BREAKER_COOL_DOWN_SECONDS",
+            campuscore_connectors::BreakerPolicy::default()
+                .cool_down
+                .as_secs() as u32,
+        )?;
         Ok(Self {
             data_dir,
             database_url,
@@ -243,6 +261,8 @@ impl Settings {
             trusted_proxies,
             login_max_failures,
             login_lock_seconds,
+            breaker_failures,
+            breaker_cool_down_seconds,
         })
     }
 
@@ -250,6 +270,20 @@ impl Settings {
     pub fn trusted_proxy_list(&self) -> campuscore_connectors::AllowList {
         // Checked when the settings were read.
         campuscore_connectors::AllowList::parse(&self.trusted_proxies).unwrap_or_default()
+    }
+
+    /// Outbound HTTP settings: the defaults with this deployment's circuit breakers.
+    pub fn http_config(&self) -> campuscore_connectors::HttpConfig {
+        campuscore_connectors::HttpConfig {
+            breaker: campuscore_connectors::BreakerPolicy {
+                failures: self.breaker_failures,
+                cool_down: std::time::Duration::from_secs(u64::from(
+                    self.breaker_cool_down_seconds,
+                )),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
     }
 
     /// The per-account sign-in throttle with this deployment's allowance.

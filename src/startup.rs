@@ -17,7 +17,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use campuscore_connectors::{HttpClient, HttpConfig, Registry};
+use campuscore_connectors::{HttpClient, Registry};
 use std::net::TcpListener;
 use std::sync::Arc;
 
@@ -46,7 +46,7 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
             db,
             keyring,
             registry: Arc::new(registry),
-            http: HttpClient::new(HttpConfig::default()),
+            http: HttpClient::new(settings.http_config()),
             refresh_locks: Arc::default(),
             settings: Arc::new(settings),
         },

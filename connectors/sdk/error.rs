@@ -57,6 +57,14 @@ pub enum ConnectorError {
         message: String,
     },
     /// The service could not be reached (DNS, connect, TLS, timeout).
+    /// The provider failed repeatedly and its circuit breaker is open: requests fail at
+    /// once, without reaching it, until `retry_at` (`HH:MM`, UTC), when one probe is let
+    /// through (see `sdk::breaker`).
+    #[error("provider unavailable (circuit open until {retry_at} UTC)")]
+    ProviderUnavailable {
+        retry_after: Duration,
+        retry_at: String,
+    },
     #[error("transport error: {message}")]
     Transport {
         /// Short reason, without URLs or query strings.
@@ -109,6 +117,7 @@ impl ConnectorError {
             Self::PermissionDenied { .. } => "permission_denied",
             Self::Upstream { .. } => "upstream",
             Self::Transport { .. } => "transport",
+            Self::ProviderUnavailable { .. } => "provider_unavailable",
             Self::Misconfigured { .. } => "misconfigured",
             Self::UnknownAction { .. } => "unknown_action",
             Self::Unsupported { .. } => "unsupported",
@@ -118,7 +127,9 @@ impl ConnectorError {
     /// Whether the same request may succeed if retried later without any change.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::RateLimited { .. } | Self::Transport { .. } => true,
+            Self::RateLimited { .. }
+            | Self::Transport { .. }
+            | Self::ProviderUnavailable { .. } => true,
             Self::Upstream { status, .. } => *status >= 500 || *status == 0,
             _ => false,
         }
@@ -128,6 +139,7 @@ impl ConnectorError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::RateLimited { retry_after, .. } => *retry_after,
+            Self::ProviderUnavailable { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }
@@ -142,6 +154,7 @@ impl ConnectorError {
             Self::PermissionDenied { .. } => 403,
             Self::Upstream { .. } => 502,
             Self::Transport { .. } => 504,
+            Self::ProviderUnavailable { .. } => 503,
             Self::Misconfigured { .. } => 503,
             Self::Unsupported { .. } => 400,
         }
@@ -174,6 +187,9 @@ impl ConnectorError {
             ),
             Self::Transport { .. } => {
                 "The service could not be reached. Try again in a moment.".to_owned()
+            }
+            Self::ProviderUnavailable { retry_at, .. } => {
+                format!("The service is having trouble; retrying at {retry_at} UTC.")
             }
             Self::Misconfigured { .. } => {
                 "This connector is not configured correctly. Please contact an administrator."

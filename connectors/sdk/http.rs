@@ -9,7 +9,11 @@
 //!   are sent once;
 //! - when it gives up on one of those statuses it returns the mapped error (`RateLimited`
 //!   for 429, `Upstream` for 5xx) instead of the response;
-//! - logs carry the method, host and path only — never headers or query strings.
+//! - logs carry the method, host and path only — never headers or query strings;
+//! - a client scoped to a connector ([`HttpClient::for_connector`]) goes through that
+//!   connector's circuit breaker for each host (`sdk::breaker`): every attempt is recorded,
+//!   and while the breaker is open requests fail at once with `ProviderUnavailable`, retries
+//!   included.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -17,6 +21,9 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use reqwest::{Method, Request, RequestBuilder, Response, StatusCode, redirect};
 
+use std::sync::Arc;
+
+use super::breaker::{BreakerPolicy, Breakers, Outcome};
 use super::error::ConnectorError;
 use super::status::{error_for_status, error_from_response, parse_retry_after};
 
@@ -85,6 +92,8 @@ pub struct HttpConfig {
     /// How long an idle pooled connection is kept. Below the 5 seconds many servers (Node,
     /// Apache) keep one open, so a request is rarely sent on a socket the server is closing.
     pub pool_idle_timeout: Duration,
+    /// When the circuit breakers of connector-scoped clients open.
+    pub breaker: BreakerPolicy,
 }
 
 impl Default for HttpConfig {
@@ -96,6 +105,7 @@ impl Default for HttpConfig {
             max_redirects: 5,
             retry: RetryPolicy::default(),
             pool_idle_timeout: Duration::from_secs(4),
+            breaker: BreakerPolicy::default(),
         }
     }
 }
@@ -109,6 +119,10 @@ pub struct HttpClient {
     follows_redirects: bool,
     /// Kept to build [`HttpClient::pinned`] clients with the same settings.
     config: HttpConfig,
+    /// The process's circuit breakers, shared by every clone.
+    breakers: Arc<Breakers>,
+    /// The connector whose breakers this client's requests go through, if any.
+    scope: Option<Arc<str>>,
 }
 
 impl HttpClient {
@@ -141,7 +155,9 @@ impl HttpClient {
             token: builder(redirect::Policy::none())?,
             retry: config.retry,
             follows_redirects: true,
+            breakers: Arc::new(Breakers::new(config.breaker)),
             config,
+            scope: None,
         })
     }
 
@@ -197,7 +213,36 @@ impl HttpClient {
             retry: self.retry,
             follows_redirects: false,
             config: self.config.clone(),
+            breakers: self.breakers.clone(),
+            scope: self.scope.clone(),
         })
+    }
+
+    /// The same client with its requests going through `connector`'s circuit breakers (one
+    /// per upstream host).
+    pub fn for_connector(&self, connector: &str) -> Self {
+        Self {
+            scope: Some(Arc::from(connector)),
+            ..self.clone()
+        }
+    }
+
+    /// The circuit breakers of this process (for the admin dashboard).
+    pub fn breakers(&self) -> &Breakers {
+        &self.breakers
+    }
+
+    fn admit(&self, target: &Target) -> Result<(), ConnectorError> {
+        match &self.scope {
+            Some(connector) => self.breakers.admit(connector, &target.host),
+            None => Ok(()),
+        }
+    }
+
+    fn record(&self, target: &Target, outcome: Outcome) {
+        if let Some(connector) = &self.scope {
+            self.breakers.record(connector, &target.host, outcome);
+        }
     }
 
     /// Whether this client follows redirects.
@@ -265,6 +310,7 @@ impl HttpClient {
             } else {
                 None
             };
+            self.admit(&target)?;
             let started = Instant::now();
             let outcome = client.execute(request).await;
             let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -275,6 +321,14 @@ impl HttpClient {
                         http.method = %target.method, http.host = %target.host, http.path = %target.path,
                         http.status = status.as_u16(), retry.attempt = attempt, duration_ms,
                         "upstream response"
+                    );
+                    self.record(
+                        &target,
+                        if status.is_server_error() {
+                            Outcome::Failed
+                        } else {
+                            Outcome::Healthy
+                        },
                     );
                     if !is_retry_status(status) {
                         return Ok(response);
@@ -301,6 +355,9 @@ impl HttpClient {
                     );
                     let transient =
                         error.is_connect() || error.is_timeout() || closed_before_response(&error);
+                    if transient {
+                        self.record(&target, Outcome::Failed);
+                    }
                     match spare {
                         Some(again) if transient => (again, self.retry.backoff(attempt)),
                         _ => return Err(transport_error(&error, &target)),

@@ -3,6 +3,7 @@
 //! folders and use only what this module exports.
 
 pub mod action;
+pub mod breaker;
 pub mod checksum;
 pub mod connector;
 pub mod context;
@@ -26,6 +27,7 @@ pub use action::{
     ActionDescriptor, ActionOutput, ActionSet, DOWNLOAD_IDLE_TIMEOUT, Download, DownloadInfo, Tag,
     body_stream,
 };
+pub use breaker::{BreakerPolicy, BreakerState, Breakers};
 pub use checksum::{Checksum, ChecksumAlgorithm, ChecksumCheck, ChecksumMismatch};
 pub use connector::{Connector, ConnectorDef, DefinedConnector, NormalizedCredentials};
 pub use context::{ActionContext, Credentials, TokenUpdater};

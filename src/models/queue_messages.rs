@@ -153,6 +153,29 @@ pub async fn schedule_retry(
     Ok(())
 }
 
+/// Releases message `id` until `available_at` without counting the attempt it was claimed
+/// for (its handler could not run for a reason outside the message).
+pub async fn defer(
+    db: &impl ConnectionTrait,
+    id: i64,
+    available_at: DateTime<Utc>,
+    error: String,
+) -> Result<(), DbErr> {
+    unlock(id)
+        .col_expr(
+            queue_message::Column::AvailableAt,
+            Expr::value(available_at),
+        )
+        .col_expr(
+            queue_message::Column::Attempts,
+            Expr::col(queue_message::Column::Attempts).sub(1),
+        )
+        .col_expr(queue_message::Column::LastError, Expr::value(error))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// An update of message `id` that releases its lease.
 fn unlock(id: i64) -> UpdateMany<queue_message::Entity> {
     queue_message::Entity::update_many()

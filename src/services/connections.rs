@@ -252,7 +252,11 @@ pub async fn complete_oauth(
         }
     };
     let data = tokens.merge_into(None);
-    let ctx = ActionContext::new(Credentials::new(data.clone()), settings, rt.http.clone());
+    let ctx = ActionContext::new(
+        Credentials::new(data.clone()),
+        settings,
+        rt.http.for_connector(slug),
+    );
     let identity = match connector.plugin.fetch_identity(&ctx).await {
         Ok(identity) => identity,
         Err(e) => {
@@ -391,7 +395,11 @@ pub async fn action_context(
     let mut creds = Credentials::new(credentials::open(&rt.keyring, conn)?);
     let settings = connector.settings(rt).await?;
     if connector.plugin.spec().kind != ConnectorKind::OAuth2 {
-        return Ok(ActionContext::new(creds, settings, rt.http.clone()));
+        return Ok(ActionContext::new(
+            creds,
+            settings,
+            rt.http.for_connector(&connector.row.slug),
+        ));
     }
     let client = Arc::new(OAuthClient::from_settings(
         connector.plugin.spec(),
@@ -412,7 +420,10 @@ pub async fn action_context(
         connection_id: conn.id,
         client,
     };
-    Ok(ActionContext::new(creds, settings, rt.http.clone()).with_token_updater(Arc::new(updater)))
+    Ok(
+        ActionContext::new(creds, settings, rt.http.for_connector(&connector.row.slug))
+            .with_token_updater(Arc::new(updater)),
+    )
 }
 
 /// Checks a connection live (the upstream account for OAuth, the stored credentials for

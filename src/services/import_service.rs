@@ -253,11 +253,21 @@ enum Failure {
     },
     /// Will not work by trying again (no access, too large, reconnect needed).
     Permanent(String),
+    /// The provider's circuit breaker is open: wait for it, without using up an attempt.
+    Deferred { reason: String, after: Duration },
 }
 
 impl From<AppError> for Failure {
     fn from(e: AppError) -> Self {
         match &e {
+            AppError::Connector(
+                c @ campuscore_connectors::ConnectorError::ProviderUnavailable {
+                    retry_after, ..
+                },
+            ) => Failure::Deferred {
+                reason: c.user_message(),
+                after: *retry_after,
+            },
             AppError::Connector(c) if c.is_retryable() => Failure::Retry {
                 reason: c.user_message(),
                 after: c.retry_after(),
@@ -356,6 +366,17 @@ pub async fn run(
                 "cloud import stored"
             );
             Ok(())
+        }
+        Err(Failure::Deferred { reason, after }) => {
+            set_status(
+                store.db,
+                &file,
+                SourceFileStatus::Queued,
+                Some(reason.clone()),
+                None,
+            )
+            .await?;
+            Err(queue::Deferred { after, reason }.into())
         }
         Err(Failure::Retry { reason, after }) if attempt.may_retry() => {
             let after =

@@ -59,6 +59,15 @@ pub struct RetryAfter {
     pub reason: String,
 }
 
+/// A handler cannot run yet for a reason that is not its message's fault (the provider's
+/// circuit breaker is open): try again after `after`, without counting this as an attempt.
+#[derive(Debug, thiserror::Error)]
+#[error("{reason} (deferred {}s)", .after.as_secs())]
+pub struct Deferred {
+    pub after: Duration,
+    pub reason: String,
+}
+
 /// A set of queues one worker drains, how many messages it handles at once, and the lease a
 /// claimed message gets (renewed while its handler runs).
 struct Lane {
@@ -284,6 +293,20 @@ async fn settle(
     let attempts = msg.attempts;
     match &outcome {
         Ok(()) => queue_messages::mark_done(&worker.db, msg.id).await?,
+        Err(e) if e.downcast_ref::<Deferred>().is_some() => {
+            let wait = e
+                .downcast_ref::<Deferred>()
+                .map_or(Duration::from_secs(60), |d| d.after.min(MAX_RETRY_DELAY));
+            tracing::info!(
+                queue.message_id = msg.id,
+                retry.in_secs = wait.as_secs(),
+                reason = %e,
+                "message deferred"
+            );
+            let at = Utc::now()
+                + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(60));
+            queue_messages::defer(&worker.db, msg.id, at, format!("{e:#}")).await?;
+        }
         Err(e) if attempts >= MAX_ATTEMPTS => {
             tracing::error!(
                 queue.message_id = msg.id,

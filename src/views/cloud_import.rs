@@ -334,6 +334,13 @@ fn error_fragment(here: &Here<'_>, e: AppError) -> AppResult<HttpResponse> {
             view.message = format!("{service} asked us to slow down.");
             view.retry_url = Some(here.retry_url.clone());
         }
+        AppError::Connector(ConnectorError::ProviderUnavailable { retry_at, .. }) => {
+            view.title = format!("{service} is having trouble");
+            view.message = format!(
+                "{service} is having trouble; retrying at {retry_at} UTC. Your files are safe."
+            );
+            view.retry_url = Some(here.retry_url.clone());
+        }
         AppError::Connector(ConnectorError::Upstream { .. } | ConnectorError::Transport { .. }) => {
             view.title = format!("{service} is not available");
             view.message = format!(

@@ -651,3 +651,125 @@ async fn onedrive_for_business_downloads_are_checked_with_quickxorhash() {
     );
     assert_eq!(graph.download_requests(), 2);
 }
+
+#[tokio::test]
+async fn a_failing_provider_trips_its_breaker_which_fails_fast_defers_imports_and_recovers() {
+    let app = spawn_app_with(Options {
+        env: vec![
+            ("CAMPUSCORE_BREAKER_FAILURES", "5".into()),
+            ("CAMPUSCORE_BREAKER_COOL_DOWN_SECONDS", "10".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let drive = FakeDrive::start().await;
+    drive.add_file(
+        fake_drive::ROOT,
+        "notes.bin",
+        "application/octet-stream",
+        Content::synthetic(256 * 1024, 7),
+    );
+    let (folder, conn) = with_drive(&app, &drive, "trip@campus.test").await;
+    let html = my_drive(&app, folder, conn).await;
+    let url = format!("{}?folder=root", browse_path(folder, conn));
+    let listed = drive.count(Endpoint::List);
+
+    // Drive fails: the first browse makes four attempts (one and three retries), the second
+    // fails once more, which opens the breaker, and stops retrying at once.
+    for _ in 0..8 {
+        drive.fail_next(Endpoint::List, Fault::ServerError(503));
+    }
+    let body = hx_get(&app, &url).await.text().await.expect("body");
+    assert!(body.contains("Google Drive is not available"), "{body}");
+    let res = hx_get(&app, &url).await;
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().contains_key("Retry-After"));
+    let body = res.text().await.expect("body");
+    assert!(
+        body.contains("Google Drive is having trouble; retrying at") && body.contains("Try again"),
+        "{body}"
+    );
+    assert_eq!(drive.count(Endpoint::List), listed + 5);
+
+    // While it is open, browsing fails fast: Drive is not called at all.
+    let res = hx_get(&app, &url).await;
+    assert_eq!(res.status(), 503);
+    assert_eq!(drive.count(Endpoint::List), listed + 5, "no call went out");
+
+    // An import pressed now waits for the provider instead of failing, without using up
+    // an attempt…
+    drive.clear_faults();
+    import_queued(&app, folder, conn, &[pick(&html, "notes.bin")]).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(8);
+    loop {
+        let file = source_file::Entity::find()
+            .filter(source_file::Column::KnowledgeFolderId.eq(folder))
+            .one(&app.state.db)
+            .await
+            .expect("query")
+            .expect("the imported file");
+        if file
+            .error
+            .as_deref()
+            .is_some_and(|m| m.contains("having trouble"))
+        {
+            assert_eq!(
+                file.status,
+                campuscore::models::SourceFileStatus::Queued,
+                "waiting, not failed: {file:?}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never waited: {file:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // …and the admin dashboard shows the open breaker.
+    let admin = app.other_browser();
+    admin
+        .create_user("ops@campus.test", "a long enough password", true)
+        .await;
+    assert_eq!(
+        admin
+            .login("ops@campus.test", "a long enough password")
+            .await
+            .status(),
+        303
+    );
+    let dashboard = admin.get_text("/admin/").await;
+    assert!(
+        dashboard.contains("Providers having trouble") && dashboard.contains(">open<"),
+        "{dashboard}"
+    );
+
+    // Once the breaker lets a probe through, the import completes.
+    let files = settled_files(&app, folder, 1, Duration::from_secs(60)).await;
+    assert_eq!(files[0].status, "ready", "{:?}", files[0]);
+    let message = queue_message::Entity::find()
+        .filter(queue_message::Column::MessageType.eq("cloud_import.file"))
+        .one(&app.state.db)
+        .await
+        .expect("query")
+        .expect("the import message");
+    assert!(
+        message
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("having trouble")),
+        "{message:?}"
+    );
+    assert_eq!(message.attempts, 1, "waiting used up no attempt");
+
+    // The probe closed the breaker: browsing works and the dashboard is quiet again.
+    let res = hx_get(&app, &url).await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        !admin
+            .get_text("/admin/")
+            .await
+            .contains("Providers having trouble")
+    );
+}

@@ -2,7 +2,7 @@
 //! 24 h, connectors that need configuration, and the latest admin changes.
 
 use super::changes;
-use super::templates::{AdminConnectorRow, AdminDashboardPage};
+use super::templates::{AdminConnectorRow, AdminDashboardPage, BreakerRow};
 use crate::auth::AdminUser;
 use crate::error::AppResult;
 use crate::models::keyset::Keyset;
@@ -54,6 +54,22 @@ pub async fn dashboard(
     let recent_changes = admin_audit::page(db, &ChangeFilter::default(), &Keyset::default(), 5)
         .await?
         .rows;
+    let breakers = state
+        .http
+        .breakers()
+        .snapshot()
+        .into_iter()
+        .map(|b| BreakerRow {
+            connector: connectors
+                .iter()
+                .find(|c| c.slug == b.connector)
+                .map_or_else(|| b.connector.clone(), |c| c.name.clone()),
+            host: b.host,
+            state: b.state,
+            recent_failures: b.recent_failures,
+            retry_at: b.retry_at.map(campuscore_connectors::breaker::clock_time),
+        })
+        .collect();
     let page = AdminDashboardPage {
         ctx: PageCtx::new(&session, Some(&admin)),
         nav: "dashboard",
@@ -73,6 +89,7 @@ pub async fn dashboard(
             .from(since.date_naive())
             .to_string(),
         recent_changes: changes::rows(db, recent_changes).await?,
+        breakers,
     };
     Ok(html(page, 200))
 }

@@ -32,6 +32,20 @@ pub struct AdminDashboardPage {
     /// Audit-log link for the last 24 h's errors.
     pub errors_link: String,
     pub recent_changes: Vec<ChangeRow>,
+    /// This process's circuit breakers that are open, probing or counting failures.
+    pub breakers: Vec<BreakerRow>,
+}
+
+/// A circuit breaker as the dashboard shows it.
+pub struct BreakerRow {
+    /// The connector's display name (its slug when it is not in the catalog).
+    pub connector: String,
+    pub host: String,
+    /// `open`, `half-open` or `closed`.
+    pub state: &'static str,
+    pub recent_failures: usize,
+    /// `HH:MM` UTC when an open breaker lets its next probe through.
+    pub retry_at: Option<String>,
 }
 
 impl AdminDashboardPage {
