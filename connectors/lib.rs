@@ -20,7 +20,7 @@ pub use sdk::{
     Download, DownloadInfo, FieldErrors, FieldKind, FileActions, FileEntry, FileIcon, FileKind,
     FileList, FileSource, FormField, HttpClient, HttpConfig, ListRequest, NoInput,
     NormalizedCredentials, OAuthDescriptor, QuickXor, Registry, RegistryError, RetryPolicy,
-    Revocation, RichText, SearchRequest, Tag, TokenUpdater, body_stream, capped_body,
+    Revocation, RichText, SearchRequest, Tag, TokenUpdater, UserIdentity, body_stream, capped_body,
     error_for_status, install_crypto_provider, json_body, keys, redact_params, validate_form,
     validated,
 };

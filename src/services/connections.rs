@@ -12,8 +12,8 @@ use crate::error::{AppError, AppResult};
 use crate::models::entities::{connection, connector};
 use crate::models::{Channel, ConnectionStatus, connections, connectors};
 use campuscore_connectors::{
-    ActionContext, Connector, ConnectorError, ConnectorKind, ConnectorSettings, Credentials,
-    validate_form,
+    ActionContext, AuthScoping, Connector, ConnectorError, ConnectorKind, ConnectorSettings,
+    Credentials, validate_form,
 };
 use chrono::{DateTime, Utc};
 use sea_orm::TransactionTrait;
@@ -390,8 +390,13 @@ pub async fn action_context(
     }
     let mut creds = Credentials::new(credentials::open(&rt.keyring, conn)?);
     let settings = connector.settings(rt).await?;
+    let identity = if connector.plugin.spec().scoping == AuthScoping::InstitutionWide {
+        super::oidc_accounts::identity_of(&rt.db, conn.user_id).await?
+    } else {
+        None
+    };
     if connector.plugin.spec().kind != ConnectorKind::OAuth2 {
-        return Ok(ActionContext::new(creds, settings, rt.http.clone()));
+        return Ok(ActionContext::new(creds, settings, rt.http.clone()).with_identity(identity));
     }
     let client = Arc::new(OAuthClient::from_settings(
         connector.plugin.spec(),
@@ -412,7 +417,9 @@ pub async fn action_context(
         connection_id: conn.id,
         client,
     };
-    Ok(ActionContext::new(creds, settings, rt.http.clone()).with_token_updater(Arc::new(updater)))
+    Ok(ActionContext::new(creds, settings, rt.http.clone())
+        .with_token_updater(Arc::new(updater))
+        .with_identity(identity))
 }
 
 /// Checks a connection live (the upstream account for OAuth, the stored credentials for

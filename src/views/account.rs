@@ -7,7 +7,7 @@ use crate::models::entities::user;
 use crate::models::users;
 use crate::services::setup;
 use crate::state::AppState;
-use crate::templates::{LoginPage, PageCtx, SetupPage, flash};
+use crate::templates::{LoginOptions, LoginPage, PageCtx, SetupPage, flash};
 use actix_session::Session;
 use actix_web::{HttpResponse, Responder, web};
 use askama::Template;
@@ -29,6 +29,7 @@ pub struct LoginForm {
 }
 
 pub async fn login_page(
+    state: web::Data<AppState>,
     session: Session,
     user: MaybeUser,
     q: web::Query<NextQuery>,
@@ -41,6 +42,7 @@ pub async fn login_page(
         email: String::new(),
         next: q.next.clone(),
         error: None,
+        options: LoginOptions::of(&state.settings),
     };
     Ok(html(page, 200))
 }
@@ -51,6 +53,24 @@ pub async fn login(
     form: web::Form<LoginForm>,
 ) -> AppResult<HttpResponse> {
     let form = form.into_inner();
+    if !state.settings.local_login {
+        let institution = state
+            .settings
+            .oidc
+            .as_ref()
+            .map(|o| o.institution_name.as_str())
+            .unwrap_or_default();
+        let page = LoginPage {
+            ctx: PageCtx::new(&session, None),
+            email: String::new(),
+            next: form.next,
+            error: Some(format!(
+                "Passwords are switched off on this site. Sign in with {institution}."
+            )),
+            options: LoginOptions::of(&state.settings),
+        };
+        return Ok(html(page, 403));
+    }
     let found = users::find_by_email(&state.db, &form.email).await?;
     let ok = match &found {
         Some(u) => password::verify(&form.password, &u.password_hash).await && u.is_active,
@@ -66,6 +86,7 @@ pub async fn login(
             email: form.email,
             next: form.next,
             error: Some("The email or password is not correct.".into()),
+            options: LoginOptions::of(&state.settings),
         };
         return Ok(html(page, 401));
     };
@@ -74,7 +95,11 @@ pub async fn login(
 }
 
 /// Log `user` in on a fresh session id (no fixation) with a fresh CSRF token.
-async fn start_session(state: &AppState, session: &Session, user: &user::Model) -> AppResult<()> {
+pub(super) async fn start_session(
+    state: &AppState,
+    session: &Session,
+    user: &user::Model,
+) -> AppResult<()> {
     session.renew();
     session
         .insert(keys::USER_ID, user.id)
@@ -85,9 +110,20 @@ async fn start_session(state: &AppState, session: &Session, user: &user::Model) 
     Ok(())
 }
 
-pub async fn logout(session: Session) -> impl Responder {
+pub async fn logout(state: web::Data<AppState>, session: Session) -> impl Responder {
+    let login = crate::paths::login().to_string();
+    // A campus session ends at the identity provider too, when its metadata says how
+    // (RP-initiated logout); the provider sends the browser back to our login page.
+    let to = match session.get::<bool>(keys::SSO) {
+        Ok(Some(true)) => state
+            .sso
+            .end_session_url(&state.settings.absolute_url(&login))
+            .await
+            .unwrap_or(login),
+        _ => login,
+    };
     session.purge();
-    super::see_other(&crate::paths::login().to_string())
+    super::see_other(&to)
 }
 
 #[derive(Deserialize)]

@@ -16,6 +16,7 @@ mod import_processes;
 mod mcp;
 mod mcp_oauth;
 mod oauth_flow;
+mod oidc;
 mod query_console;
 mod rate_limits;
 mod rotation;
