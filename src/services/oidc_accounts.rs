@@ -236,3 +236,51 @@ pub async fn redeem_signin_link(db: &DatabaseConnection, token: &str) -> AppResu
     users::touch_last_login(db, account.id).await?;
     Ok(account)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(claim: Option<&str>, value: Option<&str>) -> OidcSettings {
+        OidcSettings {
+            issuer: "https://login.campus.edu".into(),
+            client_id: "campuscore".into(),
+            client_secret: None,
+            admin_claim: claim.map(str::to_owned),
+            admin_value: value.map(str::to_owned),
+            institution_name: "Campus".into(),
+            link_existing_accounts: false,
+        }
+    }
+
+    fn claims(v: Value) -> serde_json::Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn the_admin_claim_is_read_as_a_list_a_string_or_space_separated_roles() {
+        let s = settings(Some("groups"), Some("it-admins"));
+        for (given, admin) in [
+            (json!({"groups": ["staff", "it-admins"]}), true),
+            (json!({"groups": ["staff"]}), false),
+            (json!({"groups": "it-admins"}), true),
+            (json!({"groups": "staff it-admins"}), true),
+            (json!({"groups": "it-admins-old"}), false),
+            (json!({"groups": [1, {"x": "it-admins"}]}), false),
+            (json!({"roles": ["it-admins"]}), false),
+            (json!({}), false),
+        ] {
+            assert_eq!(
+                admin_by_claim(&s, &claims(given.clone())),
+                Some(admin),
+                "{given}"
+            );
+        }
+        // Without a configured claim, sign-in leaves roles alone.
+        let unset = settings(None, None);
+        assert_eq!(
+            admin_by_claim(&unset, &claims(json!({"groups": ["it-admins"]}))),
+            None
+        );
+    }
+}
