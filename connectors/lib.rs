@@ -20,9 +20,9 @@ pub use sdk::{
     DefinedConnector, Download, DownloadInfo, FieldErrors, FieldKind, FileActions, FileEntry,
     FileIcon, FileKind, FileList, FileSource, FormField, HttpClient, HttpConfig, ListRequest,
     NoInput, NormalizedCredentials, OAuthDescriptor, QuickXor, Registry, RegistryError,
-    RetryPolicy, Revocation, RichText, SearchRequest, Tag, TokenUpdater, body_stream, capped_body,
-    error_for_status, install_crypto_provider, json_body, keys, redact_params, validate_form,
-    validated,
+    RetryPolicy, Revocation, RichText, SearchRequest, Tag, TokenUpdater, UserIdentity, body_stream,
+    capped_body, error_for_status, install_crypto_provider, json_body, keys, redact_params,
+    validate_form, validated,
 };
 
 /// Re-exports for `#[connector_actions]` expansions; not part of the public API.

@@ -1,9 +1,10 @@
-//! The command line (DESIGN §3): serve, migrate, createuser, config, connectors, keys, token.
+//! The command line (DESIGN §3): serve, migrate, createuser, config, connectors, keys, token,
+//! sso.
 
 use crate::config::Settings;
 use crate::models::users;
 use crate::services::api_tokens::{self, NewToken, Scope};
-use crate::services::{catalog, connector_config, rotation, secrets::Keyring};
+use crate::services::{catalog, connector_config, oidc, oidc_accounts, rotation, secrets::Keyring};
 use crate::startup::{Application, prepare};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -55,6 +56,33 @@ pub enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Campus sign-in (OpenID Connect).
+    Sso {
+        #[command(subcommand)]
+        command: SsoCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SsoCommand {
+    /// Store the client secret the identity provider issued (Fernet-encrypted in the
+    /// database; `CAMPUSCORE_OIDC_CLIENT_SECRET`, when set, takes precedence).
+    SetClientSecret {
+        #[arg(
+            required_unless_present = "value_stdin",
+            conflicts_with = "value_stdin"
+        )]
+        value: Option<String>,
+        /// Read the secret from standard input (one line; the newline is dropped).
+        #[arg(long)]
+        value_stdin: bool,
+    },
+    /// Print a one-time sign-in link for an account (valid 15 minutes): the break-glass way
+    /// in when passwords are switched off or the identity provider is down.
+    SigninLink {
+        #[arg(long)]
+        email: String,
     },
 }
 
@@ -284,6 +312,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys {
             command: KeysCommand::Generate,
         } => unreachable!("handled above"),
+        Command::Sso { command } => run_sso(settings, command).await,
         Command::Token { command } => {
             let state = prepare(settings).await?;
             token_command(&state.db, command).await
@@ -372,6 +401,65 @@ async fn token_command(
             Ok(())
         }
     }
+}
+
+/// `campuscore sso …`.
+async fn run_sso(settings: Settings, command: SsoCommand) -> anyhow::Result<()> {
+    let state = prepare(settings).await?;
+    match command {
+        SsoCommand::SetClientSecret { value, value_stdin } => {
+            let value = match value {
+                Some(value) if !value_stdin => value,
+                _ => {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .context("reading the secret from standard input")?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            if value.trim().is_empty() {
+                bail!("the client secret is empty");
+            }
+            oidc::store_client_secret(&state.db, &state.keyring, &value)
+                .await
+                .map_err(cli_error)?;
+            println!(
+                "campus sign-in client secret stored (encrypted){}",
+                if state
+                    .settings
+                    .oidc
+                    .as_ref()
+                    .is_some_and(|o| o.client_secret.is_some())
+                {
+                    "; CAMPUSCORE_OIDC_CLIENT_SECRET is set and takes precedence"
+                } else {
+                    ""
+                }
+            );
+        }
+        SsoCommand::SigninLink { email } => {
+            let token = oidc_accounts::issue_signin_link(&state.db, &email)
+                .await
+                .map_err(|e| match e {
+                    crate::error::AppError::NotFound => {
+                        anyhow::anyhow!("no account with email {email:?}")
+                    }
+                    other => cli_error(other),
+                })?;
+            println!(
+                "One-time sign-in link for {email} (valid {} minutes, works once):",
+                oidc_accounts::SIGNIN_LINK_VALIDITY.num_minutes()
+            );
+            println!(
+                "{}",
+                state
+                    .settings
+                    .absolute_url(&crate::paths::signin_link(&token))
+            );
+        }
+    }
+    Ok(())
 }
 
 fn unknown(slug: &str) -> anyhow::Error {

@@ -74,6 +74,122 @@ pub struct Settings {
     /// How long an open breaker fails fast before one probe
     /// (`CAMPUSCORE_BREAKER_COOL_DOWN_SECONDS`, default 30).
     pub breaker_cool_down_seconds: u32,
+    /// Campus sign-in (OpenID Connect); `None` unless `CAMPUSCORE_OIDC_ISSUER` is set.
+    pub oidc: Option<OidcSettings>,
+    /// Whether email + password sign-in is offered (`CAMPUSCORE_LOCAL_LOGIN`, default true).
+    /// Off, the login form is hidden and its POST refused; `campuscore sso signin-link` is the
+    /// break-glass way in.
+    pub local_login: bool,
+}
+
+/// Campus sign-in settings (README "Campus sign-in"). Its `Debug` never shows the secret.
+#[derive(Clone)]
+pub struct OidcSettings {
+    /// The provider's issuer identifier (`CAMPUSCORE_OIDC_ISSUER`): `https`, or `http` on
+    /// loopback; its `/.well-known/openid-configuration` is read.
+    pub issuer: String,
+    /// `CAMPUSCORE_OIDC_CLIENT_ID`.
+    pub client_id: String,
+    /// `CAMPUSCORE_OIDC_CLIENT_SECRET`; unset, the secret stored with
+    /// `campuscore sso set-client-secret` (Fernet-encrypted in `app_secret`) is used.
+    pub client_secret: Option<String>,
+    /// The claim that lists a user's groups or roles (`CAMPUSCORE_OIDC_ADMIN_CLAIM`, e.g.
+    /// `groups`); a string or an array of strings.
+    pub admin_claim: Option<String>,
+    /// The value of that claim that makes an administrator (`CAMPUSCORE_OIDC_ADMIN_VALUE`).
+    pub admin_value: Option<String>,
+    /// The institution's name on the login button (`CAMPUSCORE_INSTITUTION_NAME`).
+    pub institution_name: String,
+    /// Whether a first campus sign-in may take over an existing local account with the same
+    /// email, when the provider says the email is verified
+    /// (`CAMPUSCORE_OIDC_LINK_EXISTING_ACCOUNTS=true`; default false).
+    pub link_existing_accounts: bool,
+}
+
+impl std::fmt::Debug for OidcSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcSettings")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<set>"),
+            )
+            .field("admin_claim", &self.admin_claim)
+            .field("admin_value", &self.admin_value)
+            .field("institution_name", &self.institution_name)
+            .field("link_existing_accounts", &self.link_existing_accounts)
+            .finish()
+    }
+}
+
+/// `true`/`1` or `false`/`0` from `key`, `default` when unset.
+fn flag(key: &str, value: Option<String>, default: bool) -> anyhow::Result<bool> {
+    match value {
+        None => Ok(default),
+        Some(v) => match v.trim() {
+            "true" | "1" => Ok(true),
+            "false" | "0" => Ok(false),
+            _ => bail!("{key} must be true or false, got {v:?}"),
+        },
+    }
+}
+
+/// The campus sign-in block of the settings.
+fn oidc_settings(
+    get: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<(Option<OidcSettings>, bool)> {
+    let local_login = flag(
+        "CAMPUSCORE_LOCAL_LOGIN",
+        get("CAMPUSCORE_LOCAL_LOGIN"),
+        true,
+    )?;
+    let Some(issuer) = get("CAMPUSCORE_OIDC_ISSUER") else {
+        if !local_login {
+            bail!(
+                "CAMPUSCORE_LOCAL_LOGIN=false needs campus sign-in: set CAMPUSCORE_OIDC_ISSUER \
+                 and CAMPUSCORE_OIDC_CLIENT_ID"
+            );
+        }
+        return Ok((None, local_login));
+    };
+    let issuer = issuer.trim().to_owned();
+    let parsed = Url::parse(&issuer)
+        .with_context(|| format!("CAMPUSCORE_OIDC_ISSUER is not a URL: {issuer}"))?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    if !(parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback)) {
+        bail!("CAMPUSCORE_OIDC_ISSUER must be an https URL (http only on loopback): {issuer}");
+    }
+    let client_id = get("CAMPUSCORE_OIDC_CLIENT_ID")
+        .context("CAMPUSCORE_OIDC_ISSUER is set: CAMPUSCORE_OIDC_CLIENT_ID must be set too")?;
+    let admin_claim = get("CAMPUSCORE_OIDC_ADMIN_CLAIM").map(|v| v.trim().to_owned());
+    let admin_value = get("CAMPUSCORE_OIDC_ADMIN_VALUE").map(|v| v.trim().to_owned());
+    if admin_claim.is_some() != admin_value.is_some() {
+        bail!(
+            "CAMPUSCORE_OIDC_ADMIN_CLAIM and CAMPUSCORE_OIDC_ADMIN_VALUE go together: set both or neither"
+        );
+    }
+    let oidc = OidcSettings {
+        issuer,
+        client_id: client_id.trim().to_owned(),
+        client_secret: get("CAMPUSCORE_OIDC_CLIENT_SECRET"),
+        admin_claim,
+        admin_value,
+        institution_name: get("CAMPUSCORE_INSTITUTION_NAME")
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| "your campus account".into()),
+        link_existing_accounts: flag(
+            "CAMPUSCORE_OIDC_LINK_EXISTING_ACCOUNTS",
+            get("CAMPUSCORE_OIDC_LINK_EXISTING_ACCOUNTS"),
+            false,
+        )?,
+    };
+    Ok((Some(oidc), local_login))
 }
 
 impl std::fmt::Debug for Settings {
@@ -104,6 +220,8 @@ impl std::fmt::Debug for Settings {
             .field("login_lock_seconds", &self.login_lock_seconds)
             .field("breaker_failures", &self.breaker_failures)
             .field("breaker_cool_down_seconds", &self.breaker_cool_down_seconds)
+            .field("oidc", &self.oidc)
+            .field("local_login", &self.local_login)
             .finish()
     }
 }
@@ -238,6 +356,7 @@ impl Settings {
                 .cool_down
                 .as_secs() as u32,
         )?;
+        let (oidc, local_login) = oidc_settings(&get)?;
         Ok(Self {
             data_dir,
             database_url,
@@ -263,6 +382,8 @@ impl Settings {
             login_lock_seconds,
             breaker_failures,
             breaker_cool_down_seconds,
+            oidc,
+            local_login,
         })
     }
 
@@ -417,6 +538,72 @@ mod tests {
             let err = settings(&[(key, bad)]).err().map(|e| e.to_string());
             assert!(err.is_some_and(|e| e.contains(key)), "{key}={bad}");
         }
+        Ok(())
+    }
+
+    #[test]
+    fn campus_sign_in_is_read_checked_and_keeps_its_secret_out_of_debug() -> anyhow::Result<()> {
+        let s = settings(&[])?;
+        assert!(s.oidc.is_none() && s.local_login);
+        let s = settings(&[
+            ("CAMPUSCORE_OIDC_ISSUER", "https://login.campus.edu/"),
+            ("CAMPUSCORE_OIDC_CLIENT_ID", "campuscore"),
+            ("CAMPUSCORE_OIDC_CLIENT_SECRET", "oidc-s3cret"),
+            ("CAMPUSCORE_OIDC_ADMIN_CLAIM", "groups"),
+            ("CAMPUSCORE_OIDC_ADMIN_VALUE", "it-staff"),
+            ("CAMPUSCORE_INSTITUTION_NAME", "Campus U"),
+            ("CAMPUSCORE_LOCAL_LOGIN", "false"),
+        ])?;
+        let oidc = s.oidc.as_ref().context("oidc settings")?;
+        assert_eq!(oidc.issuer, "https://login.campus.edu/");
+        assert_eq!(oidc.institution_name, "Campus U");
+        assert_eq!(oidc.admin_claim.as_deref(), Some("groups"));
+        assert!(!s.local_login && !oidc.link_existing_accounts);
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains("oidc-s3cret") && shown.contains("campuscore"),
+            "{shown}"
+        );
+        for (pairs, key) in [
+            (
+                vec![("CAMPUSCORE_LOCAL_LOGIN", "false")],
+                "CAMPUSCORE_OIDC_ISSUER",
+            ),
+            (
+                vec![("CAMPUSCORE_OIDC_ISSUER", "https://login.campus.edu")],
+                "CAMPUSCORE_OIDC_CLIENT_ID",
+            ),
+            (
+                vec![
+                    ("CAMPUSCORE_OIDC_ISSUER", "http://login.campus.edu"),
+                    ("CAMPUSCORE_OIDC_CLIENT_ID", "c"),
+                ],
+                "CAMPUSCORE_OIDC_ISSUER",
+            ),
+            (
+                vec![
+                    ("CAMPUSCORE_OIDC_ISSUER", "https://login.campus.edu"),
+                    ("CAMPUSCORE_OIDC_CLIENT_ID", "c"),
+                    ("CAMPUSCORE_OIDC_ADMIN_CLAIM", "groups"),
+                ],
+                "CAMPUSCORE_OIDC_ADMIN_VALUE",
+            ),
+            (
+                vec![("CAMPUSCORE_LOCAL_LOGIN", "maybe")],
+                "CAMPUSCORE_LOCAL_LOGIN",
+            ),
+        ] {
+            let err = settings(&pairs).err().map(|e| e.to_string());
+            assert!(
+                err.as_ref().is_some_and(|e| e.contains(key)),
+                "{pairs:?}: {err:?}"
+            );
+        }
+        let s = settings(&[
+            ("CAMPUSCORE_OIDC_ISSUER", "http://127.0.0.1:9000"),
+            ("CAMPUSCORE_OIDC_CLIENT_ID", "c"),
+        ])?;
+        assert!(s.oidc.is_some_and(|o| o.client_secret.is_none()));
         Ok(())
     }
 

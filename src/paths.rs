@@ -25,6 +25,27 @@ pub fn logout() -> &'static str {
     "/logout"
 }
 
+/// `/auth/oidc/start`: campus sign-in, to the identity provider; `?next=` comes back there.
+pub fn oidc_start() -> &'static str {
+    "/auth/oidc/start"
+}
+
+/// `/auth/oidc/callback`: where the identity provider sends the browser back (the redirect
+/// URI registered at the provider is `$CAMPUSCORE_BASE_URL` + this).
+pub fn oidc_callback() -> &'static str {
+    "/auth/oidc/callback"
+}
+
+/// `/auth/oidc/backchannel-logout` (POST, by the identity provider).
+pub fn oidc_backchannel_logout() -> &'static str {
+    "/auth/oidc/backchannel-logout"
+}
+
+/// A one-time sign-in link (the break-glass way in; `campuscore sso signin-link`).
+pub fn signin_link(token: &str) -> String {
+    format!("/auth/link/{token}")
+}
+
 /// The one-time page that creates the first admin account.
 pub fn setup(token: &str) -> String {
     format!("/setup/{token}")

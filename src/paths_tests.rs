@@ -11,6 +11,18 @@ fn table() -> Vec<(&'static str, String, &'static str)> {
         ("login", login().next("/settings").to_string(), "/login"),
         ("logout", logout().to_owned(), "/logout"),
         ("setup", setup("tok-en_1"), "/setup/{token}"),
+        ("oidc_start", oidc_start().to_owned(), "/auth/oidc/start"),
+        (
+            "oidc_callback",
+            oidc_callback().to_owned(),
+            "/auth/oidc/callback",
+        ),
+        (
+            "oidc_backchannel_logout",
+            oidc_backchannel_logout().to_owned(),
+            "/auth/oidc/backchannel-logout",
+        ),
+        ("signin_link", signin_link("tok-en_1"), "/auth/link/{token}"),
         ("settings", settings().to_owned(), "/settings"),
         (
             "connect_manual",

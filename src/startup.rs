@@ -6,6 +6,7 @@ use crate::auth::{
     session_store::{DbSessionStore, purge_expired},
 };
 use crate::config::Settings;
+use crate::services::oidc::Sso;
 use crate::services::runtime::ConnectorRuntime;
 use crate::services::{catalog, queue, secrets::Keyring, session_key, setup, storage::Storage};
 use crate::state::AppState;
@@ -41,18 +42,24 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
     let cookie_key = session_key::material(&db, &keyring, settings.session_key.as_deref())
         .await
         .context("preparing the session cookie key")?;
+    let http = HttpClient::new(settings.http_config());
+    let sso = Arc::new(Sso::new(
+        &settings,
+        http.token_endpoint_client().client().clone(),
+    ));
     Ok(AppState {
         runtime: ConnectorRuntime {
             db,
             keyring,
             registry: Arc::new(registry),
-            http: HttpClient::new(settings.http_config()),
+            http,
             refresh_locks: Arc::default(),
             settings: Arc::new(settings),
         },
         storage,
         queue: queue::QueueHandle::default(),
         cookie_key: Key::from(&cookie_key),
+        sso,
     })
 }
 

@@ -19,6 +19,8 @@ pub struct AppState {
     pub queue: QueueHandle,
     /// Signs and encrypts session cookies (`services::session_key`).
     pub cookie_key: actix_web::cookie::Key,
+    /// Campus sign-in (OpenID Connect): settings and the provider's cached metadata.
+    pub sso: std::sync::Arc<crate::services::oidc::Sso>,
 }
 
 impl std::ops::Deref for AppState {

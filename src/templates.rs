@@ -73,6 +73,36 @@ pub struct LoginPage {
     pub email: String,
     pub next: String,
     pub error: Option<String>,
+    /// Which ways to sign in the page offers.
+    pub options: LoginOptions,
+}
+
+/// The ways to sign in: campus sign-in (first, when configured) and the password form
+/// (unless `CAMPUSCORE_LOCAL_LOGIN=false`).
+pub struct LoginOptions {
+    /// The institution's name, when campus sign-in is configured.
+    pub institution: Option<String>,
+    /// Whether the password form is shown (and its POST accepted).
+    pub local_login: bool,
+}
+
+impl LoginOptions {
+    pub fn of(settings: &crate::config::Settings) -> Self {
+        Self {
+            institution: settings.oidc.as_ref().map(|o| o.institution_name.clone()),
+            local_login: settings.local_login,
+        }
+    }
+
+    /// The campus sign-in link, coming back to `next` afterwards.
+    pub fn sso_href(&self, next: &str) -> String {
+        let start = crate::paths::oidc_start();
+        if next.is_empty() {
+            return start.to_owned();
+        }
+        let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+        format!("{start}?next={next}")
+    }
 }
 
 #[derive(Template)]

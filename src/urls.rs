@@ -3,7 +3,7 @@
 use crate::auth::client_ip::ClientKey;
 use crate::views::{
     account, admin, agent, api, assistants, cloud_import, connect, errors, folders, health, home,
-    icons, mcp, mcp_consent, mcp_oauth, query, settings, tokens,
+    icons, mcp, mcp_consent, mcp_oauth, oidc, query, settings, tokens,
 };
 use actix_governor::governor::clock::QuantaInstant;
 use actix_governor::governor::middleware::NoOpMiddleware;
@@ -68,6 +68,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits) {
                 .route(web::post().to(account::login)),
         )
         .route("/logout", web::post().to(account::logout))
+        .route("/auth/oidc/start", web::get().to(oidc::start))
+        .route("/auth/oidc/callback", web::get().to(oidc::callback))
+        .route(
+            "/auth/oidc/backchannel-logout",
+            web::post().to(oidc::backchannel_logout),
+        )
+        .route("/auth/link/{token}", web::get().to(oidc::signin_link))
         .route("/setup/{token}", web::get().to(account::setup_page))
         .route("/setup/{token}", web::post().to(account::setup))
         .route("/settings", web::get().to(settings::settings))

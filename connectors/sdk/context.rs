@@ -92,6 +92,17 @@ pub trait TokenUpdater: Send + Sync {
     async fn refresh(&self, stale: &Credentials) -> Result<Credentials, ConnectorError>;
 }
 
+/// Who the user is at the campus identity provider (OpenID Connect `iss` + `sub`), for
+/// institution-wide connectors, which hold one shared credential and must scope every call
+/// to the person asking themselves.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserIdentity {
+    /// The provider's issuer identifier.
+    pub issuer: String,
+    /// The user's stable subject identifier at that issuer.
+    pub subject: String,
+}
+
 /// Everything an action needs to reach its service.
 pub struct ActionContext {
     /// Credentials of the connection, as given at the start of the action.
@@ -102,6 +113,9 @@ pub struct ActionContext {
     pub http: HttpClient,
     /// Refresh hook for OAuth connections.
     pub token_updater: Option<Arc<dyn TokenUpdater>>,
+    /// The user's campus identity, given to institution-wide connectors when the user has
+    /// signed in with campus sign-in (`None` otherwise, and for every other connector).
+    pub identity: Option<UserIdentity>,
     /// Credentials obtained by a refresh during this action.
     refreshed: Mutex<Option<Credentials>>,
 }
@@ -114,8 +128,15 @@ impl ActionContext {
             settings,
             http,
             token_updater: None,
+            identity: None,
             refreshed: Mutex::new(None),
         }
+    }
+
+    /// Adds the user's campus identity.
+    pub fn with_identity(mut self, identity: Option<UserIdentity>) -> Self {
+        self.identity = identity;
+        self
     }
 
     /// Adds the token updater.
@@ -183,6 +204,7 @@ impl fmt::Debug for ActionContext {
             .field("credentials", &self.credentials)
             .field("settings", &self.settings)
             .field("token_updater", &self.token_updater.is_some())
+            .field("identity", &self.identity)
             .finish_non_exhaustive()
     }
 }

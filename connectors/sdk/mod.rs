@@ -30,7 +30,7 @@ pub use action::{
 pub use breaker::{BreakerPolicy, BreakerState, Breakers};
 pub use checksum::{Checksum, ChecksumAlgorithm, ChecksumCheck, ChecksumMismatch};
 pub use connector::{Connector, ConnectorDef, DefinedConnector, NormalizedCredentials};
-pub use context::{ActionContext, Credentials, TokenUpdater};
+pub use context::{ActionContext, Credentials, TokenUpdater, UserIdentity};
 pub use error::ConnectorError;
 pub use files::{
     Breadcrumb, FileActions, FileEntry, FileIcon, FileKind, FileList, FileSource, ListRequest,

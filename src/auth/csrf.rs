@@ -2,8 +2,8 @@
 //! session, sent back as the `csrf_token` form field, the `X-CSRF-Token` header (HTMX sends it
 //! from `hx-headers` on <body>), or the `csrf_token` query parameter (multipart uploads).
 //! Requests authenticated by a bearer token carry no cookies and are exempt, and so are
-//! the endpoints that never read the session: `/mcp` and the three machine endpoints of its
-//! authorization server (see `is_sessionless`).
+//! the endpoints that never read the session: `/mcp`, the three machine endpoints of its
+//! authorization server, and campus sign-in's back-channel logout (see `is_sessionless`).
 
 use super::keys;
 use crate::error::AppError;
@@ -69,6 +69,9 @@ fn is_sessionless(req: &ServiceRequest) -> bool {
         crate::paths::oauth_token(),
         crate::paths::oauth_register(),
         crate::paths::oauth_revoke(),
+        // The identity provider posts logout tokens here (OIDC Back-Channel Logout): the
+        // handler reads no session and acts only on a token the provider signed.
+        crate::paths::oidc_backchannel_logout(),
     ];
     req.method() == Method::POST && paths.contains(&req.path())
 }

@@ -23,4 +23,7 @@ pub mod keys {
     /// Where to go after a connect flow started elsewhere than /settings (cloud import):
     /// `(slug, path, started at)`.
     pub const CONNECT_RETURN: &str = "connect_return";
+    /// Set when the session was signed in through campus sign-in (logging out then ends the
+    /// identity provider's session too).
+    pub const SSO: &str = "sso";
 }

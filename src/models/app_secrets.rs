@@ -59,3 +59,21 @@ pub async fn swap_value(
         .await?;
     Ok(res.rows_affected == 1)
 }
+
+/// Stores `value` as `name`, replacing what was there (a secret an operator sets).
+pub async fn put(db: &impl ConnectionTrait, name: &str, value: String) -> Result<(), DbErr> {
+    app_secret::Entity::insert(app_secret::ActiveModel {
+        name: Set(name.to_owned()),
+        value: Set(value),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    })
+    .on_conflict(
+        sea_orm::sea_query::OnConflict::column(app_secret::Column::Name)
+            .update_column(app_secret::Column::Value)
+            .to_owned(),
+    )
+    .exec(db)
+    .await?;
+    Ok(())
+}

@@ -21,13 +21,17 @@ pub mod mcp_grants;
 pub mod mcp_tokens;
 pub mod names;
 pub mod oauth_states;
+pub mod oidc_flows;
+pub mod oidc_logout_jtis;
 pub mod queue_messages;
 pub mod rate_limits;
 pub mod search;
 pub mod sessions;
 pub mod setup_tokens;
+pub mod signin_links;
 pub mod source_files;
 pub mod status;
+pub mod user_identities;
 pub mod users;
 
 pub use entities::*;

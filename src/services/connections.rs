@@ -12,8 +12,8 @@ use crate::error::{AppError, AppResult};
 use crate::models::entities::{connection, connector};
 use crate::models::{Channel, ConnectionStatus, connections, connectors};
 use campuscore_connectors::{
-    ActionContext, Connector, ConnectorError, ConnectorKind, ConnectorSettings, Credentials,
-    validate_form,
+    ActionContext, AuthScoping, Connector, ConnectorError, ConnectorKind, ConnectorSettings,
+    Credentials, validate_form,
 };
 use chrono::{DateTime, Utc};
 use sea_orm::TransactionTrait;
@@ -394,12 +394,16 @@ pub async fn action_context(
     }
     let mut creds = Credentials::new(credentials::open(&rt.keyring, conn)?);
     let settings = connector.settings(rt).await?;
+    let identity = if connector.plugin.spec().scoping == AuthScoping::InstitutionWide {
+        super::oidc_accounts::identity_of(&rt.db, conn.user_id).await?
+    } else {
+        None
+    };
     if connector.plugin.spec().kind != ConnectorKind::OAuth2 {
-        return Ok(ActionContext::new(
-            creds,
-            settings,
-            rt.http.for_connector(&connector.row.slug),
-        ));
+        return Ok(
+            ActionContext::new(creds, settings, rt.http.for_connector(&connector.row.slug))
+                .with_identity(identity),
+        );
     }
     let client = Arc::new(OAuthClient::from_settings(
         connector.plugin.spec(),
@@ -422,7 +426,8 @@ pub async fn action_context(
     };
     Ok(
         ActionContext::new(creds, settings, rt.http.for_connector(&connector.row.slug))
-            .with_token_updater(Arc::new(updater)),
+            .with_token_updater(Arc::new(updater))
+            .with_identity(identity),
     )
 }
 

@@ -488,7 +488,7 @@ const MAX_TOKEN_RESPONSE: usize = 1024 * 1024;
 /// The `oauth2` crate's HTTP hook over the app's reqwest client (reqwest 0.13; the crate's
 /// own integration targets 0.12). A struct rather than a closure: a closure's future borrows
 /// the client for a higher-ranked lifetime, which makes the calling future not `Send`.
-struct Transport(reqwest::Client);
+pub(super) struct Transport(pub(super) reqwest::Client);
 
 impl<'c> oauth2::AsyncHttpClient<'c> for Transport {
     type Error = TransportError;

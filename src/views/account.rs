@@ -7,7 +7,7 @@ use crate::models::entities::user;
 use crate::models::users;
 use crate::services::{login_throttle, setup};
 use crate::state::AppState;
-use crate::templates::{LoginPage, PageCtx, SetupPage, flash};
+use crate::templates::{LoginOptions, LoginPage, PageCtx, SetupPage, flash};
 use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, Responder, web};
 use askama::Template;
@@ -30,6 +30,7 @@ pub struct LoginForm {
 }
 
 pub async fn login_page(
+    state: web::Data<AppState>,
     session: Session,
     user: MaybeUser,
     q: web::Query<NextQuery>,
@@ -42,6 +43,7 @@ pub async fn login_page(
         email: String::new(),
         next: q.next.clone(),
         error: None,
+        options: LoginOptions::of(&state.settings),
     };
     Ok(html(page, 200))
 }
@@ -53,6 +55,24 @@ pub async fn login(
     form: web::Form<LoginForm>,
 ) -> AppResult<HttpResponse> {
     let form = form.into_inner();
+    if !state.settings.local_login {
+        let institution = state
+            .settings
+            .oidc
+            .as_ref()
+            .map(|o| o.institution_name.as_str())
+            .unwrap_or_default();
+        let page = LoginPage {
+            ctx: PageCtx::new(&session, None),
+            email: String::new(),
+            next: form.next,
+            error: Some(format!(
+                "Passwords are switched off on this site. Sign in with {institution}."
+            )),
+            options: LoginOptions::of(&state.settings),
+        };
+        return Ok(html(page, 403));
+    }
     let secure = state.settings.secure_cookies();
     let account = login_throttle::account_subject(&form.email);
     let device = device::known(&req, &state.cookie_key, secure, &account);
@@ -63,7 +83,7 @@ pub async fn login(
         .map_or_else(|| account.clone(), login_throttle::device_subject);
     let policy = state.settings.login_policy();
     if let Some(wait) = login_throttle::locked(&state.db, &subject, Utc::now()).await? {
-        return Ok(locked_out(&session, form, wait));
+        return Ok(locked_out(&state, &session, form, wait));
     }
     let found = users::find_by_email(&state.db, &form.email).await?;
     let ok = match &found {
@@ -77,13 +97,14 @@ pub async fn login(
         tracing::info!("failed login attempt");
         if let Some(wait) = login_throttle::failed(&state.db, &subject, &policy, Utc::now()).await?
         {
-            return Ok(locked_out(&session, form, wait));
+            return Ok(locked_out(&state, &session, form, wait));
         }
         let page = LoginPage {
             ctx: PageCtx::new(&session, None),
             email: form.email,
             next: form.next,
             error: Some("The email or password is not correct.".into()),
+            options: LoginOptions::of(&state.settings),
         };
         return Ok(html(page, 401));
     };
@@ -99,7 +120,12 @@ pub async fn login(
 
 /// The login page, refusing for `wait`: 429 with `Retry-After`. The same for every email,
 /// registered or not.
-fn locked_out(session: &Session, form: LoginForm, wait: std::time::Duration) -> HttpResponse {
+fn locked_out(
+    state: &AppState,
+    session: &Session,
+    form: LoginForm,
+    wait: std::time::Duration,
+) -> HttpResponse {
     let minutes = wait.as_secs().div_ceil(60).max(1);
     let when = if minutes == 1 {
         "a minute".to_owned()
@@ -114,6 +140,7 @@ fn locked_out(session: &Session, form: LoginForm, wait: std::time::Duration) -> 
             "Too many failed sign-ins to this account. Try again in {when}, or from a browser \
              you have signed in with before."
         )),
+        options: LoginOptions::of(&state.settings),
     };
     let mut res = html(page, 429);
     res.headers_mut().insert(
@@ -124,7 +151,11 @@ fn locked_out(session: &Session, form: LoginForm, wait: std::time::Duration) -> 
 }
 
 /// Log `user` in on a fresh session id (no fixation) with a fresh CSRF token.
-async fn start_session(state: &AppState, session: &Session, user: &user::Model) -> AppResult<()> {
+pub(super) async fn start_session(
+    state: &AppState,
+    session: &Session,
+    user: &user::Model,
+) -> AppResult<()> {
     session.renew();
     session
         .insert(keys::USER_ID, user.id)
@@ -135,9 +166,20 @@ async fn start_session(state: &AppState, session: &Session, user: &user::Model) 
     Ok(())
 }
 
-pub async fn logout(session: Session) -> impl Responder {
+pub async fn logout(state: web::Data<AppState>, session: Session) -> impl Responder {
+    let login = crate::paths::login().to_string();
+    // A campus session ends at the identity provider too, when its metadata says how
+    // (RP-initiated logout); the provider sends the browser back to our login page.
+    let to = match session.get::<bool>(keys::SSO) {
+        Ok(Some(true)) => state
+            .sso
+            .end_session_url(&state.settings.absolute_url(&login))
+            .await
+            .unwrap_or(login),
+        _ => login,
+    };
     session.purge();
-    super::see_other(&crate::paths::login().to_string())
+    super::see_other(&to)
 }
 
 #[derive(Deserialize)]

@@ -29,6 +29,19 @@ pub async fn security_headers(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let is_static = req.path().starts_with("/static/");
+    // With campus sign-in, logging out leads on to the identity provider (see
+    // `Sso::form_action_source`), so pages allow its origin as a form's destination.
+    let csp = req
+        .app_data::<web::Data<AppState>>()
+        .and_then(|s| s.sso.form_action_source())
+        .map(|source| {
+            CSP.replace(
+                "form-action 'self'",
+                &format!("form-action 'self' {source}"),
+            )
+        })
+        .and_then(|csp| header::HeaderValue::from_str(&csp).ok())
+        .unwrap_or(header::HeaderValue::from_static(CSP));
     let hsts = req
         .app_data::<web::Data<AppState>>()
         .filter(|s| s.settings.secure_cookies())
@@ -44,10 +57,7 @@ pub async fn security_headers(
     // A page may narrow or extend its own policy (the MCP consent page lets its form lead
     // on to the assistant); every other response gets the site's.
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            header::HeaderValue::from_static(CSP),
-        );
+        h.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -16,6 +16,7 @@ pub mod mcp;
 pub mod mcp_consent;
 pub mod mcp_oauth;
 mod mcp_stream;
+pub mod oidc;
 pub mod query;
 pub mod settings;
 pub mod tokens;

@@ -34,7 +34,7 @@ fn browser_dir() -> PathBuf {
 
 /// Whether Chromium, node and the packages are there (installing the packages if needed).
 /// Missing tools skip the test with a notice, or fail it under CI=true.
-async fn browser_ready() -> bool {
+pub(crate) async fn browser_ready() -> bool {
     let missing = missing_tools();
     if !missing.is_empty() {
         let msg = format!(
@@ -180,7 +180,7 @@ async fn browser_connects_test_oauth_and_sees_the_connection_on_settings() {
 
 /// Runs a script of `tests/browser/` with `envs`; returns its output and where its
 /// screenshots were kept (`target/tmp/<keep_as>/`).
-async fn run_browser_script(
+pub(crate) async fn run_browser_script(
     script: &str,
     envs: &[(&str, &str)],
     screenshots: &Path,

@@ -17,6 +17,7 @@ mod login_throttle;
 mod mcp;
 mod mcp_oauth;
 mod oauth_flow;
+mod oidc;
 mod query_console;
 mod rate_limits;
 mod rotation;

@@ -19,6 +19,8 @@ pub struct Deployment {
     /// The public URL all processes present (as behind one load balancer).
     pub base_url: String,
     pub port: u16,
+    /// More environment every process of the deployment gets (`CAMPUSCORE_…`).
+    pub env: Vec<(String, String)>,
     pg_database: Option<String>,
 }
 
@@ -50,6 +52,7 @@ impl Deployment {
             fernet_keys: Keyring::generate_key(),
             base_url: format!("http://127.0.0.1:{port}"),
             port,
+            env: Vec::new(),
             pg_database,
         }
     }
@@ -70,7 +73,8 @@ impl Deployment {
             .env("DATABASE_URL", &self.database_url)
             .env("FERNET_KEYS", &self.fernet_keys)
             .env("CAMPUSCORE_BASE_URL", &self.base_url)
-            .env("RUST_LOG", "warn");
+            .env("RUST_LOG", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         cmd
     }
 

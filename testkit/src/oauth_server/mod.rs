@@ -230,6 +230,72 @@ impl OAuthServer {
         self.control("/__revoke-all", serde_json::json!({})).await;
     }
 
+    async fn control_json(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        self.http
+            .post(format!("{}{path}", self.issuer))
+            .json(&body)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .unwrap_or_else(|e| panic!("oauth-server: {path} failed: {e}"))
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("oauth-server: {path} answered no JSON: {e}"))
+    }
+
+    /// Registers one client in place of the configured ones (for an app whose address is
+    /// known only after the server started), with where it may send browsers after logout
+    /// and where the provider posts back-channel logout tokens (then ID tokens carry `sid`).
+    pub async fn set_client(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        redirect_uri: &str,
+        post_logout_redirect_uri: &str,
+        backchannel_logout_uri: &str,
+    ) {
+        let body = serde_json::json!({"clients": [{
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "redirect_uris": [redirect_uri],
+            "post_logout_redirect_uris": [post_logout_redirect_uri],
+            "backchannel_logout_uri": backchannel_logout_uri,
+        }]});
+        self.control("/__clients", body).await;
+    }
+
+    /// Claims added to (or replacing) what `login` gets, e.g. `{"groups": ["staff"]}`.
+    pub async fn set_account_claims(&self, login: &str, claims: serde_json::Value) {
+        let body = serde_json::json!({"login": login, "claims": claims});
+        self.control("/__accounts", body).await;
+    }
+
+    /// A new signing key signs from now on (the old ones stay published); returns its `kid`.
+    pub async fn rotate_keys(&self) -> String {
+        self.control_json("/__rotate-keys", serde_json::json!({}))
+            .await["kid"]
+            .as_str()
+            .expect("oauth-server: /__rotate-keys gave no kid")
+            .to_owned()
+    }
+
+    /// The next token response carries a spoiled ID token: `expired`, `wrong_audience`,
+    /// `foreign_azp`, `nonce`, `forged` (signed by another key), `alg_none`, or `replay`
+    /// (the ID token of the previous sign-in).
+    pub async fn tamper_next_id_token(&self, mode: &str) {
+        self.control("/__tamper-id-token", serde_json::json!({ "mode": mode }))
+            .await;
+    }
+
+    /// A back-channel logout token signed with the provider's current key. `body`:
+    /// `{"claims": {..}}` (added; `null` removes one), `"header"`, `"aud"`, `"forged": true`.
+    pub async fn logout_token(&self, body: serde_json::Value) -> String {
+        self.control_json("/__logout-token", body).await["logout_token"]
+            .as_str()
+            .expect("oauth-server: /__logout-token gave no token")
+            .to_owned()
+    }
+
     /// Signs in as `login` (any password) and consents; returns the redirect Location back
     /// to the client's redirect_uri (with `code` and `state`, or `error`).
     pub async fn sign_in(&self, auth_url: &str, login: &str) -> String {
