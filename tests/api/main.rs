@@ -1,5 +1,6 @@
 //! One integration-test binary: the real app on a random port, talked to over HTTP.
 
+mod abuse_limits;
 mod accounts;
 mod actions;
 mod admin;
