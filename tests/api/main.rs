@@ -27,3 +27,4 @@ mod shell;
 mod storage_s3;
 mod token_refresh;
 mod two_processes;
+mod upstream_urls;
