@@ -170,7 +170,7 @@ pub async fn save(
     }
     let (row, created) = match existing {
         Some(row) => {
-            let sealed = credentials::seal(&rt.keyring, row.user_id, row.id, &new.data);
+            let sealed = credentials::seal(&rt.keyring, &row, &new.data);
             let renewal = connections::Renewal {
                 credentials: sealed,
                 service_identity: new.identity.clone(),

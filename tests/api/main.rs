@@ -20,6 +20,7 @@ mod oauth_flow;
 mod query_console;
 mod rate_limits;
 mod rotation;
+mod rotation_in_flight;
 mod schema;
 mod serve_process;
 mod servicenow;

@@ -94,7 +94,7 @@ impl Connected {
     /// refresh would (bumping `credentials_version`, releasing any lease).
     async fn store_credentials(&self, data: &Value, expires_at: chrono::DateTime<Utc>) {
         let row = self.row().await;
-        let sealed = credentials::seal(&self.app.state.keyring, row.user_id, row.id, data);
+        let sealed = credentials::seal(&self.app.state.keyring, &row, data);
         connection::Entity::update_many()
             .col_expr(connection::Column::Credentials, Expr::value(sealed))
             .col_expr(
