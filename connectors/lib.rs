@@ -21,8 +21,8 @@ pub use sdk::{
     FileIcon, FileKind, FileList, FileSource, FormField, HttpClient, HttpConfig, ListRequest,
     NoInput, NormalizedCredentials, OAuthDescriptor, QuickXor, Registry, RegistryError,
     RetryPolicy, Revocation, RichText, SearchRequest, Tag, TokenUpdater, UserIdentity, body_stream,
-    capped_body, error_for_status, install_crypto_provider, json_body, keys, redact_params,
-    validate_form, validated,
+    capped_body, error_for_status, install_crypto_provider, is_secure_upstream, json_body, keys,
+    redact_params, validate_form, validated,
 };
 
 /// Re-exports for `#[connector_actions]` expansions; not part of the public API.

@@ -4,7 +4,43 @@
 use crate::services::{login_throttle, rate_limits};
 use anyhow::{Context, bail};
 use std::path::PathBuf;
+use std::time::Duration;
 use url::Url;
+
+/// Actions run through the JSON API (`POST /api/v1/connections/{id}/actions/{action}`): 60 a
+/// minute. Each may call an upstream service or run a query on the user's database.
+pub const API_ACTIONS: rate_limits::Limit = rate_limits::Limit {
+    name: "api_actions",
+    max: 60,
+    window: Duration::from_secs(60),
+};
+
+/// Queries run from the query console (and the table list its page shows): 20 a minute. Each
+/// opens a connection to the user's database server.
+pub const CONSOLE_QUERIES: rate_limits::Limit = rate_limits::Limit {
+    name: "console_queries",
+    max: 20,
+    window: Duration::from_secs(60),
+};
+
+/// Live credential checks — connecting a manual connector (the form or the JSON API) and the
+/// Test button: 30 an hour. Without it the app would be a password-guessing relay against
+/// any host a user can name.
+pub const CONNECTION_CHECKS: rate_limits::Limit = rate_limits::Limit {
+    name: "connection_checks",
+    max: 30,
+    window: Duration::from_secs(3600),
+};
+
+/// OAuth sign-ins started (each stores an `oauth_state` row): 30 an hour.
+pub const OAUTH_STARTS: rate_limits::Limit = rate_limits::Limit {
+    name: "oauth_starts",
+    max: 30,
+    window: Duration::from_secs(3600),
+};
+
+/// OAuth sign-ins a user may have started and not finished (unexpired) at once.
+pub const OAUTH_PENDING_FLOWS: u32 = 10;
 
 /// Everything the application needs to start. Its `Debug` never shows a key or a database
 /// password.
@@ -39,6 +75,21 @@ pub struct Settings {
     /// Tool calls an assistant may make per minute for one user, through the tools API and
     /// MCP together (`CAMPUSCORE_AGENT_CALLS_PER_MINUTE`, default 60).
     pub agent_calls_per_minute: u32,
+    /// Actions a user may run through the JSON API per minute
+    /// (`CAMPUSCORE_API_ACTIONS_PER_MINUTE`, default 60).
+    pub api_actions_per_minute: u32,
+    /// Query console queries a user may run per minute (`CAMPUSCORE_QUERIES_PER_MINUTE`,
+    /// default 20).
+    pub queries_per_minute: u32,
+    /// Live credential checks (manual connect, Test) a user may make per hour
+    /// (`CAMPUSCORE_CONNECTION_CHECKS_PER_HOUR`, default 30).
+    pub connection_checks_per_hour: u32,
+    /// OAuth sign-ins a user may start per hour (`CAMPUSCORE_OAUTH_STARTS_PER_HOUR`,
+    /// default 30).
+    pub oauth_starts_per_hour: u32,
+    /// Unfinished, unexpired OAuth sign-ins a user may have at once
+    /// (`CAMPUSCORE_OAUTH_PENDING_FLOWS`, default 10).
+    pub oauth_pending_flows: u32,
     /// The secret session cookies are signed with (`CAMPUSCORE_SESSION_KEY`, at least 32
     /// characters); unset, the instances share a random one kept in the database.
     pub session_key: Option<String>,
@@ -209,6 +260,14 @@ impl std::fmt::Debug for Settings {
             .field("cloud_browse_per_minute", &self.cloud_browse_per_minute)
             .field("cloud_imports_per_hour", &self.cloud_imports_per_hour)
             .field("agent_calls_per_minute", &self.agent_calls_per_minute)
+            .field("api_actions_per_minute", &self.api_actions_per_minute)
+            .field("queries_per_minute", &self.queries_per_minute)
+            .field(
+                "connection_checks_per_hour",
+                &self.connection_checks_per_hour,
+            )
+            .field("oauth_starts_per_hour", &self.oauth_starts_per_hour)
+            .field("oauth_pending_flows", &self.oauth_pending_flows)
             .field("hsts_include_subdomains", &self.hsts_include_subdomains)
             .field("session_key", &key(&self.session_key))
             .field("storage_quota_bytes", &self.storage_quota_bytes)
@@ -304,6 +363,14 @@ impl Settings {
             "CAMPUSCORE_AGENT_CALLS_PER_MINUTE",
             rate_limits::AGENT_CALLS.max,
         )?;
+        let api_actions_per_minute = per("CAMPUSCORE_API_ACTIONS_PER_MINUTE", API_ACTIONS.max)?;
+        let queries_per_minute = per("CAMPUSCORE_QUERIES_PER_MINUTE", CONSOLE_QUERIES.max)?;
+        let connection_checks_per_hour = per(
+            "CAMPUSCORE_CONNECTION_CHECKS_PER_HOUR",
+            CONNECTION_CHECKS.max,
+        )?;
+        let oauth_starts_per_hour = per("CAMPUSCORE_OAUTH_STARTS_PER_HOUR", OAUTH_STARTS.max)?;
+        let oauth_pending_flows = per("CAMPUSCORE_OAUTH_PENDING_FLOWS", OAUTH_PENDING_FLOWS)?;
         let mcp_cimd_allowed_hosts: Vec<String> = get("CAMPUSCORE_MCP_CIMD_ALLOWED_HOSTS")
             .unwrap_or_default()
             .split(',')
@@ -371,6 +438,11 @@ impl Settings {
             cloud_browse_per_minute,
             cloud_imports_per_hour,
             agent_calls_per_minute,
+            api_actions_per_minute,
+            queries_per_minute,
+            connection_checks_per_hour,
+            oauth_starts_per_hour,
+            oauth_pending_flows,
             hsts_include_subdomains,
             session_key,
             storage_quota_bytes,
@@ -445,6 +517,38 @@ impl Settings {
         rate_limits::Limit {
             max: self.agent_calls_per_minute,
             ..rate_limits::AGENT_CALLS
+        }
+    }
+
+    /// The JSON API action budget with this deployment's allowance.
+    pub fn api_action_limit(&self) -> rate_limits::Limit {
+        rate_limits::Limit {
+            max: self.api_actions_per_minute,
+            ..API_ACTIONS
+        }
+    }
+
+    /// The query console budget with this deployment's allowance.
+    pub fn query_limit(&self) -> rate_limits::Limit {
+        rate_limits::Limit {
+            max: self.queries_per_minute,
+            ..CONSOLE_QUERIES
+        }
+    }
+
+    /// The live credential check budget with this deployment's allowance.
+    pub fn connection_check_limit(&self) -> rate_limits::Limit {
+        rate_limits::Limit {
+            max: self.connection_checks_per_hour,
+            ..CONNECTION_CHECKS
+        }
+    }
+
+    /// The OAuth start budget with this deployment's allowance.
+    pub fn oauth_start_limit(&self) -> rate_limits::Limit {
+        rate_limits::Limit {
+            max: self.oauth_starts_per_hour,
+            ..OAUTH_STARTS
         }
     }
 
@@ -604,6 +708,36 @@ mod tests {
             ("CAMPUSCORE_OIDC_CLIENT_ID", "c"),
         ])?;
         assert!(s.oidc.is_some_and(|o| o.client_secret.is_none()));
+        Ok(())
+    }
+
+    #[test]
+    fn abuse_limits_default_to_the_documented_ones_and_are_read_from_their_variables()
+    -> anyhow::Result<()> {
+        let s = settings(&[])?;
+        assert_eq!(s.api_action_limit(), API_ACTIONS);
+        assert_eq!(s.query_limit(), CONSOLE_QUERIES);
+        assert_eq!(s.connection_check_limit(), CONNECTION_CHECKS);
+        assert_eq!(s.oauth_start_limit(), OAUTH_STARTS);
+        assert_eq!(s.oauth_pending_flows, OAUTH_PENDING_FLOWS);
+        let vars = [
+            "CAMPUSCORE_API_ACTIONS_PER_MINUTE",
+            "CAMPUSCORE_QUERIES_PER_MINUTE",
+            "CAMPUSCORE_CONNECTION_CHECKS_PER_HOUR",
+            "CAMPUSCORE_OAUTH_STARTS_PER_HOUR",
+            "CAMPUSCORE_OAUTH_PENDING_FLOWS",
+        ];
+        let s = settings(&vars.map(|k| (k, "7")))?;
+        assert_eq!(s.api_action_limit().max, 7);
+        assert_eq!(s.api_action_limit().window, API_ACTIONS.window);
+        assert_eq!(s.query_limit().max, 7);
+        assert_eq!(s.connection_check_limit().max, 7);
+        assert_eq!(s.oauth_start_limit().max, 7);
+        assert_eq!(s.oauth_pending_flows, 7);
+        for key in vars {
+            let err = settings(&[(key, "0")]).err().map(|e| e.to_string());
+            assert!(err.is_some_and(|e| e.contains(key)), "{key}=0");
+        }
         Ok(())
     }
 

@@ -19,8 +19,9 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::connector::check_tenant;
+use crate::sdk::ssrf::resolve_checked_for;
 use crate::sdk::status::json_body;
-use crate::{ActionContext, ConnectorError, Credentials, keys};
+use crate::{ActionContext, AllowList, ConnectorError, Credentials, HttpClient, keys};
 
 /// Virtual folder: the root of the user's own drive ("My files").
 pub const ROOT_ID: &str = "root";
@@ -242,7 +243,8 @@ impl<'a> Graph<'a> {
     /// Opens the content of the item at `item_path`: `GET …/content` answers 302 with a
     /// short-lived pre-authenticated URL on another host, fetched here without the
     /// `Authorization` header (the redirect is not followed by the client, so the bearer
-    /// token never leaves the API host). A 200 is streamed as it is.
+    /// token never leaves the API host) through the SSRF-checked, pinned client of
+    /// [`Graph::download_client`]. A 200 is streamed as it is.
     pub async fn open_content(&self, item_path: &str) -> Result<Response, ConnectorError> {
         let url = self.url(&format!("{item_path}/content"))?;
         let no_redirects = self.ctx.http.token_endpoint_client();
@@ -277,22 +279,58 @@ impl<'a> Graph<'a> {
             });
         }
         drop(response);
-        let request = self.ctx.http.get(location).timeout(DOWNLOAD_TIMEOUT);
-        self.ctx
-            .http
-            .send_checked(request)
-            .await
-            .map_err(|error| match error {
-                // The link carries its own short-lived authorization: a refusal means it
-                // expired or was revoked, not that the user must reconnect.
-                ConnectorError::AuthExpired { .. } | ConnectorError::PermissionDenied { .. } => {
-                    ConnectorError::Upstream {
+        let http = self.download_client(&location, status).await?;
+        let request = http.get(location).timeout(DOWNLOAD_TIMEOUT);
+        let download =
+            http.send_checked(request)
+                .await
+                .map_err(|error| match error {
+                    // The link carries its own short-lived authorization: a refusal means it
+                    // expired or was revoked, not that the user must reconnect.
+                    ConnectorError::AuthExpired { .. }
+                    | ConnectorError::PermissionDenied { .. } => ConnectorError::Upstream {
                         status: 403,
                         message: "the download link was refused; try again".to_owned(),
-                    }
-                }
-                other => throttled(other),
-            })
+                    },
+                    other => throttled(other),
+                })?;
+        if download.status().is_redirection() {
+            // Not followed: it could lead anywhere, past the check of the link's host.
+            return Err(ConnectorError::Upstream {
+                status: download.status().as_u16(),
+                message: "the download link redirected again; that is not followed".to_owned(),
+            });
+        }
+        Ok(download)
+    }
+}
+
+impl Graph<'_> {
+    /// The client that fetches a download link. The link names a host the API chose, so it
+    /// is treated like a host a user typed: it must pass the SSRF guard (`ALLOWED_HOSTS`
+    /// exempts), and the download connects only to the addresses checked, following no
+    /// further redirect. The API's own host (`API_BASE_URL`, an administrator's choice, as
+    /// a local fake uses) is reached as the API is, also without following redirects.
+    async fn download_client(&self, link: &Url, status: u16) -> Result<HttpClient, ConnectorError> {
+        let port = link.port_or_known_default();
+        if link.host() == self.base.host() && port == self.base.port_or_known_default() {
+            return Ok(self.ctx.http.token_endpoint_client());
+        }
+        let refused = |why: String| ConnectorError::Upstream {
+            status,
+            message: format!("the service sent a download link this app may not fetch: {why}"),
+        };
+        let (Some(host), Some(port)) = (link.host_str(), port) else {
+            return Err(refused("it names no host".to_owned()));
+        };
+        let allow = AllowList::from_settings(&self.ctx.settings)?;
+        let addrs = resolve_checked_for("download link", host, port, &allow)
+            .await
+            .map_err(|error| match error {
+                ConnectorError::InvalidInput { message, .. } => refused(message),
+                other => other,
+            })?;
+        self.ctx.http.pinned(host, &addrs)
     }
 }
 

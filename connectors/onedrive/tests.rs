@@ -730,9 +730,11 @@ async fn download_file_follows_the_content_redirect_without_the_bearer_token() {
         .mount(&files)
         .await;
 
+    // The download host is on this machine here, so an administrator must allow it.
+    let allowed = ctx_with(&graph, &[("ALLOWED_HOSTS", "127.0.0.1")], "token-1");
     let download = testing::run_download(
         &onedrive(),
-        &ctx(&graph),
+        &allowed,
         "download_file",
         json!({"file_id": format!("{MY_DRIVE}:01BIG")}),
     )
@@ -754,6 +756,104 @@ async fn download_file_follows_the_content_redirect_without_the_bearer_token() {
     assert!(
         !requests[0].headers.contains_key("authorization"),
         "the pre-authenticated host must not see the bearer token"
+    );
+}
+
+/// Mounts `01BIG` on `graph` with a `/content` that redirects to `link`.
+async fn redirect_content_to(graph: &MockServer, link: &str) {
+    Mock::given(method("GET"))
+        .and(path(format!("/v1.0/drives/{MY_DRIVE}/items/01BIG")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "01BIG", "name": "payroll.pdf", "size": 10,
+            "file": {"mimeType": "application/pdf"},
+            "parentReference": {"driveId": MY_DRIVE, "id": ROOT_ITEM}
+        })))
+        .mount(graph)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v1.0/drives/{MY_DRIVE}/items/01BIG/content")))
+        .respond_with(ResponseTemplate::new(302).insert_header("location", link))
+        .mount(graph)
+        .await;
+}
+
+#[tokio::test]
+async fn a_download_redirect_to_an_internal_address_is_refused_without_a_request() {
+    let graph = MockServer::start().await;
+    let internal = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("internal secrets"))
+        .mount(&internal)
+        .await;
+    let port = internal.address().port();
+    for (link, allowed, reason) in [
+        // Another service on this machine (same address as the API, another port).
+        (format!("http://127.0.0.1:{port}/x"), "", "loopback"),
+        (format!("http://localhost:{port}/x"), "", "loopback"),
+        // The cloud metadata service: no allowed name exempts it.
+        (
+            "http://169.254.169.254/latest/meta-data/iam".to_owned(),
+            "127.0.0.1",
+            "cloud metadata",
+        ),
+        ("http://10.1.2.3/x".to_owned(), "127.0.0.1", "private"),
+    ] {
+        redirect_content_to(&graph, &link).await;
+        let ctx = ctx_with(&graph, &[("ALLOWED_HOSTS", allowed)], "token-1");
+        let error = run_err(
+            &ctx,
+            "download_file",
+            json!({"file_id": format!("{MY_DRIVE}:01BIG")}),
+        )
+        .await;
+        assert!(
+            matches!(&error, ConnectorError::Upstream { message, .. }
+                if message.contains("may not fetch") && message.contains(reason)),
+            "{link}: {error:?}"
+        );
+        graph.reset().await;
+    }
+    assert!(
+        internal
+            .received_requests()
+            .await
+            .expect("recorded")
+            .is_empty(),
+        "nothing reached the internal host"
+    );
+}
+
+#[tokio::test]
+async fn an_allowed_download_host_cannot_redirect_onwards_to_an_internal_one() {
+    let graph = MockServer::start().await;
+    let files = MockServer::start().await;
+    let internal = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(302)
+                .insert_header("location", format!("{}/admin", internal.uri()).as_str()),
+        )
+        .mount(&files)
+        .await;
+    redirect_content_to(&graph, &format!("{}/download.aspx", files.uri())).await;
+    let ctx = ctx_with(&graph, &[("ALLOWED_HOSTS", "127.0.0.1")], "token-1");
+    let error = run_err(
+        &ctx,
+        "download_file",
+        json!({"file_id": format!("{MY_DRIVE}:01BIG")}),
+    )
+    .await;
+    assert!(
+        matches!(&error, ConnectorError::Upstream { message, .. } if message.contains("redirected again")),
+        "{error:?}"
+    );
+    assert!(
+        internal
+            .received_requests()
+            .await
+            .expect("recorded")
+            .is_empty(),
+        "the second redirect was not followed"
     );
 }
 

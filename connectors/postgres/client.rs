@@ -247,25 +247,53 @@ pub(crate) struct RoleCheck {
     pub server_roles: Vec<String>,
     /// Superuser roles it can `SET ROLE` to.
     pub superuser_roles: Vec<String>,
+    /// Functions it may execute that reach past the read-only transaction (dblink, server
+    /// files, server administration), by name.
+    pub server_functions: Vec<String>,
 }
 
+/// Functions a role must not be able to execute (any schema, any overload): dblink's
+/// connections are outside our transaction; the rest read or write the server's files or
+/// act on the server. None is executable by `PUBLIC` on a stock server, except dblink's once
+/// the extension is installed.
+const SERVER_FUNCTIONS: &str = "\
+'dblink', 'dblink_exec', 'dblink_connect', 'dblink_connect_u', 'dblink_send_query', \
+'dblink_open', 'pg_read_file', 'pg_read_binary_file', 'pg_ls_dir', 'pg_stat_file', \
+'lo_import', 'lo_export', 'pg_file_write', 'pg_file_rename', 'pg_file_unlink', \
+'pg_file_sync', 'pg_logdir_ls', 'pg_reload_conf', 'pg_rotate_logfile', 'pg_switch_wal', \
+'pg_create_restore_point', 'pg_promote', 'pg_wal_replay_pause', 'pg_wal_replay_resume', \
+'pg_backup_start', 'pg_backup_stop', 'pg_start_backup', 'pg_stop_backup', \
+'pg_log_backend_memory_contexts', 'pg_stat_reset', 'pg_stat_reset_shared', \
+'pg_stat_reset_single_table_counters', 'pg_stat_reset_single_function_counters', \
+'pg_stat_reset_slru', 'pg_stat_reset_replication_slot', 'pg_stat_reset_subscription_stats'";
+
 /// The transaction's first query: it takes the snapshot, and says whether the role is one
-/// this connector refuses (superuser, server file or program access, or able to become a
-/// superuser through membership).
-const ROLE_CHECK_SQL: &str = "\
+/// this connector refuses (superuser, server file or program access, signalling other
+/// backends, able to become a superuser through membership, or able to run one of
+/// [`SERVER_FUNCTIONS`] — looked up in `pg_proc`, so a function that is not installed is
+/// simply absent).
+fn role_check_sql() -> String {
+    format!(
+        "\
 SELECT current_user::text,
        r.rolsuper,
        ARRAY(SELECT s.rolname::text FROM pg_catalog.pg_roles s
              WHERE s.rolname IN ('pg_execute_server_program', 'pg_read_server_files',
-                                 'pg_write_server_files')
+                                 'pg_write_server_files', 'pg_signal_backend')
                AND pg_catalog.pg_has_role(current_user, s.oid, 'MEMBER')
              ORDER BY 1),
        ARRAY(SELECT s.rolname::text FROM pg_catalog.pg_roles s
              WHERE s.rolsuper AND s.rolname <> current_user
                AND pg_catalog.pg_has_role(current_user, s.oid, 'MEMBER')
+             ORDER BY 1),
+       ARRAY(SELECT DISTINCT p.proname::text FROM pg_catalog.pg_proc p
+             WHERE p.proname IN ({SERVER_FUNCTIONS})
+               AND pg_catalog.has_function_privilege(p.oid, 'EXECUTE')
              ORDER BY 1)
 FROM pg_catalog.pg_roles r
-WHERE r.rolname = current_user";
+WHERE r.rolname = current_user"
+    )
+}
 
 impl RoleCheck {
     /// Why this role may not be used, if it may not.
@@ -278,8 +306,14 @@ impl RoleCheck {
         }
         if !self.server_roles.is_empty() {
             return Some(format!(
-                "`{role}` is a member of {}, which can reach files or programs on the database server. Connect with a role that is not.",
+                "`{role}` is a member of {}, which can reach files or programs on the database server or signal other sessions. Connect with a role that is not.",
                 self.server_roles.join(", ")
+            ));
+        }
+        if !self.server_functions.is_empty() {
+            return Some(format!(
+                "`{role}` can execute {}, which reach past a read-only query (other connections, the server's files or its administration). Connect with a role that cannot (REVOKE EXECUTE on them).",
+                self.server_functions.join(", ")
             ));
         }
         if !self.superuser_roles.is_empty() {
@@ -368,20 +402,24 @@ impl Session {
         // Our own text with integers only, so the simple protocol is fine here.
         let statement_ms = timeouts.statement.as_millis();
         let idle_ms = (timeouts.statement + Duration::from_secs(10)).as_millis();
+        // `standard_conforming_strings`: the console's statement check reads backslashes in
+        // strings as the standard does, so the server must too.
         tx.batch_execute(&format!(
             "SET LOCAL statement_timeout = {statement_ms}; \
              SET LOCAL lock_timeout = {}; \
-             SET LOCAL idle_in_transaction_session_timeout = {idle_ms}",
+             SET LOCAL idle_in_transaction_session_timeout = {idle_ms}; \
+             SET LOCAL standard_conforming_strings = on",
             timeouts.lock.as_millis()
         ))
         .await
         .map_err(fail)?;
-        let row = tx.query_one(ROLE_CHECK_SQL, &[]).await.map_err(fail)?;
+        let row = tx.query_one(&role_check_sql(), &[]).await.map_err(fail)?;
         let check = RoleCheck {
             role: row.try_get(0).map_err(fail)?,
             superuser: row.try_get(1).map_err(fail)?,
             server_roles: row.try_get(2).map_err(fail)?,
             superuser_roles: row.try_get(3).map_err(fail)?,
+            server_functions: row.try_get(4).map_err(fail)?,
         };
         Ok((tx, check))
     }

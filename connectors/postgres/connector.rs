@@ -107,8 +107,9 @@ impl ConnectorDef for PostgresConnector {
         &self.actions
     }
 
-    /// Logs in, refuses roles that are or can become superusers or reach the server's
-    /// files and programs (on `user`), and warns about roles that can change data.
+    /// Logs in, refuses roles that are or can become superusers, reach the server's files
+    /// and programs, signal other sessions or use dblink (on `user`), and warns about roles
+    /// that can change data.
     async fn test_credentials(
         &self,
         settings: &ConnectorSettings,
@@ -131,7 +132,6 @@ impl ConnectorDef for PostgresConnector {
             (3, "create databases"),
             (4, "create roles"),
             (5, "write to every table (pg_write_all_data)"),
-            (6, "use dblink, whose connections are not read-only"),
         ];
         let mut found = Vec::new();
         for (index, what) in capabilities {
@@ -168,8 +168,9 @@ impl ConnectorDef for PostgresConnector {
 }
 
 /// Whether the role can change anything: write privileges on any table (or column),
-/// CREATE on the database or a schema, CREATEDB, CREATEROLE, `pg_write_all_data`, or
-/// dblink (its connections are its own, outside our read-only transaction).
+/// CREATE on the database or a schema, CREATEDB, CREATEROLE or `pg_write_all_data`. (A role
+/// that can use dblink is refused outright by the role check: its connections are its own,
+/// outside our read-only transaction.)
 const WRITE_PROBE_SQL: &str = "\
 SELECT
   EXISTS (SELECT 1 FROM pg_catalog.pg_class c
@@ -187,9 +188,6 @@ SELECT
   r.rolcreaterole,
   EXISTS (SELECT 1 FROM pg_catalog.pg_roles w
           WHERE w.rolname = 'pg_write_all_data'
-            AND pg_catalog.pg_has_role(current_user, w.oid, 'MEMBER')),
-  EXISTS (SELECT 1 FROM pg_catalog.pg_proc p
-          WHERE p.proname IN ('dblink_exec', 'dblink_connect', 'dblink_connect_u')
-            AND pg_catalog.has_function_privilege(p.oid, 'EXECUTE'))
+            AND pg_catalog.pg_has_role(current_user, w.oid, 'MEMBER'))
 FROM pg_catalog.pg_roles r
 WHERE r.rolname = current_user";

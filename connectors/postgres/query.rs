@@ -5,7 +5,8 @@
 //! refuses more than one command), `bind` to a portal, then `Execute` with a row limit
 //! until the portal is drained or a cap is reached. The user's text never reaches the
 //! simple query protocol, where `SELECT 1; COMMIT; CREATE TABLE x()` would escape the
-//! transaction. The transaction is always rolled back.
+//! transaction. The transaction is always rolled back. Before it runs, the statement must
+//! be a query and name no function with effects outside the transaction (`guard.rs`).
 
 use std::pin::pin;
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ use serde_json::Value;
 
 use super::client::{Session, Timeouts};
 use super::errors::statement_error;
+use super::guard;
 use super::models::{QueryResult, ResultColumn, TruncatedReason};
 use super::values::{RawCell, decode, is_supported, json_size, shows_as_oid, type_label};
 use crate::ConnectorError;
@@ -68,7 +70,15 @@ async fn run(
     let fail = |e: tokio_postgres::Error| statement_error(&e, Some(sql), timeouts, &budget);
     let tx = session.begin_checked(timeouts).await?;
     let started = Instant::now();
+    // Parse first, so PostgreSQL reports syntax errors and several statements as it does;
+    // Parse runs nothing.
     let statement = tx.prepare(sql).await.map_err(fail)?;
+    if let Some(why) = guard::refusal(sql) {
+        return Err(ConnectorError::invalid_field(
+            "sql",
+            format!("this connection is read-only: {why}"),
+        ));
+    }
     if !statement.params().is_empty() {
         return Err(ConnectorError::invalid_field(
             "sql",

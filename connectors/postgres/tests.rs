@@ -411,19 +411,238 @@ async fn a_data_modifying_cte_is_rejected_by_the_database() {
 }
 
 #[tokio::test]
-async fn a_commit_alone_ends_nothing_that_matters() {
+async fn a_commit_alone_is_refused_before_it_ends_the_transaction() {
     let Some(mut db) = TestDb::create().await else {
         return;
     };
     let writer = db.writer().await;
     let before = db.fingerprint().await;
-    // A lone COMMIT is one statement: it commits the (empty) read-only transaction, and
-    // nothing of the user's text runs after it.
-    let result = query(&db, &writer, "COMMIT")
-        .await
-        .expect("a lone COMMIT runs");
-    assert_eq!(result["columns"], json!([]));
+    // Only queries run: a lone COMMIT (or ROLLBACK, or BEGIN) never reaches the server.
+    for sql in ["COMMIT", "ROLLBACK", "BEGIN READ WRITE", "END"] {
+        let message = sql_error(query(&db, &writer, sql).await);
+        assert!(
+            message.starts_with("this connection is read-only: only queries run here"),
+            "{sql}: {message}"
+        );
+    }
     assert_eq!(db.fingerprint().await, before);
+}
+
+/// A role that owns table `owned` (and may therefore REINDEX, CLUSTER, ANALYZE and LOCK it).
+async fn owner_of_a_table(db: &mut TestDb) -> String {
+    let owner = db.role("owner", "", &[]).await;
+    db.admin
+        .batch_execute(&format!(
+            "CREATE TABLE owned (id int PRIMARY KEY, v text);
+             INSERT INTO owned SELECT g, 'row ' || g FROM generate_series(1, 100) g;
+             ALTER TABLE owned OWNER TO \"{owner}\";"
+        ))
+        .await
+        .expect("a table the role owns");
+    owner
+}
+
+/// What PostgreSQL itself does with `sql` in a read-only transaction as `role`: `Ok` when
+/// it runs (the transaction is rolled back either way).
+async fn runs_read_only(db: &TestDb, role: &str, sql: &str) -> Result<(), String> {
+    let admin = admin_connect(Some(&db.name)).await.expect("admin");
+    admin
+        .batch_execute(&format!("SET ROLE \"{role}\"; START TRANSACTION READ ONLY"))
+        .await
+        .expect("read-only transaction");
+    let outcome = admin.batch_execute(sql).await.map_err(|e| {
+        e.as_db_error()
+            .map(|d| d.message().to_owned())
+            .unwrap_or_default()
+    });
+    let _ = admin.batch_execute("ROLLBACK").await;
+    outcome
+}
+
+#[tokio::test]
+async fn maintenance_and_notification_statements_that_read_only_allows_are_refused() {
+    let Some(mut db) = TestDb::create().await else {
+        return;
+    };
+    let owner = owner_of_a_table(&mut db).await;
+    let allowed_by_postgres = [
+        "REINDEX TABLE owned",
+        "CLUSTER owned USING owned_pkey",
+        "ANALYZE owned",
+        "NOTIFY campus, 'hello'",
+        "LISTEN campus",
+        "LOCK TABLE owned IN ACCESS EXCLUSIVE MODE",
+    ];
+    // The premise: a read-only transaction alone lets all of these run (they lock, rewrite
+    // or signal), so the transaction is not enough.
+    for sql in allowed_by_postgres {
+        assert_eq!(runs_read_only(&db, &owner, sql).await, Ok(()), "{sql}");
+    }
+    let before = db.fingerprint().await;
+    for sql in allowed_by_postgres.into_iter().chain(["VACUUM owned"]) {
+        let message = sql_error(query(&db, &owner, sql).await);
+        let keyword = sql.split(' ').next().unwrap_or_default();
+        assert!(
+            message.starts_with("this connection is read-only: only queries run here")
+                && message.contains(&format!("`{keyword}`")),
+            "{sql}: {message}"
+        );
+    }
+    assert_eq!(db.fingerprint().await, before);
+}
+
+#[tokio::test]
+async fn select_for_update_cannot_lock_rows() {
+    let Some(mut db) = TestDb::create().await else {
+        return;
+    };
+    let writer = db.writer().await;
+    for lock in ["UPDATE", "NO KEY UPDATE", "SHARE", "KEY SHARE"] {
+        let sql = format!("SELECT * FROM students WHERE id = 1 FOR {lock}");
+        let message = sql_error(query(&db, &writer, &sql).await);
+        assert!(
+            message.starts_with("this connection is read-only: ")
+                && message.contains("read-only transaction"),
+            "{sql}: {message}"
+        );
+    }
+}
+
+/// Advisory locks held on the server right now, by anyone.
+async fn advisory_locks(db: &TestDb) -> i64 {
+    db.admin
+        .query_one(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'",
+            &[],
+        )
+        .await
+        .expect("pg_locks")
+        .get(0)
+}
+
+#[tokio::test]
+async fn advisory_locks_signals_and_sql_in_strings_are_refused_before_they_run() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let reader = db.reader.clone();
+    // The premise: PostgreSQL grants advisory locks in a read-only transaction.
+    assert_eq!(
+        runs_read_only(&db, &reader, "SELECT pg_advisory_lock(4242)").await,
+        Ok(())
+    );
+    let admin_pid: i32 = db
+        .admin
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("pid")
+        .get(0);
+    let locks = advisory_locks(&db).await;
+    for sql in [
+        "SELECT pg_advisory_lock(4242)".to_owned(),
+        "SELECT pg_catalog.pg_try_advisory_xact_lock(4242)".to_owned(),
+        "SELECT \"pg_advisory_lock_shared\"(4242)".to_owned(),
+        "EXPLAIN ANALYZE SELECT pg_advisory_lock(4242)".to_owned(),
+        "SELECT query_to_xml('SELECT pg_advisory_lock(4242)', true, false, '')".to_owned(),
+        "SELECT pg_notify('campus', 'hello')".to_owned(),
+        format!("SELECT pg_terminate_backend({admin_pid})"),
+        format!("SELECT pg_cancel_backend({admin_pid})"),
+    ] {
+        let message = sql_error(query(&db, &reader, &sql).await);
+        assert!(
+            message.starts_with("this connection is read-only: ")
+                && message.contains("acts outside the query"),
+            "{sql}: {message}"
+        );
+    }
+    assert_eq!(advisory_locks(&db).await, locks, "no lock was taken");
+    db.admin
+        .query_one("SELECT 1", &[])
+        .await
+        .expect("the other session was not signalled");
+    // The names in strings and comments are only text.
+    let result = query(
+        &db,
+        &reader,
+        "SELECT 'pg_advisory_lock(1)' AS said /* pg_terminate_backend */",
+    )
+    .await
+    .expect("a query that only mentions them");
+    assert_eq!(result["rows"], json!([["pg_advisory_lock(1)"]]));
+}
+
+#[tokio::test]
+async fn roles_that_can_use_dblink_server_files_or_signals_are_refused() {
+    let Some(mut db) = TestDb::create().await else {
+        return;
+    };
+    // dblink opens its own connections, outside the read-only transaction; installing it
+    // grants its functions to PUBLIC.
+    db.admin
+        .batch_execute("CREATE EXTENSION dblink")
+        .await
+        .expect("dblink is available on the test server");
+    let message = field_error(
+        check(&allowed_settings(), db.fields(&db.reader)).await,
+        "user",
+    );
+    assert!(
+        message.contains("dblink_connect") && message.contains("dblink_exec"),
+        "{message}"
+    );
+    let result = run(&db, &db.reader, "list_schemas", json!({})).await;
+    assert!(
+        matches!(&result, Err(ConnectorError::PermissionDenied { message }) if message.contains("dblink")),
+        "a stored connection is refused by its next action too: {result:?}"
+    );
+    // With EXECUTE revoked the same role is fine.
+    db.admin
+        .batch_execute(
+            "DO $$DECLARE f regprocedure; BEGIN
+               FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
+                        JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
+                        JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'dblink'
+               LOOP EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f); END LOOP;
+             END$$",
+        )
+        .await
+        .expect("revoke dblink from PUBLIC");
+    check(&allowed_settings(), db.fields(&db.reader))
+        .await
+        .expect("the reader connects once dblink is revoked");
+
+    for (grant, named) in [
+        (
+            "GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_file(text) TO {role}",
+            "pg_read_file",
+        ),
+        (
+            "GRANT EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text) TO {role}",
+            "pg_ls_dir",
+        ),
+        (
+            "GRANT EXECUTE ON FUNCTION pg_catalog.lo_import(text) TO {role}",
+            "lo_import",
+        ),
+        (
+            "GRANT EXECUTE ON FUNCTION pg_catalog.lo_export(oid, text) TO {role}",
+            "lo_export",
+        ),
+        (
+            "GRANT EXECUTE ON FUNCTION pg_catalog.pg_reload_conf() TO {role}",
+            "pg_reload_conf",
+        ),
+        (
+            "GRANT EXECUTE ON FUNCTION dblink_exec(text) TO {role}",
+            "dblink_exec",
+        ),
+        ("GRANT pg_signal_backend TO {role}", "pg_signal_backend"),
+    ] {
+        let role = db.role("reach", "", &[grant]).await;
+        let message = field_error(check(&allowed_settings(), db.fields(&role)).await, "user");
+        assert!(message.contains(named), "{grant}: {message}");
+        assert!(!message.contains(PASSWORD));
+    }
 }
 
 #[tokio::test]
@@ -680,7 +899,10 @@ async fn syntax_errors_quote_postgres_with_the_position() {
     let message = sql_error(query(&db, &db.reader, "SELECT 1/0").await);
     assert_eq!(message, "division by zero");
     let message = sql_error(query(&db, &db.reader, "COPY departments TO STDOUT").await);
-    assert!(message.contains("COPY is not supported"), "{message}");
+    assert!(
+        message.contains("only queries run here") && message.contains("`COPY`"),
+        "{message}"
+    );
 }
 
 #[tokio::test]

@@ -45,7 +45,7 @@ pub use redact::{is_secret_key, redact_params};
 pub use registry::{
     ConnectorRegistration, Registry, RegistryError, is_valid_action_name, is_valid_slug,
 };
-pub use settings::{API_BASE_URL_PLACEHOLDER, ConnectorSettings};
+pub use settings::{API_BASE_URL_PLACEHOLDER, ConnectorSettings, is_secure_upstream};
 pub use spec::{
     AuthScoping, ClientAuth, ConfigKey, ConnectorKind, ConnectorSpec, FieldKind, FormField,
     OAuthDescriptor, Revocation, keys, standard_oauth_keys,

@@ -74,15 +74,26 @@ impl ConnectorSettings {
         })
     }
 
-    /// `key` parsed as an absolute URL, or `Misconfigured`.
+    /// `key` parsed as an absolute URL of an upstream service, or `Misconfigured`: it must
+    /// be `https`, or plain `http` to this machine only ([`is_secure_upstream`]), since a
+    /// connector sends tokens and credentials to it. This also stops a value stored before
+    /// the rule existed.
     pub fn url(&self, key: &str) -> Result<Url, ConnectorError> {
         let raw = self.require(key)?;
-        Url::parse(raw).map_err(|e| {
+        let url = Url::parse(raw).map_err(|e| {
             ConnectorError::misconfigured(format!(
                 "`{key}` of connector `{}` is not a URL: {e}",
                 self.slug
             ))
-        })
+        })?;
+        if !is_secure_upstream(&url) {
+            return Err(ConnectorError::misconfigured(format!(
+                "`{key}` of connector `{}` must be an https:// URL (plain http only to this \
+                 machine)",
+                self.slug
+            )));
+        }
+        Ok(url)
     }
 
     /// `API_BASE_URL` as a string without trailing slash, ready for `format!("{base}/path")`.
@@ -116,6 +127,23 @@ impl ConnectorSettings {
 
     fn is_secret(&self, key: &str) -> bool {
         self.keys.iter().any(|k| k.key == key && k.secret) || is_secret_key(key, &[])
+    }
+}
+
+/// Whether `url` may be an upstream service's address (an `API_BASE_URL`, an OAuth
+/// endpoint): `https`, or plain `http` to a loopback address or `localhost` — development
+/// servers and the test suite's fakes. Anything else would carry tokens and credentials in
+/// clear over the network.
+pub fn is_secure_upstream(url: &Url) -> bool {
+    match url.scheme() {
+        "https" => url.host().is_some(),
+        "http" => match url.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        },
+        _ => false,
     }
 }
 
@@ -234,6 +262,32 @@ mod tests {
         );
         assert_eq!(settings.get("AUTH_URL"), Some(OAUTH.auth_url));
         assert_eq!(settings.scopes(), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn an_api_base_url_in_clear_to_another_host_is_refused_when_used() {
+        for (base, ok) in [
+            ("https://api.example.edu", true),
+            ("http://127.0.0.1:9000", true),
+            ("http://localhost:9000", true),
+            ("http://[::1]:9000", true),
+            ("http://api.example.edu", false),
+            ("http://10.0.0.5", false),
+            ("http://169.254.169.254/latest", false),
+            ("ftp://api.example.edu", false),
+            ("file:///etc/passwd", false),
+        ] {
+            let settings = ConnectorSettings::new(&SPEC, overrides(&[("API_BASE_URL", base)]));
+            let result = settings.url("API_BASE_URL");
+            assert_eq!(result.is_ok(), ok, "{base}: {result:?}");
+            if !ok {
+                assert!(
+                    matches!(&result, Err(ConnectorError::Misconfigured { message }) if message.contains("https://")),
+                    "{base}: {result:?}"
+                );
+                assert!(settings.api_base_url().is_err(), "{base}");
+            }
+        }
     }
 
     #[test]

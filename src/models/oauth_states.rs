@@ -34,9 +34,9 @@ pub struct NewOAuthState {
     pub created_at: DateTime<Utc>,
 }
 
-/// Stores a flow.
-pub async fn insert(db: &impl ConnectionTrait, new: NewOAuthState) -> Result<(), DbErr> {
-    oauth_state::Entity::insert(oauth_state::ActiveModel {
+/// Stores a flow; returns its id.
+pub async fn insert(db: &impl ConnectionTrait, new: NewOAuthState) -> Result<i64, DbErr> {
+    let res = oauth_state::Entity::insert(oauth_state::ActiveModel {
         state_hash: Set(new.state_hash),
         user_id: Set(new.user_id),
         connector_slug: Set(new.connector_slug),
@@ -50,7 +50,34 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewOAuthState) -> Result<(),
     })
     .exec(db)
     .await?;
-    Ok(())
+    Ok(res.last_insert_id)
+}
+
+/// A user's unexpired flows: how many, and when the first of them expires.
+pub struct Pending {
+    pub count: u64,
+    pub oldest_expires_at: Option<DateTime<Utc>>,
+}
+
+/// The flows of `user_id` that have not expired at `now`.
+pub async fn pending_for_user(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Pending, DbErr> {
+    let expiries: Vec<DateTime<Utc>> = oauth_state::Entity::find()
+        .select_only()
+        .column(oauth_state::Column::ExpiresAt)
+        .filter(oauth_state::Column::UserId.eq(user_id))
+        .filter(oauth_state::Column::ExpiresAt.gte(now))
+        .order_by_asc(oauth_state::Column::ExpiresAt)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(Pending {
+        count: expiries.len() as u64,
+        oldest_expires_at: expiries.first().copied(),
+    })
 }
 
 /// The flow whose state hashes to `state_hash`.

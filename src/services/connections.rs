@@ -7,7 +7,7 @@ use super::oauth::{self, OAuthClient, TokenError};
 use super::oauth_flows::{self, FlowOwner};
 use super::runtime::ConnectorRuntime;
 use super::token_refresh::{self, ConnectionTokens};
-use super::{audit, connector_config, credentials};
+use super::{audit, connector_config, credentials, rate_limits};
 use crate::error::{AppError, AppResult};
 use crate::models::entities::{connection, connector};
 use crate::models::{Channel, ConnectionStatus, connections, connectors};
@@ -170,7 +170,7 @@ pub async fn save(
     }
     let (row, created) = match existing {
         Some(row) => {
-            let sealed = credentials::seal(&rt.keyring, row.user_id, row.id, &new.data);
+            let sealed = credentials::seal(&rt.keyring, &row, &new.data);
             let renewal = connections::Renewal {
                 credentials: sealed,
                 service_identity: new.identity.clone(),
@@ -317,6 +317,9 @@ pub async fn connect_manual(
         )));
     }
     let fields = validate_form(spec.form, input).map_err(|e| AppError::Invalid(e.into_map()))?;
+    // The live check reaches a host the user chose with credentials the user typed: without a
+    // budget the app would relay password guessing at any server.
+    rate_limits::check(&rt.db, user_id, &rt.settings.connection_check_limit()).await?;
     let settings = connector.settings(rt).await?;
     let started = Instant::now();
     let checked = connector
@@ -433,7 +436,8 @@ pub async fn action_context(
 
 /// Checks a connection live (the upstream account for OAuth, the stored credentials for
 /// manual connectors) and records the outcome in its status. Returns the updated row and,
-/// on failure, what went wrong.
+/// on failure, what went wrong. Counts against the user's live-check budget, shared with
+/// manual connecting; a refusal is `RateLimited` and changes nothing.
 pub async fn test(
     rt: &ConnectorRuntime,
     channel: Channel,
@@ -442,6 +446,7 @@ pub async fn test(
 ) -> AppResult<(connection::Model, Option<AppError>)> {
     let conn = find_mine(rt, user_id, connection_id).await?;
     let connector = connector_by_id(rt, conn.connector_id).await?;
+    rate_limits::check(&rt.db, user_id, &rt.settings.connection_check_limit()).await?;
     let started = Instant::now();
     let outcome: AppResult<Option<String>> = async {
         let ctx = action_context(rt, &conn, &connector).await?;

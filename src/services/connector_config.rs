@@ -30,7 +30,25 @@ pub fn valid_key(key: &str) -> bool {
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
-/// Set `key` for a connector. Declared-secret keys are always encrypted.
+/// Why `value` may not be stored under `key`, for a URL key (`…_URL`): it must be an
+/// absolute `https` URL, or plain `http` to this machine only — a connector sends tokens
+/// and credentials to it.
+pub fn url_value_problem(key: &str, value: &str) -> Option<String> {
+    if !key.ends_with("_URL") {
+        return None;
+    }
+    match url::Url::parse(value.trim()) {
+        Ok(u) if campuscore_connectors::is_secure_upstream(&u) => None,
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Some(
+            "Use https:// (plain http only to this machine: localhost or a loopback address)."
+                .into(),
+        ),
+        _ => Some("Enter an absolute https:// URL.".into()),
+    }
+}
+
+/// Set `key` for a connector. Declared-secret keys are always encrypted; URL keys must be
+/// https ([`url_value_problem`]).
 pub async fn set(
     db: &DatabaseConnection,
     keyring: &Keyring,
@@ -47,6 +65,12 @@ pub async fn set(
             "Use UPPER_SNAKE_CASE letters, digits and underscores.".into(),
         );
         return Err(AppError::Invalid(e));
+    }
+    if let Some(problem) = url_value_problem(key, value) {
+        return Err(AppError::Invalid(BTreeMap::from([(
+            "value".to_owned(),
+            format!("{key}: {problem}"),
+        )])));
     }
     let declared_secret = plugin
         .spec()

@@ -1,7 +1,8 @@
 //! Connection credentials at rest. Rows written here hold a Fernet token of an envelope that
-//! binds the credentials to their owner and connection, checked after decrypting, so a token
-//! copied onto another row is refused. A bare credentials object, as the Django system
-//! stored it, is still read.
+//! binds the credentials to their owner, connection and connector, checked after decrypting,
+//! so a token copied onto another row is refused. A bare credentials object, as the Django
+//! system stored it, and an envelope written before the connector was bound, are still read,
+//! and `keys rotate` seals both to their row ([`reseal`]).
 
 use super::secrets::Keyring;
 use crate::error::{AppError, AppResult};
@@ -13,14 +14,28 @@ use serde_json::{Value, json};
 
 const MARKER: &str = "campuscore_credentials";
 
-/// Encrypt `data` for connection `connection_id` of user `owner`.
-pub fn seal(keyring: &Keyring, owner: i64, connection_id: i64, data: &Value) -> String {
-    let envelope = json!({ MARKER: 1, "owner": owner, "connection": connection_id, "data": data });
+/// Encrypt `data` for connection `row` (bound to its owner, id and connector).
+pub fn seal(keyring: &Keyring, row: &connection::Model, data: &Value) -> String {
+    let envelope = json!({
+        MARKER: 1,
+        "owner": row.user_id,
+        "connection": row.id,
+        "connector": row.connector_id,
+        "data": data,
+    });
     keyring.encrypt_str(&envelope.to_string())
 }
 
-/// Decrypt the credentials of `row`, checking the binding when there is one.
-pub fn open(keyring: &Keyring, row: &connection::Model) -> AppResult<Value> {
+/// What a row's stored credentials are, once decrypted.
+enum Stored {
+    /// An envelope bound to this row's owner, connection and connector.
+    Bound(Value),
+    /// A bare object (the Django system's) or an envelope from before the connector was
+    /// bound: readable, and to be sealed to the row.
+    Unbound(Value),
+}
+
+fn read(keyring: &Keyring, row: &connection::Model) -> AppResult<Stored> {
     let plain = keyring.decrypt_str(&row.credentials).map_err(|_| {
         anyhow::anyhow!(
             "credentials of connection {} cannot be decrypted with the configured keys",
@@ -30,9 +45,12 @@ pub fn open(keyring: &Keyring, row: &connection::Model) -> AppResult<Value> {
     let value: Value = serde_json::from_str(&plain)
         .map_err(|_| anyhow::anyhow!("credentials of connection {} are not JSON", row.id))?;
     if value.get(MARKER).is_none() {
-        return Ok(value); // legacy bare object
+        return Ok(Stored::Unbound(value));
     }
-    if value["owner"].as_i64() != Some(row.user_id) || value["connection"].as_i64() != Some(row.id)
+    let connector = value.get("connector").map(Value::as_i64);
+    if value["owner"].as_i64() != Some(row.user_id)
+        || value["connection"].as_i64() != Some(row.id)
+        || connector.is_some_and(|c| c != Some(row.connector_id))
     {
         tracing::error!(
             connection.id = row.id,
@@ -43,7 +61,46 @@ pub fn open(keyring: &Keyring, row: &connection::Model) -> AppResult<Value> {
             row.id
         )));
     }
-    Ok(value["data"].clone())
+    let data = value["data"].clone();
+    Ok(match connector {
+        Some(_) => Stored::Bound(data),
+        None => Stored::Unbound(data),
+    })
+}
+
+/// Decrypt the credentials of `row`, checking the binding when there is one.
+pub fn open(keyring: &Keyring, row: &connection::Model) -> AppResult<Value> {
+    Ok(match read(keyring, row)? {
+        Stored::Bound(data) | Stored::Unbound(data) => data,
+    })
+}
+
+/// What `keys rotate` does with a connection's credentials.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reseal {
+    /// Bound and under the primary key: nothing to do.
+    Current,
+    /// Re-encrypted under the primary key (same plaintext).
+    Rotated(String),
+    /// Unbound (bare, or without the connector): sealed to the row under the primary key.
+    Sealed(String),
+    /// No configured key opens it, or it is bound to another row: left untouched.
+    Unreadable,
+}
+
+/// The new token for `row`'s credentials, if it needs one: unbound credentials are sealed to
+/// the row (whatever key they were under), bound ones are re-encrypted only when not under
+/// the primary key.
+pub fn reseal(keyring: &Keyring, row: &connection::Model) -> Reseal {
+    match read(keyring, row) {
+        Err(_) => Reseal::Unreadable,
+        Ok(Stored::Unbound(data)) => Reseal::Sealed(seal(keyring, row, &data)),
+        Ok(Stored::Bound(_)) => match keyring.rotate_token(&row.credentials) {
+            Ok(None) => Reseal::Current,
+            Ok(Some(token)) => Reseal::Rotated(token),
+            Err(_) => Reseal::Unreadable,
+        },
+    }
 }
 
 /// A new connection to fill in.
@@ -74,6 +131,6 @@ pub async fn insert<C: ConnectionTrait>(
         },
     )
     .await?;
-    let sealed = seal(keyring, row.user_id, row.id, &new.data);
+    let sealed = seal(keyring, &row, &new.data);
     Ok(connections::set_credentials(conn, row, sealed).await?)
 }

@@ -310,16 +310,7 @@ fn form_encode(s: &str) -> String {
 /// Whether `url` may carry codes, secrets and tokens: `https`, or `http` to a loopback host
 /// (development servers and the test suite's provider).
 fn secure_endpoint(url: &url::Url) -> bool {
-    match url.scheme() {
-        "https" => true,
-        "http" => match url.host() {
-            Some(url::Host::Domain(d)) => d == "localhost",
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            None => false,
-        },
-        _ => false,
-    }
+    campuscore_connectors::is_secure_upstream(url)
 }
 
 fn not_configured(spec: &ConnectorSpec) -> AppError {

@@ -3,6 +3,7 @@
 //! it; the callback consumes it exactly once.
 
 use super::oauth::OAuthClient;
+use super::rate_limits;
 use super::runtime::ConnectorRuntime;
 use crate::crypto::{random_token, sha256_hex};
 use crate::error::{AppError, AppResult};
@@ -33,6 +34,11 @@ pub struct StartedFlow {
 
 /// Starts an authorization for `owner` on connector `slug`: stores the hashed state and the
 /// encrypted PKCE verifier, and returns the provider URL to send the user to.
+///
+/// Each start stores a row, so starts are rate limited per user
+/// (`CAMPUSCORE_OAUTH_STARTS_PER_HOUR`) and a user may have at most
+/// `CAMPUSCORE_OAUTH_PENDING_FLOWS` unfinished, unexpired flows; past either, the answer is
+/// `RateLimited` (the wait until the oldest pending flow expires, for the second).
 pub async fn start_flow(
     rt: &ConnectorRuntime,
     client: &OAuthClient,
@@ -40,6 +46,7 @@ pub async fn start_flow(
     owner: FlowOwner<'_>,
     reconnect_connection_id: Option<i64>,
 ) -> AppResult<StartedFlow> {
+    rate_limits::check(&rt.db, owner.user_id, &rt.settings.oauth_start_limit()).await?;
     let now = Utc::now();
     // Expired flows are dead weight; sweeping them here keeps the table small without a job.
     oauth_states::delete_expired(&rt.db, now).await?;
@@ -58,7 +65,24 @@ pub async fn start_flow(
         expires_at,
         created_at: now,
     };
-    oauth_states::insert(&rt.db, flow).await?;
+    let id = oauth_states::insert(&rt.db, flow).await?;
+    // Counted after inserting, so concurrent starts cannot all slip under the cap: each sees
+    // the others' rows, and one over the cap takes its own row back out.
+    let pending = oauth_states::pending_for_user(&rt.db, owner.user_id, now).await?;
+    if pending.count > u64::from(rt.settings.oauth_pending_flows) {
+        oauth_states::delete(&rt.db, id).await?;
+        let retry_after = pending
+            .oldest_expires_at
+            .map(|at| (at - now).to_std().unwrap_or_default())
+            .unwrap_or_else(|| FLOW_TTL.to_std().unwrap_or_default());
+        tracing::info!(
+            connector.slug = slug,
+            user.id = owner.user_id,
+            pending = pending.count - 1,
+            "oauth flow refused: too many pending"
+        );
+        return Err(AppError::RateLimited { retry_after });
+    }
     tracing::info!(
         connector.slug = slug,
         user.id = owner.user_id,

@@ -4,8 +4,11 @@
 //! processed in id order, in batches; each row is swapped with a compare-and-set on its old
 //! token, so the run can be killed at any point and run again: a row is either still under an
 //! old key (and will be rotated) or already under the new one (and is skipped). Values are
-//! always decrypted to plaintext first, so nothing is ever encrypted twice.
+//! always decrypted to plaintext first, so nothing is ever encrypted twice. Connection
+//! credentials still stored unbound (bare, as the Django system wrote them) are sealed to
+//! their owner, connection and connector as they are rotated, even under the current key.
 
+use super::credentials::{self, Reseal};
 use super::disconnect::RevokeToken;
 use super::queue::OutboxMessage;
 use super::secrets::Keyring;
@@ -36,6 +39,9 @@ pub struct Report {
     pub queue_message: TableReport,
     /// The app's own secrets (the session cookie key).
     pub app_secret: TableReport,
+    /// Of the connections rotated, how many held unbound credentials that are now sealed to
+    /// their owner, connection and connector.
+    pub connection_sealed: u64,
     /// True when the run stopped early because `limit` rows were rotated.
     pub interrupted: bool,
 }
@@ -53,6 +59,13 @@ impl std::fmt::Display for Report {
                 f,
                 "{name}: scanned {}, rotated {}, already current {}, undecryptable {}, changed concurrently {}",
                 t.scanned, t.rotated, t.already_current, t.undecryptable, t.raced
+            )?;
+        }
+        if self.connection_sealed > 0 {
+            writeln!(
+                f,
+                "connection: {} with unbound credentials sealed to their owner, connection and connector",
+                self.connection_sealed
             )?;
         }
         if self.interrupted {
@@ -124,11 +137,27 @@ pub async fn rotate_all(
                 report.interrupted = true;
                 break 'connections;
             }
-            let Some(new) = step(keyring, &row.credentials, &mut report.connection) else {
-                continue;
+            report.connection.scanned += 1;
+            // Unbound credentials (the Django system's bare objects, envelopes from before
+            // the connector was bound) are sealed to their row on the way.
+            let new = match credentials::reseal(keyring, &row) {
+                Reseal::Current => {
+                    report.connection.already_current += 1;
+                    continue;
+                }
+                Reseal::Unreadable => {
+                    report.connection.undecryptable += 1;
+                    continue;
+                }
+                Reseal::Rotated(new) => new,
+                Reseal::Sealed(new) => {
+                    report.connection_sealed += 1;
+                    new
+                }
             };
-            // Same plaintext under a new key: the version is not bumped (nothing changed for
-            // refreshers), but the compare-and-set on the old token keeps a concurrent refresh safe.
+            // The same credentials, newly encrypted: the version is not bumped (nothing
+            // changed for refreshers), but the compare-and-set on the old token keeps a
+            // concurrent refresh safe.
             if connections::swap_credentials(db, row.id, &row.credentials, new).await? {
                 report.connection.rotated += 1;
                 budget -= 1;

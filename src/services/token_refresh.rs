@@ -165,7 +165,7 @@ async fn settle(
     match outcome {
         Ok(tokens) => {
             let data = tokens.merge_into(Some(current.as_value()));
-            let sealed = credentials::seal(&rt.keyring, row.user_id, row.id, &data);
+            let sealed = credentials::seal(&rt.keyring, row, &data);
             let stored = connections::store_refreshed(
                 &rt.db,
                 row.id,

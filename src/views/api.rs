@@ -11,7 +11,7 @@ use crate::models::entities::{connection, connector};
 use crate::services::oauth;
 use crate::services::oauth_flows::{self, FlowOwner};
 use crate::services::run_action::run_action;
-use crate::services::{connections, disconnect};
+use crate::services::{connections, disconnect, rate_limits};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use campuscore_connectors::form::form_input_from_json;
@@ -51,7 +51,8 @@ pub async fn list_connectors(
 }
 
 /// `POST /api/v1/connections/{id}/actions/{action}`: JSON params in, `{"result": …}` out;
-/// download actions stream the file.
+/// download actions stream the file. Each call counts against the user's API action budget
+/// (`CAMPUSCORE_API_ACTIONS_PER_MINUTE`), since each may call an upstream service.
 pub async fn execute(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -59,6 +60,7 @@ pub async fn execute(
     body: Option<web::Json<Value>>,
 ) -> AppResult<HttpResponse> {
     let (connection_id, action) = path.into_inner();
+    rate_limits::check(&state.db, user.id, &state.settings.api_action_limit()).await?;
     let params = body.map(|b| b.into_inner()).unwrap_or(Value::Null);
     match run_action(
         &state,

@@ -90,7 +90,10 @@ pub async fn start(
         Ok(location) => Ok(HttpResponse::Found()
             .insert_header(("Location", location))
             .finish()),
-        Err(e @ (AppError::NotFound | AppError::Internal(_))) => Err(e),
+        // A flood of starts is answered as such (429 with `Retry-After`), not as a message.
+        Err(e @ (AppError::NotFound | AppError::Internal(_) | AppError::RateLimited { .. })) => {
+            Err(e)
+        }
         Err(e) => {
             flash(&session, "error", e.user_message());
             Ok(see_other(crate::paths::settings()))

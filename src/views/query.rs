@@ -6,8 +6,8 @@
 use super::account::html;
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
-use crate::services::connections;
 use crate::services::run_action::{Caller, run_action};
+use crate::services::{connections, rate_limits};
 use crate::state::AppState;
 use crate::templates::{PageCtx, QueryPage, QueryResult, QueryResultFragment};
 use actix_session::Session;
@@ -32,8 +32,14 @@ pub async fn page(
     if connector.plugin.action(RUN_QUERY).is_none() {
         return Err(AppError::NotFound);
     }
-    // The table list is a convenience: if it fails, the console still works.
-    let tables = match run_action(&state, Caller::web(&user), id, "list_tables", json!({})).await {
+    // The table list is a convenience: if it fails, the console still works. It queries the
+    // database like a console query does, so it counts against the same budget, and a user
+    // over it gets the page without the list rather than an error.
+    let listed = match rate_limits::check(&state.db, user.id, &state.settings.query_limit()).await {
+        Ok(()) => run_action(&state, Caller::web(&user), id, "list_tables", json!({})).await,
+        Err(e) => Err(e),
+    };
+    let tables = match listed {
         Ok(ActionOutput::Json(v)) => v["tables"]
             .as_array()
             .map(|t| {
@@ -77,6 +83,8 @@ pub struct QueryForm {
 }
 
 /// `POST /settings/connections/{id}/query`: the result table (or the database's message).
+/// Each query counts against the user's console budget (`CAMPUSCORE_QUERIES_PER_MINUTE`): a
+/// refusal is a 429 with `Retry-After`, and no connection to the database is opened.
 pub async fn run(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -88,6 +96,7 @@ pub async fn run(
     if sql.trim().is_empty() {
         return Ok(fragment(QueryResult::error("Type a query first."), 422));
     }
+    rate_limits::check(&state.db, user.id, &state.settings.query_limit()).await?;
     match run_action(
         &state,
         Caller::web(&user),

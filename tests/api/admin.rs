@@ -744,7 +744,7 @@ async fn the_config_form_rejects_bad_input_with_422_and_manages_free_keys() {
     .await;
     assert_eq!(res.status(), 422);
     let page = text(res).await;
-    assert!(page.contains("Enter an absolute http(s) URL."), "{page}");
+    assert!(page.contains("Enter an absolute https:// URL."), "{page}");
     assert!(page.contains("Use UPPER_SNAKE_CASE"), "{page}");
     assert!(
         page.contains("value=\"not a url\""),

@@ -420,7 +420,7 @@ async fn connecting_the_same_account_again_updates_the_one_connection() {
 #[tokio::test]
 async fn the_test_button_reports_success_and_flips_a_rejected_key_to_needs_reauth() {
     let app = spawn_app().await;
-    let user = app.logged_in_user("fay@campus.edu").await;
+    app.logged_in_user("fay@campus.edu").await;
     let id = connect_echo(&app, "valid-fay", "Fay").await;
     let path = format!("/settings/connections/{id}/test");
 
@@ -438,8 +438,7 @@ async fn the_test_button_reports_success_and_flips_a_rejected_key_to_needs_reaut
     let mut active = conn.clone().into_active_model();
     active.credentials = Set(credentials::seal(
         &app.state.keyring,
-        user.id,
-        id,
+        &conn,
         &json!({ "api_key": "revoked-key", "label": "Fay" }),
     ));
     active.update(&app.state.db).await.expect("update");

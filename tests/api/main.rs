@@ -1,5 +1,6 @@
 //! One integration-test binary: the real app on a random port, talked to over HTTP.
 
+mod abuse_limits;
 mod accounts;
 mod actions;
 mod admin;
@@ -21,6 +22,7 @@ mod oidc;
 mod query_console;
 mod rate_limits;
 mod rotation;
+mod rotation_in_flight;
 mod schema;
 mod serve_process;
 mod servicenow;
@@ -28,3 +30,4 @@ mod shell;
 mod storage_s3;
 mod token_refresh;
 mod two_processes;
+mod upstream_urls;

@@ -36,7 +36,7 @@ async fn rotation_can_be_interrupted_and_resumed_without_losing_a_value() {
         &row,
         plugin.as_ref(),
         "API_BASE_URL",
-        "http://plain",
+        "https://plain.example",
         false,
     )
     .await
@@ -119,7 +119,10 @@ async fn rotation_can_be_interrupted_and_resumed_without_losing_a_value() {
         .await
         .expect("q")
         .expect("row");
-    assert_eq!(plain.value, "http://plain", "plain values are untouched");
+    assert_eq!(
+        plain.value, "https://plain.example",
+        "plain values are untouched"
+    );
     for (i, c) in connection::Entity::find()
         .all(&app.state.db)
         .await

@@ -6,7 +6,7 @@
 //! The provider counts every token request (`/__stats`), so "exactly once" is measured where
 //! it matters: at the provider.
 
-use crate::helpers::{TestApp, client, spawn_app};
+use crate::helpers::{Options, TestApp, client, spawn_app_with};
 use crate::oauth_flow::{
     SLUG, bearer_for, callback, connect, creds, provider, provider_refresh, reload, start, stat,
     token_field, userinfo_status, whoami,
@@ -26,6 +26,9 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The API action budget, raised in these tests.
+const API_ACTIONS_VAR: &str = "CAMPUSCORE_API_ACTIONS_PER_MINUTE";
+
 /// An app with `alice` connected through the pages by a logged-in user, and a bearer token.
 struct Connected {
     app: TestApp,
@@ -35,7 +38,13 @@ struct Connected {
 }
 
 async fn connected(access_token_ttl: u64) -> Option<Connected> {
-    let app = spawn_app().await;
+    // A hundred calls at once is what the API's per-user budget stops; these tests are
+    // about refreshing, so the budget is raised.
+    let app = spawn_app_with(Options {
+        env: vec![(API_ACTIONS_VAR, "100000".to_owned())],
+        ..Default::default()
+    })
+    .await;
     let server = provider(&app, access_token_ttl).await?;
     let user = app.logged_in_user("rae@campus.edu").await;
     let row = connect(&app, &server, "alice").await;
@@ -85,7 +94,7 @@ impl Connected {
     /// refresh would (bumping `credentials_version`, releasing any lease).
     async fn store_credentials(&self, data: &Value, expires_at: chrono::DateTime<Utc>) {
         let row = self.row().await;
-        let sealed = credentials::seal(&self.app.state.keyring, row.user_id, row.id, data);
+        let sealed = credentials::seal(&self.app.state.keyring, &row, data);
         connection::Entity::update_many()
             .col_expr(connection::Column::Credentials, Expr::value(sealed))
             .col_expr(
@@ -177,6 +186,7 @@ async fn second_instance(app: &TestApp) -> (String, AppState, tempfile::TempDir)
             .clone()
             .expect("the first instance has FERNET_KEYS"),
     );
+    env.insert(API_ACTIONS_VAR, "100000".to_owned());
     let mut second = Settings::from_lookup(|k| env.get(k).cloned()).expect("settings");
     second.run_worker = false;
     let state = campuscore::startup::prepare(second)

@@ -185,11 +185,8 @@ fn check_value(key: &str, value: &str, secret: bool) -> Option<String> {
     if value.contains(['\r', '\n', '\0']) {
         return Some("Use a single line.".into());
     }
-    if !secret && key.ends_with("_URL") {
-        match url::Url::parse(value) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
-            _ => return Some("Enter an absolute http(s) URL.".into()),
-        }
+    if !secret {
+        return connector_config::url_value_problem(key, value);
     }
     None
 }

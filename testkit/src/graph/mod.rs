@@ -298,6 +298,13 @@ impl FakeGraph {
         self.shared.lock().link_ttl = ttl;
     }
 
+    /// Hands out download links on `base` (scheme, host and port) instead of this server,
+    /// as Graph's point at SharePoint hosts: a test can aim them at another server, or at an
+    /// address the app must refuse to fetch.
+    pub fn set_download_base(&self, base: &str) {
+        self.shared.lock().download_base = Some(base.trim_end_matches('/').to_owned());
+    }
+
     /// Makes every download link handed out so far expire.
     pub fn expire_download_links(&self) {
         self.shared.links().clear();

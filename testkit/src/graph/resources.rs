@@ -214,7 +214,7 @@ pub(super) fn issue_link(
     let site = state.drive(&item.drive).map_or("", |d| d.site.as_str());
     format!(
         "{}/personal/{site}/_layouts/15/download.aspx?UniqueId={}&tempauth={token}",
-        shared.base_url,
+        state.download_base.as_deref().unwrap_or(&shared.base_url),
         tag_guid(item)
     )
 }

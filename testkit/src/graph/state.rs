@@ -74,6 +74,8 @@ pub(super) struct State {
     pub(super) user_name: String,
     pub(super) user_mail: Option<String>,
     pub(super) user_principal: String,
+    /// Where download links point (Graph's point at SharePoint hosts); `None`: this server.
+    pub(super) download_base: Option<String>,
 }
 
 /// The server's state, shared by the handle and the workers, and the URL clients reach it
@@ -112,6 +114,7 @@ impl State {
             user_name: "Alice Example".to_owned(),
             user_mail: Some("alice@campus.example".to_owned()),
             user_principal: "alice@campus.example".to_owned(),
+            download_base: None,
         };
         state.new_drive("Alice Example", "alice@campus.example");
         state
