@@ -11,6 +11,7 @@ mod cloud_drives;
 mod cloud_import;
 mod connections;
 mod folders;
+mod graceful_shutdown;
 mod helpers;
 mod import_processes;
 mod mcp;
