@@ -5,6 +5,7 @@ mod actions;
 mod admin;
 mod agent;
 mod browser;
+mod callback_properties;
 mod canvas;
 mod cli;
 mod cloud_drives;
