@@ -466,9 +466,11 @@ fn generated_keys_work_in_python() {
         assert_eq!(plaintext_of(&answer[2]).unwrap(), data);
     }
 
+    // A key written in standard base64 is the same key: what we encrypt under it decrypts in
+    // Python under its URL-safe form. (Whether Python takes the standard form itself depends
+    // on its version: cryptography 48 does, 51 refuses it.)
     let standard = STANDARD.encode(URL_SAFE.decode(&keys[0]).unwrap());
     let ours = Keyring::from_keys(&[&standard]).unwrap().encrypt(&data);
-    assert_eq!(py.decrypt(&[&standard], &ours).unwrap(), data);
     assert_eq!(py.decrypt(&[&keys[0]], &ours).unwrap(), data);
 }
 
