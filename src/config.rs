@@ -131,6 +131,13 @@ pub struct Settings {
     /// Off, the login form is hidden and its POST refused; `campuscore sso signin-link` is the
     /// break-glass way in.
     pub local_login: bool,
+    /// On SIGTERM or SIGINT, how long requests already in flight may take to finish before
+    /// their connections are closed (`CAMPUSCORE_SHUTDOWN_GRACE_SECS`, default 10).
+    pub shutdown_grace: std::time::Duration,
+    /// On SIGTERM or SIGINT, how long running queue handlers (an import's download) may take
+    /// to finish before they are stopped and their messages handed back for another process
+    /// to claim at once (`CAMPUSCORE_WORKER_GRACE_SECS`, default 3).
+    pub worker_grace: std::time::Duration,
 }
 
 /// Campus sign-in settings (README "Campus sign-in"). Its `Debug` never shows the secret.
@@ -281,6 +288,8 @@ impl std::fmt::Debug for Settings {
             .field("breaker_cool_down_seconds", &self.breaker_cool_down_seconds)
             .field("oidc", &self.oidc)
             .field("local_login", &self.local_login)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("worker_grace", &self.worker_grace)
             .finish()
     }
 }
@@ -424,6 +433,22 @@ impl Settings {
                 .as_secs() as u32,
         )?;
         let (oidc, local_login) = oidc_settings(&get)?;
+        let seconds = |key: &str, default: u64| -> anyhow::Result<std::time::Duration> {
+            match get(key) {
+                Some(v) => v
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n <= 3600)
+                    .map(std::time::Duration::from_secs)
+                    .with_context(|| {
+                        format!("{key} must be a whole number of seconds (0 to 3600), got {v:?}")
+                    }),
+                None => Ok(std::time::Duration::from_secs(default)),
+            }
+        };
+        let shutdown_grace = seconds("CAMPUSCORE_SHUTDOWN_GRACE_SECS", 10)?;
+        let worker_grace = seconds("CAMPUSCORE_WORKER_GRACE_SECS", 3)?;
         Ok(Self {
             data_dir,
             database_url,
@@ -456,6 +481,8 @@ impl Settings {
             breaker_cool_down_seconds,
             oidc,
             local_login,
+            shutdown_grace,
+            worker_grace,
         })
     }
 
@@ -619,6 +646,28 @@ mod tests {
             .err()
             .map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.contains("DATABASE_URL")));
+    }
+
+    #[test]
+    fn shutdown_graces_default_and_refuse_what_is_not_a_number_of_seconds() -> anyhow::Result<()> {
+        let s = settings(&[])?;
+        assert_eq!(s.shutdown_grace, std::time::Duration::from_secs(10));
+        assert_eq!(s.worker_grace, std::time::Duration::from_secs(3));
+        let s = settings(&[
+            ("CAMPUSCORE_SHUTDOWN_GRACE_SECS", "0"),
+            ("CAMPUSCORE_WORKER_GRACE_SECS", " 30 "),
+        ])?;
+        assert_eq!(s.shutdown_grace, std::time::Duration::ZERO);
+        assert_eq!(s.worker_grace, std::time::Duration::from_secs(30));
+        for (key, bad) in [
+            ("CAMPUSCORE_SHUTDOWN_GRACE_SECS", "-1"),
+            ("CAMPUSCORE_SHUTDOWN_GRACE_SECS", "10s"),
+            ("CAMPUSCORE_WORKER_GRACE_SECS", "99999"),
+        ] {
+            let err = settings(&[(key, bad)]).err().map(|e| e.to_string());
+            assert!(err.is_some_and(|e| e.contains(key)), "{key}={bad}");
+        }
+        Ok(())
     }
 
     #[test]

@@ -116,69 +116,148 @@ impl Application {
         Ok(Some(link))
     }
 
-    /// Serve until the server stops, running the background workers beside it.
+    /// Serve until SIGTERM or SIGINT, running the background workers beside it, then shut
+    /// down gracefully (see [`Application::run_until`]).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let mut workers = spawn_workers(&self.state);
-        let limits = self.limits.clone();
-        workers.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
-            loop {
-                tick.tick().await;
-                limits.shrink();
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serve until `shutdown` resolves, then stop in order: the server accepts no more
+    /// connections; the queue workers claim nothing more and running messages (an import's
+    /// download) get `worker_grace` to finish, after which they are stopped and handed back
+    /// for another process to claim at once; then requests still in flight get
+    /// `shutdown_grace` more before their connections close; last the database pool is closed
+    /// (SQLite checkpoints its write-ahead log).
+    ///
+    /// The workers stop before the HTTP server because the outbound HTTP client's pooled
+    /// connections live on the runtime of the server thread that opened them: a download
+    /// that reused one would break when that thread's runtime ends.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let Self {
+            server,
+            state,
+            limits,
+            ..
+        } = self;
+        let (stop_workers, stop) = queue::stop_signal();
+        let mut queue = state
+            .settings
+            .run_worker
+            .then(|| tokio::spawn(crate::workers::run_queue(state.clone(), stop)));
+        let janitor = tokio::spawn(run_janitor(
+            state.db.clone(),
+            state.storage.clone(),
+            state.settings.login_policy(),
+            limits,
+        ));
+        let handle = server.handle();
+        let mut server = tokio::spawn(server);
+        let served = tokio::select! {
+            served = &mut server => served,
+            () = shutdown => {
+                tracing::info!(
+                    shutdown.grace_secs = state.settings.shutdown_grace.as_secs(),
+                    shutdown.worker_grace_secs = state.settings.worker_grace.as_secs(),
+                    "shutting down: accepting no more connections, finishing requests in flight, \
+                     handing back unfinished queue work"
+                );
+                handle.pause().await;
+                stop_workers.stop(state.settings.worker_grace);
+                if let Some(queue) = queue.take() {
+                    join_workers(queue).await;
+                }
+                handle.stop(true).await;
+                server.await
             }
-        }));
-        let result = self.server.await;
-        for w in workers {
-            w.abort();
+        };
+        // The server ended by itself (an error): the workers stop too.
+        stop_workers.stop(state.settings.worker_grace);
+        if let Some(queue) = queue {
+            join_workers(queue).await;
         }
-        result.context("running the HTTP server")
+        janitor.abort();
+        if let Err(e) = state.db.clone().close().await {
+            tracing::warn!(error = %e, "closing the database pool failed");
+        }
+        tracing::info!("shut down");
+        served
+            .context("the HTTP server task")?
+            .context("running the HTTP server")
     }
 }
 
-/// Background tasks: the queue workers and the janitor (expired sessions, ended MCP grants and
-/// tokens, abandoned uploads).
-pub fn spawn_workers(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
-    let mut tasks = Vec::new();
-    if state.settings.run_worker {
-        tasks.push(tokio::spawn(crate::workers::run_queue(state.clone())));
+async fn join_workers(queue: tokio::task::JoinHandle<()>) {
+    if let Err(e) = queue.await {
+        tracing::error!(error = %e, "the queue workers ended abnormally");
     }
-    let db = state.db.clone();
-    let storage = state.storage.clone();
-    let settings = state.settings.clone();
-    tasks.push(tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
-        loop {
-            tick.tick().await;
-            match purge_expired(&db).await {
-                Ok(n) if n > 0 => tracing::info!(sessions.purged = n, "expired sessions removed"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
+}
+
+/// Resolves on the first SIGTERM (what service managers and container runtimes send) or
+/// SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
             }
-            match crate::services::mcp_grants::purge_ended(&db).await {
-                Ok(n) if n > 0 => {
-                    tracing::info!(mcp.purged = n, "ended mcp grants and tokens removed")
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "purging ended mcp grants failed"),
-            }
-            let policy = settings.login_policy();
-            match crate::services::login_throttle::purge(&db, &policy, chrono::Utc::now()).await {
-                Ok(n) if n > 0 => tracing::info!(login.purged = n, "old sign-in failures removed"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "purging old sign-in failures failed"),
-            }
-            // Staging files of uploads whose process died (nothing wrote to them for an hour).
-            match storage
-                .sweep_partials(std::time::Duration::from_secs(3600))
-                .await
-            {
-                Ok(n) if n > 0 => tracing::info!(uploads.removed = n, "unfinished uploads removed"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "removing unfinished uploads failed"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                std::future::pending::<()>().await;
             }
         }
-    }));
-    tasks
+    };
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = term => tracing::info!(signal = "SIGTERM", "stop requested"),
+        () = interrupt => tracing::info!(signal = "SIGINT", "stop requested"),
+    }
+}
+
+/// The janitor: expired sessions, ended MCP grants and tokens, abandoned uploads, every ten
+/// minutes until the task is dropped.
+async fn run_janitor(
+    db: sea_orm::DatabaseConnection,
+    storage: Storage,
+    login_policy: crate::services::login_throttle::Policy,
+    limits: crate::urls::Limits,
+) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        // Addresses the per-address limits have not seen lately.
+        limits.shrink();
+        match purge_expired(&db).await {
+            Ok(n) if n > 0 => tracing::info!(sessions.purged = n, "expired sessions removed"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
+        }
+        match crate::services::mcp_grants::purge_ended(&db).await {
+            Ok(n) if n > 0 => {
+                tracing::info!(mcp.purged = n, "ended mcp grants and tokens removed")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "purging ended mcp grants failed"),
+        }
+        match crate::services::login_throttle::purge(&db, &login_policy, chrono::Utc::now()).await {
+            Ok(n) if n > 0 => tracing::info!(login.purged = n, "old sign-in failures removed"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "purging old sign-in failures failed"),
+        }
+        // Staging files of uploads whose process died (nothing wrote to them for an hour).
+        match storage
+            .sweep_partials(std::time::Duration::from_secs(3600))
+            .await
+        {
+            Ok(n) if n > 0 => tracing::info!(uploads.removed = n, "unfinished uploads removed"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "removing unfinished uploads failed"),
+        }
+    }
 }
 
 /// The session cookie's name: over HTTPS with the `__Host-` prefix, which browsers accept
@@ -200,6 +279,7 @@ fn server(
     let key = state.cookie_key.clone();
     let secure = state.settings.secure_cookies();
     let store = DbSessionStore::new(state.db.clone());
+    let grace_secs = state.settings.shutdown_grace.as_secs();
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         let sessions = SessionMiddleware::builder(store.clone(), key.clone())
@@ -227,7 +307,9 @@ fn server(
     // not closed under a request that is already on its way.
     .keep_alive(std::time::Duration::from_secs(75))
     .listen(listener)?
-    .shutdown_timeout(10)
+    // `run_until` handles SIGTERM and SIGINT, so the workers stop together with the server.
+    .disable_signals()
+    .shutdown_timeout(grace_secs)
     .run();
     Ok(server)
 }

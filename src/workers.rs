@@ -39,7 +39,7 @@ pub fn queue_worker(state: &AppState) -> Worker {
     }
 }
 
-/// Runs the queue workers until the task is dropped.
-pub async fn run_queue(state: AppState) {
-    queue::run_worker(queue_worker(&state)).await;
+/// Runs the queue workers until `stop` fires (or the task is dropped).
+pub async fn run_queue(state: AppState, stop: queue::StopSignal) {
+    queue::run_worker(queue_worker(&state), stop).await;
 }

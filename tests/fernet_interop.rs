@@ -6,8 +6,9 @@
 //!    are the single 0x80 vector that every implementation ships).
 //! 2. Python's `cryptography.fernet`, run through `python3`: tokens made there decrypt here,
 //!    tokens made here decrypt there, key rotation works in both directions and our keys
-//!    are accepted by Python. Without `python3` + `cryptography` these tests print a notice
-//!    and pass, except under `CI=true`, where they fail (`pip install cryptography`).
+//!    are accepted by Python. Without `python3` + `cryptography` these tests are skipped and
+//!    named in the run's closing line, except where the run requires its peers (`cargo
+//!    xtask test`, `CI=true`), where they fail (`pip install cryptography`).
 
 #![expect(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
 
@@ -235,8 +236,9 @@ json.dump([run(r) for r in json.load(sys.stdin)], sys.stdout)
 
 struct Python;
 
-/// `Some(Python)` when `python3` can import `cryptography.fernet`. Otherwise a notice and
-/// `None` (the caller returns, the test passes), or a failure under `CI=true`.
+/// `Some(Python)` when `python3` can import `cryptography.fernet`. Otherwise `None` (the
+/// caller returns) when the run may skip Python, or a failure when it may not (see
+/// `campuscore_test_peers`).
 fn python_or_skip(test: &str) -> Option<Python> {
     let problem = match Command::new("python3")
         .args(["-c", "import cryptography.fernet"])
@@ -249,15 +251,10 @@ fn python_or_skip(test: &str) -> Option<Python> {
         ),
         Err(e) => format!("cannot run python3: {e}"),
     };
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "{test}: Python interop tests need python3 with the `cryptography` package under \
-             CI=true (pip install cryptography): {problem}"
-        );
-    }
-    eprintln!(
-        "NOTICE: skipping {test}: {problem}. Install it with `pip install cryptography` \
-         (under CI=true this test fails instead)."
+    campuscore_test_peers::unavailable(
+        campuscore_test_peers::Peer::Python,
+        "Fernet interop with Python's cryptography",
+        &format!("{test}: {problem}"),
     );
     None
 }
@@ -469,9 +466,11 @@ fn generated_keys_work_in_python() {
         assert_eq!(plaintext_of(&answer[2]).unwrap(), data);
     }
 
+    // A key written in standard base64 is the same key: what we encrypt under it decrypts in
+    // Python under its URL-safe form. (Whether Python takes the standard form itself depends
+    // on its version: cryptography 48 does, 51 refuses it.)
     let standard = STANDARD.encode(URL_SAFE.decode(&keys[0]).unwrap());
     let ours = Keyring::from_keys(&[&standard]).unwrap().encrypt(&data);
-    assert_eq!(py.decrypt(&[&standard], &ours).unwrap(), data);
     assert_eq!(py.decrypt(&[&keys[0]], &ours).unwrap(), data);
 }
 

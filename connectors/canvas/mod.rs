@@ -17,6 +17,8 @@ mod api;
 mod connector;
 mod files;
 mod inputs;
+#[cfg(test)]
+mod link_properties;
 mod models;
 #[cfg(test)]
 mod tests;

@@ -3,8 +3,9 @@
 //! with signature checking on, and users made through its IAM API. A few wiremock
 //! upstreams give the answers moto cannot (a bucket in another region, throttling).
 //!
-//! Without moto (`python3 -m pip install 'moto[server]>=5'`) the moto tests are skipped
-//! with a notice, except under `CI=true`, where they fail.
+//! Without moto (`python3 -m pip install 'moto[server]>=5'`) the moto tests are skipped and
+//! named in the run's closing line, except where the run requires its peers (`cargo xtask
+//! test`, `CI=true`), where they fail (`campuscore_test_peers`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader};
@@ -160,10 +161,11 @@ fn start_moto() -> Option<Moto> {
 }
 
 fn skip(why: &str) -> Option<Moto> {
-    let hint = "install it with: python3 -m pip install 'moto[server]>=5'";
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    assert!(!ci, "the S3 tests need moto's server: {why}; {hint}");
-    eprintln!("skipping the S3 tests against moto: {why}; {hint}");
+    campuscore_test_peers::unavailable(
+        campuscore_test_peers::Peer::Python,
+        "the s3-bucket connector tests against moto",
+        why,
+    );
     None
 }
 

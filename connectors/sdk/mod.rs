@@ -23,6 +23,9 @@ pub mod status;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+#[cfg(test)]
+mod properties;
+
 pub use action::{
     ActionDescriptor, ActionOutput, ActionSet, DOWNLOAD_IDLE_TIMEOUT, Download, DownloadInfo, Tag,
     body_stream,

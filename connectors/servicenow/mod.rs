@@ -19,6 +19,8 @@ mod inputs;
 mod knowledge;
 mod models;
 mod query;
+#[cfg(test)]
+mod query_properties;
 mod requests;
 #[cfg(test)]
 mod tests;

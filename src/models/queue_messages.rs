@@ -176,6 +176,22 @@ pub async fn defer(
     Ok(())
 }
 
+/// Gives message `id` back unhandled (a worker stopping for a shutdown): releases the lease
+/// this worker holds at attempt `attempts` and takes the attempt back, so another process
+/// claims it at once without counting it as a failure. Returns whether it was still ours.
+pub async fn release(db: &impl ConnectionTrait, id: i64, attempts: i32) -> Result<bool, DbErr> {
+    let released = unlock(id)
+        .col_expr(
+            queue_message::Column::Attempts,
+            Expr::col(queue_message::Column::Attempts).sub(1),
+        )
+        .filter(queue_message::Column::Attempts.eq(attempts))
+        .filter(queue_message::Column::Status.eq(MessageStatus::Pending.as_str()))
+        .exec(db)
+        .await?;
+    Ok(released.rows_affected == 1)
+}
+
 /// An update of message `id` that releases its lease.
 fn unlock(id: i64) -> UpdateMany<queue_message::Entity> {
     queue_message::Entity::update_many()

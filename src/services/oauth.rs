@@ -557,3 +557,7 @@ fn classify(e: RequestTokenError<TransportError, oauth2::basic::BasicErrorRespon
 #[cfg(test)]
 #[path = "oauth_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "oauth_properties.rs"]
+mod properties;

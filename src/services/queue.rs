@@ -4,7 +4,10 @@
 //! would be a relay that forwards outbox rows instead of handling them here.
 //!
 //! Delivery is at-least-once: a claimed message has a lease; a worker that dies mid-way lets
-//! the lease lapse and the message is handled again, so handlers are idempotent.
+//! the lease lapse and the message is handled again, so handlers are idempotent. A worker
+//! asked to stop ([`StopSignal`], on SIGTERM) claims nothing more, gives running handlers a
+//! short grace, then drops them and hands their messages back, so another process claims
+//! them at once instead of waiting for the lease to lapse.
 //!
 //! Messages are typed ([`OutboxMessage`], declared beside the service that sends them) and
 //! handlers are registered at start-up ([`Handlers`], see `crate::workers`): this module
@@ -23,7 +26,8 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
 
 /// The queue documents go to after upload or import.
 pub const DOCUMENTS_QUEUE: &str = "documents";
@@ -68,6 +72,52 @@ pub struct Deferred {
     pub reason: String,
 }
 
+/// Tells the workers to stop; the sending half of [`StopSignal`].
+pub struct StopWorkers(watch::Sender<Option<Instant>>);
+
+/// What the workers watch for a stop: `None` while they run, then the moment by which running
+/// handlers must have finished.
+#[derive(Clone)]
+pub struct StopSignal(watch::Receiver<Option<Instant>>);
+
+/// A stop switch for [`run_worker`].
+pub fn stop_signal() -> (StopWorkers, StopSignal) {
+    let (sender, receiver) = watch::channel(None);
+    (StopWorkers(sender), StopSignal(receiver))
+}
+
+impl StopWorkers {
+    /// Claim nothing more; handlers still running after `grace` are stopped and their
+    /// messages handed back.
+    pub fn stop(&self, grace: Duration) {
+        self.0.send_replace(Some(Instant::now() + grace));
+    }
+}
+
+impl StopSignal {
+    fn requested(&self) -> bool {
+        self.0.borrow().is_some()
+    }
+
+    /// Resolves once a stop is asked for (never, if the switch is dropped unused).
+    async fn asked(&mut self) -> Instant {
+        let asked = match self.0.wait_for(Option::is_some).await {
+            Ok(deadline) => Some(deadline.unwrap_or_else(Instant::now)),
+            Err(_) => None,
+        };
+        match asked {
+            Some(deadline) => deadline,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Resolves when a stop was asked for and its grace has run out.
+    async fn grace_over(&mut self) {
+        let deadline = self.asked().await;
+        tokio::time::sleep_until(deadline).await;
+    }
+}
+
 /// A set of queues one worker drains, how many messages it handles at once, and the lease a
 /// claimed message gets (renewed while its handler runs).
 struct Lane {
@@ -75,6 +125,9 @@ struct Lane {
     queues: &'static [&'static str],
     concurrency: usize,
     lease: Duration,
+    /// How often an idle lane looks for due messages it was not woken for (retries coming
+    /// due, messages written or handed back by other processes).
+    poll: Duration,
 }
 
 /// Document processing and housekeeping: short handlers, one at a time.
@@ -83,6 +136,7 @@ const GENERAL: Lane = Lane {
     queues: &[DOCUMENTS_QUEUE, MAINTENANCE_QUEUE],
     concurrency: 1,
     lease: Duration::from_secs(60),
+    poll: Duration::from_secs(2),
 };
 
 /// Cloud imports: long streaming downloads, a few at once. The short lease (renewed every
@@ -92,6 +146,7 @@ const IMPORTS: Lane = Lane {
     queues: &[IMPORTS_QUEUE],
     concurrency: 3,
     lease: Duration::from_secs(15),
+    poll: Duration::from_secs(1),
 };
 
 /// A message type: its payload is the struct's JSON plus `"type": TYPE`.
@@ -192,17 +247,30 @@ pub struct Worker {
     pub handlers: Arc<Handlers>,
 }
 
-/// Run the workers until the task is dropped.
-pub async fn run_worker(worker: Worker) {
+/// Run the workers until `stop` fires (then return once every running message finished or
+/// was handed back) or the task is dropped.
+pub async fn run_worker(worker: Worker, stop: StopSignal) {
     tracing::info!("queue workers started");
-    let general = run_lane(worker.clone(), &GENERAL, worker.handle.general.clone());
-    let imports = run_lane(worker.clone(), &IMPORTS, worker.handle.imports.clone());
+    let general = run_lane(
+        worker.clone(),
+        &GENERAL,
+        worker.handle.general.clone(),
+        stop.clone(),
+    );
+    let imports = run_lane(
+        worker.clone(),
+        &IMPORTS,
+        worker.handle.imports.clone(),
+        stop,
+    );
     tokio::join!(general, imports);
+    tracing::info!("queue workers stopped");
 }
 
-async fn run_lane(worker: Worker, lane: &'static Lane, notify: Arc<Notify>) {
+async fn run_lane(worker: Worker, lane: &'static Lane, notify: Arc<Notify>, stop: StopSignal) {
     let mut running = tokio::task::JoinSet::new();
-    loop {
+    let mut watch = stop.clone();
+    while !stop.requested() {
         let free = lane.concurrency.saturating_sub(running.len());
         let mut claimed_any = false;
         if free > 0 {
@@ -210,7 +278,7 @@ async fn run_lane(worker: Worker, lane: &'static Lane, notify: Arc<Notify>) {
                 Ok(messages) => {
                     claimed_any = !messages.is_empty();
                     for msg in messages {
-                        running.spawn(process(worker.clone(), lane, msg));
+                        running.spawn(process(worker.clone(), lane, msg, stop.clone()));
                     }
                 }
                 Err(e) => tracing::error!(
@@ -226,9 +294,19 @@ async fn run_lane(worker: Worker, lane: &'static Lane, notify: Arc<Notify>) {
         tokio::select! {
             _ = notify.notified() => {}
             Some(_) = running.join_next(), if !running.is_empty() => {}
-            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = tokio::time::sleep(lane.poll) => {}
+            _ = watch.asked() => {}
         }
     }
+    if !running.is_empty() {
+        tracing::info!(
+            queue.lane = lane.name,
+            queue.running = running.len(),
+            "stopping: waiting for running messages to finish or be handed back"
+        );
+    }
+    // Each message finishes, or hands itself back when the grace is over (see `process`).
+    while running.join_next().await.is_some() {}
 }
 
 /// Claim up to `limit` due messages of the lane's queues, each with a compare-and-swap so
@@ -253,15 +331,27 @@ async fn claim(
 }
 
 /// Handle a claimed message, renewing its lease while the handler runs, then record the
-/// outcome: done, retry later (with backoff, or when the handler said), or dead.
-async fn process(worker: Worker, lane: &'static Lane, msg: queue_message::Model) {
-    let handler = worker.handlers.handle(&msg);
-    tokio::pin!(handler);
+/// outcome: done, retry later (with backoff, or when the handler said), or dead. A handler
+/// still running when a stop's grace is over is dropped and the message handed back.
+async fn process(
+    worker: Worker,
+    lane: &'static Lane,
+    msg: queue_message::Model,
+    mut stop: StopSignal,
+) {
+    let mut handler = Box::pin(worker.handlers.handle(&msg));
     let mut renew = tokio::time::interval(lane.lease / 3);
     renew.tick().await;
     let outcome = loop {
         tokio::select! {
             outcome = &mut handler => break outcome,
+            () = stop.grace_over() => {
+                // Dropping the handler stops it where it stands (an import's staging file is
+                // removed by whichever process runs it next).
+                drop(handler);
+                hand_back(&worker, &msg).await;
+                return;
+            }
             _ = renew.tick() => {
                 let renewed = queue_messages::renew_lease(
                     &worker.db,
@@ -282,6 +372,24 @@ async fn process(worker: Worker, lane: &'static Lane, msg: queue_message::Model)
             error.chain = format!("{e:#}"),
             "recording a message outcome failed; it will run again when its lease ends"
         );
+    }
+}
+
+/// Gives a message whose handler was stopped back to the queue, for any process to claim at
+/// once; if that fails, its lease lapses as after a crash.
+async fn hand_back(worker: &Worker, msg: &queue_message::Model) {
+    match queue_messages::release(&worker.db, msg.id, msg.attempts).await {
+        Ok(true) => tracing::info!(
+            queue.message_id = msg.id,
+            queue.message_type = %msg.message_type,
+            "stopping: message handed back for another worker"
+        ),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(
+            queue.message_id = msg.id,
+            error = %e,
+            "stopping: handing a message back failed; it runs again when its lease ends"
+        ),
     }
 }
 

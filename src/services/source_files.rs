@@ -376,3 +376,7 @@ mod tests {
         assert_eq!(display_name("Café ☕.txt").as_deref(), Some("Café ☕.txt"));
     }
 }
+
+#[cfg(test)]
+#[path = "source_files_properties.rs"]
+mod properties;

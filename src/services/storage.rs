@@ -336,6 +336,8 @@ pub fn safe_name(name: &str) -> String {
         trimmed.into()
     };
     out.truncate(120);
+    // The cut may leave a final dot, which Windows file systems drop.
+    out.truncate(out.trim_end_matches('.').len());
     out
 }
 
@@ -401,3 +403,7 @@ mod tests {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "storage_properties.rs"]
+mod properties;

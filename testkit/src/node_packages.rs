@@ -9,11 +9,6 @@ use std::process::Stdio;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-/// Whether the tests run under CI (missing tools are then failures, not skips).
-pub fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
 /// Whether `tool --version` runs.
 pub fn tool_available(tool: &str) -> bool {
     std::process::Command::new(tool)

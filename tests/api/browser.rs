@@ -9,8 +9,8 @@
 //! - with the fake Canvas: connect Canvas LMS, open a course in the cloud-import panel, and
 //!   import two course files and a page, all three becoming `ready`.
 //!
-//! Skips with a notice when /usr/bin/chromium or node is missing, unless CI=true (then it
-//! fails). Screenshots are written to the test's temp dir and copied to
+//! Skips (recorded for the run's closing line) when /usr/bin/chromium or node is missing,
+//! unless the run requires its peers (`cargo xtask test`, CI), where it fails. Screenshots are written to the test's temp dir and copied to
 //! `target/tmp/browser*/` so they outlive the run.
 
 use std::path::{Path, PathBuf};
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::{folder_name, spawn_app};
 use campuscore_testkit::drive::{self as fake_drive, Content, FakeDrive};
-use campuscore_testkit::node_packages::{ci, ensure_installed, installed, tool_available};
+use campuscore_testkit::node_packages::{ensure_installed, installed, tool_available};
 use campuscore_testkit::oauth_server::{OAuthServer, OAuthServerConfig};
 use campuscore_testkit::upstream::FakeBooks as _;
 
@@ -33,18 +33,16 @@ fn browser_dir() -> PathBuf {
 }
 
 /// Whether Chromium, node and the packages are there (installing the packages if needed).
-/// Missing tools skip the test with a notice, or fail it under CI=true.
+/// Missing tools skip the test, or fail it where the run requires its peers (see
+/// `campuscore_test_peers`).
 pub(crate) async fn browser_ready() -> bool {
     let missing = missing_tools();
     if !missing.is_empty() {
-        let msg = format!(
-            "browser: {} not found; the real-browser test needs Debian's chromium and Node.js 20+",
-            missing.join(", ")
+        campuscore_test_peers::unavailable(
+            campuscore_test_peers::Peer::Browser,
+            "the real-browser tests (Chromium)",
+            &format!("{} not found", missing.join(", ")),
         );
-        if ci() {
-            panic!("{msg} (CI=true, so this is an error)");
-        }
-        eprintln!("{msg}; skipping this test");
         return false;
     }
     tokio::task::spawn_blocking(|| ensure_installed(&browser_dir(), "playwright-core"))
@@ -99,8 +97,7 @@ async fn browser_connects_test_oauth_and_sees_the_connection_on_settings() {
     })
     .await
     else {
-        eprintln!("browser: the OAuth server could not start (node missing); skipping this test");
-        return;
+        return; // node is missing and the run skips it: `OAuthServer::start` recorded that
     };
     app.configure_test_oauth(&server, CLIENT_ID, CLIENT_SECRET)
         .await;

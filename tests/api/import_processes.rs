@@ -16,11 +16,11 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Quer
 use serde_json::json;
 use std::time::{Duration, Instant};
 
-const MIB: u64 = 1024 * 1024;
-const EMAIL: &str = "ada@campus.test";
-const PASSWORD: &str = "a long enough password";
+pub(crate) const MIB: u64 = 1024 * 1024;
+pub(crate) const EMAIL: &str = "ada@campus.test";
+pub(crate) const PASSWORD: &str = "a long enough password";
 
-async fn user_id(db: &DatabaseConnection) -> i64 {
+pub(crate) async fn user_id(db: &DatabaseConnection) -> i64 {
     user::Entity::find()
         .filter(user::Column::Email.eq(EMAIL))
         .one(db)
@@ -30,7 +30,7 @@ async fn user_id(db: &DatabaseConnection) -> i64 {
         .id
 }
 
-async fn connector_id(db: &DatabaseConnection, slug: &str) -> i64 {
+pub(crate) async fn connector_id(db: &DatabaseConnection, slug: &str) -> i64 {
     connector::Entity::find()
         .filter(connector::Column::Slug.eq(slug))
         .one(db)
@@ -41,7 +41,12 @@ async fn connector_id(db: &DatabaseConnection, slug: &str) -> i64 {
 }
 
 /// The browse fragment of `folder_param` (absent: the top level) in the browser's session.
-async fn browse(browser: &Browser, folder: i64, conn: i64, folder_param: Option<&str>) -> String {
+pub(crate) async fn browse(
+    browser: &Browser,
+    folder: i64,
+    conn: i64,
+    folder_param: Option<&str>,
+) -> String {
     let mut url = format!(
         "{}/api/htmx/knowledge-folders/{folder}/cloud-import/{conn}/browse/",
         browser.address
@@ -60,7 +65,7 @@ async fn browse(browser: &Browser, folder: i64, conn: i64, folder_param: Option<
     res.text().await.expect("body")
 }
 
-async fn import(browser: &Browser, folder: i64, conn: i64, pick: &str) {
+pub(crate) async fn import(browser: &Browser, folder: i64, conn: i64, pick: &str) {
     let token = browser.csrf(&format!("/knowledge-folders/{folder}/")).await;
     let res = browser
         .http
@@ -78,7 +83,7 @@ async fn import(browser: &Browser, folder: i64, conn: i64, pick: &str) {
 }
 
 /// Polls the folder's only file until `done` says so.
-async fn wait_for(
+pub(crate) async fn wait_for(
     db: &DatabaseConnection,
     folder: i64,
     within: Duration,
@@ -104,7 +109,7 @@ async fn wait_for(
 }
 
 /// Every file under the folder's prefix in the deployment's local object storage.
-fn objects(deployment: &Deployment, folder: i64) -> Vec<std::path::PathBuf> {
+pub(crate) fn objects(deployment: &Deployment, folder: i64) -> Vec<std::path::PathBuf> {
     crate::helpers::files_under(
         &deployment
             .data_dir()
@@ -113,7 +118,7 @@ fn objects(deployment: &Deployment, folder: i64) -> Vec<std::path::PathBuf> {
     )
 }
 
-async fn setup_user(deployment: &Deployment) {
+pub(crate) async fn setup_user(deployment: &Deployment) {
     deployment.cli(&["createuser", "--email", EMAIL, "--password", PASSWORD]);
 }
 

@@ -18,7 +18,8 @@ pub const CLIENT_SECRET: &str = "campuscore-e2e-secret with spaces & symbols";
 pub const PASSWORD: &str = "a long enough password";
 
 /// Starts a provider that knows this app's redirect URI and points `test-oauth` at it.
-/// `None` when node is not installed (outside CI): the calling test returns early.
+/// `None` when node is not installed and the run may skip it (see `campuscore_test_peers`):
+/// the calling test returns early.
 pub async fn provider(app: &TestApp, access_token_ttl: u64) -> Option<OAuthServer> {
     let server = OAuthServer::start(OAuthServerConfig {
         client_id: CLIENT_ID.into(),

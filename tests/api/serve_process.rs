@@ -96,9 +96,15 @@ impl Deployment {
     /// Start `campuscore serve` on `port` (its own working directory `name`) and wait until
     /// it answers `/healthz`.
     pub async fn serve(&self, port: u16, name: &str) -> Server {
+        self.serve_with(port, name, &[]).await
+    }
+
+    /// [`Deployment::serve`] with extra environment variables for this process.
+    pub async fn serve_with(&self, port: u16, name: &str, env: &[(&str, &str)]) -> Server {
         let dir = self.data_dir.path().join(name);
         std::fs::create_dir_all(&dir).expect("instance dir");
         let mut command = self.command(&dir);
+        command.envs(env.iter().copied());
         command
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
             .stdout(Stdio::null())

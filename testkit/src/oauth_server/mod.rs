@@ -16,7 +16,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use url::Url;
 
-use crate::node_packages::{ci, ensure_installed, installed, tool_available};
+use crate::node_packages::{ensure_installed, installed, tool_available};
+use campuscore_test_peers::{Peer, unavailable};
 
 mod html;
 #[cfg(test)]
@@ -49,8 +50,9 @@ fn server_dir() -> PathBuf {
 }
 
 impl OAuthServer {
-    /// Starts a server, installing the node packages first if needed. Returns None (after a
-    /// notice on stderr) when node/npm are missing and CI is not "true"; panics under CI=true.
+    /// Starts a server, installing the node packages first if needed. Returns None when
+    /// node/npm are missing and the run may skip them (see `campuscore_test_peers`), and
+    /// panics when it may not.
     pub async fn start(config: OAuthServerConfig) -> Option<OAuthServer> {
         let needs_npm = !installed(&server_dir(), "oidc-provider");
         let missing: Vec<&str> = [("node", true), ("npm", needs_npm)]
@@ -59,14 +61,11 @@ impl OAuthServer {
             .map(|(tool, _)| tool)
             .collect();
         if !missing.is_empty() {
-            let msg = format!(
-                "oauth-server: {} not found on PATH; the OAuth end-to-end tests need Node.js 20+ and npm",
-                missing.join(" and ")
+            unavailable(
+                Peer::Node,
+                "the OAuth end-to-end tests (npm oidc-provider)",
+                &format!("{} not found on PATH", missing.join(" and ")),
             );
-            if ci() {
-                panic!("{msg} (CI=true, so this is an error)");
-            }
-            eprintln!("{msg}; skipping this test");
             return None;
         }
         if let Err(e) = ensure_installed(&server_dir(), "oidc-provider") {

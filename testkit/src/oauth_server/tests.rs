@@ -1,5 +1,5 @@
 //! Self-tests: the peer behaves as the connection tests need (they run only where Node.js is
-//! installed, and must under `CI=true`).
+//! installed, and must where the run requires its peers: `cargo xtask test`, `CI=true`).
 
 use std::time::{Duration, Instant};
 
