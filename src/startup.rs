@@ -33,6 +33,7 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
     tracing::info!(key.source = %source, key.primary = keyring.primary_fingerprint(), "fernet keys loaded");
     let db = crate::db::connect(&settings.database_url).await?;
     crate::db::migrate(&db).await?;
+    let writes = crate::db::connect_bookkeeping(&settings.database_url, &db).await?;
     let registry = Registry::from_inventory().context("registering connectors")?;
     let report = catalog::sync(&db, &registry).await?;
     if !report.added.is_empty() {
@@ -44,6 +45,7 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
         .context("preparing the session cookie key")?;
     Ok(AppState {
         runtime: ConnectorRuntime {
+            writes,
             db,
             keyring,
             registry: Arc::new(registry),

@@ -505,7 +505,7 @@ pub async fn touch(
     if !reactivate && conn.last_used_at.is_some_and(|t| t >= stale_before) {
         return Ok(());
     }
-    Ok(connections::touch(&rt.db, conn.id, now, stale_before, reactivate).await?)
+    Ok(connections::touch(&rt.writes, conn.id, now, stale_before, reactivate).await?)
 }
 
 /// Marks a manual connection whose credentials the service rejected.

@@ -15,6 +15,11 @@ use std::sync::Arc;
 pub struct ConnectorRuntime {
     /// The database pool (SQLite or PostgreSQL).
     pub db: DatabaseConnection,
+    /// Where the per-request bookkeeping writes go (rate-limit hits, audit rows,
+    /// `last_used_at`): on SQLite a pool of one connection, so these writers queue in the
+    /// process instead of sleeping on the database's lock (`db::connect_bookkeeping`); on
+    /// PostgreSQL the same pool as `db`.
+    pub writes: DatabaseConnection,
     /// Fernet keys: the first encrypts, every key decrypts.
     pub keyring: Keyring,
     /// Every registered connector plugin, by slug.
