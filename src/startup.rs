@@ -6,6 +6,7 @@ use crate::auth::{
     session_store::{DbSessionStore, purge_expired},
 };
 use crate::config::Settings;
+use crate::services::audit::AuditLog;
 use crate::services::runtime::ConnectorRuntime;
 use crate::services::{catalog, queue, secrets::Keyring, session_key, setup, storage::Storage};
 use crate::state::AppState;
@@ -45,6 +46,7 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
         .context("preparing the session cookie key")?;
     Ok(AppState {
         runtime: ConnectorRuntime {
+            audit: Arc::new(AuditLog::new(writes.clone())),
             writes,
             db,
             keyring,

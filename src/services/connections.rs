@@ -533,7 +533,7 @@ pub(super) async fn audit_event(
     started: Instant,
 ) {
     audit::record(
-        &rt.db,
+        &rt.audit,
         audit::Entry {
             connection_id,
             user_id: Some(user_id),

@@ -2,6 +2,7 @@
 //! nothing of the web layer.
 
 use crate::config::Settings;
+use crate::services::audit::AuditLog;
 use crate::services::refresh_locks::RefreshLocks;
 use crate::services::secrets::Keyring;
 use campuscore_connectors::{HttpClient, Registry};
@@ -20,6 +21,8 @@ pub struct ConnectorRuntime {
     /// process instead of sleeping on the database's lock (`db::connect_bookkeeping`); on
     /// PostgreSQL the same pool as `db`.
     pub writes: DatabaseConnection,
+    /// The audit trail's writer: rows of concurrent requests committed together.
+    pub audit: Arc<AuditLog>,
     /// Fernet keys: the first encrypts, every key decrypts.
     pub keyring: Keyring,
     /// Every registered connector plugin, by slug.
