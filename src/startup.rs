@@ -47,6 +47,7 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
     Ok(AppState {
         runtime: ConnectorRuntime {
             audit: Arc::new(AuditLog::new(writes.clone())),
+            connector_settings: Arc::default(),
             writes,
             db,
             keyring,

@@ -32,7 +32,14 @@ pub struct ResolvedConnector {
 impl ResolvedConnector {
     /// The effective settings (admin config over defaults).
     pub async fn settings(&self, rt: &ConnectorRuntime) -> AppResult<ConnectorSettings> {
-        connector_config::settings_for(&rt.db, &rt.keyring, self.row.id, self.plugin.as_ref()).await
+        connector_config::cached_settings(
+            &rt.connector_settings,
+            &rt.db,
+            &rt.keyring,
+            &self.row,
+            self.plugin.as_ref(),
+        )
+        .await
     }
 
     /// Whether users can connect: an OAuth connector has a usable client (id, secret,

@@ -3,6 +3,7 @@
 
 use crate::config::Settings;
 use crate::services::audit::AuditLog;
+use crate::services::connector_config::SettingsCache;
 use crate::services::refresh_locks::RefreshLocks;
 use crate::services::secrets::Keyring;
 use campuscore_connectors::{HttpClient, Registry};
@@ -23,6 +24,8 @@ pub struct ConnectorRuntime {
     pub writes: DatabaseConnection,
     /// The audit trail's writer: rows of concurrent requests committed together.
     pub audit: Arc<AuditLog>,
+    /// Connectors' decrypted settings, by the `config_version` they were read at.
+    pub connector_settings: Arc<SettingsCache>,
     /// Fernet keys: the first encrypts, every key decrypts.
     pub keyring: Keyring,
     /// Every registered connector plugin, by slug.
