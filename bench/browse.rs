@@ -26,14 +26,13 @@ mod support;
 
 use anyhow::{Context, Result, bail};
 use campuscore::models::entities::connector_audit_log;
-use campuscore_testkit::postgres::pg_admin_url;
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait};
+use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use support::{
-    Cpu, Deployment, EMAIL, Server, Session, Wrk, WrkRun, load_average, machine_facts, mib, run_wrk,
+    Cpu, Deployment, EMAIL, Fresh, Server, Session, Wrk, WrkRun, load_average, mib, run_wrk,
 };
 use tokio::process::Command;
 
@@ -41,6 +40,12 @@ use tokio::process::Command;
 const UPSTREAM: &str = "http://127.0.0.1:18080";
 /// High enough that nothing is refused; every check still reads and writes its row.
 const BROWSE_PER_MINUTE: u64 = 1_000_000_000;
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> Result<()> {
+    let args = args()?;
+    support::bench_main("browse", &args.db, |fresh| run(&args, fresh)).await
+}
 
 struct Args {
     db: String,
@@ -64,25 +69,24 @@ fn args() -> Result<Args> {
         skip_peer: false,
         perf_out: None,
     };
-    let usage = "use --db sqlite|postgres --users N --seconds N --connections N \
-                 --peer-dir DIR --skip-peer --perf-out FILE";
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| it.next().with_context(|| format!("{name} needs a value"));
-        match arg.as_str() {
-            "--db" => a.db = value("--db")?,
-            "--users" => a.users = value("--users")?.parse()?,
-            "--seconds" => a.seconds = value("--seconds")?.parse()?,
-            "--connections" => a.connections = value("--connections")?.parse()?,
-            "--peer-dir" => a.peer_dir = value("--peer-dir")?.into(),
+    let flags = [
+        "--db",
+        "--users",
+        "--seconds",
+        "--connections",
+        "--peer-dir",
+        "--perf-out",
+    ];
+    for (flag, value) in support::flags(&flags, &["--skip-peer"])? {
+        match flag {
             "--skip-peer" => a.skip_peer = true,
-            "--perf-out" => a.perf_out = Some(value("--perf-out")?.into()),
-            "--bench" => {} // cargo bench passes this
-            other => bail!("unknown argument {other}; {usage}"),
+            "--perf-out" => a.perf_out = Some(value.into()),
+            "--peer-dir" => a.peer_dir = value.into(),
+            "--db" => a.db = value,
+            "--users" => a.users = value.parse()?,
+            "--seconds" => a.seconds = value.parse()?,
+            _ => a.connections = value.parse()?,
         }
-    }
-    if !matches!(a.db.as_str(), "sqlite" | "postgres") {
-        bail!("--db must be sqlite or postgres");
     }
     if a.users == 0 || a.seconds == 0 || a.connections == 0 {
         bail!("--users, --seconds and --connections must be above 0");
@@ -94,39 +98,6 @@ fn args() -> Result<Args> {
         );
     }
     Ok(a)
-}
-
-#[tokio::main(flavor = "multi_thread")]
-async fn main() -> Result<()> {
-    let args = args()?;
-    let binary = env!("CARGO_BIN_EXE_campuscore");
-    if cfg!(debug_assertions) || !binary.contains("/release/") {
-        bail!("{binary} is not a release build: run this with `cargo bench --bench browse`");
-    }
-    campuscore::install_crypto_provider();
-    let dir = tempfile::tempdir()?;
-    let (pg_name, database_url) = if args.db == "postgres" {
-        let admin = pg_admin_url();
-        let name = format!("cc_bench_{}", uuid::Uuid::new_v4().simple());
-        let db = Database::connect(&admin).await?;
-        db.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-            .await?;
-        db.close().await?;
-        let base = admin
-            .rsplit_once('/')
-            .map_or(admin.clone(), |(b, _)| b.to_owned());
-        (Some(name.clone()), format!("{base}/{name}"))
-    } else {
-        let url = format!("sqlite://{}/campuscore.db?mode=rwc", dir.path().display());
-        (None, url)
-    };
-    let result = run(&args, dir.path(), &database_url).await;
-    if let Some(name) = pg_name {
-        let db = Database::connect(&pg_admin_url()).await?;
-        db.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .await?;
-    }
-    result
 }
 
 /// A signed-in user and the browse URL of their own connection and folder (My Drive).
@@ -145,9 +116,12 @@ struct Shape {
     audit_per_response: f64,
 }
 
-async fn run(args: &Args, dir: &Path, database_url: &str) -> Result<()> {
-    let machine = machine_facts();
-    eprintln!("machine: {machine}");
+async fn run(args: &Args, fresh: Fresh) -> Result<()> {
+    let Fresh {
+        dir,
+        database_url,
+        machine,
+    } = &fresh;
     let deployment = Deployment::new(dir, database_url)?
         .with_env("CAMPUSCORE_CLOUD_BROWSE_PER_MINUTE", BROWSE_PER_MINUTE);
     let db = deployment.set_up(UPSTREAM).await?;
@@ -191,7 +165,7 @@ async fn run(args: &Args, dir: &Path, database_url: &str) -> Result<()> {
         ),
         format!("Server log lines at warn and above: {lines}."),
     ];
-    print_report(args, &machine, &peer, &shapes, &notes);
+    print_report(args, machine, &peer, &shapes, &notes);
     Ok(())
 }
 

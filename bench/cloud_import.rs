@@ -25,10 +25,9 @@
 use anyhow::{Context, Result, bail};
 use campuscore::models::entities::source_file;
 use campuscore_testkit::drive::{self as fake_drive, Content, FakeDrive};
-use campuscore_testkit::postgres::pg_admin_url;
 use md5::{Digest, Md5};
 use sea_orm::QueryOrder;
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
 use std::fmt::Write as _;
 use std::io::Read;
 use std::path::Path;
@@ -39,8 +38,8 @@ use tokio::process::Command;
 mod support;
 
 use support::{
-    Cpu, Deployment, EMAIL, MIB, Server, Session, WrkRun, csrf_from, load_average, machine_facts,
-    mib, picks, run_wrk,
+    Cpu, Deployment, EMAIL, Fresh, MIB, Server, Session, WrkRun, csrf_from, load_average, mib,
+    picks, run_wrk,
 };
 
 /// The per-user cloud limits for the run, high enough that no request of the benchmark is
@@ -71,25 +70,27 @@ fn args() -> Result<Args> {
         wrk_seconds: 15,
         wrk_connections: 64,
     };
-    let usage = "use --size-mib N --runs N --db sqlite|postgres --files N --skip-wrk \
-                 --wrk-seconds N --wrk-connections N";
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| it.next().with_context(|| format!("{name} needs a value"));
-        match arg.as_str() {
-            "--db" => a.db = value("--db")?,
-            "--size-mib" => a.size_mib = value("--size-mib")?.parse()?,
-            "--files" => a.files = value("--files")?.parse()?,
-            "--runs" => a.runs = value("--runs")?.parse()?,
-            "--skip-wrk" => a.skip_wrk = true,
-            "--wrk-seconds" => a.wrk_seconds = value("--wrk-seconds")?.parse()?,
-            "--wrk-connections" => a.wrk_connections = value("--wrk-connections")?.parse()?,
-            "--bench" => {} // cargo bench passes this
-            other => bail!("unknown argument {other}; {usage}"),
+    let valued = [
+        "--size-mib",
+        "--runs",
+        "--db",
+        "--files",
+        "--wrk-seconds",
+        "--wrk-connections",
+    ];
+    for (flag, value) in support::flags(&valued, &["--skip-wrk"])? {
+        if flag == "--skip-wrk" {
+            a.skip_wrk = true;
+            continue;
         }
-    }
-    if !matches!(a.db.as_str(), "sqlite" | "postgres") {
-        bail!("--db must be sqlite or postgres");
+        match flag {
+            "--db" => a.db = value,
+            "--size-mib" => a.size_mib = value.parse()?,
+            "--files" => a.files = value.parse()?,
+            "--runs" => a.runs = value.parse()?,
+            "--wrk-seconds" => a.wrk_seconds = value.parse()?,
+            _ => a.wrk_connections = value.parse()?,
+        }
     }
     if a.size_mib == 0 || a.runs == 0 || !(1..=100).contains(&a.files) {
         bail!("--size-mib and --runs must be above 0, --files 1 to 100 (one listing page)");
@@ -100,34 +101,7 @@ fn args() -> Result<Args> {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> Result<()> {
     let args = args()?;
-    let binary = env!("CARGO_BIN_EXE_campuscore");
-    if cfg!(debug_assertions) || !binary.contains("/release/") {
-        bail!("{binary} is not a release build: run this with `cargo bench --bench cloud_import`");
-    }
-    campuscore::install_crypto_provider();
-    let dir = tempfile::tempdir()?;
-    let (pg_name, database_url) = if args.db == "postgres" {
-        let admin = pg_admin_url();
-        let name = format!("cc_bench_{}", uuid::Uuid::new_v4().simple());
-        let db = Database::connect(&admin).await?;
-        db.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-            .await?;
-        db.close().await?;
-        let base = admin
-            .rsplit_once('/')
-            .map_or(admin.clone(), |(b, _)| b.to_owned());
-        (Some(name.clone()), format!("{base}/{name}"))
-    } else {
-        let url = format!("sqlite://{}/campuscore.db?mode=rwc", dir.path().display());
-        (None, url)
-    };
-    let result = run(&args, dir.path(), &database_url).await;
-    if let Some(name) = pg_name {
-        let db = Database::connect(&pg_admin_url()).await?;
-        db.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .await?;
-    }
-    result
+    support::bench_main("cloud_import", &args.db, |fresh| run(&args, fresh)).await
 }
 
 /// Rows of the result table: measurement, value, note.
@@ -158,9 +132,9 @@ struct Bench<'a> {
     user_id: i64,
 }
 
-async fn run(args: &Args, dir: &Path, database_url: &str) -> Result<()> {
-    let machine = machine_facts();
-    eprintln!("machine: {machine}");
+async fn run(args: &Args, fresh: Fresh) -> Result<()> {
+    let dir = fresh.dir.as_path();
+    let (database_url, machine) = (&fresh.database_url, &fresh.machine);
     let mut report = Report::default();
     // The fake upstream: a folder per big file (one per run), and one with many small files
     // to browse.
@@ -228,7 +202,7 @@ async fn run(args: &Args, dir: &Path, database_url: &str) -> Result<()> {
     let note = format!("Server log lines at warn and above: {lines}.");
     report.notes.push(note);
     server.stop().await;
-    print_report(args, &machine, &report);
+    print_report(args, machine, &report);
     Ok(())
 }
 

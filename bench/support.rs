@@ -8,8 +8,11 @@ use anyhow::{Context, Result, bail};
 use campuscore::models::entities::{connector, user};
 use campuscore::services::credentials::{self, NewConnection};
 use campuscore::services::secrets::Keyring;
+use campuscore_testkit::postgres::pg_admin_url;
 use reqwest::cookie::{CookieStore, Jar};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait, QueryFilter,
+};
 use serde_json::json;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -17,6 +20,91 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
+
+/// The command line as `(flag, value)` pairs, in order: each of `valued` takes the next
+/// argument as its value, each of `switches` stands alone (value empty). Cargo's own
+/// `--bench` is skipped; anything else is an error that lists the flags.
+pub fn flags<'a>(valued: &[&'a str], switches: &[&'a str]) -> Result<Vec<(&'a str, String)>> {
+    let mut out = Vec::new();
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        if let Some(flag) = switches.iter().find(|f| **f == arg) {
+            out.push((*flag, String::new()));
+        } else if let Some(flag) = valued.iter().find(|f| **f == arg) {
+            let value = it.next().with_context(|| format!("{flag} needs a value"))?;
+            out.push((*flag, value));
+        } else if arg != "--bench" {
+            bail!("unknown argument {arg}; use {valued:?} (each with a value) or {switches:?}");
+        }
+    }
+    Ok(out)
+}
+
+/// Where a benchmark runs: a temporary directory, a fresh database and the machine's facts.
+pub struct Fresh {
+    pub dir: PathBuf,
+    pub database_url: String,
+    /// [`machine_facts`], also printed when the benchmark starts.
+    pub machine: String,
+}
+
+/// What a benchmark's `main` does around its measurements: refuses a debug build of the
+/// server (`cargo bench --bench NAME` builds it in release), installs the crypto provider,
+/// and runs `run` in a temporary directory on a fresh database (see [`on_fresh_database`]).
+pub async fn bench_main<F, Fut>(bench: &str, db: &str, run: F) -> Result<()>
+where
+    F: FnOnce(Fresh) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let binary = env!("CARGO_BIN_EXE_campuscore");
+    if cfg!(debug_assertions) || !binary.contains("/release/") {
+        bail!("{binary} is not a release build: run this with `cargo bench --bench {bench}`");
+    }
+    campuscore::install_crypto_provider();
+    let machine = machine_facts();
+    eprintln!("machine: {machine}");
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().to_owned();
+    on_fresh_database(db, dir.path(), |database_url| {
+        run(Fresh {
+            dir: path,
+            database_url,
+            machine,
+        })
+    })
+    .await
+}
+
+/// Runs `run` with the URL of a fresh database: `db` is `sqlite` (a file in `dir`) or
+/// `postgres` (a uniquely named database on `CAMPUSCORE_TEST_PG_URL`, dropped afterwards
+/// whatever `run` returned).
+pub async fn on_fresh_database<F, Fut>(db: &str, dir: &Path, run: F) -> Result<()>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    if !matches!(db, "sqlite" | "postgres") {
+        bail!("--db must be sqlite or postgres");
+    }
+    if db == "sqlite" {
+        let url = format!("sqlite://{}/campuscore.db?mode=rwc", dir.display());
+        return run(url).await;
+    }
+    let admin = pg_admin_url();
+    let name = format!("cc_bench_{}", uuid::Uuid::new_v4().simple());
+    let server = Database::connect(&admin).await?;
+    server
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await?;
+    server.close().await?;
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    let result = run(format!("{base}/{name}")).await;
+    let server = Database::connect(&admin).await?;
+    server
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await?;
+    result
+}
 
 /// The first user of a deployment.
 pub const EMAIL: &str = "bench@campus.edu";

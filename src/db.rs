@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use std::time::Duration;
 
@@ -23,16 +23,7 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
         .acquire_timeout(Duration::from_secs(30))
         .sqlx_logging(false);
     if sqlite {
-        // Set on every connection the pool opens, not once on whichever it hands out first:
-        // WAL lets readers run beside the writer, and with it `synchronous = NORMAL` syncs
-        // the log at checkpoints instead of at every commit (a power cut may lose the last
-        // commits, never consistency); busy_timeout waits instead of failing.
-        opts.map_sqlx_sqlite_opts(|o| {
-            o.journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true)
-        });
+        opts.map_sqlx_sqlite_opts(sqlite_options);
     }
     let db = Database::connect(opts)
         .await
@@ -54,6 +45,42 @@ pub async fn connect_migrated(url: &str) -> anyhow::Result<DatabaseConnection> {
         .await
         .context("closing the connections that ran the migrations")?;
     connect(url).await
+}
+
+/// The pool for bookkeeping writes (rate-limit hits, audit rows, `last_used_at`). On SQLite
+/// a second pool of one connection to the same file: SQLite has one writer at a time, and
+/// writers that each hold a connection of the main pool wait for its lock by sleeping and
+/// retrying (the busy timeout, in steps of up to 100 ms), while writers queued for the one
+/// connection take turns as soon as it is free. Reads keep the main pool. On PostgreSQL,
+/// and for an in-memory SQLite database, the main pool itself.
+pub async fn connect_bookkeeping(
+    url: &str,
+    main: &DatabaseConnection,
+) -> anyhow::Result<DatabaseConnection> {
+    if !url.starts_with("sqlite:") || sqlite_path(url).is_none() {
+        return Ok(main.clone());
+    }
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.max_connections(1)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(30))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(sqlite_options);
+    Database::connect(opts)
+        .await
+        .with_context(|| format!("connecting to the database ({})", redact_url(url)))
+}
+
+/// Set on every SQLite connection a pool opens, not once on whichever it hands out first:
+/// WAL lets readers run beside the writer, and with it `synchronous = NORMAL` syncs the log
+/// at checkpoints instead of at every commit (a power cut may lose the last commits, never
+/// consistency); busy_timeout waits instead of failing.
+fn sqlite_options(o: SqliteConnectOptions) -> SqliteConnectOptions {
+    o.journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true)
 }
 
 /// Apply every pending migration.

@@ -6,6 +6,7 @@ use crate::auth::{
     session_store::{DbSessionStore, purge_expired},
 };
 use crate::config::Settings;
+use crate::services::audit::AuditLog;
 use crate::services::oidc::Sso;
 use crate::services::runtime::ConnectorRuntime;
 use crate::services::{catalog, queue, secrets::Keyring, session_key, setup, storage::Storage};
@@ -33,6 +34,7 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
     .context("loading the Fernet keys (FERNET_KEYS / FERNET_KEY)")?;
     tracing::info!(key.source = %source, key.primary = keyring.primary_fingerprint(), "fernet keys loaded");
     let db = crate::db::connect_migrated(&settings.database_url).await?;
+    let writes = crate::db::connect_bookkeeping(&settings.database_url, &db).await?;
     let registry = Registry::from_inventory().context("registering connectors")?;
     let report = catalog::sync(&db, &registry).await?;
     if !report.added.is_empty() {
@@ -49,6 +51,9 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
     ));
     Ok(AppState {
         runtime: ConnectorRuntime {
+            audit: Arc::new(AuditLog::new(writes.clone())),
+            connector_settings: Arc::default(),
+            writes,
             db,
             keyring,
             registry: Arc::new(registry),

@@ -24,6 +24,7 @@ mod m20261206_000018_add_agent_access;
 mod m20261206_000019_create_mcp_oauth;
 mod m20261206_000020_create_app_secret;
 mod m20261206_000021_rate_limit_hits;
+mod m20261206_000022_connector_config_version;
 mod m20261206_000023_create_user_identity;
 mod m20261206_000026_create_login_throttle;
 
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000019_create_mcp_oauth::Migration),
             Box::new(m20261206_000020_create_app_secret::Migration),
             Box::new(m20261206_000021_rate_limit_hits::Migration),
+            Box::new(m20261206_000022_connector_config_version::Migration),
             Box::new(m20261206_000023_create_user_identity::Migration),
             Box::new(m20261206_000026_create_login_throttle::Migration),
         ]

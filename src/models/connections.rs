@@ -164,6 +164,7 @@ pub async fn insert(
         scopes: Set(new.scopes),
         expires_at: Set(new.expires_at),
         refresh_failures: Set(0),
+        agent_writes: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()

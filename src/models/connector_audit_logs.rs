@@ -26,26 +26,33 @@ pub struct NewAuditLog {
     pub duration_ms: i64,
     pub channel: Channel,
     pub client: Option<String>,
+    /// When it happened (not when it was committed).
+    pub created_at: DateTime<Utc>,
 }
 
-/// Writes a row, timestamped now.
-pub async fn insert(db: &impl ConnectionTrait, new: NewAuditLog) -> Result<(), DbErr> {
-    let row = log::ActiveModel {
+/// Writes `rows` in one statement (all or none).
+pub async fn insert_many<'a>(
+    db: &impl ConnectionTrait,
+    rows: impl IntoIterator<Item = &'a NewAuditLog>,
+) -> Result<(), DbErr> {
+    let models = rows.into_iter().map(|new| log::ActiveModel {
         connection_id: Set(new.connection_id),
         user_id: Set(new.user_id),
-        connector_slug: Set(new.connector_slug),
-        action: Set(new.action),
-        status: Set(new.status),
-        request: Set(new.request),
-        error_code: Set(new.error_code),
-        error: Set(new.error),
+        connector_slug: Set(new.connector_slug.clone()),
+        action: Set(new.action.clone()),
+        status: Set(new.status.clone()),
+        request: Set(new.request.clone()),
+        error_code: Set(new.error_code.clone()),
+        error: Set(new.error.clone()),
         duration_ms: Set(new.duration_ms),
         channel: Set(new.channel),
-        client: Set(new.client),
-        created_at: Set(Utc::now()),
+        client: Set(new.client.clone()),
+        created_at: Set(new.created_at),
         ..Default::default()
-    };
-    log::Entity::insert(row).exec(db).await?;
+    });
+    log::Entity::insert_many(models)
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 

@@ -84,6 +84,8 @@ pub async fn insert(
         icon: Set(new.icon),
         description: Set(new.description),
         is_enabled: Set(true),
+        config_version: Set(0),
+        agent_writes: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()

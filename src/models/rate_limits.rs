@@ -32,6 +32,20 @@ pub async fn count_hits(
     Ok(rows.into_iter().next())
 }
 
+/// Moves the expiry of row `rate_limit_id` (whose lock the caller holds).
+pub async fn set_expiry(
+    db: &impl ConnectionTrait,
+    rate_limit_id: i64,
+    expires_at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    rate_limit::Entity::update_many()
+        .col_expr(rate_limit::Column::ExpiresAt, Expr::value(expires_at))
+        .filter(rate_limit::Column::Id.eq(rate_limit_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Creates the user's row for limit `name` with no hits, unless a concurrent check created it
 /// first.
 pub async fn insert_if_missing(

@@ -1,10 +1,24 @@
 //! The audit trail: one `connector_audit_log` row per action execution, parameters redacted.
+//!
+//! **Group commit.** Every row is committed before the request that wrote it answers, but
+//! rows of concurrent requests share a commit: [`AuditLog`] hands each row to one committer
+//! task, which takes every row waiting when it is free and writes them in one `INSERT`
+//! (one statement, so one transaction), then tells each request its own outcome. A request
+//! waits for its row's commit, never longer: a lone row is written at once, and rows that
+//! arrive during a commit go in the next one. When a batch fails, each of its rows is
+//! written again on its own, so one bad row fails only its own request and never drops the
+//! others.
 
 use crate::models::Channel;
 use crate::models::connector_audit_logs::{self, NewAuditLog};
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DbErr};
 use serde_json::Value;
+use std::sync::Mutex;
 use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// The most rows one commit takes (the rest wait for the next).
+const MAX_BATCH: usize = 64;
 
 /// What happened, for one row.
 pub struct Entry<'a> {
@@ -22,8 +36,97 @@ pub struct Entry<'a> {
     pub client: Option<&'a str>,
 }
 
-/// Write the row. A failure to audit is logged loudly but does not undo the action.
-pub async fn record(db: &DatabaseConnection, e: Entry<'_>) {
+/// Writes audit rows through one committer task per process (started on first use, and
+/// again if the runtime that ran it has gone). Cheap to share behind an `Arc`.
+pub struct AuditLog {
+    db: DatabaseConnection,
+    committer: Mutex<Option<mpsc::UnboundedSender<Job>>>,
+}
+
+/// One row waiting for its commit, and where to say how it went.
+struct Job {
+    row: NewAuditLog,
+    done: oneshot::Sender<Result<(), DbErr>>,
+}
+
+impl AuditLog {
+    /// Rows are written to `db` (on SQLite, the bookkeeping pool).
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self {
+            db,
+            committer: Mutex::new(None),
+        }
+    }
+
+    /// Writes `row` and returns once it is committed (or failed).
+    async fn write(&self, row: NewAuditLog) -> Result<(), DbErr> {
+        let (done, outcome) = oneshot::channel();
+        let Some(job) = self.hand_over(Job { row, done }) else {
+            return outcome
+                .await
+                .unwrap_or_else(|_| Err(DbErr::Custom("the audit committer stopped".into())));
+        };
+        // No committer could be reached (no runtime to run one): write it here.
+        connector_audit_logs::insert_many(&self.db, [&job.row]).await
+    }
+
+    /// Queues `job` for the committer, starting one if needed; gives the job back when no
+    /// committer can run.
+    fn hand_over(&self, job: Job) -> Option<Job> {
+        let mut committer = self
+            .committer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let job = match committer.as_ref() {
+            Some(tx) => match tx.send(job) {
+                Ok(()) => return None,
+                Err(mpsc::error::SendError(job)) => job,
+            },
+            None => job,
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Some(job);
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        runtime.spawn(commit_loop(self.db.clone(), rx));
+        let sent = tx.send(job);
+        *committer = Some(tx);
+        sent.err().map(|mpsc::error::SendError(job)| job)
+    }
+}
+
+/// Commits whatever is waiting, batch after batch, until every sender is gone.
+async fn commit_loop(db: DatabaseConnection, mut jobs: mpsc::UnboundedReceiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        commit(&db, std::mem::take(&mut batch)).await;
+    }
+}
+
+/// Writes `batch` in one statement; if that fails, each row alone, so that every request
+/// learns its own row's fate.
+async fn commit(db: &DatabaseConnection, batch: Vec<Job>) {
+    if batch.len() > 1 {
+        match connector_audit_logs::insert_many(db, batch.iter().map(|j| &j.row)).await {
+            Ok(()) => {
+                for job in batch {
+                    let _ = job.done.send(Ok(()));
+                }
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(audit.batch = batch.len(), error = %e, "an audit batch failed; writing its rows one by one");
+            }
+        }
+    }
+    for job in batch {
+        let outcome = connector_audit_logs::insert_many(db, [&job.row]).await;
+        let _ = job.done.send(outcome);
+    }
+}
+
+/// Writes the row and returns once it is committed; the error when it could not be.
+pub async fn write(log: &AuditLog, e: Entry<'_>) -> Result<(), DbErr> {
     let row = NewAuditLog {
         connection_id: e.connection_id,
         user_id: e.user_id,
@@ -41,8 +144,16 @@ pub async fn record(db: &DatabaseConnection, e: Entry<'_>) {
         duration_ms: e.duration.as_millis().min(i64::MAX as u128) as i64,
         channel: e.channel,
         client: e.client.map(|c| c.chars().take(200).collect()),
+        created_at: chrono::Utc::now(),
     };
-    if let Err(err) = connector_audit_logs::insert(db, row).await {
-        tracing::error!(connector.slug = e.connector_slug, action = e.action, error = %err, "writing the audit log failed");
+    log.write(row).await
+}
+
+/// Write the row (committed before this returns). A failure to audit is logged loudly but
+/// does not undo the action.
+pub async fn record(log: &AuditLog, e: Entry<'_>) {
+    let (slug, action) = (e.connector_slug, e.action);
+    if let Err(err) = write(log, e).await {
+        tracing::error!(connector.slug = slug, action, error = %err, "writing the audit log failed");
     }
 }

@@ -32,7 +32,14 @@ pub struct ResolvedConnector {
 impl ResolvedConnector {
     /// The effective settings (admin config over defaults).
     pub async fn settings(&self, rt: &ConnectorRuntime) -> AppResult<ConnectorSettings> {
-        connector_config::settings_for(&rt.db, &rt.keyring, self.row.id, self.plugin.as_ref()).await
+        connector_config::cached_settings(
+            &rt.connector_settings,
+            &rt.db,
+            &rt.keyring,
+            &self.row,
+            self.plugin.as_ref(),
+        )
+        .await
     }
 
     /// Whether users can connect: an OAuth connector has a usable client (id, secret,
@@ -526,7 +533,7 @@ pub async fn touch(
     if !reactivate && conn.last_used_at.is_some_and(|t| t >= stale_before) {
         return Ok(());
     }
-    Ok(connections::touch(&rt.db, conn.id, now, stale_before, reactivate).await?)
+    Ok(connections::touch(&rt.writes, conn.id, now, stale_before, reactivate).await?)
 }
 
 /// Marks a manual connection whose credentials the service rejected.
@@ -554,7 +561,7 @@ pub(super) async fn audit_event(
     started: Instant,
 ) {
     audit::record(
-        &rt.db,
+        &rt.audit,
         audit::Entry {
             connection_id,
             user_id: Some(user_id),

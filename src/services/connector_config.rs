@@ -10,6 +10,7 @@ use campuscore_connectors::{Connector, ConnectorSettings};
 use chrono::Utc;
 use sea_orm::DatabaseConnection;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 
 /// One configured key as it may be shown to an admin.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -125,6 +126,56 @@ pub async fn list(
             }
         })
         .collect())
+}
+
+/// Decrypted settings by connector, each under the `config_version` it was read at. A
+/// request reads the connector row (with its version) anyway; when the version matches,
+/// the config is neither read nor decrypted again. Every config change moves the version
+/// in its own transaction, so any process sees a change on its next request.
+#[derive(Default)]
+pub struct SettingsCache {
+    by_connector: Mutex<HashMap<i64, (i64, ConnectorSettings)>>,
+}
+
+impl SettingsCache {
+    fn get(&self, connector: &connector::Model) -> Option<ConnectorSettings> {
+        let cached = self.lock();
+        match cached.get(&connector.id) {
+            Some((version, settings)) if *version == connector.config_version => {
+                Some(settings.clone())
+            }
+            _ => None,
+        }
+    }
+
+    fn put(&self, connector: &connector::Model, settings: &ConnectorSettings) {
+        self.lock()
+            .insert(connector.id, (connector.config_version, settings.clone()));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, (i64, ConnectorSettings)>> {
+        self.by_connector
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// [`settings_for`] `connector`, from `cache` when it holds them at the row's
+/// `config_version`. The config read after the row is at least as new as that version, so
+/// what is cached under it is never older than what the version stands for.
+pub async fn cached_settings(
+    cache: &SettingsCache,
+    db: &DatabaseConnection,
+    keyring: &Keyring,
+    connector: &connector::Model,
+    plugin: &dyn Connector,
+) -> AppResult<ConnectorSettings> {
+    if let Some(settings) = cache.get(connector) {
+        return Ok(settings);
+    }
+    let settings = settings_for(db, keyring, connector.id, plugin).await?;
+    cache.put(connector, &settings);
+    Ok(settings)
 }
 
 /// The settings a connector runs with: stored values (secrets decrypted) over its defaults.

@@ -25,7 +25,8 @@
 //! window, decides, and records the new hits. Concurrent checks of the same user wait for each
 //! other instead of racing; other users' rows are not locked (on PostgreSQL). A refusal rolls
 //! back, so it records nothing. A missing row is created with `INSERT … ON CONFLICT DO
-//! NOTHING`. Each process stamps hits with its own clock: between processes whose clocks
+//! NOTHING`. A hit is stamped once the lock is held, never with the time a check started
+//! waiting. Each process stamps hits with its own clock: between processes whose clocks
 //! differ by δ, a refusal's timing may shift by up to δ.
 //!
 //! **Old rows:** a row whose newest hit left the window (`expires_at` passed) says nothing;
@@ -115,21 +116,27 @@ pub async fn check_n(
             limit.max
         )));
     }
-    let now = Utc::now();
-    let expires_at = now + limit.window;
     let txn = db.begin().await?;
-    // Counting first takes the row's lock, so concurrent checks of one user queue here.
-    let row = match rate_limits::count_hits(&txn, user_id, limit.name, n, expires_at).await? {
+    // Counting first takes the row's lock, so concurrent checks of one user queue here. The
+    // row's expiry is set from the clock before the wait and corrected below if it moved.
+    let guessed = Utc::now();
+    let row = match rate_limits::count_hits(&txn, user_id, limit.name, n, guessed + limit.window)
+        .await?
+    {
         Some(row) => row,
         None => {
             // First hit in a while: create the row (a concurrent first hit may create it
             // first; either way it exists afterwards), then count.
             rate_limits::insert_if_missing(&txn, user_id, limit.name).await?;
-            rate_limits::count_hits(&txn, user_id, limit.name, n, expires_at)
+            rate_limits::count_hits(&txn, user_id, limit.name, n, guessed + limit.window)
                 .await?
                 .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the rate-limit row vanished")))?
         }
     };
+    // The hit happens now that the lock is held: a check that waited behind others must not
+    // stamp the time it started waiting, or its hit would leave the window early and the
+    // check after it would be told to wait longer than the window (61 s for a minute).
+    let now = Utc::now();
     // This check's hits are numbered `next_seq - n ..= next_seq - 1`; the newest may be
     // recorded only if the hit `max` before it has left the window.
     let newest = row.next_seq - 1;
@@ -152,6 +159,10 @@ pub async fn check_n(
     }
     let first = newest - i64::from(n) + 1;
     rate_limits::insert_hits(&txn, row.id, first..=newest, now.timestamp_millis()).await?;
+    if now.timestamp_millis() > guessed.timestamp_millis() {
+        // Waited for the lock: the row must not expire before this hit leaves the window.
+        rate_limits::set_expiry(&txn, row.id, now + limit.window).await?;
+    }
     txn.commit().await?;
     // A new row means the user had gone quiet (their old row was purged) or is new: a good
     // moment to delete the rows of everyone else who has.

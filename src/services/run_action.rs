@@ -214,7 +214,7 @@ impl Call {
         };
         let error = outcome.as_ref().err().map(|e| (e.code(), e.user_message()));
         audit::record(
-            &rt.db,
+            &rt.audit,
             audit::Entry {
                 connection_id: Some(conn.id),
                 user_id: Some(caller.user.id),

@@ -2,6 +2,8 @@
 //! nothing of the web layer.
 
 use crate::config::Settings;
+use crate::services::audit::AuditLog;
+use crate::services::connector_config::SettingsCache;
 use crate::services::refresh_locks::RefreshLocks;
 use crate::services::secrets::Keyring;
 use campuscore_connectors::{HttpClient, Registry};
@@ -15,6 +17,15 @@ use std::sync::Arc;
 pub struct ConnectorRuntime {
     /// The database pool (SQLite or PostgreSQL).
     pub db: DatabaseConnection,
+    /// Where the per-request bookkeeping writes go (rate-limit hits, audit rows,
+    /// `last_used_at`): on SQLite a pool of one connection, so these writers queue in the
+    /// process instead of sleeping on the database's lock (`db::connect_bookkeeping`); on
+    /// PostgreSQL the same pool as `db`.
+    pub writes: DatabaseConnection,
+    /// The audit trail's writer: rows of concurrent requests committed together.
+    pub audit: Arc<AuditLog>,
+    /// Connectors' decrypted settings, by the `config_version` they were read at.
+    pub connector_settings: Arc<SettingsCache>,
     /// Fernet keys: the first encrypts, every key decrypts.
     pub keyring: Keyring,
     /// Every registered connector plugin, by slug.

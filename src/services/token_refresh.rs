@@ -246,7 +246,7 @@ async fn audit_refresh(
     elapsed: Duration,
 ) {
     audit::record(
-        &rt.db,
+        &rt.audit,
         audit::Entry {
             connection_id: Some(connection_id),
             user_id: Some(user_id),

@@ -157,7 +157,7 @@ pub async fn browse(
     let listed = async {
         query.check()?;
         signed_in(conn)?;
-        rate_limits::check(&state.db, user.id, &state.settings.cloud_browse_limit()).await?;
+        rate_limits::check(&state.writes, user.id, &state.settings.cloud_browse_limit()).await?;
         list(&state, &user, &call, &query).await
     }
     .await;
@@ -209,7 +209,7 @@ pub async fn import(
         }
         import_service::check_selection(&picks)?;
         signed_in(conn)?;
-        rate_limits::check(&state.db, user.id, &state.settings.cloud_import_limit()).await?;
+        rate_limits::check(&state.writes, user.id, &state.settings.cloud_import_limit()).await?;
         import_service::enqueue(state.files(), &folder, conn, &connector.row.slug, &picks).await
     }
     .await;

@@ -159,7 +159,7 @@ pub async fn set_agent_writes(
         .ok_or(AppError::NotFound)?;
     models::connections::set_agent_writes(&state.db, user.id, conn.id, allow).await?;
     audit::record(
-        &state.db,
+        &state.audit,
         audit::Entry {
             connection_id: Some(conn.id),
             user_id: Some(user.id),

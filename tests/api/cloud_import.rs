@@ -5,7 +5,9 @@
 //! Google Drive and Microsoft Graph servers.
 
 use crate::helpers::{TestApp, location, spawn_app};
-use campuscore::models::entities::{queue_message, source_file};
+use campuscore::models::Channel;
+use campuscore::models::entities::{connector_audit_log, queue_message, source_file};
+use campuscore::services::audit;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -515,4 +517,67 @@ async fn connecting_from_cloud_import_comes_back_to_the_folder_and_nowhere_else(
             .await;
         assert_eq!(location(&res), "/settings", "{evil} is not followed");
     }
+}
+
+#[tokio::test]
+async fn every_concurrent_browse_is_audited_before_its_response_arrives() {
+    let app = spawn_app().await;
+    let (folder, conn) = signed_up_with_echo(&app, "ana@campus.edu", "Labs").await;
+
+    // 24 browses at once share audit commits; each must find its own row committed the
+    // moment its response arrives.
+    let browses = (0..24).map(|i| {
+        let app = &app;
+        async move {
+            let path = format!("{}?folder=probe-{i}", browse_path(folder, conn));
+            let res = hx_get(app, &path).await;
+            assert!(res.status().is_success(), "{}", res.status());
+            let rows = connector_audit_log::Entity::find()
+                .filter(connector_audit_log::Column::ConnectionId.eq(conn))
+                .filter(connector_audit_log::Column::Request.contains(format!("\"probe-{i}\"")))
+                .count(&app.state.db)
+                .await
+                .expect("count");
+            assert_eq!(rows, 1, "browse {i}: its audit row, committed, once");
+        }
+    });
+    futures_util::future::join_all(browses).await;
+}
+
+#[tokio::test]
+async fn a_bad_row_in_an_audit_batch_fails_only_its_own_write() {
+    let app = spawn_app().await;
+    let user = app.logged_in_user("ana@campus.edu").await;
+    let conn = echo_connection(&app, user.id).await;
+    let request = json!({});
+    // Sent together, so the committer takes them as one batch; the row naming a connection
+    // that does not exist breaks the batch's INSERT.
+    let writes = (0..16).map(|i| {
+        let request = &request;
+        let app = &app;
+        async move {
+            let entry = audit::Entry {
+                connection_id: Some(if i == 7 { conn + 1000 } else { conn }),
+                user_id: Some(user.id),
+                connector_slug: "test-echo",
+                action: "list_files",
+                request,
+                error: None,
+                duration: Duration::from_millis(i),
+                channel: Channel::Web,
+                client: None,
+            };
+            audit::write(&app.state.audit, entry).await
+        }
+    });
+    let outcomes = futures_util::future::join_all(writes).await;
+    for (i, outcome) in outcomes.iter().enumerate() {
+        assert_eq!(outcome.is_err(), i == 7, "write {i}: {outcome:?}");
+    }
+    let stored = connector_audit_log::Entity::find()
+        .filter(connector_audit_log::Column::UserId.eq(user.id))
+        .count(&app.state.db)
+        .await
+        .expect("count");
+    assert_eq!(stored, 15, "every good row of the batch is kept");
 }

@@ -12,7 +12,8 @@ use campuscore::services::rate_limits::{self, CLOUD_BROWSE, CLOUD_IMPORT, Limit}
 use campuscore::state::AppState;
 use chrono::Utc;
 use futures_util::future::join_all;
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -209,4 +210,54 @@ async fn rows_whose_hits_have_all_expired_are_purged() {
         .map(|r| r.name)
         .collect();
     assert_eq!(left, [CLOUD_IMPORT.name]);
+}
+
+#[tokio::test]
+async fn a_check_that_waited_for_the_lock_stamps_the_time_it_got_it() {
+    let app = app().await;
+    let db = &app.state.db;
+    let rae = user(&app, "rae@campus.edu").await;
+    use_up(db, rae, &CLOUD_BROWSE, 1).await;
+
+    // Another writer holds the user's row (PostgreSQL's row lock, SQLite's write lock).
+    let blocker = db.begin().await.expect("begin");
+    rate_limit::Entity::update_many()
+        .col_expr(
+            rate_limit::Column::NextSeq,
+            Expr::col(rate_limit::Column::NextSeq),
+        )
+        .filter(rate_limit::Column::UserId.eq(rae))
+        .exec(&blocker)
+        .await
+        .expect("lock the row");
+    let waiting = {
+        let db = db.clone();
+        tokio::spawn(async move { rate_limits::check(&db, rae, &CLOUD_BROWSE).await })
+    };
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!waiting.is_finished(), "the check waits for the lock");
+    let released = Utc::now().timestamp_millis();
+    blocker.commit().await.expect("release the lock");
+    waiting
+        .await
+        .expect("the check task")
+        .expect("the check passes");
+
+    let hits = rate_limits::recorded_hits(db, rae, &CLOUD_BROWSE)
+        .await
+        .expect("the recorded hits");
+    let stamped = *hits.last().expect("two hits");
+    assert!(
+        stamped >= released,
+        "stamped {} ms before the lock was released",
+        released - stamped
+    );
+    // The row lives as long as its newest hit is in the window.
+    let row = rate_limit::Entity::find()
+        .filter(rate_limit::Column::UserId.eq(rae))
+        .one(db)
+        .await
+        .expect("query")
+        .expect("the row");
+    assert!(row.expires_at.timestamp_millis() >= stamped + 60_000);
 }

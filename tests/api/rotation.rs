@@ -1,7 +1,7 @@
 //! `keys rotate`: interrupted, resumed, nothing lost or double-encrypted.
 
 use crate::helpers::spawn_app;
-use campuscore::models::entities::{connection, connector_config};
+use campuscore::models::entities::{connection, connector, connector_config};
 use campuscore::services::secrets::Keyring;
 use campuscore::services::{connector_config as config, credentials, rotation};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -61,12 +61,26 @@ async fn rotation_can_be_interrupted_and_resumed_without_losing_a_value() {
         .expect("connection");
     }
 
+    let config_version = || async {
+        connector::Entity::find_by_id(row.id)
+            .one(&app.state.db)
+            .await
+            .expect("query")
+            .expect("the catalog row")
+            .config_version
+    };
+    let version_before = config_version().await;
     // Killed after three rows.
     let first = rotation::rotate_all(&app.state.db, &rotated_ring, Some(3))
         .await
         .expect("rotate");
     assert!(first.interrupted);
     assert_eq!(first.connector_config.rotated, 3);
+    assert_eq!(
+        config_version().await,
+        version_before + 3,
+        "each re-encrypted value moves the connector's config version (cached settings)"
+    );
 
     let second = rotation::rotate_all(&app.state.db, &rotated_ring, None)
         .await

@@ -2,12 +2,22 @@
 //! PostgreSQL with `CAMPUSCORE_TEST_DB=postgres`), set up with the CLI as an operator would,
 //! connected to the real OAuth server through the JSON API, then hammered with actions on
 //! a connection whose access token has expired: the provider must see exactly one refresh.
+//! And a connector's config changed by the CLI reaches a serving process on its next request
+//! (the process caches decrypted settings by `connector.config_version`).
 
+use crate::helpers::folder_name;
 use crate::oauth_flow::{CLIENT_ID, CLIENT_SECRET, SLUG, param, stat};
+use crate::serve_process::Browser;
 use crate::serve_process::Deployment;
+use campuscore::models::entities::{connector, connector_config, user};
+use campuscore::models::folders;
+use campuscore::services::credentials::{self, NewConnection};
+use campuscore_testkit::drive::{self as fake_drive, FakeDrive};
 use campuscore_testkit::oauth_server::{OAuthServer, OAuthServerConfig};
 use campuscore_testkit::process::free_port;
 use futures_util::future::join_all;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -117,4 +127,128 @@ async fn two_serve_processes_on_one_database_refresh_an_expired_token_once() {
     );
 
     drop((a, b));
+}
+
+/// Browses My Drive on `browser`'s server; the fragment.
+async fn my_drive(browser: &Browser, folder: i64, conn: i64) -> String {
+    let res = browser
+        .http
+        .get(format!(
+            "{}/api/htmx/knowledge-folders/{folder}/cloud-import/{conn}/browse/?folder=root",
+            browser.address
+        ))
+        .header("HX-Request", "true")
+        .send()
+        .await
+        .expect("browse");
+    assert_eq!(res.status(), 200);
+    res.text().await.expect("body")
+}
+
+#[tokio::test]
+async fn a_config_change_from_the_cli_reaches_a_serving_process_on_its_next_browse() {
+    let shared = Deployment::new().await;
+    let (one, two) = (FakeDrive::start().await, FakeDrive::start().await);
+    one.add_file(
+        fake_drive::ROOT,
+        "On drive one.txt",
+        "text/plain",
+        b"1".to_vec(),
+    );
+    two.add_file(
+        fake_drive::ROOT,
+        "On drive two.txt",
+        "text/plain",
+        b"2".to_vec(),
+    );
+    let (email, password) = ("ada@campus.test", "a long enough password");
+    shared.cli(&["createuser", "--email", email, "--password", password]);
+    shared.cli(&[
+        "config",
+        "set",
+        "google-drive",
+        "CLIENT_ID",
+        "campuscore-test",
+    ]);
+    shared.cli(&[
+        "config",
+        "set",
+        "google-drive",
+        "CLIENT_SECRET",
+        "s3cret",
+        "--secret",
+    ]);
+    shared.cli(&[
+        "config",
+        "set",
+        "google-drive",
+        "API_BASE_URL",
+        one.base_url(),
+    ]);
+    let _server = shared.serve(shared.port, "a").await;
+
+    let db = shared.db().await;
+    let user = user::Entity::find()
+        .filter(user::Column::Email.eq(email))
+        .one(&db)
+        .await
+        .expect("query")
+        .expect("the user");
+    let drive = connector::Entity::find()
+        .filter(connector::Column::Slug.eq("google-drive"))
+        .one(&db)
+        .await
+        .expect("query")
+        .expect("the catalog row");
+    let conn = credentials::insert(
+        &db,
+        &shared.keyring(),
+        NewConnection {
+            user_id: user.id,
+            connector_id: drive.id,
+            data: json!({ "access_token": "access", "refresh_token": "refresh" }),
+            service_identity: Some(email.into()),
+            scopes: None,
+            expires_at: None,
+        },
+    )
+    .await
+    .expect("a connection")
+    .id;
+    let folder = folders::create(&db, user.id, &folder_name("Imports"))
+        .await
+        .expect("a folder")
+        .id;
+    let browser = Browser::log_in(&shared.base_url, email, password).await;
+    assert!(
+        my_drive(&browser, folder, conn)
+            .await
+            .contains("On drive one.txt")
+    );
+
+    // The server runs with the settings it decrypted at this config version: a value changed
+    // behind the version's back (no admin path does that) is not read again...
+    connector_config::Entity::update_many()
+        .col_expr(connector_config::Column::Value, Expr::value(two.base_url()))
+        .filter(connector_config::Column::ConnectorId.eq(drive.id))
+        .filter(connector_config::Column::Key.eq("API_BASE_URL"))
+        .exec(&db)
+        .await
+        .expect("update behind the version");
+    assert!(
+        my_drive(&browser, folder, conn)
+            .await
+            .contains("On drive one.txt")
+    );
+    // ...while a change through the CLI (another process) is seen on the very next request.
+    shared.cli(&[
+        "config",
+        "set",
+        "google-drive",
+        "API_BASE_URL",
+        two.base_url(),
+    ]);
+    let after = my_drive(&browser, folder, conn).await;
+    assert!(after.contains("On drive two.txt"), "{after}");
+    assert!(!after.contains("On drive one.txt"), "{after}");
 }

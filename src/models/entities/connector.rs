@@ -17,6 +17,9 @@ pub struct Model {
     pub updated_at: ChronoDateTimeUtc,
     /// Whether an administrator lets assistants use this connector's write tools.
     pub agent_writes: bool,
+    /// Moved with every change to the connector's config (`models::connector_configs`), so
+    /// a cached copy of its settings is known to be current.
+    pub config_version: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
