@@ -505,12 +505,14 @@ async fn select_for_update_cannot_lock_rows() {
     }
 }
 
-/// Advisory locks held on the server right now, by anyone.
+/// Advisory locks held in the test's database right now, by any session.
 async fn advisory_locks(db: &TestDb) -> i64 {
     db.admin
         .query_one(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'",
-            &[],
+            // This test's database only: other tests take locks in theirs meanwhile.
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+             AND database = (SELECT oid FROM pg_database WHERE datname = $1)",
+            &[&db.name],
         )
         .await
         .expect("pg_locks")
@@ -523,9 +525,11 @@ async fn advisory_locks_signals_and_sql_in_strings_are_refused_before_they_run()
         return;
     };
     let reader = db.reader.clone();
-    // The premise: PostgreSQL grants advisory locks in a read-only transaction.
+    // The premise: PostgreSQL grants advisory locks in a read-only transaction. (The
+    // transaction-scoped kind, so the premise's own lock is gone once it rolls back: a
+    // session-scoped one would linger until its connection's backend exits.)
     assert_eq!(
-        runs_read_only(&db, &reader, "SELECT pg_advisory_lock(4242)").await,
+        runs_read_only(&db, &reader, "SELECT pg_advisory_xact_lock(4242)").await,
         Ok(())
     );
     let admin_pid: i32 = db
