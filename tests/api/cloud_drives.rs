@@ -79,6 +79,16 @@ async fn my_drive(app: &TestApp, folder: i64, conn: i64) -> String {
     res.text().await.expect("body")
 }
 
+/// The queue message of the first cloud import.
+async fn first_import_message(app: &TestApp) -> queue_message::Model {
+    queue_message::Entity::find()
+        .filter(queue_message::Column::MessageType.eq("cloud_import.file"))
+        .one(&app.state.db)
+        .await
+        .expect("query")
+        .expect("the import message")
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
@@ -235,12 +245,7 @@ async fn damaged_or_cut_off_downloads_are_retried_and_only_whole_files_are_store
         2,
         "the damaged copy was fetched again"
     );
-    let retried = queue_message::Entity::find()
-        .filter(queue_message::Column::MessageType.eq("cloud_import.file"))
-        .one(&app.state.db)
-        .await
-        .expect("query")
-        .expect("the import message");
+    let retried = first_import_message(&app).await;
     assert!(
         retried
             .last_error
@@ -636,12 +641,7 @@ async fn onedrive_for_business_downloads_are_checked_with_quickxorhash() {
         files[0].sha256.as_deref(),
         Some(graph.content_of(&item).sha256_hex().as_str())
     );
-    let message = queue_message::Entity::find()
-        .filter(queue_message::Column::MessageType.eq("cloud_import.file"))
-        .one(&app.state.db)
-        .await
-        .expect("query")
-        .expect("the import message");
+    let message = first_import_message(&app).await;
     assert!(
         message
             .last_error
@@ -748,12 +748,7 @@ async fn a_failing_provider_trips_its_breaker_which_fails_fast_defers_imports_an
     // Once the breaker lets a probe through, the import completes.
     let files = settled_files(&app, folder, 1, Duration::from_secs(60)).await;
     assert_eq!(files[0].status, "ready", "{:?}", files[0]);
-    let message = queue_message::Entity::find()
-        .filter(queue_message::Column::MessageType.eq("cloud_import.file"))
-        .one(&app.state.db)
-        .await
-        .expect("query")
-        .expect("the import message");
+    let message = first_import_message(&app).await;
     assert!(
         message
             .last_error

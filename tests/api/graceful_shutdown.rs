@@ -5,59 +5,17 @@
 
 use crate::cloud_import::picks;
 use crate::import_processes::{
-    EMAIL, MIB, PASSWORD, browse, connector_id, import, objects, setup_user, user_id, wait_for,
+    EMAIL, MIB, PASSWORD, browse, drive_user, import, objects, wait_for,
 };
 use crate::serve_process::{Browser, Deployment};
 use campuscore::models::entities::{queue_message, source_file};
-use campuscore::models::folders;
-use campuscore::services::credentials;
 use campuscore_testkit::drive::{self as fake_drive, Content, FakeDrive};
 use campuscore_testkit::process::free_port;
 use campuscore_testkit::upstream::FakeBooks as _;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-
-/// Points `google-drive` at `api_base`, makes the user, a Drive connection and a folder;
-/// returns (connection id, folder id).
-async fn drive_user(deployment: &Deployment, api_base: &str) -> (i64, i64) {
-    setup_user(deployment).await;
-    for (key, value) in [("CLIENT_ID", "x"), ("API_BASE_URL", api_base)] {
-        deployment.cli(&["config", "set", "google-drive", key, value]);
-    }
-    deployment.cli(&[
-        "config",
-        "set",
-        "google-drive",
-        "CLIENT_SECRET",
-        "y",
-        "--secret",
-    ]);
-    let db = deployment.db().await;
-    let owner = user_id(&db).await;
-    let conn = credentials::insert(
-        &db,
-        &deployment.keyring(),
-        credentials::NewConnection {
-            user_id: owner,
-            connector_id: connector_id(&db, "google-drive").await,
-            data: json!({"access_token": "a", "refresh_token": "r", "token_type": "Bearer"}),
-            service_identity: Some(EMAIL.into()),
-            scopes: None,
-            expires_at: None,
-        },
-    )
-    .await
-    .expect("connection")
-    .id;
-    let folder = folders::create(&db, owner, &crate::helpers::folder_name("Shutdown"))
-        .await
-        .expect("folder")
-        .id;
-    (conn, folder)
-}
 
 /// A loopback TCP proxy to `upstream` that holds every new connection for `delay` before
 /// passing it on (a slow provider), counting the connections it accepted.
@@ -99,7 +57,7 @@ async fn a_server_asked_to_stop_mid_browse_answers_the_request_then_exits_0() {
         .trim_end_matches('/')
         .to_owned();
     let (proxy, accepted) = slow_proxy(upstream, Duration::from_millis(1500)).await;
-    let (conn, folder) = drive_user(&deployment, &proxy).await;
+    let (conn, folder) = drive_user(&deployment, &proxy, "Shutdown").await;
     let mut server = deployment
         .serve_with(
             deployment.port,
@@ -148,7 +106,7 @@ async fn a_server_asked_to_stop_mid_import_hands_it_to_another_process_which_fin
     );
     // Slow enough that the first server is mid-download when it is asked to stop.
     drive.set_content_rate(Some(MIB / 2));
-    let (conn, folder) = drive_user(&deployment, drive.base_url()).await;
+    let (conn, folder) = drive_user(&deployment, drive.base_url(), "Shutdown").await;
     let graces = [
         ("CAMPUSCORE_WORKER_GRACE_SECS", "1"),
         ("CAMPUSCORE_SHUTDOWN_GRACE_SECS", "2"),

@@ -122,20 +122,15 @@ pub(crate) async fn setup_user(deployment: &Deployment) {
     deployment.cli(&["createuser", "--email", EMAIL, "--password", PASSWORD]);
 }
 
-#[tokio::test]
-async fn a_server_killed_mid_import_finishes_the_file_after_a_restart_exactly_once() {
-    let deployment = Deployment::new().await;
-    let drive = FakeDrive::start().await;
-    let id = drive.add_file(
-        fake_drive::ROOT,
-        "recording.mp4",
-        "video/mp4",
-        Content::synthetic(256 * MIB, 5),
-    );
-    // Slow enough to kill the server in the middle of the download.
-    drive.set_content_rate(Some(16 * MIB));
-    setup_user(&deployment).await;
-    for (key, value) in [("CLIENT_ID", "x"), ("API_BASE_URL", drive.base_url())] {
+/// Points `google-drive` at `api_base`, makes the user, a Drive connection and a folder;
+/// returns (connection id, folder id).
+pub(crate) async fn drive_user(
+    deployment: &Deployment,
+    api_base: &str,
+    folder_name: &str,
+) -> (i64, i64) {
+    setup_user(deployment).await;
+    for (key, value) in [("CLIENT_ID", "x"), ("API_BASE_URL", api_base)] {
         deployment.cli(&["config", "set", "google-drive", key, value]);
     }
     deployment.cli(&[
@@ -146,8 +141,6 @@ async fn a_server_killed_mid_import_finishes_the_file_after_a_restart_exactly_on
         "y",
         "--secret",
     ]);
-    let first = deployment.serve(deployment.port, "a").await;
-
     let db = deployment.db().await;
     let owner = user_id(&db).await;
     let conn = credentials::insert(
@@ -165,10 +158,28 @@ async fn a_server_killed_mid_import_finishes_the_file_after_a_restart_exactly_on
     .await
     .expect("connection")
     .id;
-    let folder = folders::create(&db, owner, &crate::helpers::folder_name("Recordings"))
+    let folder = folders::create(&db, owner, &crate::helpers::folder_name(folder_name))
         .await
         .expect("folder")
         .id;
+    (conn, folder)
+}
+
+#[tokio::test]
+async fn a_server_killed_mid_import_finishes_the_file_after_a_restart_exactly_once() {
+    let deployment = Deployment::new().await;
+    let drive = FakeDrive::start().await;
+    let id = drive.add_file(
+        fake_drive::ROOT,
+        "recording.mp4",
+        "video/mp4",
+        Content::synthetic(256 * MIB, 5),
+    );
+    // Slow enough to kill the server in the middle of the download.
+    drive.set_content_rate(Some(16 * MIB));
+    let (conn, folder) = drive_user(&deployment, drive.base_url(), "Recordings").await;
+    let first = deployment.serve(deployment.port, "a").await;
+    let db = deployment.db().await;
 
     let browser = Browser::log_in(&first.address, EMAIL, PASSWORD).await;
     let html = browse(&browser, folder, conn, Some("root")).await;
