@@ -7,7 +7,8 @@
 // Env: APP_URL, EMAIL, PASSWORD, PROVIDER_LOGIN (default alice), SCREENSHOT_DIR (optional),
 // CHROMIUM (default /usr/bin/chromium). Exits 0 on success, 1 with a message on any failure.
 import {
-  APP_ORIGIN, APP_URL, env, fail, isApp, launch, log, logIn, newPage, run, screenshot, squash,
+  APP_ORIGIN, APP_URL, env, fail, launch, log, logIn, newPage, run, screenshot, signInAtProvider,
+  squash,
 } from './harness.mjs';
 
 const EMAIL = env('EMAIL');
@@ -50,30 +51,8 @@ async function steps() {
   ]);
   log(`at the provider: ${page.url()}`);
 
-  // 3. The provider's login page (oidc-provider devInteractions): any login, any password.
-  const loginInput = page.locator('input[name="login"]');
-  await loginInput.waitFor({ state: 'visible' }).catch(async () => {
-    fail(`no provider login form at ${page.url()}: ${(await page.content()).slice(0, 2000)}`);
-  });
-  await loginInput.fill(PROVIDER_LOGIN);
-  await page.fill('input[name="password"]', 'any password');
-  await Promise.all([
-    page.waitForNavigation({ waitUntil: 'load' }),
-    page.locator('form:has(input[name="login"]) button[type="submit"]').click(),
-  ]);
-
-  // 4. The consent page (skipped by the provider only if consent was already given).
-  const consent = page.locator('form:has(input[name="prompt"][value="consent"]) button[type="submit"]');
-  if (!isApp(page.url())) {
-    await consent.waitFor({ state: 'visible' }).catch(async () => {
-      fail(`no consent page at ${page.url()}: ${(await page.content()).slice(0, 2000)}`);
-    });
-    log(`consent page ${page.url()}`);
-    await Promise.all([
-      page.waitForURL((u) => u.origin === APP_ORIGIN),
-      consent.click(),
-    ]);
-  }
+  // 3. The provider's login and consent pages (oidc-provider devInteractions).
+  await signInAtProvider(page, PROVIDER_LOGIN);
 
   // 5. Back on the app's settings page, with the flash and the new connection row.
   await page.waitForURL(`${APP_URL}/settings`).catch(() => {

@@ -153,6 +153,31 @@ export async function logIn(page, email, password, label = '') {
  * or prints the failure (with the page and the console errors), screenshots `failure.png`
  * and exits 1. A watchdog gives up (screenshot, exit 1) after WATCHDOG_MS.
  */
+/** On the test provider's pages (oidc-provider devInteractions): sign in as `login` with any
+ * password, then approve the consent page when the provider shows one, and wait to be back
+ * on the app. */
+export async function signInAtProvider(page, login) {
+  const loginInput = page.locator('input[name="login"]');
+  await loginInput.waitFor({ state: 'visible' }).catch(async () => {
+    fail(`no provider login form at ${page.url()}: ${(await page.content()).slice(0, 2000)}`);
+  });
+  await loginInput.fill(login);
+  await page.fill('input[name="password"]', 'any password');
+  await Promise.all([
+    page.waitForNavigation({ waitUntil: 'load' }),
+    page.locator('form:has(input[name="login"]) button[type="submit"]').click(),
+  ]);
+  // The consent page (skipped by the provider only if consent was already given).
+  const consent = page.locator('form:has(input[name="prompt"][value="consent"]) button[type="submit"]');
+  if (!isApp(page.url())) {
+    await consent.waitFor({ state: 'visible' }).catch(async () => {
+      fail(`no consent page at ${page.url()}: ${(await page.content()).slice(0, 2000)}`);
+    });
+    log(`consent page ${page.url()}`);
+    await Promise.all([page.waitForURL((u) => u.origin === APP_ORIGIN), consent.click()]);
+  }
+}
+
 export async function run(steps) {
   let code = 0;
   const watchdog = setTimeout(async () => {

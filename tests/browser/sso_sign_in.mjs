@@ -6,7 +6,7 @@
 // Run by tests/api/oidc.rs (which starts the app and the OpenID provider); see README.md.
 // Env: APP_URL, INSTITUTION, PROVIDER_LOGIN, SCREENSHOT_DIR (optional), CHROMIUM.
 import {
-  APP_ORIGIN, APP_URL, env, fail, isApp, launch, log, newPage, run, screenshot,
+  APP_ORIGIN, APP_URL, env, fail, launch, log, newPage, run, screenshot, signInAtProvider,
 } from './harness.mjs';
 
 const INSTITUTION = env('INSTITUTION');
@@ -34,23 +34,7 @@ async function steps() {
   // 2. To the provider.
   await Promise.all([page.waitForURL((u) => u.origin !== APP_ORIGIN), button.click()]);
   log(`at the provider: ${page.url()}`);
-  const loginInput = page.locator('input[name="login"]');
-  await loginInput.waitFor({ state: 'visible' }).catch(async () => {
-    fail(`no provider login form at ${page.url()}: ${(await page.content()).slice(0, 2000)}`);
-  });
-  await loginInput.fill(PROVIDER_LOGIN);
-  await page.fill('input[name="password"]', 'any password');
-  await Promise.all([
-    page.waitForNavigation({ waitUntil: 'load' }),
-    page.locator('form:has(input[name="login"]) button[type="submit"]').click(),
-  ]);
-  const consent = page.locator('form:has(input[name="prompt"][value="consent"]) button[type="submit"]');
-  if (!isApp(page.url())) {
-    await consent.waitFor({ state: 'visible' }).catch(async () => {
-      fail(`no consent page at ${page.url()}: ${(await page.content()).slice(0, 2000)}`);
-    });
-    await Promise.all([page.waitForURL((u) => u.origin === APP_ORIGIN), consent.click()]);
-  }
+  await signInAtProvider(page, PROVIDER_LOGIN);
 
   // 3. Back on the app, signed in as the provider's user.
   await page.waitForLoadState('load');
