@@ -9,6 +9,7 @@
 //! - [`oauth_server`]: a real OAuth 2.0 / OpenID Connect provider (npm `oidc-provider`),
 //!   installed by [`node_packages`]; [`moto`]: a real S3-compatible server.
 //! - [`postgres`]: throw-away PostgreSQL databases. [`process`]: `campuscore serve` processes.
+//! - [`fault_proxy`]: a TCP proxy that breaks the network in front of a fake or a database.
 //! - [`auto_oauth`]: an OAuth server that approves at once; [`fakes`]: the fakes, the OAuth
 //!   servers and sample files together, as the `campuscore-fakes` binary runs them.
 //!
@@ -18,6 +19,7 @@ pub mod auto_oauth;
 pub mod canvas;
 pub mod drive;
 pub mod fakes;
+pub mod fault_proxy;
 pub mod graph;
 pub mod moto;
 pub mod node_packages;

@@ -40,7 +40,7 @@ pub async fn oauth_connection(app: &TestApp, slug: &str, user_id: i64, identity:
 }
 
 /// A logged-in user with a knowledge folder and a Google Drive connection to `drive`.
-async fn with_drive(app: &TestApp, drive: &FakeDrive, email: &str) -> (i64, i64) {
+pub async fn with_drive(app: &TestApp, drive: &FakeDrive, email: &str) -> (i64, i64) {
     let user = app.logged_in_user(email).await;
     configure(app, "google-drive", drive.base_url()).await;
     let folder = create_folder(app, "Imports").await;
@@ -49,13 +49,13 @@ async fn with_drive(app: &TestApp, drive: &FakeDrive, email: &str) -> (i64, i64)
 }
 
 /// Posts the import form; it must be queued (202).
-async fn import_queued(app: &TestApp, folder: i64, conn: i64, picks: &[String]) {
+pub async fn import_queued(app: &TestApp, folder: i64, conn: i64, picks: &[String]) {
     let res = import(app, folder, conn, picks).await;
     assert_eq!(res.status(), 202, "queued");
 }
 
 /// The checkbox value of the file called `name` in a browse fragment.
-fn pick(html: &str, name: &str) -> String {
+pub fn pick(html: &str, name: &str) -> String {
     picks(html)
         .into_iter()
         .find(|(label, _)| label == name)
@@ -63,7 +63,7 @@ fn pick(html: &str, name: &str) -> String {
         .1
 }
 
-async fn browse(app: &TestApp, folder: i64, conn: i64) -> String {
+pub async fn browse(app: &TestApp, folder: i64, conn: i64) -> String {
     let res = hx_get(app, &browse_path(folder, conn)).await;
     assert_eq!(res.status(), 200);
     res.text().await.expect("body")
@@ -71,7 +71,7 @@ async fn browse(app: &TestApp, folder: i64, conn: i64) -> String {
 
 /// Google Drive's top level lists places (My Drive, Shared with me, Shared drives); this
 /// opens My Drive from it.
-async fn my_drive(app: &TestApp, folder: i64, conn: i64) -> String {
+pub async fn my_drive(app: &TestApp, folder: i64, conn: i64) -> String {
     let top = browse(app, folder, conn).await;
     let url = link_to(&top, "My Drive").unwrap_or_else(|| panic!("My Drive at the top: {top}"));
     let res = hx_get(app, &url).await;
@@ -89,12 +89,12 @@ async fn first_import_message(app: &TestApp) -> queue_message::Model {
         .expect("the import message")
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// Every stored object under the folder's prefix (staging leftovers included).
-fn objects_of(app: &TestApp, folder: i64) -> Vec<std::path::PathBuf> {
+pub fn objects_of(app: &TestApp, folder: i64) -> Vec<std::path::PathBuf> {
     files_under(
         &app.dir
             .path()
