@@ -138,6 +138,9 @@ pub struct Settings {
     /// to finish before they are stopped and their messages handed back for another process
     /// to claim at once (`CAMPUSCORE_WORKER_GRACE_SECS`, default 3).
     pub worker_grace: std::time::Duration,
+    /// The database pools' size and how long a request waits for a connection before it is
+    /// answered 503 (`CAMPUSCORE_DB_MAX_CONNECTIONS`, `CAMPUSCORE_DB_ACQUIRE_TIMEOUT_SECS`).
+    pub db_pool: crate::db::PoolSettings,
 }
 
 /// Campus sign-in settings (README "Campus sign-in"). Its `Debug` never shows the secret.
@@ -289,6 +292,7 @@ impl std::fmt::Debug for Settings {
             .field("oidc", &self.oidc)
             .field("local_login", &self.local_login)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("db_pool", &self.db_pool)
             .field("worker_grace", &self.worker_grace)
             .finish()
     }
@@ -449,6 +453,16 @@ impl Settings {
         };
         let shutdown_grace = seconds("CAMPUSCORE_SHUTDOWN_GRACE_SECS", 10)?;
         let worker_grace = seconds("CAMPUSCORE_WORKER_GRACE_SECS", 3)?;
+        let db_acquire_timeout = seconds("CAMPUSCORE_DB_ACQUIRE_TIMEOUT_SECS", 3)?;
+        if db_acquire_timeout.is_zero() {
+            anyhow::bail!("CAMPUSCORE_DB_ACQUIRE_TIMEOUT_SECS must be at least 1 second");
+        }
+        let db_max_connections = match get("CAMPUSCORE_DB_MAX_CONNECTIONS") {
+            None => None,
+            Some(v) => Some(v.parse::<u32>().ok().filter(|n| (1..=1000).contains(n)).with_context(
+                || format!("CAMPUSCORE_DB_MAX_CONNECTIONS must be a whole number from 1 to 1000, got {v:?}"),
+            )?),
+        };
         Ok(Self {
             data_dir,
             database_url,
@@ -483,6 +497,10 @@ impl Settings {
             local_login,
             shutdown_grace,
             worker_grace,
+            db_pool: crate::db::PoolSettings {
+                max_connections: db_max_connections,
+                acquire_timeout: db_acquire_timeout,
+            },
         })
     }
 
@@ -646,6 +664,29 @@ mod tests {
             .err()
             .map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.contains("DATABASE_URL")));
+    }
+
+    #[test]
+    fn the_database_pool_waits_briefly_by_default_and_refuses_nonsense() -> anyhow::Result<()> {
+        let s = settings(&[])?;
+        assert_eq!(s.db_pool, crate::db::PoolSettings::default());
+        assert_eq!(s.db_pool.acquire_timeout, std::time::Duration::from_secs(3));
+        let s = settings(&[
+            ("CAMPUSCORE_DB_ACQUIRE_TIMEOUT_SECS", "7"),
+            ("CAMPUSCORE_DB_MAX_CONNECTIONS", "4"),
+        ])?;
+        assert_eq!(s.db_pool.acquire_timeout, std::time::Duration::from_secs(7));
+        assert_eq!(s.db_pool.max_connections, Some(4));
+        for (key, bad) in [
+            ("CAMPUSCORE_DB_ACQUIRE_TIMEOUT_SECS", "0"),
+            ("CAMPUSCORE_DB_ACQUIRE_TIMEOUT_SECS", "3s"),
+            ("CAMPUSCORE_DB_MAX_CONNECTIONS", "0"),
+            ("CAMPUSCORE_DB_MAX_CONNECTIONS", "many"),
+        ] {
+            let err = settings(&[(key, bad)]).err().map(|e| e.to_string());
+            assert!(err.is_some_and(|e| e.contains(key)), "{key}={bad}");
+        }
+        Ok(())
     }
 
     #[test]

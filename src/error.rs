@@ -62,12 +62,32 @@ pub enum AppError {
     Unavailable(String),
     /// Anything unexpected.
     #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
 }
+
+/// What a person reads while the database is away.
+pub const DATABASE_UNAVAILABLE: &str = "The service is temporarily unavailable. Nothing was changed; please try again in a few seconds.";
+
+/// How long callers are asked to wait while a dependency is away.
+const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 impl From<sea_orm::DbErr> for AppError {
     fn from(e: sea_orm::DbErr) -> Self {
-        AppError::Internal(anyhow::Error::new(e).context("database error"))
+        anyhow::Error::new(e).context("database error").into()
+    }
+}
+
+/// An error whose cause is the database being out of reach (a lost connection, no
+/// connection within the pool's wait, a busy database) is [`AppError::Unavailable`], a 503
+/// with `Retry-After`; anything else is [`AppError::Internal`].
+impl From<anyhow::Error> for AppError {
+    fn from(e: anyhow::Error) -> Self {
+        if crate::db::is_unavailable_cause(&e) {
+            tracing::warn!(error.chain = format!("{e:#}"), "database unavailable");
+            AppError::Unavailable(DATABASE_UNAVAILABLE.to_owned())
+        } else {
+            AppError::Internal(e)
+        }
     }
 }
 
@@ -140,6 +160,7 @@ impl AppError {
         match self {
             AppError::RateLimited { retry_after } => Some(*retry_after),
             AppError::Connector(e) => e.retry_after(),
+            AppError::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER),
             _ => None,
         }
     }

@@ -33,8 +33,9 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
     )
     .context("loading the Fernet keys (FERNET_KEYS / FERNET_KEY)")?;
     tracing::info!(key.source = %source, key.primary = keyring.primary_fingerprint(), "fernet keys loaded");
-    let db = crate::db::connect_migrated(&settings.database_url).await?;
-    let writes = crate::db::connect_bookkeeping(&settings.database_url, &db).await?;
+    let db = crate::db::connect_migrated(&settings.database_url, settings.db_pool).await?;
+    let writes =
+        crate::db::connect_bookkeeping(&settings.database_url, &db, settings.db_pool).await?;
     let registry = Registry::from_inventory().context("registering connectors")?;
     let report = catalog::sync(&db, &registry).await?;
     if !report.added.is_empty() {
@@ -305,6 +306,8 @@ fn server(
             .wrap(from_fn(csrf::protect))
             .wrap(from_fn(errors::render_errors))
             .wrap(sessions)
+            .wrap(from_fn(without_session))
+            .wrap(from_fn(errors::session_store_outage))
             .wrap(from_fn(errors::security_headers))
             .wrap(from_fn(log_requests))
     })
@@ -317,6 +320,25 @@ fn server(
     .shutdown_timeout(grace_secs)
     .run();
     Ok(server)
+}
+
+/// The probes and the static assets never read the session, but the session layer loads it
+/// (a database read) for every request that brings a cookie: a browser's request for a
+/// stylesheet or a load balancer's probe that kept cookies would each cost one, and `/readyz`
+/// would wait on the database through the session layer instead of answering within its own
+/// bound. Their cookies are not shown to the session layer.
+async fn without_session(
+    mut req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<
+    actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody + 'static>,
+    actix_web::Error,
+> {
+    let path = req.path();
+    if path == "/healthz" || path == "/readyz" || path.starts_with("/static/") {
+        req.headers_mut().remove(actix_web::http::header::COOKIE);
+    }
+    next.call(req).await
 }
 
 /// One log line per request, naming the route pattern rather than the path, so tokens in

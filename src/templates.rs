@@ -50,6 +50,17 @@ impl PageCtx {
             flashes,
         }
     }
+
+    /// A context that reads nothing: no user, no token, no flashes, and the session left
+    /// untouched — for the page that says the database is away, which must neither wait for
+    /// it nor give the session middleware a change to save into it.
+    pub fn bare() -> Self {
+        Self {
+            user: None,
+            csrf: String::new(),
+            flashes: Vec::new(),
+        }
+    }
 }
 
 /// Queue a message for the next page.

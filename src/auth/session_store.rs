@@ -71,6 +71,30 @@ fn from_cookie_key(encoded: &str) -> Result<Option<State>, LoadError> {
     Ok((cookie.exp > Utc::now().timestamp()).then_some(cookie.state))
 }
 
+/// What a store error says when the database is out of reach, so that the middleware in
+/// front of the session layer (`views::errors::session_store_outage`) can answer 503 instead
+/// of the session layer's bare 500. actix-session wraps the error opaquely; its message is
+/// all that shows through.
+pub const STORE_UNAVAILABLE: &str = "the session store's database is unavailable";
+
+/// A store error from a database error: [`STORE_UNAVAILABLE`] when the database is away.
+fn store_error(e: sea_orm::DbErr) -> anyhow::Error {
+    if crate::db::is_unavailable(&e) {
+        tracing::warn!(error = %e, "session store: database unavailable");
+        anyhow::anyhow!(STORE_UNAVAILABLE)
+    } else {
+        e.into()
+    }
+}
+
+/// [`SessionStore::save`]'s error as one of [`SessionStore::update`]'s.
+fn as_update_error(e: SaveError) -> UpdateError {
+    match e {
+        SaveError::Serialization(e) => UpdateError::Serialization(e),
+        SaveError::Other(e) => UpdateError::Other(e),
+    }
+}
+
 /// The database-backed session store.
 #[derive(Clone)]
 pub struct DbSessionStore {
@@ -98,7 +122,7 @@ impl SessionStore for DbSessionStore {
         }
         let row = sessions::find_live(&self.db, &sha256_hex(key.as_ref()))
             .await
-            .map_err(|e| LoadError::Other(e.into()))?;
+            .map_err(|e| LoadError::Other(store_error(e)))?;
         match row {
             None => Ok(None),
             Some(row) => serde_json::from_str(&row.state)
@@ -121,7 +145,7 @@ impl SessionStore for DbSessionStore {
         };
         sessions::insert(&self.db, new)
             .await
-            .map_err(|e| SaveError::Other(e.into()))?;
+            .map_err(|e| SaveError::Other(store_error(e)))?;
         Ok(key)
     }
 
@@ -133,10 +157,7 @@ impl SessionStore for DbSessionStore {
     ) -> Result<SessionKey, UpdateError> {
         if key.as_ref().starts_with(ANONYMOUS) {
             // The cookie is the state: a changed state is a new key (or a row, once large).
-            return self
-                .save(state, ttl)
-                .await
-                .map_err(|e| UpdateError::Other(anyhow::anyhow!(e.to_string())));
+            return self.save(state, ttl).await.map_err(as_update_error);
         }
         let body =
             serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
@@ -148,7 +169,7 @@ impl SessionStore for DbSessionStore {
             expires(ttl),
         )
         .await
-        .map_err(|e| UpdateError::Other(e.into()))?;
+        .map_err(|e| UpdateError::Other(store_error(e)))?;
         if updated {
             return Ok(key);
         }
@@ -156,9 +177,7 @@ impl SessionStore for DbSessionStore {
         // fresh anonymous session rather than resurrecting the login.
         let mut state = state;
         state.remove(keys::USER_ID);
-        self.save(state, ttl)
-            .await
-            .map_err(|e| UpdateError::Other(anyhow::anyhow!(e.to_string())))
+        self.save(state, ttl).await.map_err(as_update_error)
     }
 
     async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
@@ -167,14 +186,18 @@ impl SessionStore for DbSessionStore {
         if key.as_ref().starts_with(ANONYMOUS) {
             return Ok(());
         }
-        Ok(sessions::set_expiry(&self.db, &sha256_hex(key.as_ref()), expires(ttl)).await?)
+        sessions::set_expiry(&self.db, &sha256_hex(key.as_ref()), expires(ttl))
+            .await
+            .map_err(store_error)
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
         if key.as_ref().starts_with(ANONYMOUS) {
             return Ok(());
         }
-        Ok(sessions::delete(&self.db, &sha256_hex(key.as_ref())).await?)
+        sessions::delete(&self.db, &sha256_hex(key.as_ref()))
+            .await
+            .map_err(store_error)
     }
 }
 

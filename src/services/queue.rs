@@ -281,6 +281,11 @@ async fn run_lane(worker: Worker, lane: &'static Lane, notify: Arc<Notify>, stop
                         running.spawn(process(worker.clone(), lane, msg, stop.clone()));
                     }
                 }
+                Err(e) if crate::db::is_unavailable_cause(&e) => tracing::warn!(
+                    queue.lane = lane.name,
+                    error.chain = format!("{e:#}"),
+                    "claiming queue messages: the database is unavailable; trying again"
+                ),
                 Err(e) => tracing::error!(
                     queue.lane = lane.name,
                     error.chain = format!("{e:#}"),
@@ -366,7 +371,19 @@ async fn process(
             }
         }
     };
-    if let Err(e) = settle(&worker, &msg, outcome).await {
+    // Recording the outcome needs the database; while it is away, keep trying for a while
+    // rather than leave the message to its lease.
+    let mut settled = settle(&worker, &msg, &outcome).await;
+    for _ in 0..SETTLE_TRIES {
+        match &settled {
+            Err(e) if crate::db::is_unavailable_cause(e) && !stop.requested() => {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                settled = settle(&worker, &msg, &outcome).await;
+            }
+            _ => break,
+        }
+    }
+    if let Err(e) = settled {
         tracing::error!(
             queue.message_id = msg.id,
             error.chain = format!("{e:#}"),
@@ -393,13 +410,20 @@ async fn hand_back(worker: &Worker, msg: &queue_message::Model) {
     }
 }
 
+/// How many more times a message's outcome is recorded, a second apart, while the database
+/// is away.
+const SETTLE_TRIES: usize = 10;
+
+/// How long a message whose handler found the database away waits to run again.
+const DATABASE_AWAY_RETRY: Duration = Duration::from_secs(5);
+
 async fn settle(
     worker: &Worker,
     msg: &queue_message::Model,
-    outcome: anyhow::Result<()>,
+    outcome: &anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let attempts = msg.attempts;
-    match &outcome {
+    match outcome {
         Ok(()) => queue_messages::mark_done(&worker.db, msg.id).await?,
         Err(e) if e.downcast_ref::<Deferred>().is_some() => {
             let wait = e
@@ -413,6 +437,19 @@ async fn settle(
             );
             let at = Utc::now()
                 + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(60));
+            queue_messages::defer(&worker.db, msg.id, at, format!("{e:#}")).await?;
+        }
+        // The database going away is no fault of the message: it runs again shortly, and
+        // the attempt does not count.
+        Err(e) if crate::db::is_unavailable_cause(e) => {
+            tracing::warn!(
+                queue.message_id = msg.id,
+                error.chain = format!("{e:#}"),
+                "message stopped: the database is unavailable; it will run again"
+            );
+            let at = Utc::now()
+                + chrono::Duration::from_std(DATABASE_AWAY_RETRY)
+                    .unwrap_or(chrono::Duration::seconds(5));
             queue_messages::defer(&worker.db, msg.id, at, format!("{e:#}")).await?;
         }
         Err(e) if attempts >= MAX_ATTEMPTS => {

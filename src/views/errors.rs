@@ -54,8 +54,29 @@ pub async fn security_headers(
         });
     let mut res = next.call(req).await?.map_into_boxed_body();
     let h = res.headers_mut();
-    // A page may narrow or extend its own policy (the MCP consent page lets its form lead
-    // on to the assistant); every other response gets the site's.
+    protective_headers(h, csp);
+    if let Some(hsts) = hsts {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            header::HeaderValue::from_static(hsts),
+        );
+    }
+    let cache = if is_static {
+        "public, max-age=3600"
+    } else {
+        "no-store"
+    };
+    h.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static(cache),
+    );
+    Ok(res)
+}
+
+/// The headers every page carries whatever it says: its content policy (unless it set its
+/// own: the MCP consent page lets its form lead on to the assistant), no sniffing, no
+/// framing, no referrer beyond the site, no camera or microphone.
+fn protective_headers(h: &mut header::HeaderMap, csp: header::HeaderValue) {
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
         h.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
@@ -75,22 +96,6 @@ pub async fn security_headers(
         header::HeaderName::from_static("permissions-policy"),
         header::HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
     );
-    if let Some(hsts) = hsts {
-        h.insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            header::HeaderValue::from_static(hsts),
-        );
-    }
-    let cache = if is_static {
-        "public, max-age=3600"
-    } else {
-        "no-store"
-    };
-    h.insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static(cache),
-    );
-    Ok(res)
 }
 
 /// Who asked, which decides the representation.
@@ -213,52 +218,140 @@ async fn render(
                 .finish()
         };
     }
+    let ctx = match aud {
+        Audience::Page if !matches!(app_err, Some(AppError::Unavailable(_))) => {
+            let session = req.get_session();
+            let user = current_user(req).await;
+            PageCtx::new(&session, user.as_ref())
+        }
+        // The database-away page neither waits for the database nor touches the session.
+        _ => PageCtx::bare(),
+    };
+    let problem = Problem {
+        status,
+        code: &code,
+        title: &title,
+        message,
+        fields,
+        retry,
+    };
+    respond(aud, problem, ctx)
+}
+
+/// An error as its audience reads it.
+struct Problem<'a> {
+    status: StatusCode,
+    code: &'a str,
+    title: &'a str,
+    message: String,
+    fields: Option<std::collections::BTreeMap<String, String>>,
+    retry: Option<u64>,
+}
+
+fn respond(aud: Audience, p: Problem<'_>, ctx: PageCtx) -> HttpResponse {
     match aud {
         Audience::Json => {
             let mut body = json!({
                 "type": "about:blank",
-                "title": title,
-                "status": status.as_u16(),
-                "code": code,
-                "detail": message,
+                "title": p.title,
+                "status": p.status.as_u16(),
+                "code": p.code,
+                "detail": p.message,
             });
-            if let Some(f) = fields {
+            if let Some(f) = p.fields {
                 body["errors"] = json!(f);
             }
-            if let Some(r) = retry {
+            if let Some(r) = p.retry {
                 body["retry_after"] = json!(r);
             }
-            HttpResponse::build(status)
+            HttpResponse::build(p.status)
                 .content_type("application/problem+json")
                 .body(body.to_string())
         }
         Audience::Htmx => {
             let html = ErrorFragment {
-                title,
-                message,
-                retry_after: retry,
+                title: p.title.to_owned(),
+                message: p.message,
+                retry_after: p.retry,
             }
             .render()
             .unwrap_or_default();
-            HttpResponse::build(status)
+            HttpResponse::build(p.status)
                 .insert_header(("HX-Retarget", "#htmx-errors"))
                 .insert_header(("HX-Reswap", "innerHTML"))
                 .content_type("text/html; charset=utf-8")
                 .body(html)
         }
         Audience::Page => {
-            let session = req.get_session();
-            let user = current_user(req).await;
             let page = ErrorPage {
-                ctx: PageCtx::new(&session, user.as_ref()),
-                status: status.as_u16(),
-                title,
-                message,
+                ctx,
+                status: p.status.as_u16(),
+                title: p.title.to_owned(),
+                message: p.message,
             };
-            HttpResponse::build(status)
+            HttpResponse::build(p.status)
                 .content_type("text/html; charset=utf-8")
                 .body(page.render().unwrap_or_else(|_| "Error".into()))
         }
+    }
+}
+
+/// In front of the session layer: when the session store cannot reach the database, the
+/// session layer fails the request with a bare 500 before any handler runs (or after one,
+/// saving the state). This answers 503 "temporarily unavailable" instead, in the caller's
+/// format, with `Retry-After`. The request is gone by then (the session layer took it), so
+/// the audience is read before, and the response carries the security headers itself.
+pub async fn session_store_outage(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
+    let aud = audience(req.request());
+    match next.call(req).await {
+        Err(e) if format!("{e:?}").contains(crate::auth::session_store::STORE_UNAVAILABLE) => {
+            Err(DatabaseAway(aud).into())
+        }
+        other => other,
+    }
+}
+
+/// The answer of [`session_store_outage`].
+#[derive(Debug)]
+struct DatabaseAway(Audience);
+
+impl std::fmt::Display for DatabaseAway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(crate::error::DATABASE_UNAVAILABLE)
+    }
+}
+
+impl actix_web::ResponseError for DatabaseAway {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let err = AppError::Unavailable(crate::error::DATABASE_UNAVAILABLE.to_owned());
+        let retry = err.retry_after().map(|d| d.as_secs().max(1));
+        let problem = Problem {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: err.code(),
+            title: err.title(),
+            message: err.user_message(),
+            fields: None,
+            retry,
+        };
+        let mut res = respond(self.0, problem, PageCtx::bare());
+        let h = res.headers_mut();
+        if let Some(r) = retry {
+            h.insert(header::RETRY_AFTER, header::HeaderValue::from(r));
+        }
+        // `security_headers` is not reached by an error: set what it would.
+        protective_headers(h, header::HeaderValue::from_static(CSP));
+        h.insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+        res
     }
 }
 

@@ -5,7 +5,10 @@
 use campuscore::services::secrets::Keyring;
 use campuscore::state::AppState;
 use campuscore::{Application, Settings};
-use campuscore_testkit::postgres::{create_pg_database, drop_pg_database, use_postgres};
+use campuscore_testkit::fault_proxy::FaultProxy;
+use campuscore_testkit::postgres::{
+    create_pg_database, drop_pg_database, pg_admin_url, use_postgres,
+};
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -17,6 +20,9 @@ pub struct TestApp {
     pub jar: Arc<reqwest::cookie::Jar>,
     pub dir: tempfile::TempDir,
     pub pg_database: Option<String>,
+    /// The proxy between the app and its PostgreSQL database, when the app was started with
+    /// [`spawn_app_behind_db_proxy`].
+    pub db_proxy: Option<Arc<FaultProxy>>,
 }
 
 /// Options for `spawn_app_with`.
@@ -42,6 +48,43 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(opts: Options) -> TestApp {
+    let database = if use_postgres() {
+        Some(
+            create_pg_database()
+                .await
+                .expect("PostgreSQL test database (CAMPUSCORE_TEST_PG_URL)"),
+        )
+    } else {
+        None
+    };
+    spawn_app_on(opts, database, None).await
+}
+
+/// The app on a PostgreSQL database of its own (whichever `CAMPUSCORE_TEST_DB` says) that it
+/// reaches through a [`FaultProxy`] (`app.db_proxy`), so a test can take the database away
+/// or slow it down. `None` (after saying so) when PostgreSQL is not there.
+pub async fn spawn_app_behind_db_proxy(opts: Options) -> Option<TestApp> {
+    let (name, url) = match create_pg_database().await {
+        Ok(database) => database,
+        Err(e) => {
+            campuscore_test_peers::unavailable(
+                campuscore_test_peers::Peer::Postgres,
+                "the database outage tests",
+                &format!("not reachable at CAMPUSCORE_TEST_PG_URL: {e}"),
+            );
+            return None;
+        }
+    };
+    let proxy = Arc::new(FaultProxy::start(&pg_admin_url()).await);
+    let through = proxy.rewrite(&url);
+    Some(spawn_app_on(opts, Some((name, through)), Some(proxy)).await)
+}
+
+async fn spawn_app_on(
+    opts: Options,
+    postgres: Option<(String, String)>,
+    db_proxy: Option<Arc<FaultProxy>>,
+) -> TestApp {
     campuscore::install_crypto_provider();
     if std::env::var_os("RUST_LOG").is_some() {
         campuscore::telemetry::init(); // logs only when asked for, to keep test output readable
@@ -49,10 +92,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    let (pg_database, database_url) = if use_postgres() {
-        let (name, url) = create_pg_database()
-            .await
-            .expect("PostgreSQL test database (CAMPUSCORE_TEST_PG_URL)");
+    let (pg_database, database_url) = if let Some((name, url)) = postgres {
         (Some(name), url)
     } else {
         (
@@ -87,6 +127,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         jar,
         dir,
         pg_database,
+        db_proxy,
     }
 }
 
@@ -220,6 +261,7 @@ impl TestApp {
             jar,
             dir: tempfile::tempdir().expect("temp dir"),
             pg_database: None,
+            db_proxy: self.db_proxy.clone(),
         }
     }
 

@@ -12,6 +12,7 @@ mod cli;
 mod cloud_drives;
 mod cloud_import;
 mod connections;
+mod database_outage;
 mod folders;
 mod graceful_shutdown;
 mod helpers;
