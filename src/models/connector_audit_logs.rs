@@ -12,6 +12,7 @@ use sea_orm::{
 };
 
 /// One row to write.
+#[derive(Clone, Debug)]
 pub struct NewAuditLog {
     pub connection_id: Option<i64>,
     pub user_id: Option<i64>,

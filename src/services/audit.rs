@@ -13,7 +13,7 @@ use crate::models::Channel;
 use crate::models::connector_audit_logs::{self, NewAuditLog};
 use sea_orm::{DatabaseConnection, DbErr};
 use serde_json::Value;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -125,9 +125,12 @@ async fn commit(db: &DatabaseConnection, batch: Vec<Job>) {
     }
 }
 
-/// Writes the row and returns once it is committed; the error when it could not be.
-pub async fn write(log: &AuditLog, e: Entry<'_>) -> Result<(), DbErr> {
-    let row = NewAuditLog {
+/// How long the row of an action that already happened is retried while the database is
+/// away, before it is given up (and logged with everything it said).
+const KEEP_TRYING: Duration = Duration::from_secs(120);
+
+fn row_of(e: Entry<'_>) -> NewAuditLog {
+    NewAuditLog {
         connection_id: e.connection_id,
         user_id: e.user_id,
         connector_slug: e.connector_slug.to_owned(),
@@ -145,15 +148,45 @@ pub async fn write(log: &AuditLog, e: Entry<'_>) -> Result<(), DbErr> {
         channel: e.channel,
         client: e.client.map(|c| c.chars().take(200).collect()),
         created_at: chrono::Utc::now(),
-    };
-    log.write(row).await
+    }
 }
 
-/// Write the row (committed before this returns). A failure to audit is logged loudly but
-/// does not undo the action.
-pub async fn record(log: &AuditLog, e: Entry<'_>) {
-    let (slug, action) = (e.connector_slug, e.action);
-    if let Err(err) = write(log, e).await {
-        tracing::error!(connector.slug = slug, action, error = %err, "writing the audit log failed");
+/// Writes the row and returns once it is committed; the error when it could not be.
+pub async fn write(log: &AuditLog, e: Entry<'_>) -> Result<(), DbErr> {
+    log.write(row_of(e)).await
+}
+
+/// The row of something that has happened (an action that changed something upstream, a
+/// token refresh), committed before this returns when the database lets it. What happened
+/// is not undone by a failure to audit it: the failure is logged loudly and, when the
+/// database is only away, the row is kept and written once it is back (tried for up to
+/// [`KEEP_TRYING`]), so a short outage loses no row.
+pub async fn record(log: &Arc<AuditLog>, e: Entry<'_>) {
+    let row = row_of(e);
+    let err = match log.write(row.clone()).await {
+        Ok(()) => return,
+        Err(err) => err,
+    };
+    if !crate::db::is_unavailable(&err) {
+        tracing::error!(connector.slug = row.connector_slug, action = row.action, error = %err, "writing the audit log failed");
+        return;
     }
+    tracing::warn!(connector.slug = row.connector_slug, action = row.action, error = %err, "the database is unavailable; the audit row will be written once it is back");
+    let log = log.clone();
+    tokio::spawn(async move {
+        let give_up = tokio::time::Instant::now() + KEEP_TRYING;
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            match log.write(row.clone()).await {
+                Ok(()) => return,
+                Err(err)
+                    if crate::db::is_unavailable(&err) && tokio::time::Instant::now() < give_up => {
+                }
+                Err(err) => {
+                    tracing::error!(row = ?row, error = %err, "writing a kept audit row failed; it is lost");
+                    return;
+                }
+            }
+        }
+    });
 }

@@ -11,7 +11,7 @@ use crate::models::Channel;
 use crate::models::entities::{connection, user};
 use campuscore_connectors::{
     ActionContext, ActionOutput, ConnectorError, ConnectorKind, Download, FileList, FileSource,
-    ListRequest, SearchRequest, redact_params,
+    ListRequest, SearchRequest, Tag, redact_params,
 };
 use serde_json::{Value, json};
 use std::future::Future;
@@ -213,21 +213,32 @@ impl Call {
             Err(error) => Err(error),
         };
         let error = outcome.as_ref().err().map(|e| (e.code(), e.user_message()));
-        audit::record(
-            &rt.audit,
-            audit::Entry {
-                connection_id: Some(conn.id),
-                user_id: Some(caller.user.id),
-                connector_slug: &connector.row.slug,
-                action,
-                request: params,
-                error,
-                duration: started.elapsed(),
-                channel: caller.channel,
-                client: caller.client,
-            },
-        )
-        .await;
+        let entry = audit::Entry {
+            connection_id: Some(conn.id),
+            user_id: Some(caller.user.id),
+            connector_slug: &connector.row.slug,
+            action,
+            request: params,
+            error,
+            duration: started.elapsed(),
+            channel: caller.channel,
+            client: caller.client,
+        };
+        // An action that changed something upstream has happened: its row is kept until it
+        // can be written. One that only read is not served while the database cannot take
+        // its row (the caller is asked to try again in a moment).
+        let changed_upstream = connector
+            .plugin
+            .action(action)
+            .is_some_and(|d| d.has_tag(Tag::Write) || d.has_tag(Tag::Destructive));
+        if changed_upstream {
+            audit::record(&rt.audit, entry).await;
+        } else if let Err(err) = audit::write(&rt.audit, entry).await {
+            if crate::db::is_unavailable(&err) {
+                return Err(err.into());
+            }
+            tracing::error!(connection.id = conn.id, action, error = %err, "writing the audit log failed");
+        }
         connections::touch(rt, conn, outcome.is_ok()).await?;
         // Manual credentials the service rejects will not start working again by themselves.
         if let Err(AppError::Connector(e @ ConnectorError::AuthExpired { .. })) = &outcome

@@ -8,7 +8,9 @@ use crate::cloud_drives::{configure, import_queued, my_drive, objects_of, pick, 
 use crate::cloud_import::{browse_path, hx_get, settled_files, signed_up_with_echo};
 use crate::helpers::{Options, api_token, spawn_app_behind_db_proxy};
 use crate::oauth_flow::{callback, connections, provider, start};
-use campuscore::models::entities::{connection, queue_message};
+use campuscore::models::Channel;
+use campuscore::models::entities::{connection, connector_audit_log, queue_message};
+use campuscore::services::audit;
 use campuscore_testkit::drive::{self as fake_drive, Content, FakeDrive};
 use campuscore_testkit::fault_proxy::{Fault, FaultProxy};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -324,4 +326,65 @@ async fn a_pool_held_by_a_slow_database_makes_requests_wait_briefly_then_answer_
         200,
         "all well once the database is quick again"
     );
+}
+
+#[tokio::test]
+async fn the_audit_row_of_an_action_that_happened_is_kept_through_an_outage() {
+    let Some(app) = spawn_app_behind_db_proxy(Options {
+        env: vec![("CAMPUSCORE_DB_ACQUIRE_TIMEOUT_SECS", "1".into())],
+        ..Default::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let proxy = app.db_proxy.clone().expect("behind the proxy");
+    let (_, conn) = signed_up_with_echo(&app, "kept@campus.test", "Kept").await;
+    let user = connection::Entity::find_by_id(conn)
+        .one(&app.state.db)
+        .await
+        .expect("query")
+        .expect("the connection")
+        .user_id;
+    let request = serde_json::json!({ "title": "Printer on fire" });
+    let entry = || audit::Entry {
+        connection_id: Some(conn),
+        user_id: Some(user),
+        connector_slug: "test-echo",
+        action: "create_ticket",
+        request: &request,
+        error: None,
+        duration: Duration::from_millis(12),
+        channel: Channel::Api,
+        client: None,
+    };
+
+    proxy.down();
+    // A read's row cannot be written: the caller learns so (and answers 503)…
+    let refused = audit::write(&app.state.audit, entry()).await;
+    assert!(
+        refused.as_ref().is_err_and(campuscore::db::is_unavailable),
+        "{refused:?}"
+    );
+    // …while the row of something that happened is kept, and written once the database is
+    // back.
+    audit::record(&app.state.audit, entry()).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    proxy.up().await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let rows = connector_audit_log::Entity::find()
+            .filter(connector_audit_log::Column::ConnectionId.eq(conn))
+            .filter(connector_audit_log::Column::Action.eq("create_ticket"))
+            .all(&app.state.db)
+            .await
+            .expect("query");
+        if !rows.is_empty() {
+            assert_eq!(rows.len(), 1, "kept once, not once per try: {rows:?}");
+            assert!(rows[0].request.contains("Printer on fire"));
+            break;
+        }
+        assert!(Instant::now() < deadline, "the kept row never arrived");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
