@@ -6,7 +6,7 @@
 
 use crate::cloud_drives::{configure, import_queued, my_drive, objects_of, pick, with_drive};
 use crate::cloud_import::{browse_path, hx_get, settled_files, signed_up_with_echo};
-use crate::helpers::{Options, api_token, spawn_app_behind_db_proxy};
+use crate::helpers::{Options, TestApp, api_token, spawn_app_behind_db_proxy};
 use crate::oauth_flow::{callback, connections, provider, start};
 use campuscore::models::Channel;
 use campuscore::models::entities::{connection, connector_audit_log, queue_message};
@@ -14,10 +14,32 @@ use campuscore::services::audit;
 use campuscore_testkit::drive::{self as fake_drive, Content, FakeDrive};
 use campuscore_testkit::fault_proxy::{Fault, FaultProxy};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The bound: during an outage every answer comes within this.
 const WITHIN: Duration = Duration::from_secs(5);
+
+/// The app behind its database proxy, with `env`; `None` without PostgreSQL.
+async fn app_behind_proxy(env: Vec<(&'static str, String)>) -> Option<(TestApp, Arc<FaultProxy>)> {
+    let app = spawn_app_behind_db_proxy(Options {
+        env,
+        ..Default::default()
+    })
+    .await?;
+    let proxy = app.db_proxy.clone().expect("behind the proxy");
+    Some((app, proxy))
+}
+
+/// The user who owns connection `conn`.
+async fn owner_of(app: &TestApp, conn: i64) -> i64 {
+    connection::Entity::find_by_id(conn)
+        .one(&app.state.db)
+        .await
+        .expect("query")
+        .expect("the connection")
+        .user_id
+}
 
 /// `res` is the app's "temporarily unavailable" (503 with `Retry-After`); returns its body.
 async fn unavailable(res: reqwest::Response, asked: Instant, what: &str) -> String {
@@ -46,10 +68,9 @@ async fn unavailable(res: reqwest::Response, asked: Instant, what: &str) -> Stri
 #[tokio::test]
 async fn while_the_database_is_away_pages_fragments_and_the_api_answer_503_at_once_and_the_session_carries_on()
  {
-    let Some(app) = spawn_app_behind_db_proxy(Options::default()).await else {
+    let Some((app, proxy)) = app_behind_proxy(Vec::new()).await else {
         return;
     };
-    let proxy = app.db_proxy.clone().expect("behind the proxy");
     let drive = FakeDrive::start().await;
     drive.add_file(
         fake_drive::ROOT,
@@ -59,12 +80,7 @@ async fn while_the_database_is_away_pages_fragments_and_the_api_answer_503_at_on
     );
     let (folder, conn) = with_drive(&app, &drive, "away@campus.test").await;
     my_drive(&app, folder, conn).await;
-    let user = connection::Entity::find_by_id(conn)
-        .one(&app.state.db)
-        .await
-        .expect("query")
-        .expect("the connection")
-        .user_id;
+    let user = owner_of(&app, conn).await;
     let token = api_token(&app.state.db, user, "outage").await;
     let browse = format!("{}?folder=root", browse_path(folder, conn));
     let csrf = app.csrf("/knowledge-folders/").await;
@@ -175,15 +191,11 @@ async fn while_the_database_is_away_pages_fragments_and_the_api_answer_503_at_on
 async fn an_import_cut_off_by_the_database_going_away_finishes_once_when_it_returns() {
     // A wait for a connection shorter than the outage: the import's writes fail, rather than
     // wait the outage out.
-    let Some(app) = spawn_app_behind_db_proxy(Options {
-        env: vec![("CAMPUSCORE_DB_ACQUIRE_TIMEOUT_SECS", "1".into())],
-        ..Default::default()
-    })
-    .await
+    let Some((app, db_proxy)) =
+        app_behind_proxy(vec![("CAMPUSCORE_DB_ACQUIRE_TIMEOUT_SECS", "1".into())]).await
     else {
         return;
     };
-    let db_proxy = app.db_proxy.clone().expect("behind the proxy");
     let drive = FakeDrive::start().await;
     let id = drive.add_file(
         fake_drive::ROOT,
@@ -239,10 +251,9 @@ async fn an_import_cut_off_by_the_database_going_away_finishes_once_when_it_retu
 
 #[tokio::test]
 async fn an_oauth_callback_while_the_database_is_away_is_refused_and_works_when_repeated() {
-    let Some(app) = spawn_app_behind_db_proxy(Options::default()).await else {
+    let Some((app, proxy)) = app_behind_proxy(Vec::new()).await else {
         return;
     };
-    let proxy = app.db_proxy.clone().expect("behind the proxy");
     let Some(server) = provider(&app, 600).await else {
         return;
     };
@@ -271,19 +282,15 @@ async fn an_oauth_callback_while_the_database_is_away_is_refused_and_works_when_
 
 #[tokio::test]
 async fn a_pool_held_by_a_slow_database_makes_requests_wait_briefly_then_answer_503() {
-    let Some(app) = spawn_app_behind_db_proxy(Options {
-        env: vec![
-            ("CAMPUSCORE_DB_MAX_CONNECTIONS", "2".into()),
-            ("CAMPUSCORE_DB_ACQUIRE_TIMEOUT_SECS", "1".into()),
-            ("CAMPUSCORE_CLOUD_BROWSE_PER_MINUTE", "1000".into()),
-        ],
-        ..Default::default()
-    })
+    let Some((app, proxy)) = app_behind_proxy(vec![
+        ("CAMPUSCORE_DB_MAX_CONNECTIONS", "2".into()),
+        ("CAMPUSCORE_DB_ACQUIRE_TIMEOUT_SECS", "1".into()),
+        ("CAMPUSCORE_CLOUD_BROWSE_PER_MINUTE", "1000".into()),
+    ])
     .await
     else {
         return;
     };
-    let proxy = app.db_proxy.clone().expect("behind the proxy");
     let (folder, conn) = signed_up_with_echo(&app, "slow@campus.test", "Slow").await;
     let browse = browse_path(folder, conn);
     assert_eq!(hx_get(&app, &browse).await.status(), 200);
@@ -330,22 +337,13 @@ async fn a_pool_held_by_a_slow_database_makes_requests_wait_briefly_then_answer_
 
 #[tokio::test]
 async fn the_audit_row_of_an_action_that_happened_is_kept_through_an_outage() {
-    let Some(app) = spawn_app_behind_db_proxy(Options {
-        env: vec![("CAMPUSCORE_DB_ACQUIRE_TIMEOUT_SECS", "1".into())],
-        ..Default::default()
-    })
-    .await
+    let Some((app, proxy)) =
+        app_behind_proxy(vec![("CAMPUSCORE_DB_ACQUIRE_TIMEOUT_SECS", "1".into())]).await
     else {
         return;
     };
-    let proxy = app.db_proxy.clone().expect("behind the proxy");
     let (_, conn) = signed_up_with_echo(&app, "kept@campus.test", "Kept").await;
-    let user = connection::Entity::find_by_id(conn)
-        .one(&app.state.db)
-        .await
-        .expect("query")
-        .expect("the connection")
-        .user_id;
+    let user = owner_of(&app, conn).await;
     let request = serde_json::json!({ "title": "Printer on fire" });
     let entry = || audit::Entry {
         connection_id: Some(conn),
