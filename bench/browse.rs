@@ -56,6 +56,10 @@ struct Args {
     skip_peer: bool,
     /// Where `perf record` writes a profile of the server during the first shape.
     perf_out: Option<PathBuf>,
+    /// Instead of the load shapes: the server under callgrind, and where its profile of
+    /// `callgrind_requests` browses goes.
+    callgrind_out: Option<PathBuf>,
+    callgrind_requests: u64,
 }
 
 fn args() -> Result<Args> {
@@ -68,6 +72,8 @@ fn args() -> Result<Args> {
         peer_dir: repo.join("../shared/peer-bench"),
         skip_peer: false,
         perf_out: None,
+        callgrind_out: None,
+        callgrind_requests: 200,
     };
     let flags = [
         "--db",
@@ -76,11 +82,15 @@ fn args() -> Result<Args> {
         "--connections",
         "--peer-dir",
         "--perf-out",
+        "--callgrind-out",
+        "--callgrind-requests",
     ];
     for (flag, value) in support::flags(&flags, &["--skip-peer"])? {
         match flag {
             "--skip-peer" => a.skip_peer = true,
             "--perf-out" => a.perf_out = Some(value.into()),
+            "--callgrind-out" => a.callgrind_out = Some(value.into()),
+            "--callgrind-requests" => a.callgrind_requests = value.parse()?,
             "--peer-dir" => a.peer_dir = value.into(),
             "--db" => a.db = value,
             "--users" => a.users = value.parse()?,
@@ -88,8 +98,8 @@ fn args() -> Result<Args> {
             _ => a.connections = value.parse()?,
         }
     }
-    if a.users == 0 || a.seconds == 0 || a.connections == 0 {
-        bail!("--users, --seconds and --connections must be above 0");
+    if a.users == 0 || a.seconds == 0 || a.connections == 0 || a.callgrind_requests == 0 {
+        bail!("--users, --seconds, --connections and --callgrind-requests must be above 0");
     }
     if !a.peer_dir.join("run_browse_bench.sh").exists() {
         bail!(
@@ -125,6 +135,9 @@ async fn run(args: &Args, fresh: Fresh) -> Result<()> {
     let deployment = Deployment::new(dir, database_url)?
         .with_env("CAMPUSCORE_CLOUD_BROWSE_PER_MINUTE", BROWSE_PER_MINUTE);
     let db = deployment.set_up(UPSTREAM).await?;
+    if let Some(out) = &args.callgrind_out {
+        return count_instructions(args, dir, &deployment, &db, out).await;
+    }
     let mut emails = vec![EMAIL.to_owned()];
     for n in 1..args.users {
         let email = format!("bench{n:02}@campus.edu");
@@ -314,6 +327,100 @@ async fn profile(server: &Server, out: &Path, seconds: u64) -> Result<tokio::pro
         .stderr(Stdio::null())
         .spawn()
         .context("starting perf (apt-get install linux-perf)")
+}
+
+/// Browses warm up an idle server under callgrind (instrumentation off), then
+/// `--callgrind-requests` browses of the same My Drive listing, one at a time, are counted
+/// and dumped to `out`; prints the instructions per browse. Instruction counts do not drift
+/// with the box's load as times do. Everything the process runs while they are counted
+/// (its background workers too) is in the figure.
+async fn count_instructions(
+    args: &Args,
+    dir: &Path,
+    deployment: &Deployment,
+    db: &DatabaseConnection,
+    out: &Path,
+) -> Result<()> {
+    let (folder, conn, _) = deployment.add_connection(db, EMAIL).await?;
+    let out_flag = format!("--callgrind-out-file={}", out.display());
+    let wrapper: Vec<String> = [
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        "--dump-instr=no",
+        out_flag.as_str(),
+    ]
+    .map(String::from)
+    .into();
+    let server = deployment
+        .serve_under(&wrapper, Duration::from_secs(600))
+        .await?;
+    let upstream = Upstream::start(&args.peer_dir, dir).await?;
+    let session = Session::log_in(&server.address, EMAIL, std::net::Ipv4Addr::LOCALHOST).await?;
+    let url = format!(
+        "{}/api/htmx/knowledge-folders/{folder}/cloud-import/{conn}/browse/?folder=root",
+        server.address
+    );
+    for _ in 0..20 {
+        session.browse(&url).await?;
+    }
+    callgrind_control(server.pid, &["-i", "on"]).await?;
+    let started = Instant::now();
+    let audit_before = connector_audit_log::Entity::find().count(db).await?;
+    for _ in 0..args.callgrind_requests {
+        session.browse(&url).await?;
+    }
+    callgrind_control(server.pid, &["-d"]).await?;
+    let elapsed = started.elapsed();
+    let audit = connector_audit_log::Entity::find().count(db).await? - audit_before;
+    upstream.stop().await;
+    let lines = server.log_lines();
+    if lines > 0 {
+        eprintln!("server log (warn and above):\n{}", server.log_tail(40));
+    }
+    server.stop().await;
+    // callgrind numbers each dump: `<out>.1` is the counted browses.
+    let dump = PathBuf::from(format!("{}.1", out.display()));
+    let text = std::fs::read_to_string(&dump)
+        .with_context(|| format!("reading callgrind's dump {}", dump.display()))?;
+    let total: u64 = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("summary:")
+                .or_else(|| l.strip_prefix("totals:"))
+        })
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .context("no summary line in callgrind's dump")?;
+    println!(
+        "\n{} browses under callgrind in {:.1} s ({} audit rows): {} instructions, **{:.0} \
+         instructions per browse**.\nProfile: {} (callgrind_annotate --inclusive=yes {})",
+        args.callgrind_requests,
+        elapsed.as_secs_f64(),
+        audit,
+        total,
+        total as f64 / args.callgrind_requests as f64,
+        dump.display(),
+        dump.display()
+    );
+    Ok(())
+}
+
+/// `callgrind_control ARGS PID`.
+async fn callgrind_control(pid: u32, args: &[&str]) -> Result<()> {
+    let status = Command::new("callgrind_control")
+        .args(args)
+        .arg(pid.to_string())
+        .stdout(Stdio::null())
+        .status()
+        .await
+        .context("running callgrind_control (apt-get install valgrind)")?;
+    if !status.success() {
+        bail!(
+            "callgrind_control {} {pid} failed ({status})",
+            args.join(" ")
+        );
+    }
+    Ok(())
 }
 
 /// CPU seconds of every `postgres` process on the box (the database's backends, and other

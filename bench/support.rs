@@ -49,7 +49,8 @@ pub struct Fresh {
 }
 
 /// What a benchmark's `main` does around its measurements: refuses a debug build of the
-/// server (`cargo bench --bench NAME` builds it in release), installs the crypto provider,
+/// server (`cargo bench --bench NAME` builds it in release; `--profile profiling` is release
+/// with line tables and incremental rebuilds), installs the crypto provider,
 /// and runs `run` in a temporary directory on a fresh database (see [`on_fresh_database`]).
 pub async fn bench_main<F, Fut>(bench: &str, db: &str, run: F) -> Result<()>
 where
@@ -57,7 +58,7 @@ where
     Fut: std::future::Future<Output = Result<()>>,
 {
     let binary = env!("CARGO_BIN_EXE_campuscore");
-    if cfg!(debug_assertions) || !binary.contains("/release/") {
+    if cfg!(debug_assertions) || !(binary.contains("/release/") || binary.contains("/profiling/")) {
         bail!("{binary} is not a release build: run this with `cargo bench --bench {bench}`");
     }
     campuscore::install_crypto_provider();
@@ -247,7 +248,21 @@ impl Deployment {
     }
 
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_campuscore"));
+        self.command_under(&[])
+    }
+
+    /// [`Self::command`], run by `wrapper` (a program and its arguments, given the
+    /// `campuscore` binary and its arguments after them) when it is not empty.
+    fn command_under(&self, wrapper: &[String]) -> Command {
+        let binary = env!("CARGO_BIN_EXE_campuscore");
+        let mut cmd = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(rest).arg(binary);
+                cmd
+            }
+            None => Command::new(binary),
+        };
         let storage = format!("file://{}", self.objects().display());
         let env = [
             ("CAMPUSCORE_DATA_DIR", self.dir.display().to_string()),
@@ -344,9 +359,15 @@ impl Deployment {
 
     /// Start `campuscore serve` and wait until `/healthz` answers.
     pub async fn serve(&self) -> Result<Server> {
+        self.serve_under(&[], Duration::from_secs(60)).await
+    }
+
+    /// [`Self::serve`] with the server run by `wrapper` (for example valgrind), waiting up to
+    /// `start_up` for `/healthz`.
+    pub async fn serve_under(&self, wrapper: &[String], start_up: Duration) -> Result<Server> {
         let log = self.dir.join("serve.log");
         let child = self
-            .command()
+            .command_under(wrapper)
             .args(["serve", "--bind", &format!("127.0.0.1:{}", self.port)])
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log)?)
@@ -358,7 +379,7 @@ impl Deployment {
             address: format!("http://127.0.0.1:{}", self.port),
             log,
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + start_up;
         loop {
             let ready = campuscore_testkit::http_client()
                 .get(format!("{}/healthz", server.address))

@@ -3,7 +3,7 @@
 //! session only: admin pages never accept a bearer token), and `MaybeUser` for pages that
 //! anyone may see. A deactivated account is treated as logged out on its next request.
 
-use super::keys;
+use super::{keys, session_store};
 use crate::error::AppError;
 use crate::models::Channel;
 use crate::models::entities::{api_token, user};
@@ -97,7 +97,11 @@ async fn session_user(
     let Some(id) = session.get::<i64>(keys::USER_ID).ok().flatten() else {
         return Ok(None);
     };
-    let user = users::find(&state.db, id).await?;
+    // Read with the session (one query); looked up alone only when the store did not.
+    let user = match session_store::loaded_user(&session) {
+        Some(user) if user.id == id => Some(user),
+        _ => users::find(&state.db, id).await?,
+    };
     if user.as_ref().is_none_or(|u| !u.is_active) {
         session.purge();
     }

@@ -14,6 +14,10 @@ pub use extractors::{AdminUser, CurrentUser, MaybeUser};
 pub mod keys {
     /// The logged-in user's id.
     pub const USER_ID: &str = "user_id";
+    /// The session's user row as read with the session (JSON), for this request only: the
+    /// store adds it when it loads a session and removes it before it saves one, and an
+    /// anonymous cookie state that carries it is refused (see `session_store`).
+    pub const LOADED_USER: &str = "_loaded_user";
     /// The synchronizer CSRF token.
     pub const CSRF: &str = "csrf";
     /// One-shot messages shown on the next page.

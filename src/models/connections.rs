@@ -39,12 +39,16 @@ pub async fn find_owned_with_connector(
     user_id: i64,
     id: i64,
 ) -> Result<Option<(connection::Model, connector::Model)>, DbErr> {
+    // `all()`, not `one()`: no `LIMIT ?` for SQLite to recompile (see `crate::models`).
     let found = connection::Entity::find_by_id(id)
         .filter(connection::Column::UserId.eq(user_id))
         .find_also_related(connector::Entity)
-        .one(db)
+        .all(db)
         .await?;
-    Ok(found.and_then(|(conn, connector)| Some((conn, connector?))))
+    Ok(found
+        .into_iter()
+        .next()
+        .and_then(|(conn, connector)| Some((conn, connector?))))
 }
 
 /// Every connection of the user, oldest first.

@@ -27,10 +27,13 @@ pub async fn find_owned<C: ConnectionTrait>(
     user_id: i64,
     folder_id: i64,
 ) -> AppResult<knowledge_folder::Model> {
+    // `all()`, not `one()`: no `LIMIT ?` for SQLite to recompile (see `crate::models`).
     knowledge_folder::Entity::find_by_id(folder_id)
         .filter(knowledge_folder::Column::UserId.eq(user_id))
-        .one(db)
+        .all(db)
         .await?
+        .into_iter()
+        .next()
         .ok_or(AppError::NotFound)
 }
 

@@ -1,21 +1,32 @@
 //! Login sessions (`session`), found by the SHA-256 of the cookie's key (`auth::session_store`
 //! hashes it). Deleting a row ends that session at once.
 
-use super::entities::session;
+use super::entities::{session, user};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, JoinType, QueryFilter,
+    QuerySelect,
+};
 
-/// The unexpired session whose key hashes to `key_hash`.
-pub async fn find_live(
+/// The unexpired session whose key hashes to `key_hash`, with the user it names if that user
+/// still exists: one query where a request would otherwise make two.
+pub async fn find_live_with_user(
     db: &impl ConnectionTrait,
     key_hash: &str,
-) -> Result<Option<session::Model>, DbErr> {
+) -> Result<Option<(session::Model, Option<user::Model>)>, DbErr> {
+    let names_user = session::Entity::belongs_to(user::Entity)
+        .from(session::Column::UserId)
+        .to(user::Column::Id);
     session::Entity::find()
         .filter(session::Column::KeyHash.eq(key_hash))
         .filter(session::Column::ExpiresAt.gt(Utc::now()))
-        .one(db)
+        .select_also(user::Entity)
+        .join(JoinType::LeftJoin, names_user.into())
+        // `all()`, not `one()`: no `LIMIT ?` for SQLite to recompile (see `crate::models`).
+        .all(db)
         .await
+        .map(|rows| rows.into_iter().next())
 }
 
 /// A session to store.

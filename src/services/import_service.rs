@@ -79,9 +79,21 @@ impl Pick {
         }
     }
 
-    /// The form value: URL-safe base64 of compact JSON.
+    /// The form value: URL-safe base64 of compact JSON (letters, digits, `-` and `_` only;
+    /// the browse fragment writes it without HTML escaping).
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+        // Sized for the JSON up front: a browse encodes one pick per listed file, and growing
+        // the buffer from empty cost several reallocations each.
+        let strings = [&self.revision, &self.mime_type]
+            .iter()
+            .filter_map(|s| s.as_deref())
+            .map(str::len)
+            .sum::<usize>();
+        let mut json = Vec::with_capacity(64 + self.id.len() + self.name.len() + strings);
+        if serde_json::to_writer(&mut json, self).is_err() {
+            return String::new();
+        }
+        URL_SAFE_NO_PAD.encode(json)
     }
 
     /// Reads a form value; `None` for anything that is not a pick.

@@ -35,3 +35,35 @@ fn browse_links_encode_every_parameter() {
         "/api/htmx/knowledge-folders/3/cloud-import/9/browse/?folder=a+b%26c&page_token=t%3D1"
     );
 }
+
+#[test]
+fn modification_times_read_as_the_strftime_pattern_did() {
+    use chrono::TimeZone;
+    for t in [
+        chrono::Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5),
+        chrono::Utc.with_ymd_and_hms(2026, 12, 31, 23, 59, 59),
+        chrono::Utc.with_ymd_and_hms(999, 7, 8, 0, 0, 0),
+    ] {
+        let t = t.single().expect("a valid time");
+        assert_eq!(minute(t), t.format("%Y-%m-%d %H:%M").to_string());
+    }
+}
+
+#[test]
+fn a_pick_needs_no_html_escaping_whatever_the_file_is_called() {
+    let pick = Pick {
+        id: "<id>\"&'".into(),
+        name: "<script>alert(\"x\")</script> & 'más'.pdf".into(),
+        revision: Some("r<1>".into()),
+        size: Some(12),
+        mime_type: Some("text/html; a=\"b\"".into()),
+    };
+    let value = pick.encode();
+    assert!(
+        value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+        "{value}"
+    );
+    assert_eq!(Pick::decode(&value), Some(pick));
+}
