@@ -144,6 +144,10 @@ struct Tally {
     wrong_samples: Vec<String>,
     /// Requests that got no answer (a transport error on the bench's side).
     no_answer: u64,
+    /// Requests sent again because the server closed the idle keep-alive connection they
+    /// went out on (hyper: "connection closed before message completed"), as a browser
+    /// sends a GET again when that happens.
+    resent: u64,
     latencies_ms: Vec<f64>,
 }
 
@@ -161,6 +165,24 @@ impl Tally {
         let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
         sorted[i]
     }
+}
+
+/// An error with its causes, `: `-separated.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let _ = write!(text, ": {cause}");
+        source = cause.source();
+    }
+    text
+}
+
+/// Whether the server closed the pooled connection a request went out on before any answer
+/// came (its keep-alive ran out as the request was sent): the request never reached a
+/// handler.
+fn closed_before_response(error: &reqwest::Error) -> bool {
+    chain(error).contains("connection closed before message completed")
 }
 
 /// Whether `body` with `status` is what the app should answer when Drive fails: the error
@@ -307,12 +329,15 @@ async fn measure(
         tasks.spawn(async move {
             let (session, url) = &users[usize::try_from(i).unwrap_or(0) % users.len()];
             let sent = Instant::now();
-            let answer = session
-                .http
-                .get(url)
-                .header("HX-Request", "true")
-                .send()
-                .await;
+            let get = || session.http.get(url).header("HX-Request", "true").send();
+            let mut resent = false;
+            let answer = match get().await {
+                Err(e) if closed_before_response(&e) => {
+                    resent = true;
+                    get().await
+                }
+                other => other,
+            };
             let answer = match answer {
                 Ok(res) => {
                     let status = res.status().as_u16();
@@ -324,11 +349,14 @@ async fn measure(
             let ms = sent.elapsed().as_secs_f64() * 1000.0;
             in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
             let mut tally = tally.lock().unwrap_or_else(|e| e.into_inner());
+            tally.resent += u64::from(resent);
             match answer {
                 Err(e) => {
                     tally.no_answer += 1;
                     if tally.wrong_samples.len() < 5 {
-                        tally.wrong_samples.push(format!("no answer: {e}"));
+                        tally
+                            .wrong_samples
+                            .push(format!("no answer: {}", chain(&e)));
                     }
                 }
                 Ok((status, retarget, body)) => {
@@ -354,7 +382,9 @@ async fn measure(
     }
     while tasks.join_next().await.is_some() {}
     let elapsed = start.elapsed();
-    // Let the server settle (idle connections close, buffers return) before the last reading.
+    // The clients close their pooled connections (a queue of requests opens many); then the
+    // server has 5 s to settle before the last reading, so what stays open is its own.
+    drop(users);
     tokio::time::sleep(Duration::from_secs(5)).await;
     readings.push(Reading::of(server, start.elapsed())?);
     let audit_rows = connector_audit_log::Entity::find().count(db).await? - audit_before;
@@ -401,13 +431,15 @@ fn print_report(args: &Args, machine: &str, run: &Run, log_lines: usize) {
     let _ = writeln!(
         out,
         "| answers | achieved req/s | by status | correct \"unavailable\" 5xx | wrong answers | \
-         no answer | p50 / p90 / p99 / max ms | most in flight |\n|---|---|---|---|---|---|---|---|\n\
-         | {} | {achieved:.1} | {} | {} | {} | {} | {:.1} / {:.1} / {:.1} / {:.1} | {} |",
+         no answer | resent | p50 / p90 / p99 / max ms | most in flight |\n\
+         |---|---|---|---|---|---|---|---|---|\n\
+         | {} | {achieved:.1} | {} | {} | {} | {} | {} | {:.1} / {:.1} / {:.1} / {:.1} | {} |",
         t.answers(),
         statuses.join(", "),
         t.unavailable,
         t.wrong,
         t.no_answer,
+        t.resent,
         t.percentile(0.5),
         t.percentile(0.9),
         t.percentile(0.99),
