@@ -125,6 +125,10 @@ pub struct Settings {
     /// How long an open breaker fails fast before one probe
     /// (`CAMPUSCORE_BREAKER_COOL_DOWN_SECONDS`, default 30).
     pub breaker_cool_down_seconds: u32,
+    /// How long a call to a provider may wait for its next bytes — the answer's headers or the
+    /// next chunk of a download — before it is given up as stalled and retried
+    /// (`CAMPUSCORE_UPSTREAM_READ_TIMEOUT_SECONDS`, 1 to 60, default 60).
+    pub upstream_read_timeout_seconds: u32,
     /// Campus sign-in (OpenID Connect); `None` unless `CAMPUSCORE_OIDC_ISSUER` is set.
     pub oidc: Option<OidcSettings>,
     /// Whether email + password sign-in is offered (`CAMPUSCORE_LOCAL_LOGIN`, default true).
@@ -289,6 +293,10 @@ impl std::fmt::Debug for Settings {
             .field("login_lock_seconds", &self.login_lock_seconds)
             .field("breaker_failures", &self.breaker_failures)
             .field("breaker_cool_down_seconds", &self.breaker_cool_down_seconds)
+            .field(
+                "upstream_read_timeout_seconds",
+                &self.upstream_read_timeout_seconds,
+            )
             .field("oidc", &self.oidc)
             .field("local_login", &self.local_login)
             .field("shutdown_grace", &self.shutdown_grace)
@@ -436,6 +444,19 @@ impl Settings {
                 .cool_down
                 .as_secs() as u32,
         )?;
+        let upstream_read_timeout_seconds = per(
+            "CAMPUSCORE_UPSTREAM_READ_TIMEOUT_SECONDS",
+            campuscore_connectors::DOWNLOAD_IDLE_TIMEOUT.as_secs() as u32,
+        )?;
+        if u64::from(upstream_read_timeout_seconds)
+            > campuscore_connectors::DOWNLOAD_IDLE_TIMEOUT.as_secs()
+        {
+            bail!(
+                "CAMPUSCORE_UPSTREAM_READ_TIMEOUT_SECONDS must be at most {}, got \
+                 {upstream_read_timeout_seconds}",
+                campuscore_connectors::DOWNLOAD_IDLE_TIMEOUT.as_secs()
+            );
+        }
         let (oidc, local_login) = oidc_settings(&get)?;
         let seconds = |key: &str, default: u64| -> anyhow::Result<std::time::Duration> {
             match get(key) {
@@ -493,6 +514,7 @@ impl Settings {
             login_lock_seconds,
             breaker_failures,
             breaker_cool_down_seconds,
+            upstream_read_timeout_seconds,
             oidc,
             local_login,
             shutdown_grace,
@@ -520,6 +542,9 @@ impl Settings {
                 )),
                 ..Default::default()
             },
+            read_timeout: std::time::Duration::from_secs(u64::from(
+                self.upstream_read_timeout_seconds,
+            )),
             ..Default::default()
         }
     }

@@ -171,6 +171,13 @@ pub fn body_stream(
         match tokio::time::timeout(idle, body.next()).await {
             Ok(None) => None,
             Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some(body))),
+            // The client's read timeout (`HttpConfig::read_timeout`) went by without data.
+            Ok(Some(Err(error))) if error.is_timeout() => Some((
+                Err(ConnectorError::Transport {
+                    message: "the download stalled: no data within the read timeout".to_owned(),
+                }),
+                None,
+            )),
             Ok(Some(Err(error))) => Some((
                 Err(ConnectorError::Transport {
                     message: format!("the download was interrupted: {}", error.without_url()),

@@ -83,6 +83,12 @@ pub struct HttpConfig {
     pub connect_timeout: Duration,
     /// Time allowed for a whole request (headers and body).
     pub timeout: Duration,
+    /// Time a request may wait for the next bytes from the server — its headers, or the next
+    /// chunk of its body — before it fails as timed out: a stalled connection is given up
+    /// (and an idempotent request retried) long before a download's whole-request timeout.
+    /// At most [`DOWNLOAD_IDLE_TIMEOUT`](super::action::DOWNLOAD_IDLE_TIMEOUT), which
+    /// download streams apply as well.
+    pub read_timeout: Duration,
     /// `User-Agent` header.
     pub user_agent: String,
     /// Redirects followed by API requests (token requests follow none).
@@ -101,6 +107,7 @@ impl Default for HttpConfig {
         Self {
             connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(60),
+            read_timeout: super::action::DOWNLOAD_IDLE_TIMEOUT,
             user_agent: concat!("campuscore/", env!("CARGO_PKG_VERSION")).to_owned(),
             max_redirects: 5,
             retry: RetryPolicy::default(),
@@ -142,6 +149,7 @@ impl HttpClient {
             reqwest::Client::builder()
                 .connect_timeout(config.connect_timeout)
                 .timeout(config.timeout)
+                .read_timeout(config.read_timeout)
                 .user_agent(config.user_agent.clone())
                 .redirect(policy)
                 .pool_idle_timeout(config.pool_idle_timeout)
@@ -198,6 +206,7 @@ impl HttpClient {
         let client = reqwest::Client::builder()
             .connect_timeout(self.config.connect_timeout)
             .timeout(self.config.timeout)
+            .read_timeout(self.config.read_timeout)
             .user_agent(self.config.user_agent.clone())
             .redirect(redirect::Policy::none())
             .pool_idle_timeout(self.config.pool_idle_timeout)
@@ -476,6 +485,7 @@ mod tests {
         let config = HttpConfig::default();
         assert_eq!(config.connect_timeout, Duration::from_secs(10));
         assert_eq!(config.timeout, Duration::from_secs(60));
+        assert_eq!(config.read_timeout, Duration::from_secs(60));
         assert_eq!(config.max_redirects, 5);
         assert_eq!(config.pool_idle_timeout, Duration::from_secs(4));
         assert!(config.user_agent.starts_with("campuscore/"));

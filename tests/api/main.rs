@@ -33,4 +33,5 @@ mod shell;
 mod storage_s3;
 mod token_refresh;
 mod two_processes;
+mod upstream_faults;
 mod upstream_urls;

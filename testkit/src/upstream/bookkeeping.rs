@@ -1,15 +1,17 @@
 //! A fake's record of its callers: the bearer tokens seen (and expired), the faults queued
-//! per endpoint, the [`LoggedRequest`] log and the [`Pace`] content is served at.
+//! per endpoint, the share of requests that fail at random, the [`LoggedRequest`] log and the
+//! [`Pace`] content is served at.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::time::Duration;
 
-use super::content::to_usize;
+use super::content::{splitmix64, to_usize};
 use super::{CHUNK_SIZE, Call};
 
 /// A fake's `Fault`: served instead of the next response of an endpoint, or into its body.
-pub trait UpstreamFault {
+/// `Clone`, so one fault can be served to a share of requests ([`Bookkeeping::set_failure_ratio`]).
+pub trait UpstreamFault: Clone {
     /// What the fault does to the body (`None`: it replaces the response).
     fn body_fault(&self) -> Option<BodyFault>;
 }
@@ -110,8 +112,34 @@ pub enum Refused {
     Expired,
 }
 
+/// A share of requests that meet a fault, drawn from a seeded generator: the same seed picks
+/// the same requests (by their order of arrival) in every run.
+#[derive(Debug)]
+struct RandomFaults<F> {
+    ratio: f64,
+    fault: F,
+    seed: u64,
+    /// Draws made so far.
+    drawn: u64,
+    /// Requests that met the fault.
+    served: u64,
+}
+
+impl<F: Clone> RandomFaults<F> {
+    fn draw(&mut self) -> Option<F> {
+        let x = splitmix64(self.seed.wrapping_add(self.drawn));
+        self.drawn += 1;
+        // The top 53 bits as a number in [0, 1).
+        let unit = (x >> 11) as f64 / (1u64 << 53) as f64;
+        (unit < self.ratio).then(|| {
+            self.served += 1;
+            self.fault.clone()
+        })
+    }
+}
+
 /// A fake's record of its callers, kept with its data under one lock: the bearer tokens seen,
-/// the faults queued per endpoint `E`, the request log, the pace of content.
+/// the faults queued per endpoint `E`, the random faults, the request log, the pace of content.
 pub struct Bookkeeping<E, F> {
     /// In the order first seen (or issued).
     tokens: Vec<Token>,
@@ -119,6 +147,7 @@ pub struct Bookkeeping<E, F> {
     /// token in; the `campuscore-fakes` binary only those its OAuth endpoint handed out.
     issued_only: bool,
     faults: HashMap<E, VecDeque<F>>,
+    random: Option<RandomFaults<F>>,
     /// Oldest first.
     pub log: Vec<LoggedRequest<E>>,
     pub pace: Pace,
@@ -145,10 +174,14 @@ impl<E: Copy + Eq + Hash, F: UpstreamFault> Bookkeeping<E, F> {
         Ok((body_fault, self.pace))
     }
 
-    /// The next fault queued for `endpoint` if it goes into the body; `Err`: one that
-    /// replaces the response.
+    /// The next fault queued for `endpoint` (or, with none queued, a random one: see
+    /// [`Bookkeeping::set_failure_ratio`]) if it goes into the body; `Err`: one that replaces
+    /// the response.
     pub fn take_body_fault(&mut self, endpoint: E) -> Result<Option<BodyFault>, F> {
-        match self.take_fault(endpoint) {
+        let fault = self
+            .take_fault(endpoint)
+            .or_else(|| self.random.as_mut().and_then(RandomFaults::draw));
+        match fault {
             None => Ok(None),
             Some(fault) => fault.body_fault().map(Some).ok_or(fault),
         }
@@ -161,6 +194,7 @@ impl<E: Copy + Eq + Hash, F> Bookkeeping<E, F> {
             tokens: Vec::new(),
             issued_only: false,
             faults: HashMap::new(),
+            random: None,
             log: Vec::new(),
             pace: Pace::default(),
         }
@@ -235,9 +269,35 @@ impl<E: Copy + Eq + Hash, F> Bookkeeping<E, F> {
         self.faults.get(&endpoint).map_or(0, VecDeque::len)
     }
 
-    /// Drops every queued fault.
+    /// From now on each request of any endpoint with no fault queued meets `fault` with
+    /// probability `ratio` (0 ends it), drawn from a generator seeded with `seed`: the same
+    /// seed picks the same requests, counted in order of arrival, in every run.
+    ///
+    /// # Panics
+    /// If `ratio` is not between 0 and 1.
+    pub fn set_failure_ratio(&mut self, ratio: f64, fault: F, seed: u64) {
+        assert!(
+            (0.0..=1.0).contains(&ratio),
+            "a failure ratio is between 0 and 1, not {ratio}"
+        );
+        self.random = (ratio > 0.0).then_some(RandomFaults {
+            ratio,
+            fault,
+            seed,
+            drawn: 0,
+            served: 0,
+        });
+    }
+
+    /// Requests that met the fault of [`Bookkeeping::set_failure_ratio`] since it was set.
+    pub fn random_failures(&self) -> u64 {
+        self.random.as_ref().map_or(0, |r| r.served)
+    }
+
+    /// Drops every queued fault and ends random failures.
     pub fn clear_faults(&mut self) {
         self.faults.clear();
+        self.random = None;
     }
 
     /// How many requests of `endpoint` arrived.
@@ -310,7 +370,19 @@ pub trait FakeBooks {
         self.with_books(|books| books.pending_faults(endpoint))
     }
 
-    /// Drops every queued fault.
+    /// From now on a share `ratio` of requests (of every endpoint, when no fault is queued
+    /// for it) meets `fault`, drawn from a generator seeded with `seed`; 0 ends it. See
+    /// [`Bookkeeping::set_failure_ratio`].
+    fn set_failure_ratio(&self, ratio: f64, fault: Self::Fault, seed: u64) {
+        self.with_books(|books| books.set_failure_ratio(ratio, fault, seed));
+    }
+
+    /// Requests that met the fault of [`FakeBooks::set_failure_ratio`] since it was set.
+    fn random_failures(&self) -> u64 {
+        self.with_books(|books| books.random_failures())
+    }
+
+    /// Drops every queued fault and ends random failures.
     fn clear_faults(&self) {
         self.with_books(Bookkeeping::clear_faults);
     }

@@ -314,3 +314,39 @@ async fn exports_follow_the_export_table_and_the_size_limit() {
     assert!(listed.get("size").is_none() && listed.get("md5Checksum").is_none());
     assert!(listed["exportLinks"][DOCX].is_string());
 }
+
+#[tokio::test]
+async fn a_failure_ratio_fails_that_share_of_requests_at_the_same_places_for_the_same_seed() {
+    let drive = FakeDrive::start().await;
+    drive.add_file(ROOT, "a.pdf", PDF, "%PDF a");
+    let list = || get(&drive, "files", &[("q", "trashed = false")], Some("t"));
+
+    // Over HTTP: a queued fault comes first, then every request meets the random one (ratio
+    // 1), on any endpoint; clearing the faults ends it.
+    drive.set_failure_ratio(1.0, Fault::ServerError(503), 42);
+    drive.fail_next(Endpoint::List, Fault::ServerError(500));
+    assert_eq!(list().await.status(), 500);
+    assert_eq!(list().await.status(), 503);
+    let about = get(&drive, "about", &[("fields", "user")], Some("t")).await;
+    assert_eq!(about.status(), 503);
+    assert_eq!(reason(&json_of(about).await), "backendError");
+    assert_eq!(drive.random_failures(), 2);
+    drive.clear_faults();
+    assert_eq!(list().await.status(), 200);
+    assert_eq!(drive.random_failures(), 0);
+
+    // The share and the places: 10 % of 5000 requests, the same ones for the same seed.
+    let draws = |fake: &FakeDrive, seed: u64| {
+        fake.set_failure_ratio(0.1, Fault::ServerError(503), seed);
+        (0..5000)
+            .map(|_| fake.with_books(|books| books.take_body_fault(Endpoint::List).is_err()))
+            .collect::<Vec<bool>>()
+    };
+    let first = draws(&drive, 7);
+    let failed = first.iter().filter(|f| **f).count();
+    assert!((400..=600).contains(&failed), "about 500: {failed}");
+    assert_eq!(drive.random_failures(), failed as u64);
+    let other = FakeDrive::start().await;
+    assert_eq!(draws(&other, 7), first, "the same seed, the same requests");
+    assert_ne!(draws(&other, 8), first, "another seed, other requests");
+}
