@@ -342,12 +342,14 @@ fn authorize(request: RequestBuilder, credentials: &Credentials) -> RequestBuild
     }
 }
 
-/// SharePoint and OneDrive throttle with 503 (and 509 for bandwidth) as well as 429. The
-/// shared client has already retried a 503 (honouring `Retry-After`) before it gives up.
+/// SharePoint and OneDrive throttle with 429, with 503 and `Retry-After` (which the shared
+/// client already takes for a rate limit), and with 509 when a tenant's bandwidth is used up.
+/// A 503 that does not say when to come back is an outage, as from any service (a load
+/// balancer's own answer while the service is away), and stays one.
 fn throttled(error: ConnectorError) -> ConnectorError {
     match error {
         ConnectorError::Upstream {
-            status: 503 | 509,
+            status: 509,
             message,
         } => ConnectorError::RateLimited {
             retry_after: None,

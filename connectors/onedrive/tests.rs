@@ -968,6 +968,37 @@ async fn service_unavailable_from_onedrive_means_retry_later() {
 }
 
 #[tokio::test]
+async fn a_503_without_retry_after_is_an_outage_and_509_is_throttling() {
+    let graph = MockServer::start().await;
+    Mock::given(path("/v1.0/me/drive/root/search(q='down')"))
+        .respond_with(graph_error(
+            503,
+            "serviceNotAvailable",
+            "The service is not available.",
+        ))
+        .mount(&graph)
+        .await;
+    Mock::given(path("/v1.0/me/drive/root/search(q='bandwidth')"))
+        .respond_with(graph_error(
+            509,
+            "bandwidthLimitExceeded",
+            "Bandwidth limit exceeded.",
+        ))
+        .mount(&graph)
+        .await;
+    let error = run_err(&ctx(&graph), "search_files", json!({"query": "down"})).await;
+    assert!(
+        matches!(error, ConnectorError::Upstream { status: 503, .. }),
+        "{error:?}"
+    );
+    let error = run_err(&ctx(&graph), "search_files", json!({"query": "bandwidth"})).await;
+    assert!(
+        matches!(error, ConnectorError::RateLimited { .. }),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
 async fn access_denied_is_permission_denied() {
     let graph = MockServer::start().await;
     Mock::given(path("/v1.0/drives/b!bob-drive/items/01PRIVATE/children"))

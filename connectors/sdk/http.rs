@@ -331,9 +331,13 @@ impl HttpClient {
                         http.status = status.as_u16(), retry.attempt = attempt, duration_ms,
                         "upstream response"
                     );
+                    // A 503 that says when to come back is the provider throttling: it
+                    // answered, as with a 429, and that never opens its breaker.
+                    let throttling = status == StatusCode::SERVICE_UNAVAILABLE
+                        && parse_retry_after(response.headers()).is_some();
                     self.record(
                         &target,
-                        if status.is_server_error() {
+                        if status.is_server_error() && !throttling {
                             Outcome::Failed
                         } else {
                             Outcome::Healthy

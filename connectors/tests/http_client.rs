@@ -342,3 +342,48 @@ async fn a_post_whose_connection_closes_is_not_sent_again() {
     );
     assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn a_503_that_says_when_to_come_back_is_throttling_and_never_counts_against_the_breaker() {
+    let server = MockServer::start().await;
+    Mock::given(path("/throttled"))
+        .respond_with(ResponseTemplate::new(503).insert_header("retry-after", "60"))
+        .mount(&server)
+        .await;
+    Mock::given(path("/down"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    let http = client();
+    let scoped = http.for_connector("onedrive");
+    for _ in 0..3 {
+        let error = scoped
+            .send(scoped.get(format!("{}/throttled", server.uri())))
+            .await
+            .expect_err("throttled");
+        assert!(
+            matches!(error, ConnectorError::RateLimited { .. }),
+            "{error:?}"
+        );
+    }
+    assert!(
+        http.breakers().snapshot().is_empty(),
+        "throttling is no failure: {:?}",
+        http.breakers().snapshot()
+    );
+    let error = scoped
+        .send(scoped.get(format!("{}/down", server.uri())))
+        .await
+        .expect_err("down");
+    assert!(
+        matches!(error, ConnectorError::Upstream { status: 503, .. }),
+        "{error:?}"
+    );
+    let failures: usize = http
+        .breakers()
+        .snapshot()
+        .iter()
+        .map(|b| b.recent_failures)
+        .sum();
+    assert_eq!(failures, 4, "the first try and three retries each failed");
+}

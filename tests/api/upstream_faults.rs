@@ -168,9 +168,8 @@ async fn a_5xx_burst_opens_the_onedrive_breaker_browsing_fails_fast_and_recovers
     let graph = FakeGraph::start().await;
     graph.add_file(&graph.root_id(), "a.pdf", "application/pdf", "%PDF a");
     let (proxy, folder, conn) = graph_behind_proxy(&app, &graph, "burst@campus.test").await;
-    // 502: the onedrive connector takes every 503 for throttling (a 429 "OneDrive is busy"),
-    // even a load balancer's without `Retry-After`, which is an outage.
-    browse_through_a_burst(&app, &proxy, 502, &browse_path(folder, conn), "OneDrive").await;
+    // A load balancer's 503 without `Retry-After` is an outage, not OneDrive throttling.
+    browse_through_a_burst(&app, &proxy, 503, &browse_path(folder, conn), "OneDrive").await;
 }
 
 /// The folder's files once `n` have settled: each `ready` with the SHA-256 `expected` gives
