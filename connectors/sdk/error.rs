@@ -160,6 +160,16 @@ impl ConnectorError {
         }
     }
 
+    /// [`ConnectorError::user_message`] naming the service ("Google Drive is having
+    /// trouble…") where it would say "The service".
+    pub fn user_message_for(&self, service: &str) -> String {
+        let message = self.user_message();
+        match message.strip_prefix("The service ") {
+            Some(rest) => format!("{service} {rest}"),
+            None => message,
+        }
+    }
+
     /// A sentence safe to show a person: no secrets, upstream reasons cut short.
     pub fn user_message(&self) -> String {
         match self {
@@ -315,6 +325,21 @@ mod tests {
             .retry_after(),
             None
         );
+    }
+
+    #[test]
+    fn user_message_for_names_the_service_where_it_says_the_service() {
+        let unreachable = ConnectorError::Transport {
+            message: "dns error".into(),
+        };
+        assert_eq!(
+            unreachable.user_message_for("Google Drive"),
+            "Google Drive could not be reached. Try again in a moment."
+        );
+        let gone = ConnectorError::NotFound {
+            message: "no such file".into(),
+        };
+        assert_eq!(gone.user_message_for("OneDrive"), gone.user_message());
     }
 
     #[test]

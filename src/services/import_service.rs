@@ -271,17 +271,25 @@ enum Failure {
 
 impl From<AppError> for Failure {
     fn from(e: AppError) -> Self {
+        Failure::naming(e, "The service")
+    }
+}
+
+impl Failure {
+    /// The failure `e` means for an import, its reason naming `service` (the connector's
+    /// name) where the provider is meant.
+    fn naming(e: AppError, service: &str) -> Self {
         match &e {
             AppError::Connector(
                 c @ campuscore_connectors::ConnectorError::ProviderUnavailable {
                     retry_after, ..
                 },
             ) => Failure::Deferred {
-                reason: c.user_message(),
+                reason: c.user_message_for(service),
                 after: *retry_after,
             },
             AppError::Connector(c) if c.is_retryable() => Failure::Retry {
-                reason: c.user_message(),
+                reason: c.user_message_for(service),
                 after: c.retry_after(),
             },
             AppError::Connector(campuscore_connectors::ConnectorError::AuthExpired { .. }) => {
@@ -451,7 +459,8 @@ async fn import(
         source.connection_id,
         &source.file_id,
     )
-    .await?;
+    .await
+    .map_err(|e| Failure::naming(e, service))?;
     // The file's own row already counts towards the quota with the size the listing gave.
     let quota = Quota::of(&rt.db, file.user_id, rt.settings.storage_quota_bytes)
         .await

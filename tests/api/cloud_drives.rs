@@ -711,7 +711,7 @@ async fn a_failing_provider_trips_its_breaker_which_fails_fast_defers_imports_an
         if file
             .error
             .as_deref()
-            .is_some_and(|m| m.contains("having trouble"))
+            .is_some_and(|m| m.contains("Google Drive is having trouble"))
         {
             assert_eq!(
                 file.status,
