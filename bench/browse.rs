@@ -32,7 +32,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use support::{
-    Cpu, Deployment, EMAIL, Fresh, Server, Session, Wrk, WrkRun, load_average, mib, run_wrk,
+    Browser, Cpu, Deployment, EMAIL, Fresh, Server, Session, Wrk, WrkRun, load_average, mib,
+    run_wrk, sign_in_all,
 };
 use tokio::process::Command;
 
@@ -110,12 +111,6 @@ fn args() -> Result<Args> {
     Ok(a)
 }
 
-/// A signed-in user and the browse URL of their own connection and folder (My Drive).
-struct Browser {
-    session: Session,
-    url: String,
-}
-
 /// One measured load shape.
 struct Shape {
     name: String,
@@ -138,30 +133,11 @@ async fn run(args: &Args, fresh: Fresh) -> Result<()> {
     if let Some(out) = &args.callgrind_out {
         return count_instructions(args, dir, &deployment, &db, out).await;
     }
-    let mut emails = vec![EMAIL.to_owned()];
-    for n in 1..args.users {
-        let email = format!("bench{n:02}@campus.edu");
-        deployment.create_user(&email).await?;
-        emails.push(email);
-    }
-    let mut places = Vec::new();
-    for email in &emails {
-        let (folder, conn, _) = deployment.add_connection(&db, email).await?;
-        places.push((folder, conn));
-    }
+    let places = deployment
+        .add_users(&db, EMAIL, "bench", args.users)
+        .await?;
     let server = deployment.serve().await?;
-    let mut browsers = Vec::new();
-    for (n, (email, (folder, conn))) in emails.iter().zip(&places).enumerate() {
-        // 127.0.0.2, 127.0.0.3, …: each user logs in from an address of its own.
-        let from =
-            std::net::Ipv4Addr::from(u32::from(std::net::Ipv4Addr::LOCALHOST) + 1 + n as u32);
-        let session = Session::log_in(&server.address, email, from).await?;
-        let url = format!(
-            "{}/api/htmx/knowledge-folders/{folder}/cloud-import/{conn}/browse/?folder=root",
-            server.address
-        );
-        browsers.push(Browser { session, url });
-    }
+    let browsers = sign_in_all(&server, places).await?;
     let rss_after_log_ins = server.kib("VmRSS:")?;
     let measured = measure(args, dir, &db, &server, &browsers).await;
     let lines = server.log_lines();

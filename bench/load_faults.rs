@@ -41,7 +41,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::{Deployment, EMAIL, Fresh, Server, Session, load_average, mib};
+use support::{Browser, Deployment, EMAIL, Fresh, Server, Session, load_average, mib, sign_in_all};
 
 /// High enough that no browse is refused; every check still reads and writes its row.
 const BROWSE_PER_MINUTE: u64 = 1_000_000_000;
@@ -214,27 +214,15 @@ async fn run(args: &Args, fresh: Fresh) -> Result<()> {
     let deployment = Deployment::new(dir, database_url)?
         .with_env("CAMPUSCORE_CLOUD_BROWSE_PER_MINUTE", BROWSE_PER_MINUTE);
     let db = deployment.set_up(drive.base_url()).await?;
-    let mut emails = vec![EMAIL.to_owned()];
-    for n in 1..args.users {
-        let email = format!("load{n:02}@campus.edu");
-        deployment.create_user(&email).await?;
-        emails.push(email);
-    }
-    let mut urls = Vec::new();
-    for email in &emails {
-        let (folder, conn, _) = deployment.add_connection(&db, email).await?;
-        urls.push((folder, conn));
-    }
+    let places = deployment.add_users(&db, EMAIL, "load", args.users).await?;
     let server = deployment.serve().await?;
     let mut users = Vec::new();
-    for (n, (email, (folder, conn))) in emails.iter().zip(&urls).enumerate() {
-        let from =
-            std::net::Ipv4Addr::from(u32::from(std::net::Ipv4Addr::LOCALHOST) + 1 + n as u32);
-        let session = Session::log_in(&server.address, email, from).await?;
-        let url = format!(
-            "{}/api/htmx/knowledge-folders/{folder}/cloud-import/{conn}/browse/?folder=root",
-            server.address
-        );
+    for Browser {
+        email,
+        session,
+        url,
+    } in sign_in_all(&server, places).await?
+    {
         // Each user browses once before the run, with Drive healthy: every session works.
         let first = session.browse(&url).await?;
         if !first.contains("Lecture 00.pdf") {

@@ -644,3 +644,58 @@ pub fn duration_ms(value: &str) -> Option<f64> {
 pub fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
+
+/// A signed-in user and the browse URL of their own connection and folder (My Drive).
+pub struct Browser {
+    pub email: String,
+    pub session: Session,
+    pub url: String,
+}
+
+impl Deployment {
+    /// `users` users before the server starts — `first` (made by [`Deployment::set_up`])
+    /// and `{prefix}01@campus.edu`, `{prefix}02@…` — each with a knowledge folder and a
+    /// Drive connection of their own: (email, folder id, connection id).
+    pub async fn add_users(
+        &self,
+        db: &DatabaseConnection,
+        first: &str,
+        prefix: &str,
+        users: usize,
+    ) -> Result<Vec<(String, i64, i64)>> {
+        let mut emails = vec![first.to_owned()];
+        for n in 1..users {
+            let email = format!("{prefix}{n:02}@campus.edu");
+            self.create_user(&email).await?;
+            emails.push(email);
+        }
+        let mut places = Vec::new();
+        for email in emails {
+            let (folder, conn, _) = self.add_connection(db, &email).await?;
+            places.push((email, folder, conn));
+        }
+        Ok(places)
+    }
+}
+
+/// Signs each of `places` (from [`Deployment::add_users`]) in to `server`, each from a
+/// loopback address of its own (127.0.0.2, 127.0.0.3, …) so the per-address sign-in limit
+/// sees many people, not one.
+pub async fn sign_in_all(server: &Server, places: Vec<(String, i64, i64)>) -> Result<Vec<Browser>> {
+    let mut browsers = Vec::new();
+    for (n, (email, folder, conn)) in places.into_iter().enumerate() {
+        let from =
+            std::net::Ipv4Addr::from(u32::from(std::net::Ipv4Addr::LOCALHOST) + 1 + n as u32);
+        let session = Session::log_in(&server.address, &email, from).await?;
+        let url = format!(
+            "{}/api/htmx/knowledge-folders/{folder}/cloud-import/{conn}/browse/?folder=root",
+            server.address
+        );
+        browsers.push(Browser {
+            email,
+            session,
+            url,
+        });
+    }
+    Ok(browsers)
+}

@@ -80,7 +80,7 @@ pub async fn my_drive(app: &TestApp, folder: i64, conn: i64) -> String {
 }
 
 /// The queue message of the first cloud import.
-async fn first_import_message(app: &TestApp) -> queue_message::Model {
+pub async fn first_import_message(app: &TestApp) -> queue_message::Model {
     queue_message::Entity::find()
         .filter(queue_message::Column::MessageType.eq("cloud_import.file"))
         .one(&app.state.db)

@@ -6,11 +6,12 @@
 //! the breaker opens and closes, and every import ends with the right bytes, once.
 
 use crate::cloud_drives::{
-    browse, configure, import_queued, my_drive, oauth_connection, objects_of, pick, with_drive,
+    browse, configure, first_import_message, import_queued, my_drive, oauth_connection, objects_of,
+    pick, with_drive,
 };
 use crate::cloud_import::{browse_path, create_folder, hx_get, settled_files};
 use crate::helpers::{Options, TestApp, spawn_app_with};
-use campuscore::models::entities::{queue_message, source_file};
+use campuscore::models::entities::source_file;
 use campuscore_testkit::drive::{self as fake_drive, Content, FakeDrive};
 use campuscore_testkit::fault_proxy::{Fault, FaultProxy};
 use campuscore_testkit::graph::{self as fake_graph, FakeGraph};
@@ -281,16 +282,6 @@ async fn onedrive_imports_through_resets_and_truncations_end_ready_once_with_the
     );
 }
 
-/// The import message of the folder's first file.
-async fn import_message(app: &TestApp) -> queue_message::Model {
-    queue_message::Entity::find()
-        .filter(queue_message::Column::MessageType.eq("cloud_import.file"))
-        .one(&app.state.db)
-        .await
-        .expect("query")
-        .expect("the import message")
-}
-
 #[tokio::test]
 async fn a_download_stalled_past_the_read_timeout_is_given_up_and_retried_once() {
     let app = app_with(&[("CAMPUSCORE_UPSTREAM_READ_TIMEOUT_SECONDS", "2")]).await;
@@ -327,7 +318,7 @@ async fn a_download_stalled_past_the_read_timeout_is_given_up_and_retried_once()
         2,
         "one stalled attempt, one whole"
     );
-    let message = import_message(&app).await;
+    let message = first_import_message(&app).await;
     assert_eq!(message.attempts, 2, "{message:?}");
     assert!(
         message
@@ -368,7 +359,7 @@ async fn a_stall_shorter_than_the_read_timeout_only_delays_the_download() {
         "the stall was met"
     );
     assert_eq!(drive.content_requests(), 1, "no retry");
-    let message = import_message(&app).await;
+    let message = first_import_message(&app).await;
     assert_eq!((message.attempts, message.last_error), (1, None));
 }
 
