@@ -158,17 +158,8 @@ async fn render(
     app_err: Option<&AppError>,
     text: &str,
 ) -> HttpResponse {
-    let (code, title, message, fields, retry) = match app_err {
-        Some(e) => (
-            e.code().to_owned(),
-            e.title().to_owned(),
-            e.user_message(),
-            match e {
-                AppError::Invalid(f) => Some(f.clone()),
-                _ => None,
-            },
-            e.retry_after().map(|d| d.as_secs().max(1)),
-        ),
+    let problem = match app_err {
+        Some(e) => Problem::of(status, e),
         None => {
             // Errors from actix itself (bad JSON, unknown method, …): say what was wrong for
             // 4xx, stay opaque for 5xx.
@@ -191,13 +182,14 @@ async fn render(
                 s if s.is_server_error() => "internal_error",
                 _ => "bad_request",
             };
-            (
-                code.to_owned(),
-                status.canonical_reason().unwrap_or("Error").to_owned(),
+            Problem {
+                status,
+                code,
+                title: status.canonical_reason().unwrap_or("Error"),
                 message,
-                None,
-                None,
-            )
+                fields: None,
+                retry: None,
+            }
         }
     };
     let aud = audience(req);
@@ -227,28 +219,37 @@ async fn render(
         // The database-away page neither waits for the database nor touches the session.
         _ => PageCtx::bare(),
     };
-    let problem = Problem {
-        status,
-        code: &code,
-        title: &title,
-        message,
-        fields,
-        retry,
-    };
     respond(aud, problem, ctx)
 }
 
 /// An error as its audience reads it.
-struct Problem<'a> {
+struct Problem {
     status: StatusCode,
-    code: &'a str,
-    title: &'a str,
+    code: &'static str,
+    title: &'static str,
     message: String,
     fields: Option<std::collections::BTreeMap<String, String>>,
     retry: Option<u64>,
 }
 
-fn respond(aud: Audience, p: Problem<'_>, ctx: PageCtx) -> HttpResponse {
+impl Problem {
+    /// What `e`, answered with `status`, tells its reader.
+    fn of(status: StatusCode, e: &AppError) -> Self {
+        Self {
+            status,
+            code: e.code(),
+            title: e.title(),
+            message: e.user_message(),
+            fields: match e {
+                AppError::Invalid(f) => Some(f.clone()),
+                _ => None,
+            },
+            retry: e.retry_after().map(|d| d.as_secs().max(1)),
+        }
+    }
+}
+
+fn respond(aud: Audience, p: Problem, ctx: PageCtx) -> HttpResponse {
     match aud {
         Audience::Json => {
             let mut body = json!({
@@ -331,15 +332,8 @@ impl actix_web::ResponseError for DatabaseAway {
 
     fn error_response(&self) -> HttpResponse {
         let err = AppError::Unavailable(crate::error::DATABASE_UNAVAILABLE.to_owned());
-        let retry = err.retry_after().map(|d| d.as_secs().max(1));
-        let problem = Problem {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            code: err.code(),
-            title: err.title(),
-            message: err.user_message(),
-            fields: None,
-            retry,
-        };
+        let problem = Problem::of(StatusCode::SERVICE_UNAVAILABLE, &err);
+        let retry = problem.retry;
         let mut res = respond(self.0, problem, PageCtx::bare());
         let h = res.headers_mut();
         if let Some(r) = retry {
