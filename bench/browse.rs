@@ -137,6 +137,7 @@ async fn run(args: &Args, fresh: Fresh) -> Result<()> {
         .add_users(&db, EMAIL, "bench", args.users)
         .await?;
     let server = deployment.serve().await?;
+    let rss_at_start = server.kib("VmRSS:")?;
     let browsers = sign_in_all(&server, places).await?;
     let rss_after_log_ins = server.kib("VmRSS:")?;
     let measured = measure(args, dir, &db, &server, &browsers).await;
@@ -145,13 +146,25 @@ async fn run(args: &Args, fresh: Fresh) -> Result<()> {
         eprintln!("server log (warn and above):\n{}", server.log_tail(40));
     }
     let (peer, shapes) = measured?;
+    let resident = ["VmRSS:", "RssAnon:", "RssFile:"].map(|field| server.kib(field));
     server.stop().await;
     let notes = [
         format!(
-            "Server VmRSS after start-up and {} log-ins: {}.",
+            "Server VmRSS after start-up: {}; after {} log-ins: {}.",
+            mib(rss_at_start),
             browsers.len(),
             mib(rss_after_log_ins)
         ),
+        match resident {
+            [Ok(rss), Ok(anon), Ok(file)] => format!(
+                "Server VmRSS after the shapes: {} (anonymous {}, file-backed {}: the binary's \
+                 pages, shared).",
+                mib(rss),
+                mib(anon),
+                mib(file)
+            ),
+            _ => "Server VmRSS after the shapes: not readable.".into(),
+        },
         format!("Server log lines at warn and above: {lines}."),
     ];
     print_report(args, machine, &peer, &shapes, &notes);

@@ -134,6 +134,24 @@ pub async fn touch_last_login(db: &impl ConnectionTrait, id: i64) -> Result<(), 
     Ok(())
 }
 
+/// Replaces the account's password hash with `new` if it is still `old` (a hash of the same
+/// password with newer parameters, see `crypto::password::Verdict::Upgrade`); a hash changed
+/// meanwhile is left as it is. Returns whether it was replaced.
+pub async fn upgrade_password_hash(
+    db: &impl ConnectionTrait,
+    id: i64,
+    old: &str,
+    new: &str,
+) -> Result<bool, DbErr> {
+    let done = user::Entity::update_many()
+        .col_expr(user::Column::PasswordHash, Expr::value(new))
+        .filter(user::Column::Id.eq(id))
+        .filter(user::Column::PasswordHash.eq(old))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
 /// How many accounts are administrators.
 pub async fn count_admins(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
     user::Entity::find()

@@ -32,6 +32,7 @@ use futures_util::StreamExt;
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 /// At most this many files per import request.
@@ -42,7 +43,7 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 /// A file picked in the browser. The browse fragment puts one, encoded, into each file's
 /// checkbox; what it says is only trusted as far as the user's own import goes (the file
 /// id is checked by the provider, the name is cleaned, the size re-checked while streaming).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Pick {
     /// The connector's file id.
     #[serde(rename = "i")]
@@ -51,49 +52,52 @@ pub struct Pick {
     #[serde(rename = "n")]
     pub name: String,
     /// What identifies this version of the content (see `FileEntry::revision`).
-    #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "r", default)]
     pub revision: Option<String>,
     /// Size in bytes, when the listing said.
-    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "s", default)]
     pub size: Option<u64>,
     /// MIME type from the listing.
-    #[serde(rename = "m", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "m", default)]
     pub mime_type: Option<String>,
 }
 
 impl Pick {
-    /// The pick for a listed file; without a revision, the modification time and size
-    /// stand in for one.
-    pub fn of(entry: &campuscore_connectors::FileEntry) -> Self {
-        let revision = entry.revision.clone().or_else(|| {
-            entry
-                .modified_time
-                .map(|t| format!("{}/{}", t.to_rfc3339(), entry.size.unwrap_or(0)))
-        });
-        Self {
-            id: entry.id.clone(),
-            name: entry.name.clone(),
+    /// The form value of a listed file (what `decode` reads back as its pick): URL-safe
+    /// base64 of compact JSON (letters, digits, `-` and `_` only; the browse fragment writes
+    /// it without HTML escaping). Without a revision, the modification time and size stand
+    /// in for one. Written from the entry's own strings: a browse encodes one per listed
+    /// file, and copying each entry into a `Pick` first cost as much as the encoding.
+    pub fn encode_entry(entry: &campuscore_connectors::FileEntry) -> String {
+        let revision = match (&entry.revision, entry.modified_time) {
+            (Some(r), _) => Some(Cow::Borrowed(r.as_str())),
+            (None, Some(t)) => Some(Cow::Owned(format!(
+                "{}/{}",
+                t.to_rfc3339(),
+                entry.size.unwrap_or(0)
+            ))),
+            (None, None) => None,
+        };
+        PickFields {
+            id: &entry.id,
+            name: &entry.name,
             revision,
             size: entry.size,
-            mime_type: Some(entry.mime_type.clone()),
+            mime_type: Some(&entry.mime_type),
         }
+        .encode()
     }
 
-    /// The form value: URL-safe base64 of compact JSON (letters, digits, `-` and `_` only;
-    /// the browse fragment writes it without HTML escaping).
+    /// This pick's form value (see [`Pick::encode_entry`]).
     pub fn encode(&self) -> String {
-        // Sized for the JSON up front: a browse encodes one pick per listed file, and growing
-        // the buffer from empty cost several reallocations each.
-        let strings = [&self.revision, &self.mime_type]
-            .iter()
-            .filter_map(|s| s.as_deref())
-            .map(str::len)
-            .sum::<usize>();
-        let mut json = Vec::with_capacity(64 + self.id.len() + self.name.len() + strings);
-        if serde_json::to_writer(&mut json, self).is_err() {
-            return String::new();
+        PickFields {
+            id: &self.id,
+            name: &self.name,
+            revision: self.revision.as_deref().map(Cow::Borrowed),
+            size: self.size,
+            mime_type: self.mime_type.as_deref(),
         }
-        URL_SAFE_NO_PAD.encode(json)
+        .encode()
     }
 
     /// Reads a form value; `None` for anything that is not a pick.
@@ -104,6 +108,36 @@ impl Pick {
         let bytes = URL_SAFE_NO_PAD.decode(value.trim()).ok()?;
         let pick: Self = serde_json::from_slice(&bytes).ok()?;
         (!pick.id.is_empty() && pick.id.len() <= 4096).then_some(pick)
+    }
+}
+
+/// What a pick's form value holds, borrowed: the one serialisation of a pick.
+#[derive(Serialize)]
+struct PickFields<'a> {
+    #[serde(rename = "i")]
+    id: &'a str,
+    #[serde(rename = "n")]
+    name: &'a str,
+    #[serde(rename = "r", skip_serializing_if = "Option::is_none")]
+    revision: Option<Cow<'a, str>>,
+    #[serde(rename = "s", skip_serializing_if = "Option::is_none")]
+    size: Option<u64>,
+    #[serde(rename = "m", skip_serializing_if = "Option::is_none")]
+    mime_type: Option<&'a str>,
+}
+
+impl PickFields<'_> {
+    fn encode(&self) -> String {
+        // Sized for the JSON up front, so the buffer is not grown from empty for every file.
+        let strings = self.revision.as_deref().map_or(0, str::len)
+            + self.mime_type.map_or(0, str::len)
+            + self.id.len()
+            + self.name.len();
+        let mut json = Vec::with_capacity(64 + strings);
+        if serde_json::to_writer(&mut json, self).is_err() {
+            return String::new();
+        }
+        URL_SAFE_NO_PAD.encode(json)
     }
 }
 

@@ -86,13 +86,14 @@ pub async fn login(
         return Ok(locked_out(&state, &session, form, wait));
     }
     let found = users::find_by_email(&state.db, &form.email).await?;
-    let ok = match &found {
-        Some(u) => password::verify(&form.password, &u.password_hash).await && u.is_active,
+    let verdict = match &found {
+        Some(u) => password::check(&form.password, &u.password_hash).await,
         None => {
             password::verify_dummy(&form.password).await;
-            false
+            password::Verdict::Wrong
         }
     };
+    let ok = verdict.matches() && found.as_ref().is_some_and(|u| u.is_active);
     let Some(user) = found.filter(|_| ok) else {
         tracing::info!("failed login attempt");
         if let Some(wait) = login_throttle::failed(&state.db, &subject, &policy, Utc::now()).await?
@@ -109,6 +110,9 @@ pub async fn login(
         return Ok(html(page, 401));
     };
     login_throttle::succeeded(&state.db, &subject).await?;
+    if verdict == password::Verdict::Upgrade {
+        upgrade_password_hash(&state, &user, &form.password).await;
+    }
     start_session(&state, &session, &user).await?;
     let mut res = super::see_other(super::safe_next(&form.next));
     if let Some(cookie) = device::remember(&state.cookie_key, secure, device.as_deref(), &account) {
@@ -116,6 +120,26 @@ pub async fn login(
             .map_err(|e| anyhow::anyhow!("device cookie: {e}"))?;
     }
     Ok(res)
+}
+
+/// Stores the password again with today's hashing parameters. A failure costs nothing but
+/// the upgrade (the old hash still works), so it is logged, not shown.
+async fn upgrade_password_hash(state: &AppState, user: &user::Model, password: &str) {
+    let upgraded = match password::hash(password).await {
+        Ok(new) => users::upgrade_password_hash(&state.db, user.id, &user.password_hash, &new)
+            .await
+            .map_err(anyhow::Error::from),
+        Err(e) => Err(e),
+    };
+    match upgraded {
+        Ok(true) => tracing::info!(user.id = user.id, "password hash upgraded"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(
+            user.id = user.id,
+            error.chain = format!("{e:#}"),
+            "upgrading the password hash failed"
+        ),
+    }
 }
 
 /// The login page, refusing for `wait`: 429 with `Retry-After`. The same for every email,

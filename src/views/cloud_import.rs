@@ -451,7 +451,7 @@ struct EntryView {
     name: String,
     is_folder: bool,
     open_url: String,
-    /// `Pick::encode`: URL-safe base64, which holds no character HTML escapes, so the
+    /// `Pick::encode_entry`: URL-safe base64, which holds no character HTML escapes, so the
     /// template writes it as it is (escaping 50 of them was a tenth of the rendering).
     pick: String,
     can_download: bool,
@@ -519,7 +519,7 @@ impl BrowseView {
                     pick: if is_folder {
                         String::new()
                     } else {
-                        Pick::of(entry).encode()
+                        Pick::encode_entry(entry)
                     },
                     can_download: !is_folder && entry.can_download,
                     icon: source.icon(entry).as_str(),

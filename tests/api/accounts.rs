@@ -122,6 +122,56 @@ async fn a_wrong_password_gets_a_message_and_no_session() {
 }
 
 #[tokio::test]
+async fn a_password_hashed_with_older_parameters_signs_in_and_is_stored_again_with_todays() {
+    use campuscore::models::entities::user;
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+    let app = spawn_app().await;
+    let ana = app
+        .create_user("ana@campus.edu", "a long enough password", false)
+        .await;
+    // What earlier versions stored: Argon2id with the crate's default m = 19 MiB, t = 2.
+    let old = "$argon2id$v=19$m=19456,t=2,p=1$Y2FtcHVzY29yZXNhbHQxNg$bxmVAI38yyPdVjCWsYfoWIlZyqdf6rgkJ9SqvGmbLVs";
+    let mut row: user::ActiveModel = ana.clone().into();
+    row.password_hash = Set(old.to_owned());
+    row.update(&app.state.db).await.expect("store the old hash");
+    let stored = || async {
+        user::Entity::find_by_id(ana.id)
+            .one(&app.state.db)
+            .await
+            .expect("read the user")
+            .expect("the user")
+            .password_hash
+    };
+
+    // A wrong password changes nothing.
+    assert_eq!(
+        app.login("ana@campus.edu", "not the password at all")
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(stored().await, old);
+
+    let res = app.login("ana@campus.edu", "a long enough password").await;
+    assert_eq!(res.status(), 303, "the old hash still signs in");
+    let upgraded = stored().await;
+    assert!(
+        upgraded.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"),
+        "{upgraded}"
+    );
+
+    // And the new hash is the same password.
+    app.post_form("/logout", "/", &[]).await;
+    let res = app.login("ana@campus.edu", "a long enough password").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        stored().await,
+        upgraded,
+        "a current hash is not stored again"
+    );
+}
+
+#[tokio::test]
 async fn logout_ends_the_session_even_for_a_copied_cookie() {
     let app = spawn_app().await;
     app.logged_in_user("ben@campus.edu").await;
