@@ -4,7 +4,7 @@
 //! `services::token_refresh` and `services::rotation`), so their callers check the rows
 //! affected.
 
-use super::entities::{connection, connector};
+use super::entities::{connection, connector, knowledge_folder};
 use super::keyset::{self, Keyset, Order, Window};
 use super::status::ConnectionStatus;
 use crate::error::AppResult;
@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr,
-    EntityTrait, ExprTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    UpdateMany,
+    EntityTrait, ExprTrait, IntoActiveModel, JoinType, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, UpdateMany,
 };
 
 /// The connection `id`, whoever owns it (workers, admin pages).
@@ -49,6 +49,35 @@ pub async fn find_owned_with_connector(
         .into_iter()
         .next()
         .and_then(|(conn, connector)| Some((conn, connector?))))
+}
+
+/// The user's folder `folder_id` and connection `id` with its catalog row, in one query (the
+/// cloud-import fragments need all three; two lookups were two round trips per browse).
+/// `None` when either is missing or someone else's.
+pub async fn find_owned_with_connector_and_folder(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    folder_id: i64,
+    id: i64,
+) -> Result<Option<(connection::Model, connector::Model, knowledge_folder::Model)>, DbErr> {
+    // The folder joins on the owner: a row only when both are the user's.
+    let same_owner = connection::Entity::belongs_to(knowledge_folder::Entity)
+        .from(connection::Column::UserId)
+        .to(knowledge_folder::Column::UserId)
+        .into();
+    // `all()`, not `one()`: no `LIMIT ?` for SQLite to recompile (see `crate::models`).
+    let found = connection::Entity::find_by_id(id)
+        .filter(connection::Column::UserId.eq(user_id))
+        .join(JoinType::InnerJoin, same_owner)
+        .filter(knowledge_folder::Column::Id.eq(folder_id))
+        .select_also(knowledge_folder::Entity)
+        .find_also_related(connector::Entity)
+        .all(db)
+        .await?;
+    Ok(found
+        .into_iter()
+        .next()
+        .and_then(|(conn, folder, connector)| Some((conn, connector?, folder?))))
 }
 
 /// Every connection of the user, oldest first.

@@ -9,7 +9,7 @@ use super::runtime::ConnectorRuntime;
 use super::token_refresh::{self, ConnectionTokens};
 use super::{audit, connector_config, credentials, rate_limits};
 use crate::error::{AppError, AppResult};
-use crate::models::entities::{connection, connector};
+use crate::models::entities::{connection, connector, knowledge_folder};
 use crate::models::{Channel, ConnectionStatus, connections, connectors};
 use campuscore_connectors::{
     ActionContext, AuthScoping, Connector, ConnectorError, ConnectorKind, ConnectorSettings,
@@ -118,6 +118,29 @@ pub async fn find_mine_with_connector(
         .await?
         .ok_or(AppError::NotFound)?;
     Ok((conn, resolve(rt, row)?))
+}
+
+/// The user's folder and connection (with its connector) in one query: what the
+/// cloud-import fragments act on. Either being missing or someone else's is `NotFound`.
+pub async fn find_mine_in_folder(
+    rt: &ConnectorRuntime,
+    user_id: i64,
+    folder_id: i64,
+    connection_id: i64,
+) -> AppResult<(
+    knowledge_folder::Model,
+    connection::Model,
+    ResolvedConnector,
+)> {
+    let (conn, row, folder) = connections::find_owned_with_connector_and_folder(
+        &rt.db,
+        user_id,
+        folder_id,
+        connection_id,
+    )
+    .await?
+    .ok_or(AppError::NotFound)?;
+    Ok((folder, conn, resolve(rt, row)?))
 }
 
 /// Every connection of the user, oldest first.

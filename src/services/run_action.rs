@@ -8,7 +8,7 @@ use super::connections::{self, ResolvedConnector};
 use super::runtime::ConnectorRuntime;
 use crate::error::{AppError, AppResult};
 use crate::models::Channel;
-use crate::models::entities::{connection, user};
+use crate::models::entities::{connection, knowledge_folder, user};
 use campuscore_connectors::{
     ActionContext, ActionOutput, ConnectorError, ConnectorKind, Download, FileList, FileSource,
     ListRequest, SearchRequest, Tag, redact_params,
@@ -170,6 +170,20 @@ impl Call {
         let (conn, connector) =
             connections::find_mine_with_connector(rt, user.id, connection_id).await?;
         Ok(Self { conn, connector })
+    }
+
+    /// Like [`Call::prepare`], for an action on the user's knowledge folder `folder_id` (the
+    /// cloud-import fragments): the folder and the connection are read in one query, and
+    /// either being missing or someone else's is `NotFound`.
+    pub async fn prepare_in_folder(
+        rt: &ConnectorRuntime,
+        user: &user::Model,
+        folder_id: i64,
+        connection_id: i64,
+    ) -> AppResult<(knowledge_folder::Model, Self)> {
+        let (folder, conn, connector) =
+            connections::find_mine_in_folder(rt, user.id, folder_id, connection_id).await?;
+        Ok((folder, Self { conn, connector }))
     }
 
     /// The connection, as read when the call was prepared.

@@ -137,8 +137,7 @@ pub async fn browse(
     query: web::Query<BrowseQuery>,
 ) -> AppResult<HttpResponse> {
     let (folder_id, connection_id) = path.into_inner();
-    let folder = folders::find_owned(&state.db, user.id, folder_id).await?;
-    let call = file_call(&state, &user, connection_id).await?;
+    let (folder, call) = file_call(&state, &user, folder_id, connection_id).await?;
     let (conn, connector) = (call.connection(), call.connector());
     let mut query = query.into_inner();
     let here = Here {
@@ -189,8 +188,7 @@ pub async fn import(
     form: web::Form<Vec<(String, String)>>,
 ) -> AppResult<HttpResponse> {
     let (folder_id, connection_id) = path.into_inner();
-    let folder = folders::find_owned(&state.db, user.id, folder_id).await?;
-    let call = file_call(&state, &user, connection_id).await?;
+    let (folder, call) = file_call(&state, &user, folder_id, connection_id).await?;
     let (conn, connector) = (call.connection(), call.connector());
     let here = Here {
         folder: &folder,
@@ -259,13 +257,19 @@ fn signed_in(conn: &connection::Model) -> AppResult<()> {
     Ok(())
 }
 
-/// The caller's connection `id` prepared for a call, if its connector is a file source.
-async fn file_call(state: &AppState, user: &CurrentUser, id: i64) -> AppResult<Call> {
-    let call = Call::prepare(state, user, id).await?;
+/// The caller's folder, and their connection `id` prepared for a call if its connector is a
+/// file source.
+async fn file_call(
+    state: &AppState,
+    user: &CurrentUser,
+    folder_id: i64,
+    id: i64,
+) -> AppResult<(knowledge_folder::Model, Call)> {
+    let (folder, call) = Call::prepare_in_folder(state, user, folder_id, id).await?;
     if call.connector().plugin.files().is_none() {
         return Err(AppError::NotFound);
     }
-    Ok(call)
+    Ok((folder, call))
 }
 
 /// A page of the listing or the search the query asks for.
