@@ -118,17 +118,17 @@ pub async fn check_n(
     }
     let txn = db.begin().await?;
     // Counting first takes the row's lock, so concurrent checks of one user queue here. The
-    // row's expiry is set from the clock before the wait and corrected below if it moved.
+    // row's expiry is set before the wait, `EXPIRY_SLACK` later than the window needs, and
+    // corrected below only if the wait was longer than that.
     let guessed = Utc::now();
-    let row = match rate_limits::count_hits(&txn, user_id, limit.name, n, guessed + limit.window)
-        .await?
-    {
+    let expires_at = guessed + limit.window + EXPIRY_SLACK;
+    let row = match rate_limits::count_hits(&txn, user_id, limit.name, n, expires_at).await? {
         Some(row) => row,
         None => {
             // First hit in a while: create the row (a concurrent first hit may create it
             // first; either way it exists afterwards), then count.
             rate_limits::insert_if_missing(&txn, user_id, limit.name).await?;
-            rate_limits::count_hits(&txn, user_id, limit.name, n, guessed + limit.window)
+            rate_limits::count_hits(&txn, user_id, limit.name, n, expires_at)
                 .await?
                 .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the rate-limit row vanished")))?
         }
@@ -159,8 +159,9 @@ pub async fn check_n(
     }
     let first = newest - i64::from(n) + 1;
     rate_limits::insert_hits(&txn, row.id, first..=newest, now.timestamp_millis()).await?;
-    if now.timestamp_millis() > guessed.timestamp_millis() {
-        // Waited for the lock: the row must not expire before this hit leaves the window.
+    if now + limit.window > expires_at {
+        // Waited for the lock longer than the slack: the row must not expire before this hit
+        // leaves the window.
         rate_limits::set_expiry(&txn, row.id, now + limit.window).await?;
     }
     txn.commit().await?;
@@ -188,6 +189,11 @@ pub async fn recorded_hits(
 ) -> AppResult<Vec<i64>> {
     Ok(rate_limits::hits(db, user_id, limit.name).await?)
 }
+
+/// How much later than its newest hit needs a row is set to expire: a check that waits for
+/// the row's lock less than this (nearly all of them, even under load) does not have to move
+/// the expiry again once it holds the lock. A row that expires later is only purged later.
+const EXPIRY_SLACK: Duration = Duration::from_secs(5);
 
 fn window_ms(limit: &Limit) -> i64 {
     i64::try_from(limit.window.as_millis()).unwrap_or(i64::MAX / 2)
