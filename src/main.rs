@@ -2,13 +2,6 @@
 
 use clap::Parser;
 
-/// mimalloc instead of glibc's malloc: fewer instructions per allocation (a browse makes a
-/// few thousand; glibc's malloc and free were a fifth of its instructions), and memory freed
-/// on one thread is reused by the others instead of staying in per-thread arenas
-/// (bench/RESULTS.md, `browse`).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::process::ExitCode {
     let cli = campuscore::cli::Cli::parse();
     campuscore::telemetry::init();

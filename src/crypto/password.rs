@@ -2,21 +2,22 @@
 //!
 //! **Parameters:** m = 7 MiB, t = 5, p = 1, one of OWASP's equivalent Argon2id settings
 //! (the crate's default, m = 19 MiB with t = 2, is another): the same cost to an attacker and
-//! about the same CPU per hash, with less memory held while hashing. The allocator keeps a
-//! hash's memory for later use once it is freed, so what log-ins leave resident is bounded by
-//! how many hashes ran at once times m: 64 log-ins at m = 19 MiB, one thread each, left
-//! ~120 MiB behind (bench/RESULTS.md, `browse`). Hashes made with other parameters (older
+//! about the same CPU per hash, with less memory held while hashing. The allocator (glibc's)
+//! keeps a freed block of this size in the arena of the thread that freed it, so what log-ins
+//! leave resident is m times the number of threads that ever hashed: 64 log-ins at m = 19 MiB
+//! on the shared blocking pool left ~170 MiB behind (bench/RESULTS.md, `browse`). Hashes made with other parameters (older
 //! ones) still verify, and are replaced on the next log-in ([`Verdict::Upgrade`]).
 //!
-//! **Concurrency:** at most one hash per core runs at a time, whatever the number of log-ins
-//! arriving: more would not finish sooner on a busy CPU, and each holds its memory for the
-//! whole hash, so a flood of log-ins is bounded in memory (cores × 7 MiB), not in threads.
+//! **Concurrency:** hashes run on their own threads, one per core, whatever the number of
+//! log-ins arriving: more would not finish sooner on a busy CPU, and each holds its memory
+//! for the whole hash, so a flood of log-ins is bounded in memory (cores × 7 MiB), not in
+//! threads.
 
 use anyhow::Context;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
 use argon2::{Algorithm, Argon2, Params, Version};
-use std::sync::LazyLock;
-use tokio::sync::Semaphore;
+use std::sync::{Arc, LazyLock, Mutex, mpsc};
+use tokio::sync::oneshot;
 
 /// Memory per hash, in KiB.
 const M_COST: u32 = 7 * 1024;
@@ -29,23 +30,54 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-/// One permit per core: how many hashes may hold their memory at once.
-static HASHING: LazyLock<Semaphore> = LazyLock::new(|| {
+/// The hashing threads: one per core, started at the first hash. Every hash runs on one of
+/// them, so at most that many hold their memory at once, and the allocator keeps at most
+/// that many hashes' memory for reuse (hashes on the shared blocking pool ran on whichever
+/// of its threads was free, and each thread's allocator arena kept its own block).
+static HASHERS: LazyLock<Mutex<mpsc::Sender<Job>>> = LazyLock::new(|| {
+    let (tx, rx) = mpsc::channel::<Job>();
+    let rx = Arc::new(Mutex::new(rx));
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    Semaphore::new(cores)
+    for n in 0..cores {
+        let rx = Arc::clone(&rx);
+        let started = std::thread::Builder::new()
+            .name(format!("password-hash-{n}"))
+            .spawn(move || {
+                loop {
+                    // The lock is held only while taking a job, never while hashing.
+                    let job = match rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            });
+        if let Err(e) = started {
+            tracing::error!(error = %e, "starting a password hashing thread failed");
+        }
+    }
+    Mutex::new(tx)
 });
 
-/// Runs `work` on a blocking thread once a hashing permit is free.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Runs `work` on a hashing thread and waits for it without blocking the async threads.
 async fn hashing<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> anyhow::Result<T> {
-    let _permit = HASHING
-        .acquire()
-        .await
-        .context("the password hashing permits are never closed")?;
-    tokio::task::spawn_blocking(work)
-        .await
-        .context("password hashing task")
+    let (done, result) = oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _ = done.send(work());
+    });
+    HASHERS
+        .lock()
+        .map_err(|_| anyhow::anyhow!("the password hashing queue is poisoned"))?
+        .send(job)
+        .map_err(|_| anyhow::anyhow!("no password hashing thread is running"))?;
+    result.await.context("password hashing task")
 }
 
 /// Hash a password into a PHC string.
@@ -134,6 +166,31 @@ mod tests {
         assert_eq!(check("correct horse battery!", &h).await, Verdict::Wrong);
         assert_eq!(check("anything", "not-a-hash").await, Verdict::Wrong);
         Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn more_log_ins_than_hashing_threads_all_get_their_answer() {
+        let h = hash("correct horse battery").await.expect("a hash");
+        let checks = (0..6).map(|i| {
+            let h = h.clone();
+            tokio::spawn(async move {
+                let guess = if i % 2 == 0 {
+                    "correct horse battery"
+                } else {
+                    "wrong"
+                };
+                (i, check(guess, &h).await)
+            })
+        });
+        for handle in checks {
+            let (i, verdict) = handle.await.expect("the check task");
+            let expected = if i % 2 == 0 {
+                Verdict::Right
+            } else {
+                Verdict::Wrong
+            };
+            assert_eq!(verdict, expected, "check {i}");
+        }
     }
 
     #[tokio::test]
