@@ -5,8 +5,9 @@
 //! about the same CPU per hash, with less memory held while hashing. The allocator (glibc's)
 //! keeps a freed block of this size in the arena of the thread that freed it, so what log-ins
 //! leave resident is m times the number of threads that ever hashed: 64 log-ins at m = 19 MiB
-//! on the shared blocking pool left ~170 MiB behind (bench/RESULTS.md, `browse`). Hashes made with other parameters (older
-//! ones) still verify, and are replaced on the next log-in ([`Verdict::Upgrade`]).
+//! on the shared blocking pool left ~170 MiB behind (bench/RESULTS.md, `browse`). Hashes
+//! made with other parameters (older ones) still verify, and are replaced on the next log-in
+//! ([`Verdict::Upgrade`]).
 //!
 //! **Concurrency:** hashes run on their own threads, one per core, whatever the number of
 //! log-ins arriving: more would not finish sooner on a busy CPU, and each holds its memory
