@@ -35,7 +35,7 @@ fn argon2() -> Argon2<'static> {
 /// them, so at most that many hold their memory at once, and the allocator keeps at most
 /// that many hashes' memory for reuse (hashes on the shared blocking pool ran on whichever
 /// of its threads was free, and each thread's allocator arena kept its own block).
-static HASHERS: LazyLock<Mutex<mpsc::Sender<Job>>> = LazyLock::new(|| {
+static HASHERS: LazyLock<mpsc::Sender<Job>> = LazyLock::new(|| {
     let (tx, rx) = mpsc::channel::<Job>();
     let rx = Arc::new(Mutex::new(rx));
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -60,7 +60,7 @@ static HASHERS: LazyLock<Mutex<mpsc::Sender<Job>>> = LazyLock::new(|| {
             tracing::error!(error = %e, "starting a password hashing thread failed");
         }
     }
-    Mutex::new(tx)
+    tx
 });
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -74,8 +74,6 @@ async fn hashing<T: Send + 'static>(
         let _ = done.send(work());
     });
     HASHERS
-        .lock()
-        .map_err(|_| anyhow::anyhow!("the password hashing queue is poisoned"))?
         .send(job)
         .map_err(|_| anyhow::anyhow!("no password hashing thread is running"))?;
     result.await.context("password hashing task")
@@ -134,11 +132,6 @@ pub async fn check(password: &str, phc: &str) -> Verdict {
     .unwrap_or(Verdict::Wrong)
 }
 
-/// Whether `password` matches `phc`. A malformed stored hash never matches.
-pub async fn verify(password: &str, phc: &str) -> bool {
-    check(password, phc).await.matches()
-}
-
 fn is_current(parsed: &PasswordHash) -> bool {
     parsed.algorithm.as_str() == "argon2id"
         && parsed.version == Some(Version::V0x13.into())
@@ -149,7 +142,7 @@ fn is_current(parsed: &PasswordHash) -> bool {
 /// Spend the same time as a real check when the account does not exist, so response time
 /// does not reveal which emails have accounts.
 pub async fn verify_dummy(password: &str) {
-    let _ = verify(password, DUMMY).await;
+    check(password, DUMMY).await;
 }
 
 /// A hash of no one's password, with today's parameters.
