@@ -1,103 +1,131 @@
 //! Per-user rate limits (`rate_limit`, one row per user and limit name) and their hits
-//! (`rate_limit_hit`, numbered by the row's `next_seq`). The row lock the counter update takes
-//! is how `services::rate_limits` serialises the checks of one user.
+//! (`rate_limit_hit`, numbered by the row's `next_seq`). A check is one statement, [`take`],
+//! which holds the row's lock (PostgreSQL's row lock, SQLite's write lock) while it decides.
 
 use super::entities::{rate_limit, rate_limit_hit};
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, QueryFilter,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Statement,
 };
+use std::sync::LazyLock;
 
-/// Counts `n` more hits on the user's row for limit `name` and moves its expiry, taking the
-/// row's lock (PostgreSQL's row lock, SQLite's write lock); the row after the update, or
-/// `None` when there is no row yet.
-pub async fn count_hits(
+/// What [`take`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Taken {
+    /// The hits were recorded; `fresh` when the check made the user's row (it had none).
+    Allowed { fresh: bool },
+    /// Nothing was recorded: the hit that must leave the window first was recorded at
+    /// `gate_at`, and the database's clock read `now` (both Unix ms). `gate_at` is `None`
+    /// when a later check has taken that hit away since.
+    Refused { gate_at: Option<i64>, now: i64 },
+}
+
+/// The database's clock in Unix milliseconds, inside an SQLite statement (fixed for the
+/// statement's run, which starts once it holds the write lock).
+const SQLITE_NOW_MS: &str = "CAST(ROUND(unixepoch('subsec') * 1000) AS INTEGER)";
+
+/// Takes `n` hits of `max` per `window_ms` for the user's row `name` in one statement: the
+/// row's lock, the decision and the record of the hits (SQLite: an upsert whose triggers
+/// record and prune the hits; PostgreSQL: the `rate_limit_take` function). Hits are stamped
+/// with the database's clock once the lock is held.
+pub async fn take(
     db: &impl ConnectionTrait,
     user_id: i64,
     name: &str,
     n: u32,
-    expires_at: DateTime<Utc>,
-) -> Result<Option<rate_limit::Model>, DbErr> {
-    let rows = rate_limit::Entity::update_many()
-        .col_expr(
-            rate_limit::Column::NextSeq,
-            Expr::col(rate_limit::Column::NextSeq).add(i64::from(n)),
-        )
-        .col_expr(rate_limit::Column::ExpiresAt, Expr::value(expires_at))
-        .filter(rate_limit::Column::UserId.eq(user_id))
-        .filter(rate_limit::Column::Name.eq(name))
-        .exec_with_returning(db)
-        .await?;
-    Ok(rows.into_iter().next())
+    max: u32,
+    window_ms: i64,
+) -> Result<Taken, DbErr> {
+    let backend = db.get_database_backend();
+    let values = [
+        user_id.into(),
+        name.into(),
+        i64::from(n).into(),
+        i64::from(max).into(),
+        window_ms.into(),
+    ];
+    match backend {
+        DbBackend::Postgres => {
+            let sql = "SELECT allowed, next_seq, gate_at, now_ms \
+                       FROM rate_limit_take($1, $2, $3, $4, $5)";
+            let row = db
+                .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
+                .await?
+                .ok_or_else(|| DbErr::RecordNotFound("rate_limit_take".into()))?;
+            Ok(if row.try_get::<bool>("", "allowed")? {
+                Taken::Allowed {
+                    fresh: row.try_get::<i64>("", "next_seq")? == i64::from(n),
+                }
+            } else {
+                Taken::Refused {
+                    gate_at: row.try_get("", "gate_at")?,
+                    now: row.try_get("", "now_ms")?,
+                }
+            })
+        }
+        _ => {
+            let row = db
+                .query_one_raw(Statement::from_sql_and_values(
+                    backend,
+                    &*SQLITE_TAKE,
+                    values.clone(),
+                ))
+                .await?;
+            if let Some(row) = row {
+                return Ok(Taken::Allowed {
+                    fresh: row.try_get::<i64>("", "next_seq")? == i64::from(n),
+                });
+            }
+            // Refused (the upsert's condition failed): when its gate was recorded, for the
+            // Retry-After.
+            let row = db
+                .query_one_raw(Statement::from_sql_and_values(
+                    backend,
+                    &*SQLITE_GATE,
+                    values,
+                ))
+                .await?
+                .ok_or_else(|| DbErr::RecordNotFound("the database's clock".into()))?;
+            Ok(Taken::Refused {
+                gate_at: row.try_get("", "gate_at")?,
+                now: row.try_get("", "now_ms")?,
+            })
+        }
+    }
 }
 
-/// Moves the expiry of row `rate_limit_id` (whose lock the caller holds).
-pub async fn set_expiry(
-    db: &impl ConnectionTrait,
-    rate_limit_id: i64,
-    expires_at: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    rate_limit::Entity::update_many()
-        .col_expr(rate_limit::Column::ExpiresAt, Expr::value(expires_at))
-        .filter(rate_limit::Column::Id.eq(rate_limit_id))
-        .exec(db)
-        .await?;
-    Ok(())
-}
+/// The upsert: a new row takes the hits outright; an existing one only when the hit `max`
+/// before the newest asked for (`gate`) is not inside the window. The triggers of migration
+/// 27 record the hits and delete those at or before the gate. Returns a row when allowed.
+static SQLITE_TAKE: LazyLock<String> = LazyLock::new(|| {
+    let now = SQLITE_NOW_MS;
+    let gate = "rate_limit.next_seq + ?3 - 1 - ?4";
+    format!(
+        "INSERT INTO rate_limit (user_id, name, next_seq, expires_at, last_hit_at, max_hits) \
+         VALUES (?1, ?2, ?3, \
+           strftime('%Y-%m-%dT%H:%M:%S', ({now} + ?5) / 1000, 'unixepoch') \
+             || printf('.%03d+00:00', ({now} + ?5) % 1000), \
+           {now}, ?4) \
+         ON CONFLICT (user_id, name) DO UPDATE SET \
+           next_seq = rate_limit.next_seq + ?3, expires_at = excluded.expires_at, \
+           last_hit_at = excluded.last_hit_at, max_hits = excluded.max_hits \
+         WHERE NOT EXISTS (SELECT 1 FROM rate_limit_hit h \
+           WHERE h.rate_limit_id = rate_limit.id AND h.seq <= {gate} \
+             AND h.seq + h.hits > {gate} AND h.hit_at > excluded.last_hit_at - ?5) \
+         RETURNING next_seq"
+    )
+});
 
-/// Creates the user's row for limit `name` with no hits, unless a concurrent check created it
-/// first.
-pub async fn insert_if_missing(
-    db: &impl ConnectionTrait,
-    user_id: i64,
-    name: &str,
-) -> Result<(), DbErr> {
-    let new_row = rate_limit::ActiveModel {
-        user_id: Set(user_id),
-        name: Set(name.to_owned()),
-        next_seq: Set(0),
-        expires_at: Set(Utc::now()),
-        ..Default::default()
-    };
-    rate_limit::Entity::insert(new_row)
-        .on_conflict_do_nothing_on([rate_limit::Column::UserId, rate_limit::Column::Name])
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
-}
-
-/// Deletes the hits of row `rate_limit_id` numbered `seq` or lower and returns them.
-pub async fn take_hits_through(
-    db: &impl ConnectionTrait,
-    rate_limit_id: i64,
-    seq: i64,
-) -> Result<Vec<rate_limit_hit::Model>, DbErr> {
-    rate_limit_hit::Entity::delete_many()
-        .filter(rate_limit_hit::Column::RateLimitId.eq(rate_limit_id))
-        .filter(rate_limit_hit::Column::Seq.lte(seq))
-        .exec_with_returning(db)
-        .await
-}
-
-/// Records the hits numbered `seqs` of row `rate_limit_id`, all at `hit_at` (Unix ms).
-pub async fn insert_hits(
-    db: &impl ConnectionTrait,
-    rate_limit_id: i64,
-    seqs: std::ops::RangeInclusive<i64>,
-    hit_at: i64,
-) -> Result<(), DbErr> {
-    let rows = seqs.map(|seq| rate_limit_hit::ActiveModel {
-        rate_limit_id: Set(rate_limit_id),
-        seq: Set(seq),
-        hit_at: Set(hit_at),
-        ..Default::default()
-    });
-    rate_limit_hit::Entity::insert_many(rows)
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
-}
+/// After a refusal: when the gate hit was recorded, and the clock.
+static SQLITE_GATE: LazyLock<String> = LazyLock::new(|| {
+    let now = SQLITE_NOW_MS;
+    format!(
+        "SELECT (SELECT h.hit_at FROM rate_limit r JOIN rate_limit_hit h ON h.rate_limit_id = r.id \
+           WHERE r.user_id = ?1 AND r.name = ?2 AND h.seq <= r.next_seq + ?3 - 1 - ?4 \
+             AND h.seq + h.hits > r.next_seq + ?3 - 1 - ?4 \
+           ORDER BY h.seq DESC LIMIT 1) AS gate_at, {now} AS now_ms"
+    )
+});
 
 /// The recorded hits of the user's row for limit `name`, oldest first (times in Unix ms).
 pub async fn hits(db: &impl ConnectionTrait, user_id: i64, name: &str) -> Result<Vec<i64>, DbErr> {
@@ -114,7 +142,10 @@ pub async fn hits(db: &impl ConnectionTrait, user_id: i64, name: &str) -> Result
         .all(db)
         .await?;
     found.sort_by_key(|h| h.seq);
-    Ok(found.into_iter().map(|h| h.hit_at).collect())
+    Ok(found
+        .into_iter()
+        .flat_map(|h| std::iter::repeat_n(h.hit_at, usize::try_from(h.hits).unwrap_or(0)))
+        .collect())
 }
 
 /// Deletes the rows whose every hit left its window before `now` (and their hits); returns

@@ -11,32 +11,38 @@
 //! minute for 30/min).
 //!
 //! **Storage: numbered hits.** The user's `rate_limit` row counts every hit it has recorded
-//! (`next_seq`), and each hit is a `rate_limit_hit` row numbered by that count. Hits are
+//! (`next_seq`), and the hits are `rate_limit_hit` rows numbered by that count (a row taken
+//! by one check of several hits stands for all of them: `seq ..= seq + hits - 1`). Hits are
 //! numbered in the order they were recorded, so the rule needs one of them: the hit numbered
 //! `max` before the newest one asked for must have left the window ([`decide`]). A check
 //! therefore reads and writes a handful of rows whatever the limit (the previous design
 //! rewrote a log of every hit in the window, megabytes per request under a raised limit; see
-//! bench/RESULTS.md). Hits older than the one read are deleted by the same check, so a row
+//! bench/RESULTS.md). Hits at or before the one read are deleted by the same check, so a row
 //! keeps at most `max` hits.
 //!
-//! **Concurrency: one check at a time per user and limit.** A check runs in a transaction
-//! that starts by counting its hits on the user's row (`next_seq + n`, which takes
-//! PostgreSQL's row lock and SQLite's write lock), then takes the hits that must have left the
-//! window, decides, and records the new hits. Concurrent checks of the same user wait for each
-//! other instead of racing; other users' rows are not locked (on PostgreSQL). A refusal rolls
-//! back, so it records nothing. A missing row is created with `INSERT … ON CONFLICT DO
-//! NOTHING`. A hit is stamped once the lock is held, never with the time a check started
-//! waiting. Each process stamps hits with its own clock: between processes whose clocks
-//! differ by δ, a refusal's timing may shift by up to δ.
+//! **Concurrency: one statement, one check at a time per user and limit.** A check is a
+//! single statement ([`rate_limits::take`]): on SQLite an upsert of the user's row, made only
+//! if the hit `max` back has left the window, whose triggers record the new hits and delete
+//! the old; on PostgreSQL the `rate_limit_take` function, which locks the row, decides,
+//! and records. Either way the statement holds the row's lock (SQLite's write lock,
+//! PostgreSQL's row lock) from before it reads to its commit, so concurrent checks of one
+//! user wait for each other instead of racing, while other users' rows stay free on
+//! PostgreSQL. (On PostgreSQL it is a function because each of its statements sees what was
+//! committed while it waited for the lock; one plain statement's subqueries would read from
+//! before the wait.) A refusal records nothing. The first check of a user creates the row.
+//! Hits are stamped with the database's clock once the lock is held, never with the time a
+//! check started waiting, and every app process shares that clock. One statement is one
+//! hand-off to SQLite's worker thread or one round trip to PostgreSQL, where the transaction
+//! it replaced took four.
 //!
 //! **Old rows:** a row whose newest hit left the window (`expires_at` passed) says nothing;
 //! [`purge_expired`] deletes such rows with their hits, and runs whenever a check starts a
 //! new row, so the table holds roughly the users active in the longest window.
 
 use crate::error::{AppError, AppResult};
-use crate::models::rate_limits;
+use crate::models::rate_limits::{self, Taken};
 use chrono::{DateTime, Utc};
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 use std::time::Duration;
 
 /// A named limit: at most `max` hits per user in any span of `window`.
@@ -116,63 +122,29 @@ pub async fn check_n(
             limit.max
         )));
     }
-    let txn = db.begin().await?;
-    // Counting first takes the row's lock, so concurrent checks of one user queue here. The
-    // row's expiry is set before the wait, `EXPIRY_SLACK` later than the window needs, and
-    // corrected below only if the wait was longer than that.
-    let guessed = Utc::now();
-    let expires_at = guessed + limit.window + EXPIRY_SLACK;
-    let row = match rate_limits::count_hits(&txn, user_id, limit.name, n, expires_at).await? {
-        Some(row) => row,
-        None => {
-            // First hit in a while: create the row (a concurrent first hit may create it
-            // first; either way it exists afterwards), then count.
-            rate_limits::insert_if_missing(&txn, user_id, limit.name).await?;
-            rate_limits::count_hits(&txn, user_id, limit.name, n, expires_at)
-                .await?
-                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the rate-limit row vanished")))?
+    let taken = rate_limits::take(db, user_id, limit.name, n, limit.max, window_ms(limit)).await?;
+    match taken {
+        Taken::Allowed { fresh } => {
+            // A new row means the user had gone quiet (their old row was purged) or is new: a
+            // good moment to delete the rows of everyone else who has.
+            if fresh && let Err(e) = purge_expired(db, Utc::now()).await {
+                tracing::warn!(error.chain = format!("{e:#}"), "rate-limit purge failed");
+            }
+            Ok(())
         }
-    };
-    // The hit happens now that the lock is held: a check that waited behind others must not
-    // stamp the time it started waiting, or its hit would leave the window early and the
-    // check after it would be told to wait longer than the window (61 s for a minute).
-    let now = Utc::now();
-    // This check's hits are numbered `next_seq - n ..= next_seq - 1`; the newest may be
-    // recorded only if the hit `max` before it has left the window.
-    let newest = row.next_seq - 1;
-    let gate_seq = newest - i64::from(limit.max);
-    let gate = if gate_seq >= 0 {
-        let taken = rate_limits::take_hits_through(&txn, row.id, gate_seq).await?;
-        taken.iter().find(|h| h.seq == gate_seq).map(|h| h.hit_at)
-    } else {
-        None
-    };
-    if let Some(retry_after) = decide(gate, now.timestamp_millis(), limit) {
-        txn.rollback().await?;
-        tracing::info!(
-            user.id = user_id,
-            rate_limit.name = limit.name,
-            retry_after_s = retry_after.as_secs(),
-            "rate limited"
-        );
-        return Err(AppError::RateLimited { retry_after });
+        Taken::Refused { gate_at, now } => {
+            // The gate may have left the window (or been taken by a later check) since the
+            // refusal: the soonest worth trying again is then a second from now.
+            let retry_after = decide(gate_at, now, limit).unwrap_or(Duration::from_secs(1));
+            tracing::info!(
+                user.id = user_id,
+                rate_limit.name = limit.name,
+                retry_after_s = retry_after.as_secs(),
+                "rate limited"
+            );
+            Err(AppError::RateLimited { retry_after })
+        }
     }
-    let first = newest - i64::from(n) + 1;
-    rate_limits::insert_hits(&txn, row.id, first..=newest, now.timestamp_millis()).await?;
-    if now + limit.window > expires_at {
-        // Waited for the lock longer than the slack: the row must not expire before this hit
-        // leaves the window.
-        rate_limits::set_expiry(&txn, row.id, now + limit.window).await?;
-    }
-    txn.commit().await?;
-    // A new row means the user had gone quiet (their old row was purged) or is new: a good
-    // moment to delete the rows of everyone else who has.
-    if first == 0
-        && let Err(e) = purge_expired(db, now).await
-    {
-        tracing::warn!(error.chain = format!("{e:#}"), "rate-limit purge failed");
-    }
-    Ok(())
 }
 
 /// Delete the rows whose every hit has left its window as of `now`; returns how many.
@@ -189,11 +161,6 @@ pub async fn recorded_hits(
 ) -> AppResult<Vec<i64>> {
     Ok(rate_limits::hits(db, user_id, limit.name).await?)
 }
-
-/// How much later than its newest hit needs a row is set to expire: a check that waits for
-/// the row's lock less than this (nearly all of them, even under load) does not have to move
-/// the expiry again once it holds the lock. A row that expires later is only purged later.
-const EXPIRY_SLACK: Duration = Duration::from_secs(5);
 
 fn window_ms(limit: &Limit) -> i64 {
     i64::try_from(limit.window.as_millis()).unwrap_or(i64::MAX / 2)

@@ -146,6 +146,36 @@ async fn an_import_counted_per_file_takes_several_slots_or_none() {
 }
 
 #[tokio::test]
+async fn hits_that_left_the_window_free_their_slots_and_are_deleted() {
+    let app = app().await;
+    let db = &app.state.db;
+    let rae = user(&app, "rae@campus.edu").await;
+    let short = Limit {
+        name: "test_short",
+        max: 2,
+        window: Duration::from_secs(1),
+    };
+
+    use_up(db, rae, &short, 2).await;
+    assert_eq!(refused(rate_limits::check(db, rae, &short).await), 1);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    use_up(db, rae, &short, 2).await;
+    refused(rate_limits::check(db, rae, &short).await);
+    assert_eq!(
+        stored_hits(db, rae, &short).await,
+        2,
+        "the first two are gone"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Two at once take both slots, in one row.
+    rate_limits::check_n(db, rae, &short, 2)
+        .await
+        .expect("two more after another window");
+    refused(rate_limits::check(db, rae, &short).await);
+    assert_eq!(stored_hits(db, rae, &short).await, 2);
+}
+
+#[tokio::test]
 async fn the_count_holds_after_a_restart() {
     let app = app().await;
     let rae = user(&app, "rae@campus.edu").await;

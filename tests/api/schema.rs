@@ -1,5 +1,6 @@
-//! Migrations go up, down and up again on SQLite and PostgreSQL, and the rate-limit logs of
-//! the old schema survive the move to numbered hits (and back).
+//! Migrations go up, down and up again on SQLite and PostgreSQL, the rate-limit logs of the
+//! old schema survive the move to numbered hits (and back), and runs of hits taken at once
+//! become one row per hit again on the way down.
 
 use campuscore_testkit::postgres::{create_pg_database, drop_pg_database};
 use migration::{Migrator, MigratorTrait, SchemaManager};
@@ -148,6 +149,121 @@ async fn rate_limit_logs_carry_over(db: &DatabaseConnection) {
     assert_eq!(back, "1800000001000,1800000002000,1800000003000");
 }
 
+/// Since migration 27 one `rate_limit_hit` row may stand for several hits taken at once;
+/// its `down` splits such a row into one row per hit again, at the same time.
+async fn runs_of_hits_split_again_on_the_way_down(db: &DatabaseConnection) {
+    let backend = db.get_database_backend();
+    Migrator::up(db, None).await.expect("up");
+    let now = chrono::Utc::now();
+    let user = Query::insert()
+        .into_table(Alias::new("user"))
+        .columns(
+            [
+                "email",
+                "display_name",
+                "password_hash",
+                "is_admin",
+                "is_active",
+                "created_at",
+                "updated_at",
+            ]
+            .map(Alias::new),
+        )
+        .values_panic([
+            "run@campus.edu".into(),
+            "Run".into(),
+            "x".into(),
+            false.into(),
+            true.into(),
+            now.into(),
+            now.into(),
+        ])
+        .returning_col(Alias::new("id"))
+        .to_owned();
+    let user_id: i64 = db
+        .query_one_raw(backend.build(&user))
+        .await
+        .expect("a user")
+        .expect("its id")
+        .try_get("", "id")
+        .expect("id");
+    // With no hits yet: on SQLite a row inserted with `next_seq` > 0 has its trigger record
+    // them, and the hits below are written by hand.
+    let row = Query::insert()
+        .into_table(Alias::new("rate_limit"))
+        .columns(["user_id", "name", "next_seq", "expires_at"].map(Alias::new))
+        .values_panic([
+            user_id.into(),
+            "cloud_import".into(),
+            0_i64.into(),
+            now.into(),
+        ])
+        .returning_col(Alias::new("id"))
+        .to_owned();
+    let rate_limit_id: i64 = db
+        .query_one_raw(backend.build(&row))
+        .await
+        .expect("a row")
+        .expect("its id")
+        .try_get("", "id")
+        .expect("id");
+    let hits = Query::insert()
+        .into_table(Alias::new("rate_limit_hit"))
+        .columns(["rate_limit_id", "seq", "hits", "hit_at"].map(Alias::new))
+        .values_panic([
+            rate_limit_id.into(),
+            0_i64.into(),
+            1_i64.into(),
+            1_800_000_001_000_i64.into(),
+        ])
+        .values_panic([
+            rate_limit_id.into(),
+            1_i64.into(),
+            3_i64.into(),
+            1_800_000_002_000_i64.into(),
+        ])
+        .to_owned();
+    db.execute_raw(backend.build(&hits)).await.expect("hits");
+
+    Migrator::down(db, Some(1)).await.expect("down one");
+    let select = Query::select()
+        .columns(["seq", "hit_at"].map(Alias::new))
+        .from(Alias::new("rate_limit_hit"))
+        .order_by(Alias::new("seq"), sea_orm::Order::Asc)
+        .to_owned();
+    let found: Vec<(i64, i64)> = db
+        .query_all_raw(backend.build(&select))
+        .await
+        .expect("hits")
+        .iter()
+        .map(|r| {
+            (
+                r.try_get("", "seq").expect("seq"),
+                r.try_get("", "hit_at").expect("hit_at"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (0, 1_800_000_001_000),
+            (1, 1_800_000_002_000),
+            (2, 1_800_000_002_000),
+            (3, 1_800_000_002_000)
+        ]
+    );
+    Migrator::up(db, None).await.expect("up again");
+}
+
+#[tokio::test]
+async fn runs_of_hits_split_again_on_the_way_down_on_sqlite() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = Database::connect(format!("sqlite://{}/m.db?mode=rwc", dir.path().display()))
+        .await
+        .expect("connect");
+    runs_of_hits_split_again_on_the_way_down(&db).await;
+}
+
 #[tokio::test]
 async fn migrations_go_up_down_and_up_again_on_sqlite() {
     let dir = tempfile::tempdir().expect("dir");
@@ -183,6 +299,8 @@ async fn migrations_go_up_down_and_up_again_on_postgresql() {
     up_down_up(&db).await;
     Migrator::down(&db, None).await.expect("down");
     rate_limit_logs_carry_over(&db).await;
+    Migrator::down(&db, None).await.expect("down");
+    runs_of_hits_split_again_on_the_way_down(&db).await;
     db.close().await.expect("close");
     drop_pg_database(&name);
 }

@@ -14,6 +14,11 @@ pub struct Model {
     pub next_seq: i64,
     /// The newest hit plus the window: after this the row says nothing and may be deleted.
     pub expires_at: ChronoDateTimeUtc,
+    /// When the newest hit was recorded (Unix ms; 0 before the first).
+    pub last_hit_at: i64,
+    /// The limit the newest check was made against: hits this far behind the newest are no
+    /// longer read, and are deleted.
+    pub max_hits: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

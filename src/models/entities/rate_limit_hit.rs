@@ -10,6 +10,9 @@ pub struct Model {
     pub rate_limit_id: i64,
     /// The row's `next_seq` when the hit was recorded; unique together with `rate_limit_id`.
     pub seq: i64,
+    /// How many hits the row stands for, numbered `seq ..= seq + hits - 1` (one check can
+    /// take several at once).
+    pub hits: i64,
     /// When, in Unix milliseconds.
     pub hit_at: i64,
 }
