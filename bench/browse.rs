@@ -116,6 +116,10 @@ struct Shape {
     name: String,
     wrk: Wrk,
     cpu_ms: f64,
+    /// The kernel's part of `cpu_ms` (system time over user + system).
+    sys_share: f64,
+    /// Context switches of all the server's threads, per request.
+    switches: f64,
     db_cpu_ms: Option<f64>,
     peak_kib: u64,
     audit_per_response: f64,
@@ -277,8 +281,10 @@ async fn measure_shape(
     let audit_before = connector_audit_log::Entity::find().count(db).await?;
     let reset = server.reset_peak();
     let (cpu_before, db_before) = (server.cpu(), database_cpu(db));
+    let switches_before = server.context_switches();
     let wrk = run_wrk(dir, run).await?;
-    let cpu = server.cpu().since(cpu_before).total();
+    let cpu = server.cpu().since(cpu_before);
+    let switches = server.context_switches().saturating_sub(switches_before);
     let db_cpu = database_cpu(db).zip(db_before).map(|(a, b)| a - b);
     // Requests still in flight when wrk stopped finish (and audit) now, not in the next shape.
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -289,7 +295,9 @@ async fn measure_shape(
     let per = |secs: f64| 1000.0 * secs / wrk.requests.max(1) as f64;
     Ok(Shape {
         name,
-        cpu_ms: per(cpu),
+        cpu_ms: per(cpu.total()),
+        sys_share: cpu.system / cpu.total().max(f64::EPSILON),
+        switches: switches as f64 / wrk.requests.max(1) as f64,
         db_cpu_ms: db_cpu.map(per),
         peak_kib: server.kib("VmHWM:")?,
         audit_per_response: audit as f64 / wrk.requests.max(1) as f64,
@@ -586,22 +594,25 @@ fn print_report(args: &Args, machine: &str, peer: &PeerRun, shapes: &[Shape], no
     let peer_rps = peer.rps("peer");
     let _ = writeln!(
         out,
-        "| shape | req/s | × peer | p50 / p90 / p99 ms | app CPU ms/req | database CPU ms/req | \
-         peak RSS | responses | audit rows per response |\n|---|---|---|---|---|---|---|---|---|"
+        "| shape | req/s | × peer | p50 / p90 / p99 ms | app CPU ms/req (kernel %) | context \
+         switches/req | database CPU ms/req | peak RSS | responses | audit rows per response \
+         |\n|---|---|---|---|---|---|---|---|---|---|"
     );
     for s in shapes {
         let ratio = peer_rps.map_or("-".into(), |p| format!("{:.1}", s.wrk.rps / p));
         let db_cpu = s.db_cpu_ms.map_or("-".into(), |ms| format!("{ms:.2}"));
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {ratio} | {:.1} / {:.1} / {:.1} | {:.2} | {db_cpu} | {} | {} ({}) | \
-             {:.3} |",
+            "| {} | {:.0} | {ratio} | {:.1} / {:.1} / {:.1} | {:.2} ({:.0} %) | {:.1} | {db_cpu} | \
+             {} | {} ({}) | {:.3} |",
             s.name,
             s.wrk.rps,
             s.wrk.p50,
             s.wrk.p90,
             s.wrk.p99,
             s.cpu_ms,
+            100.0 * s.sys_share,
+            s.switches,
             mib(s.peak_kib),
             s.wrk.statuses,
             s.wrk.socket_errors,

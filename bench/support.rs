@@ -433,6 +433,27 @@ impl Server {
         Cpu::of(&self.pid.to_string())
     }
 
+    /// Context switches so far, voluntary and not, summed over the process's live threads
+    /// (`/proc/<pid>/task/*/status`): each hand-off to a database worker thread and back, and
+    /// each wake-up of an idle runtime, is one or more.
+    #[allow(dead_code)] // browse.rs reads it; cloud_import.rs includes this file too
+    pub fn context_switches(&self) -> u64 {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.pid)) else {
+            return 0;
+        };
+        tasks
+            .flatten()
+            .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
+            .flat_map(|status| {
+                status
+                    .lines()
+                    .filter(|l| l.contains("ctxt_switches:"))
+                    .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                    .collect::<Vec<_>>()
+            })
+            .sum()
+    }
+
     pub fn log_lines(&self) -> usize {
         std::fs::read_to_string(&self.log).map_or(0, |l| l.lines().count())
     }
