@@ -52,12 +52,8 @@ async fn up_down_up(db: &DatabaseConnection) {
     }
 }
 
-/// Migrations 1–20 keep each user's rate-limit hits as a comma-separated log in
-/// `rate_limit.hits`; migration 21 makes them numbered `rate_limit_hit` rows, oldest first,
-/// and its `down` writes them back, so an upgrade gives nobody a fresh budget.
-async fn rate_limit_logs_carry_over(db: &DatabaseConnection) {
-    let backend = db.get_database_backend();
-    Migrator::up(db, Some(20)).await.expect("up to 20");
+/// A user row written with plain SQL (the schema may be any migration's); its id.
+async fn insert_user(db: &DatabaseConnection, email: &str) -> i64 {
     let now = chrono::Utc::now();
     let user = Query::insert()
         .into_table(Alias::new("user"))
@@ -74,34 +70,32 @@ async fn rate_limit_logs_carry_over(db: &DatabaseConnection) {
             .map(Alias::new),
         )
         .values_panic([
-            "rl@campus.edu".into(),
-            "RL".into(),
+            email.into(),
+            "Someone".into(),
             "x".into(),
             false.into(),
             true.into(),
             now.into(),
             now.into(),
         ])
+        .returning_col(Alias::new("id"))
         .to_owned();
-    db.execute_raw(backend.build(&user)).await.expect("a user");
-    let log = "1800000002000,1800000001000,1800000003000";
-    let row = Query::insert()
-        .into_table(Alias::new("rate_limit"))
-        .columns(["user_id", "name", "hits", "expires_at"].map(Alias::new))
-        .values_panic([1_i64.into(), "cloud_browse".into(), log.into(), now.into()])
-        .to_owned();
-    db.execute_raw(backend.build(&row))
+    db.query_one_raw(db.get_database_backend().build(&user))
         .await
-        .expect("an old log");
+        .expect("a user")
+        .expect("its id")
+        .try_get("", "id")
+        .expect("id")
+}
 
-    Migrator::up(db, Some(1)).await.expect("up to 21");
-    let hits = Query::select()
+/// Every `rate_limit_hit` row as `(seq, hit_at)`, by `seq`.
+async fn hit_rows(db: &DatabaseConnection) -> Vec<(i64, i64)> {
+    let select = Query::select()
         .columns(["seq", "hit_at"].map(Alias::new))
         .from(Alias::new("rate_limit_hit"))
         .order_by(Alias::new("seq"), sea_orm::Order::Asc)
         .to_owned();
-    let found: Vec<(i64, i64)> = db
-        .query_all_raw(backend.build(&hits))
+    db.query_all_raw(db.get_database_backend().build(&select))
         .await
         .expect("hits")
         .iter()
@@ -111,7 +105,34 @@ async fn rate_limit_logs_carry_over(db: &DatabaseConnection) {
                 r.try_get("", "hit_at").expect("hit_at"),
             )
         })
-        .collect();
+        .collect()
+}
+
+/// Migrations 1–20 keep each user's rate-limit hits as a comma-separated log in
+/// `rate_limit.hits`; migration 21 makes them numbered `rate_limit_hit` rows, oldest first,
+/// and its `down` writes them back, so an upgrade gives nobody a fresh budget.
+async fn rate_limit_logs_carry_over(db: &DatabaseConnection) {
+    let backend = db.get_database_backend();
+    Migrator::up(db, Some(20)).await.expect("up to 20");
+    let now = chrono::Utc::now();
+    let user_id = insert_user(db, "rl@campus.edu").await;
+    let log = "1800000002000,1800000001000,1800000003000";
+    let row = Query::insert()
+        .into_table(Alias::new("rate_limit"))
+        .columns(["user_id", "name", "hits", "expires_at"].map(Alias::new))
+        .values_panic([
+            user_id.into(),
+            "cloud_browse".into(),
+            log.into(),
+            now.into(),
+        ])
+        .to_owned();
+    db.execute_raw(backend.build(&row))
+        .await
+        .expect("an old log");
+
+    Migrator::up(db, Some(1)).await.expect("up to 21");
+    let found = hit_rows(db).await;
     assert_eq!(
         found,
         [
@@ -123,7 +144,7 @@ async fn rate_limit_logs_carry_over(db: &DatabaseConnection) {
     let next = Query::select()
         .column(Alias::new("next_seq"))
         .from(Alias::new("rate_limit"))
-        .and_where(Expr::col(Alias::new("user_id")).eq(1))
+        .and_where(Expr::col(Alias::new("user_id")).eq(user_id))
         .to_owned();
     let next: i64 = db
         .query_one_raw(backend.build(&next))
@@ -155,38 +176,7 @@ async fn runs_of_hits_split_again_on_the_way_down(db: &DatabaseConnection) {
     let backend = db.get_database_backend();
     Migrator::up(db, None).await.expect("up");
     let now = chrono::Utc::now();
-    let user = Query::insert()
-        .into_table(Alias::new("user"))
-        .columns(
-            [
-                "email",
-                "display_name",
-                "password_hash",
-                "is_admin",
-                "is_active",
-                "created_at",
-                "updated_at",
-            ]
-            .map(Alias::new),
-        )
-        .values_panic([
-            "run@campus.edu".into(),
-            "Run".into(),
-            "x".into(),
-            false.into(),
-            true.into(),
-            now.into(),
-            now.into(),
-        ])
-        .returning_col(Alias::new("id"))
-        .to_owned();
-    let user_id: i64 = db
-        .query_one_raw(backend.build(&user))
-        .await
-        .expect("a user")
-        .expect("its id")
-        .try_get("", "id")
-        .expect("id");
+    let user_id = insert_user(db, "run@campus.edu").await;
     // With no hits yet: on SQLite a row inserted with `next_seq` > 0 has its trigger record
     // them, and the hits below are written by hand.
     let row = Query::insert()
@@ -226,23 +216,7 @@ async fn runs_of_hits_split_again_on_the_way_down(db: &DatabaseConnection) {
     db.execute_raw(backend.build(&hits)).await.expect("hits");
 
     Migrator::down(db, Some(1)).await.expect("down one");
-    let select = Query::select()
-        .columns(["seq", "hit_at"].map(Alias::new))
-        .from(Alias::new("rate_limit_hit"))
-        .order_by(Alias::new("seq"), sea_orm::Order::Asc)
-        .to_owned();
-    let found: Vec<(i64, i64)> = db
-        .query_all_raw(backend.build(&select))
-        .await
-        .expect("hits")
-        .iter()
-        .map(|r| {
-            (
-                r.try_get("", "seq").expect("seq"),
-                r.try_get("", "hit_at").expect("hit_at"),
-            )
-        })
-        .collect();
+    let found = hit_rows(db).await;
     assert_eq!(
         found,
         [
