@@ -18,7 +18,7 @@
 //! therefore reads and writes a handful of rows whatever the limit (the previous design
 //! rewrote a log of every hit in the window, megabytes per request under a raised limit; see
 //! bench/RESULTS.md). Hits at or before the one read are deleted by the same check, so a row
-//! keeps at most `max` hits.
+//! keeps at most `max` hits, plus the spent front of a row that stands for several.
 //!
 //! **Concurrency: one statement, one check at a time per user and limit.** A check is a
 //! single statement ([`rate_limits::take`]): on SQLite an upsert of the user's row, made only
@@ -37,7 +37,9 @@
 //!
 //! **Old rows:** a row whose newest hit left the window (`expires_at` passed) says nothing;
 //! [`purge_expired`] deletes such rows with their hits, and runs whenever a check starts a
-//! new row, so the table holds roughly the users active in the longest window.
+//! new row, so the table holds roughly the users active in the longest window. The purge
+//! compares `expires_at` (the database's clock) with the app's clock: an app process whose
+//! clock runs δ ahead may delete a row up to δ before its newest hit leaves the window.
 
 use crate::error::{AppError, AppResult};
 use crate::models::rate_limits::{self, Taken};
