@@ -4,17 +4,20 @@
 //! `services::token_refresh` and `services::rotation`), so their callers check the rows
 //! affected.
 
+use super::direct;
 use super::entities::{connection, connector, knowledge_folder};
 use super::keyset::{self, Keyset, Order, Window};
 use super::status::ConnectionStatus;
 use crate::error::AppResult;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
+use sea_orm::sqlx;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr,
-    EntityTrait, ExprTrait, IntoActiveModel, JoinType, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, UpdateMany,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseConnection, DbErr, EntityTrait, ExprTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, UpdateMany,
 };
+use std::sync::LazyLock;
 
 /// The connection `id`, whoever owns it (workers, admin pages).
 pub async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Option<connection::Model>, DbErr> {
@@ -51,34 +54,48 @@ pub async fn find_owned_with_connector(
         .and_then(|(conn, connector)| Some((conn, connector?))))
 }
 
-/// The user's folder `folder_id` and connection `id` with its catalog row, in one query (the
-/// cloud-import fragments need all three; two lookups were two round trips per browse).
-/// `None` when either is missing or someone else's.
+/// The user's connection `id` with its connector, and the user's folder `folder_id`, in one
+/// query: `None` unless both are the user's. Every browse runs it, so it is fixed SQL
+/// (`super::direct`).
 pub async fn find_owned_with_connector_and_folder(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     user_id: i64,
     folder_id: i64,
     id: i64,
 ) -> Result<Option<(connection::Model, connector::Model, knowledge_folder::Model)>, DbErr> {
-    // The folder joins on the owner: a row only when both are the user's.
-    let same_owner = connection::Entity::belongs_to(knowledge_folder::Entity)
-        .from(connection::Column::UserId)
-        .to(knowledge_folder::Column::UserId)
-        .into();
-    // `all()`, not `one()`: no `LIMIT ?` for SQLite to recompile (see `crate::models`).
-    let found = connection::Entity::find_by_id(id)
-        .filter(connection::Column::UserId.eq(user_id))
-        .join(JoinType::InnerJoin, same_owner)
-        .filter(knowledge_folder::Column::Id.eq(folder_id))
-        .select_also(knowledge_folder::Entity)
-        .find_also_related(connector::Entity)
-        .all(db)
-        .await?;
-    Ok(found
-        .into_iter()
-        .next()
-        .and_then(|(conn, folder, connector)| Some((conn, connector?, folder?))))
+    direct::fetch_optional!(
+        direct::pool(db),
+        sqlx::query(WITH_CONNECTOR_AND_FOLDER.as_str())
+            .bind(user_id)
+            .bind(folder_id)
+            .bind(id),
+        with_connector_and_folder
+    )
 }
+
+fn with_connector_and_folder(
+    row: &impl direct::Columns,
+) -> Result<(connection::Model, connector::Model, knowledge_folder::Model), sqlx::Error> {
+    let connector_at = direct::CONNECTION_WIDTH;
+    let folder_at = connector_at + direct::CONNECTOR_WIDTH;
+    Ok((
+        direct::connection_at(row, 0)?,
+        direct::connector_at(row, connector_at)?,
+        direct::folder_at(row, folder_at)?,
+    ))
+}
+
+static WITH_CONNECTOR_AND_FOLDER: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {}, {}, {} FROM connection c \
+         JOIN connector k ON k.id = c.connector_id \
+         JOIN knowledge_folder f ON f.user_id = c.user_id AND f.id = $2 \
+         WHERE c.id = $3 AND c.user_id = $1",
+        direct::qualified("c", direct::CONNECTION_COLUMNS),
+        direct::qualified("k", direct::CONNECTOR_COLUMNS),
+        direct::qualified("f", direct::FOLDER_COLUMNS),
+    )
+});
 
 /// Every connection of the user, oldest first.
 pub async fn list_for_user(

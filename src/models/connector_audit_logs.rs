@@ -1,15 +1,18 @@
 //! The audit trail of connector actions (`connector_audit_log`): one row per execution,
 //! written by `services::audit`, listed newest first (by time, then id) on the admin pages.
 
+use super::direct;
 use super::entities::connector_audit_log as log;
 use super::keyset::{self, Keyset, Order, Window};
 use crate::error::AppResult;
 use crate::models::Channel;
 use chrono::{DateTime, Utc};
+use sea_orm::sqlx::{self, AssertSqlSafe, SqlSafeStr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
+use std::sync::LazyLock;
 
 /// One row to write.
 #[derive(Clone, Debug)]
@@ -31,30 +34,72 @@ pub struct NewAuditLog {
     pub created_at: DateTime<Utc>,
 }
 
-/// Writes `rows` in one statement (all or none).
-pub async fn insert_many<'a>(
-    db: &impl ConnectionTrait,
-    rows: impl IntoIterator<Item = &'a NewAuditLog>,
-) -> Result<(), DbErr> {
-    let models = rows.into_iter().map(|new| log::ActiveModel {
-        connection_id: Set(new.connection_id),
-        user_id: Set(new.user_id),
-        connector_slug: Set(new.connector_slug.clone()),
-        action: Set(new.action.clone()),
-        status: Set(new.status.clone()),
-        request: Set(new.request.clone()),
-        error_code: Set(new.error_code.clone()),
-        error: Set(new.error.clone()),
-        duration_ms: Set(new.duration_ms),
-        channel: Set(new.channel),
-        client: Set(new.client.clone()),
-        created_at: Set(new.created_at),
-        ..Default::default()
-    });
-    log::Entity::insert_many(models)
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
+/// Writes `rows` in one statement (all or none). Every browse writes its row through here,
+/// so the statement is fixed SQL for its number of rows (`super::direct`).
+pub async fn insert_many(db: &DatabaseConnection, rows: &[&NewAuditLog]) -> Result<(), DbErr> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = match INSERT_SQL.get(rows.len() - 1) {
+        Some(sql) => sql.as_str().into_sql_str(),
+        None => AssertSqlSafe(insert_sql(rows.len())).into_sql_str(),
+    };
+    macro_rules! bound {
+        ($query:expr) => {{
+            let mut query = $query;
+            for row in rows {
+                query = query
+                    .bind(row.connection_id)
+                    .bind(row.user_id)
+                    .bind(row.connector_slug.as_str())
+                    .bind(row.action.as_str())
+                    .bind(row.status.as_str())
+                    .bind(row.request.as_str())
+                    .bind(row.error_code.as_deref())
+                    .bind(row.error.as_deref())
+                    .bind(row.duration_ms)
+                    .bind(row.channel.as_str())
+                    .bind(row.client.as_deref())
+                    .bind(row.created_at);
+            }
+            query
+        }};
+    }
+    let done = match direct::pool(db) {
+        direct::Pool::Sqlite(p) => bound!(sqlx::query(sql)).execute(p).await.map(|_| ()),
+        direct::Pool::Postgres(p) => bound!(sqlx::query(sql)).execute(p).await.map(|_| ()),
+    };
+    done.map_err(direct::db_err)
+}
+
+/// The columns [`insert_many`] writes, in the order it binds them.
+const INSERT_COLUMNS: &str = "connection_id, user_id, connector_slug, action, status, request, \
+     error_code, error, duration_ms, channel, client, created_at";
+const INSERT_WIDTH: usize = 12;
+
+/// The most rows [`insert_many`] has a ready statement for (more are written alike, with a
+/// statement made for the call): `services::audit`'s largest batch.
+pub const PREPARED_ROWS: usize = 64;
+
+/// The statements for 1 to [`PREPARED_ROWS`] rows, made once.
+static INSERT_SQL: LazyLock<Vec<String>> =
+    LazyLock::new(|| (1..=PREPARED_ROWS).map(insert_sql).collect());
+
+/// `INSERT` of `n` rows, numbered parameters (`$1` …) on both backends.
+fn insert_sql(n: usize) -> String {
+    let mut sql = format!("INSERT INTO connector_audit_log ({INSERT_COLUMNS}) VALUES ");
+    for row in 0..n {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for col in 0..INSERT_WIDTH {
+            if col > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(row * INSERT_WIDTH + col + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql
 }
 
 /// The row `id`.

@@ -8,6 +8,11 @@
 //! row by a unique key with `all()`, not `one()`: `one()` adds `LIMIT ?`, and SQLite compiles
 //! a statement whose limit is a bound parameter again every time it runs (the value may
 //! change the plan), which cost a browse four recompilations, about a fifth of its CPU.
+//!
+//! Those queries, the rate-limit check and the audit insert skip SeaORM's query builder:
+//! they are fixed SQL sent through sqlx on the same pool and read by position (`direct`),
+//! since SeaORM's building, boxing and decoding by name cost a browse more than the
+//! statements did. `tests/api/direct_queries.rs` holds them to what SeaORM reads.
 
 pub mod admin_audit_logs;
 pub mod api_tokens;
@@ -16,6 +21,7 @@ pub mod connections;
 pub mod connector_audit_logs;
 pub mod connector_configs;
 pub mod connectors;
+pub(crate) mod direct;
 pub mod entities;
 pub mod folders;
 pub mod keyset;

@@ -2,11 +2,11 @@
 //! (`rate_limit_hit`, numbered by the row's `next_seq`). A check is one statement, [`take`],
 //! which holds the row's lock (PostgreSQL's row lock, SQLite's write lock) while it decides.
 
+use super::direct::{self, Columns};
 use super::entities::{rate_limit, rate_limit_hit};
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Statement,
-};
+use sea_orm::sqlx;
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use std::sync::LazyLock;
 
 /// What [`take`] found.
@@ -29,69 +29,78 @@ const SQLITE_NOW_MS: &str = "CAST(ROUND(unixepoch('subsec') * 1000) AS INTEGER)"
 /// record and prune the hits; PostgreSQL: the `rate_limit_take` function). Hits are stamped
 /// with the database's clock once the lock is held.
 pub async fn take(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     user_id: i64,
     name: &str,
     n: u32,
     max: u32,
     window_ms: i64,
 ) -> Result<Taken, DbErr> {
-    let backend = db.get_database_backend();
-    let values = [
-        user_id.into(),
-        name.into(),
-        i64::from(n).into(),
-        i64::from(max).into(),
-        window_ms.into(),
-    ];
-    match backend {
-        DbBackend::Postgres => {
-            let sql = "SELECT allowed, next_seq, gate_at, now_ms \
-                       FROM rate_limit_take($1, $2, $3, $4, $5)";
-            let row = db
-                .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
-                .await?
-                .ok_or_else(|| DbErr::RecordNotFound("rate_limit_take".into()))?;
-            Ok(if row.try_get::<bool>("", "allowed")? {
-                Taken::Allowed {
-                    fresh: row.try_get::<i64>("", "next_seq")? == i64::from(n),
-                }
-            } else {
-                Taken::Refused {
-                    gate_at: row.try_get("", "gate_at")?,
-                    now: row.try_get("", "now_ms")?,
-                }
-            })
-        }
-        _ => {
-            let row = db
-                .query_one_raw(Statement::from_sql_and_values(
-                    backend,
-                    &*SQLITE_TAKE,
-                    values.clone(),
-                ))
-                .await?;
-            if let Some(row) = row {
-                return Ok(Taken::Allowed {
-                    fresh: row.try_get::<i64>("", "next_seq")? == i64::from(n),
-                });
-            }
-            // Refused (the upsert's condition failed): when its gate was recorded, for the
-            // Retry-After.
-            let row = db
-                .query_one_raw(Statement::from_sql_and_values(
-                    backend,
-                    &*SQLITE_GATE,
-                    values,
-                ))
-                .await?
-                .ok_or_else(|| DbErr::RecordNotFound("the database's clock".into()))?;
-            Ok(Taken::Refused {
-                gate_at: row.try_get("", "gate_at")?,
-                now: row.try_get("", "now_ms")?,
-            })
-        }
+    let (n, max) = (i64::from(n), i64::from(max));
+    let fresh = |next_seq: i64| Taken::Allowed {
+        fresh: next_seq == n,
+    };
+    let pool = direct::pool(db);
+    if let direct::Pool::Postgres(_) = pool {
+        let sql = "SELECT allowed, next_seq, gate_at, now_ms \
+                   FROM rate_limit_take($1, $2, $3, $4, $5)";
+        let taken = direct::fetch_optional!(
+            pool,
+            sqlx::query(sql)
+                .bind(user_id)
+                .bind(name)
+                .bind(n)
+                .bind(max)
+                .bind(window_ms),
+            pg_taken
+        )?;
+        let (allowed, next_seq, gate_at, now) =
+            taken.ok_or_else(|| DbErr::RecordNotFound("rate_limit_take".into()))?;
+        return Ok(if allowed {
+            fresh(next_seq)
+        } else {
+            Taken::Refused { gate_at, now }
+        });
     }
+    let next_seq = direct::fetch_optional!(
+        pool,
+        sqlx::query(SQLITE_TAKE.as_str())
+            .bind(user_id)
+            .bind(name)
+            .bind(n)
+            .bind(max)
+            .bind(window_ms),
+        first_int
+    )?;
+    if let Some(next_seq) = next_seq {
+        return Ok(fresh(next_seq));
+    }
+    // Refused (the upsert's condition failed): when its gate was recorded, for the
+    // Retry-After.
+    let (gate_at, now) = direct::fetch_optional!(
+        pool,
+        sqlx::query(SQLITE_GATE.as_str())
+            .bind(user_id)
+            .bind(name)
+            .bind(n)
+            .bind(max),
+        gate_and_clock
+    )?
+    .ok_or_else(|| DbErr::RecordNotFound("the database's clock".into()))?;
+    Ok(Taken::Refused { gate_at, now })
+}
+
+/// `rate_limit_take`'s row: allowed, next_seq, gate_at, now_ms.
+fn pg_taken(row: &impl Columns) -> Result<(bool, i64, Option<i64>, i64), sqlx::Error> {
+    Ok((row.flag(0)?, row.int(1)?, row.opt_int(2)?, row.int(3)?))
+}
+
+fn first_int(row: &impl Columns) -> Result<i64, sqlx::Error> {
+    row.int(0)
+}
+
+fn gate_and_clock(row: &impl Columns) -> Result<(Option<i64>, i64), sqlx::Error> {
+    Ok((row.opt_int(0)?, row.int(1)?))
 }
 
 /// The upsert: a new row takes the hits outright; an existing one only when the hit `max`

@@ -1,33 +1,61 @@
 //! Login sessions (`session`), found by the SHA-256 of the cookie's key (`auth::session_store`
 //! hashes it). Deleting a row ends that session at once.
 
+use super::direct::{self, Columns};
 use super::entities::{session, user};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
+use sea_orm::sqlx;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, JoinType, QueryFilter,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter,
 };
+use std::sync::LazyLock;
 
 /// The unexpired session whose key hashes to `key_hash`, with the user it names if that user
-/// still exists: one query where a request would otherwise make two.
+/// still exists: one query where a request would otherwise make two (every request runs it,
+/// so it is fixed SQL: `super::direct`).
 pub async fn find_live_with_user(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     key_hash: &str,
 ) -> Result<Option<(session::Model, Option<user::Model>)>, DbErr> {
-    let names_user = session::Entity::belongs_to(user::Entity)
-        .from(session::Column::UserId)
-        .to(user::Column::Id);
-    session::Entity::find()
-        .filter(session::Column::KeyHash.eq(key_hash))
-        .filter(session::Column::ExpiresAt.gt(Utc::now()))
-        .select_also(user::Entity)
-        .join(JoinType::LeftJoin, names_user.into())
-        // `all()`, not `one()`: no `LIMIT ?` for SQLite to recompile (see `crate::models`).
-        .all(db)
-        .await
-        .map(|rows| rows.into_iter().next())
+    let now = Utc::now();
+    direct::fetch_optional!(
+        direct::pool(db),
+        sqlx::query(FIND_LIVE_WITH_USER.as_str())
+            .bind(key_hash)
+            .bind(now),
+        session_and_user
+    )
 }
+
+fn session_and_user(
+    row: &impl Columns,
+) -> Result<(session::Model, Option<user::Model>), sqlx::Error> {
+    let session = session::Model {
+        id: row.int(0)?,
+        key_hash: row.text(1)?,
+        user_id: row.opt_int(2)?,
+        state: row.text(3)?,
+        created_at: row.time(4)?,
+        expires_at: row.time(5)?,
+    };
+    // A session naming a deleted user (or none) joins no row: the user's id reads NULL.
+    let user = match row.opt_int(6)? {
+        Some(_) => Some(direct::user_at(row, 6)?),
+        None => None,
+    };
+    Ok((session, user))
+}
+
+static FIND_LIVE_WITH_USER: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT s.id, s.key_hash, s.user_id, s.state, s.created_at, s.expires_at, {} \
+         FROM session s LEFT JOIN \"user\" u ON u.id = s.user_id \
+         WHERE s.key_hash = $1 AND s.expires_at > $2",
+        direct::qualified("u", direct::USER_COLUMNS)
+    )
+});
 
 /// A session to store.
 pub struct NewSession {

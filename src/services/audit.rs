@@ -17,8 +17,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-/// The most rows one commit takes (the rest wait for the next).
-const MAX_BATCH: usize = 64;
+/// The most rows one commit takes (the rest wait for the next): as many as one prepared
+/// statement writes.
+const MAX_BATCH: usize = connector_audit_logs::PREPARED_ROWS;
 
 /// What happened, for one row.
 pub struct Entry<'a> {
@@ -67,7 +68,7 @@ impl AuditLog {
                 .unwrap_or_else(|_| Err(DbErr::Custom("the audit committer stopped".into())));
         };
         // No committer could be reached (no runtime to run one): write it here.
-        connector_audit_logs::insert_many(&self.db, [&job.row]).await
+        connector_audit_logs::insert_many(&self.db, &[&job.row]).await
     }
 
     /// Queues `job` for the committer, starting one if needed; gives the job back when no
@@ -107,7 +108,8 @@ async fn commit_loop(db: DatabaseConnection, mut jobs: mpsc::UnboundedReceiver<J
 /// learns its own row's fate.
 async fn commit(db: &DatabaseConnection, batch: Vec<Job>) {
     if batch.len() > 1 {
-        match connector_audit_logs::insert_many(db, batch.iter().map(|j| &j.row)).await {
+        let rows: Vec<&NewAuditLog> = batch.iter().map(|j| &j.row).collect();
+        match connector_audit_logs::insert_many(db, &rows).await {
             Ok(()) => {
                 for job in batch {
                     let _ = job.done.send(Ok(()));
@@ -120,7 +122,7 @@ async fn commit(db: &DatabaseConnection, batch: Vec<Job>) {
         }
     }
     for job in batch {
-        let outcome = connector_audit_logs::insert_many(db, [&job.row]).await;
+        let outcome = connector_audit_logs::insert_many(db, &[&job.row]).await;
         let _ = job.done.send(outcome);
     }
 }

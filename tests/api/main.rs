@@ -13,6 +13,7 @@ mod cloud_drives;
 mod cloud_import;
 mod connections;
 mod database_outage;
+mod direct_queries;
 mod folders;
 mod graceful_shutdown;
 mod helpers;

@@ -1,0 +1,253 @@
+//! The statements every browse runs as fixed SQL (`models::direct`: the session with its
+//! user, the connection with its connector and folder, the audit insert) read and write
+//! exactly what SeaORM reads and writes for the same rows, NULLs and all, and scope by the
+//! user as before. On SQLite, or PostgreSQL with `CAMPUSCORE_TEST_DB=postgres`.
+
+use crate::helpers::{folder_name, spawn_app};
+use campuscore::models::connector_audit_logs::{self, NewAuditLog};
+use campuscore::models::entities::{
+    connection, connector, connector_audit_log, knowledge_folder, session, user,
+};
+use campuscore::models::{Channel, ConnectionStatus, connections, folders, sessions};
+use chrono::{Duration, SubsecRound, Utc};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel, QueryOrder};
+use serde_json::json;
+
+#[tokio::test]
+async fn a_live_session_reads_with_its_user_as_seaorm_reads_them() {
+    let app = spawn_app().await;
+    let db = &app.state.db;
+    // One user who has logged in (every column set), one who never has (a NULL).
+    let ada = app.logged_in_user("ada@example.edu").await;
+    let bob = app
+        .create_user("bob@example.edu", "a long enough password", true)
+        .await;
+    let in_an_hour = Utc::now() + Duration::hours(1);
+    for (key, user_id, expires_at) in [
+        ("ada", Some(ada.id), in_an_hour),
+        ("bob", Some(bob.id), in_an_hour),
+        ("nobody", None, in_an_hour),
+        ("expired", Some(ada.id), Utc::now() - Duration::seconds(1)),
+    ] {
+        sessions::insert(
+            db,
+            sessions::NewSession {
+                key_hash: key.to_owned(),
+                user_id,
+                state: format!(r#"{{"k":"{key}"}}"#),
+                expires_at,
+            },
+        )
+        .await
+        .expect("insert session");
+    }
+
+    for (key, user_id) in [("ada", ada.id), ("bob", bob.id)] {
+        let (found, with_user) = sessions::find_live_with_user(db, key)
+            .await
+            .expect("query")
+            .expect("a live session");
+        let stored = session::Entity::find_by_id(found.id)
+            .one(db)
+            .await
+            .expect("query")
+            .expect("the row");
+        assert_eq!(found, stored);
+        assert_eq!(found.state, format!(r#"{{"k":"{key}"}}"#));
+        let stored_user = user::Entity::find_by_id(user_id)
+            .one(db)
+            .await
+            .expect("query")
+            .expect("the user");
+        assert_eq!(with_user.as_ref(), Some(&stored_user), "{key}");
+    }
+    let ada_now = user::Entity::find_by_id(ada.id)
+        .one(db)
+        .await
+        .expect("query")
+        .expect("ada");
+    assert!(
+        ada_now.last_login_at.is_some(),
+        "ada's row has every column set"
+    );
+    assert!(bob.last_login_at.is_none(), "bob's has a NULL");
+
+    let (anonymous, no_user) = sessions::find_live_with_user(db, "nobody")
+        .await
+        .expect("query")
+        .expect("a live session");
+    assert_eq!(anonymous.user_id, None);
+    assert!(no_user.is_none(), "a session naming no user joins none");
+    assert!(
+        sessions::find_live_with_user(db, "expired")
+            .await
+            .expect("query")
+            .is_none(),
+        "an expired session is not found"
+    );
+    assert!(
+        sessions::find_live_with_user(db, "unknown")
+            .await
+            .expect("query")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_connection_reads_with_its_connector_and_folder_as_seaorm_reads_them() {
+    let app = spawn_app().await;
+    let db = &app.state.db;
+    let ada = app
+        .create_user("ada@example.edu", "a long enough password", false)
+        .await;
+    let eve = app
+        .create_user("eve@example.edu", "a long enough password", false)
+        .await;
+    let folder = folders::create(db, ada.id, &folder_name("Thesis"))
+        .await
+        .expect("folder");
+    let eves_folder = folders::create(db, eve.id, &folder_name("Mine"))
+        .await
+        .expect("folder");
+
+    // A fresh connection (its optional columns mostly NULL) and one with every column set.
+    let fresh = app
+        .insert_connection("test-echo", ada.id, json!({"token": "t1"}), "ada-1")
+        .await;
+    let full = app
+        .insert_connection("test-echo", ada.id, json!({"token": "t2"}), "ada-2")
+        .await;
+    let at = Utc::now();
+    let mut active = full.into_active_model();
+    active.status = Set(ConnectionStatus::NeedsReauth);
+    active.scopes = Set(Some("files.read".into()));
+    active.expires_at = Set(Some(at + Duration::minutes(5)));
+    active.last_used_at = Set(Some(at - Duration::minutes(1)));
+    active.last_refresh_at = Set(Some(at - Duration::minutes(2)));
+    active.refresh_failures = Set(3);
+    active.refresh_lease_until = Set(Some(at + Duration::seconds(30)));
+    active.refresh_lease_owner = Set(Some("refresher-1".into()));
+    active.last_error = Set(Some("invalid_grant".into()));
+    active.agent_writes = Set(true);
+    let full = active.update(db).await.expect("update");
+
+    let catalog = connector::Entity::find_by_id(full.connector_id)
+        .one(db)
+        .await
+        .expect("query")
+        .expect("the connector");
+    let stored_folder = knowledge_folder::Entity::find_by_id(folder.id)
+        .one(db)
+        .await
+        .expect("query")
+        .expect("the folder");
+    for conn in [&fresh, &full] {
+        let (found, found_connector, found_folder) =
+            connections::find_owned_with_connector_and_folder(db, ada.id, folder.id, conn.id)
+                .await
+                .expect("query")
+                .expect("ada's connection in ada's folder");
+        let stored = connection::Entity::find_by_id(conn.id)
+            .one(db)
+            .await
+            .expect("query")
+            .expect("the row");
+        assert_eq!(found, stored);
+        assert_eq!(found_connector, catalog);
+        assert_eq!(found_folder, stored_folder);
+    }
+    assert_eq!(fresh.last_used_at, None, "the fresh row has NULLs");
+    assert_eq!(full.refresh_failures, 3);
+
+    // Scoped by the user on both sides: someone else's folder or connection is no row.
+    let eves = app
+        .insert_connection("test-echo", eve.id, json!({"token": "t3"}), "eve")
+        .await;
+    for (user_id, folder_id, id) in [
+        (ada.id, eves_folder.id, fresh.id),
+        (ada.id, folder.id, eves.id),
+        (eve.id, folder.id, fresh.id),
+        (eve.id, eves_folder.id, fresh.id),
+        (ada.id, folder.id, i64::MAX),
+    ] {
+        let found = connections::find_owned_with_connector_and_folder(db, user_id, folder_id, id)
+            .await
+            .expect("query");
+        assert!(
+            found.is_none(),
+            "user {user_id}, folder {folder_id}, connection {id}"
+        );
+    }
+}
+
+fn audit_row(i: usize, every_column: bool) -> NewAuditLog {
+    NewAuditLog {
+        connection_id: None,
+        user_id: None,
+        connector_slug: format!("slug-{i}"),
+        action: "browse".into(),
+        status: if every_column { "error" } else { "success" }.into(),
+        request: format!(r#"{{"i":{i}}}"#),
+        error_code: every_column.then(|| "upstream".to_owned()),
+        error: every_column.then(|| "it's \"down\"; 'quoted'".to_owned()),
+        duration_ms: i as i64 * 7,
+        channel: if every_column {
+            Channel::Mcp
+        } else {
+            Channel::Web
+        },
+        client: every_column.then(|| "Claude".to_owned()),
+        // PostgreSQL keeps microseconds.
+        created_at: Utc::now().trunc_subsecs(6) - Duration::microseconds(i as i64 * 1_001),
+    }
+}
+
+#[tokio::test]
+async fn audit_rows_are_written_as_seaorm_reads_them_in_batches_of_any_size() {
+    let app = spawn_app().await;
+    let db = &app.state.db;
+    let ada = app
+        .create_user("ada@example.edu", "a long enough password", false)
+        .await;
+    let conn = app
+        .insert_connection("test-echo", ada.id, json!({"token": "t"}), "ada")
+        .await;
+
+    let mut set = audit_row(1, true);
+    set.connection_id = Some(conn.id);
+    set.user_id = Some(ada.id);
+    let bare = audit_row(2, false);
+    connector_audit_logs::insert_many(db, &[&set, &bare])
+        .await
+        .expect("insert");
+    connector_audit_logs::insert_many(db, &[])
+        .await
+        .expect("nothing to write");
+    // More rows than there are ready statements for, in one call.
+    let many: Vec<NewAuditLog> = (3..3 + 70).map(|i| audit_row(i, i % 2 == 0)).collect();
+    let refs: Vec<&NewAuditLog> = many.iter().collect();
+    connector_audit_logs::insert_many(db, &refs)
+        .await
+        .expect("insert 70");
+
+    let stored = connector_audit_log::Entity::find()
+        .order_by_asc(connector_audit_log::Column::Id)
+        .all(db)
+        .await
+        .expect("query");
+    assert_eq!(stored.len(), 72);
+    for (row, new) in stored.iter().zip([&set, &bare].into_iter().chain(&many)) {
+        assert_eq!(row.connection_id, new.connection_id);
+        assert_eq!(row.user_id, new.user_id);
+        assert_eq!(row.connector_slug, new.connector_slug);
+        assert_eq!(row.action, new.action);
+        assert_eq!(row.status, new.status);
+        assert_eq!(row.request, new.request);
+        assert_eq!(row.error_code, new.error_code);
+        assert_eq!(row.error, new.error);
+        assert_eq!(row.duration_ms, new.duration_ms);
+        assert_eq!(row.channel, new.channel);
+        assert_eq!(row.client, new.client);
+        assert_eq!(row.created_at, new.created_at, "to the microsecond");
+    }
+}
