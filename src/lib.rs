@@ -7,6 +7,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod memory;
 pub mod models;
 pub mod paths;
 pub mod services;

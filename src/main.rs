@@ -5,6 +5,9 @@ use clap::Parser;
 fn main() -> std::process::ExitCode {
     let cli = campuscore::cli::Cli::parse();
     campuscore::telemetry::init();
+    if !campuscore::memory::settle() {
+        tracing::warn!("malloc refused a fixed mmap threshold; memory may grow after log-ins");
+    }
     campuscore::install_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
