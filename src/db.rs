@@ -100,6 +100,17 @@ pub async fn connect_bookkeeping(
         .with_context(|| format!("connecting to the database ({})", redact_url(url)))
 }
 
+/// Reads on the calling thread (`models::local_reads`) for an SQLite database in a file: the
+/// file `main`'s pool opened. None for PostgreSQL and for SQLite in memory.
+pub fn local_reads(url: &str, main: &DatabaseConnection) -> crate::models::local_reads::Reads {
+    use crate::models::local_reads::Reads;
+    if !url.starts_with("sqlite:") || sqlite_path(url).is_none() {
+        return Reads::default();
+    }
+    let options = main.get_sqlite_connection_pool().connect_options();
+    Reads::for_file(options.get_filename())
+}
+
 /// Set on every SQLite connection a pool opens, not once on whichever it hands out first:
 /// WAL lets readers run beside the writer, and with it `synchronous = NORMAL` syncs the log
 /// at checkpoints instead of at every commit (a power cut may lose the last commits, never

@@ -36,6 +36,7 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
     let db = crate::db::connect_migrated(&settings.database_url, settings.db_pool).await?;
     let writes =
         crate::db::connect_bookkeeping(&settings.database_url, &db, settings.db_pool).await?;
+    let reads = crate::db::local_reads(&settings.database_url, &db);
     let registry = Registry::from_inventory().context("registering connectors")?;
     let report = catalog::sync(&db, &registry).await?;
     if !report.added.is_empty() {
@@ -55,6 +56,7 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
             audit: Arc::new(AuditLog::new(writes.clone())),
             connector_settings: Arc::default(),
             writes,
+            reads,
             db,
             keyring,
             registry: Arc::new(registry),
@@ -284,7 +286,7 @@ fn server(
 ) -> anyhow::Result<Server> {
     let key = state.cookie_key.clone();
     let secure = state.settings.secure_cookies();
-    let store = DbSessionStore::new(state.db.clone());
+    let store = DbSessionStore::new(state.db.clone(), state.reads.clone());
     let grace_secs = state.settings.shutdown_grace.as_secs();
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {

@@ -20,6 +20,7 @@
 use super::keys;
 use crate::crypto::sha256_hex;
 use crate::models::entities::user;
+use crate::models::local_reads::Reads;
 use crate::models::sessions;
 use actix_session::Session;
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
@@ -169,11 +170,12 @@ fn as_update_error(e: SaveError) -> UpdateError {
 #[derive(Clone)]
 pub struct DbSessionStore {
     db: DatabaseConnection,
+    reads: Reads,
 }
 
 impl DbSessionStore {
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(db: DatabaseConnection, reads: Reads) -> Self {
+        Self { db, reads }
     }
 }
 
@@ -190,7 +192,7 @@ impl SessionStore for DbSessionStore {
         if let Some(encoded) = key.as_ref().strip_prefix(ANONYMOUS) {
             return from_cookie_key(encoded);
         }
-        let found = sessions::find_live_with_user(&self.db, &sha256_hex(key.as_ref()))
+        let found = sessions::find_live_with_user(&self.db, &self.reads, &sha256_hex(key.as_ref()))
             .await
             .map_err(|e| LoadError::Other(store_error(e)))?;
         let Some((row, user)) = found else {

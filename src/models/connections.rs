@@ -7,9 +7,11 @@
 use super::direct;
 use super::entities::{connection, connector, knowledge_folder};
 use super::keyset::{self, Keyset, Order, Window};
+use super::local_reads::Reads;
 use super::status::ConnectionStatus;
 use crate::error::AppResult;
 use chrono::{DateTime, Utc};
+use rusqlite::ToSql;
 use sea_orm::sea_query::Expr;
 use sea_orm::sqlx;
 use sea_orm::{
@@ -59,10 +61,16 @@ pub async fn find_owned_with_connector(
 /// (`super::direct`).
 pub async fn find_owned_with_connector_and_folder(
     db: &DatabaseConnection,
+    reads: &Reads,
     user_id: i64,
     folder_id: i64,
     id: i64,
 ) -> Result<Option<(connection::Model, connector::Model, knowledge_folder::Model)>, DbErr> {
+    let params: [(&str, &dyn ToSql); 3] = [("$1", &user_id), ("$2", &folder_id), ("$3", &id)];
+    let sql = WITH_CONNECTOR_AND_FOLDER.as_str();
+    if let Some(found) = reads.row(sql, &params, |row| with_connector_and_folder(row)) {
+        return Ok(found);
+    }
     direct::fetch_optional!(
         direct::pool(db),
         sqlx::query(WITH_CONNECTOR_AND_FOLDER.as_str())
@@ -73,9 +81,12 @@ pub async fn find_owned_with_connector_and_folder(
     )
 }
 
-fn with_connector_and_folder(
-    row: &impl direct::Columns,
-) -> Result<(connection::Model, connector::Model, knowledge_folder::Model), sqlx::Error> {
+fn with_connector_and_folder<R: direct::Columns>(
+    row: &R,
+) -> Result<(connection::Model, connector::Model, knowledge_folder::Model), R::Error>
+where
+    R::Error: direct::DecodeError,
+{
     let connector_at = direct::CONNECTION_WIDTH;
     let folder_at = connector_at + direct::CONNECTOR_WIDTH;
     Ok((

@@ -39,21 +39,24 @@ pub(crate) fn db_err(e: sqlx::Error) -> DbErr {
     }
 }
 
-/// A row read by position, on either backend.
+/// A row read by position: sqlx's, on either backend, or one read on the calling thread
+/// (`super::local_reads`).
 pub(crate) trait Columns {
-    fn int(&self, i: usize) -> Result<i64, sqlx::Error>;
-    fn int32(&self, i: usize) -> Result<i32, sqlx::Error>;
-    fn opt_int(&self, i: usize) -> Result<Option<i64>, sqlx::Error>;
-    fn flag(&self, i: usize) -> Result<bool, sqlx::Error>;
-    fn text(&self, i: usize) -> Result<String, sqlx::Error>;
-    fn opt_text(&self, i: usize) -> Result<Option<String>, sqlx::Error>;
-    fn time(&self, i: usize) -> Result<DateTime<Utc>, sqlx::Error>;
-    fn opt_time(&self, i: usize) -> Result<Option<DateTime<Utc>>, sqlx::Error>;
+    type Error;
+    fn int(&self, i: usize) -> Result<i64, Self::Error>;
+    fn int32(&self, i: usize) -> Result<i32, Self::Error>;
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, Self::Error>;
+    fn flag(&self, i: usize) -> Result<bool, Self::Error>;
+    fn text(&self, i: usize) -> Result<String, Self::Error>;
+    fn opt_text(&self, i: usize) -> Result<Option<String>, Self::Error>;
+    fn time(&self, i: usize) -> Result<DateTime<Utc>, Self::Error>;
+    fn opt_time(&self, i: usize) -> Result<Option<DateTime<Utc>>, Self::Error>;
 }
 
 macro_rules! columns_of {
     ($row:ty) => {
         impl Columns for $row {
+            type Error = sqlx::Error;
             fn int(&self, i: usize) -> Result<i64, sqlx::Error> {
                 self.try_get(i)
             }
@@ -85,6 +88,17 @@ macro_rules! columns_of {
 columns_of!(SqliteRow);
 columns_of!(PgRow);
 
+/// A stored value that is not what its column holds (an unknown status, say).
+pub(crate) trait DecodeError {
+    fn decode(message: String) -> Self;
+}
+
+impl DecodeError for sqlx::Error {
+    fn decode(message: String) -> Self {
+        sqlx::Error::Decode(message.into())
+    }
+}
+
 /// Runs `$query` (a `sqlx::query(..)` with its binds, written once and built for the
 /// backend of `$pool`) with `fetch_optional`, and hands the row, if any, to `$read` (a
 /// function generic over [`Columns`]).
@@ -112,7 +126,7 @@ pub(crate) const USER_COLUMNS: &str = "id, email, display_name, password_hash, i
      created_at, updated_at, last_login_at";
 
 /// The `user` row whose columns start at `at`.
-pub(crate) fn user_at(row: &impl Columns, at: usize) -> Result<user::Model, sqlx::Error> {
+pub(crate) fn user_at<R: Columns>(row: &R, at: usize) -> Result<user::Model, R::Error> {
     Ok(user::Model {
         id: row.int(at)?,
         email: row.text(at + 1)?,
@@ -136,10 +150,10 @@ pub(crate) const CONNECTION_COLUMNS: &str = "id, user_id, connector_id, credenti
 pub(crate) const CONNECTION_WIDTH: usize = 18;
 
 /// The `connection` row whose columns start at `at`.
-pub(crate) fn connection_at(
-    row: &impl Columns,
-    at: usize,
-) -> Result<connection::Model, sqlx::Error> {
+pub(crate) fn connection_at<R: Columns>(row: &R, at: usize) -> Result<connection::Model, R::Error>
+where
+    R::Error: DecodeError,
+{
     let status = row.text(at + 5)?;
     Ok(connection::Model {
         id: row.int(at)?,
@@ -148,7 +162,7 @@ pub(crate) fn connection_at(
         credentials: row.text(at + 3)?,
         credentials_version: row.int(at + 4)?,
         status: ConnectionStatus::try_from_value(&status)
-            .map_err(|e| sqlx::Error::Decode(e.to_string().into()))?,
+            .map_err(|e| R::Error::decode(e.to_string()))?,
         service_identity: row.opt_text(at + 6)?,
         scopes: row.opt_text(at + 7)?,
         expires_at: row.opt_time(at + 8)?,
@@ -172,7 +186,7 @@ pub(crate) const CONNECTOR_COLUMNS: &str = "id, slug, name, kind, scoping, icon,
 pub(crate) const CONNECTOR_WIDTH: usize = 12;
 
 /// The `connector` row whose columns start at `at`.
-pub(crate) fn connector_at(row: &impl Columns, at: usize) -> Result<connector::Model, sqlx::Error> {
+pub(crate) fn connector_at<R: Columns>(row: &R, at: usize) -> Result<connector::Model, R::Error> {
     Ok(connector::Model {
         id: row.int(at)?,
         slug: row.text(at + 1)?,
@@ -193,10 +207,10 @@ pub(crate) fn connector_at(row: &impl Columns, at: usize) -> Result<connector::M
 pub(crate) const FOLDER_COLUMNS: &str = "id, user_id, name, created_at, updated_at";
 
 /// The `knowledge_folder` row whose columns start at `at`.
-pub(crate) fn folder_at(
-    row: &impl Columns,
+pub(crate) fn folder_at<R: Columns>(
+    row: &R,
     at: usize,
-) -> Result<knowledge_folder::Model, sqlx::Error> {
+) -> Result<knowledge_folder::Model, R::Error> {
     Ok(knowledge_folder::Model {
         id: row.int(at)?,
         user_id: row.int(at + 1)?,

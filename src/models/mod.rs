@@ -12,7 +12,9 @@
 //! Those queries, the rate-limit check and the audit insert skip SeaORM's query builder:
 //! they are fixed SQL sent through sqlx on the same pool and read by position (`direct`),
 //! since SeaORM's building, boxing and decoding by name cost a browse more than the
-//! statements did. `tests/api/direct_queries.rs` holds them to what SeaORM reads.
+//! statements did. On an SQLite file the two reads among them run on the calling thread
+//! (`local_reads`), not on sqlx's connection threads. `tests/api/direct_queries.rs` holds
+//! them to what SeaORM reads.
 
 pub mod admin_audit_logs;
 pub mod api_tokens;
@@ -25,6 +27,7 @@ pub(crate) mod direct;
 pub mod entities;
 pub mod folders;
 pub mod keyset;
+pub mod local_reads;
 pub mod login_throttles;
 pub mod mcp_authorization_codes;
 pub mod mcp_clients;

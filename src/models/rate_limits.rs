@@ -91,15 +91,15 @@ pub async fn take(
 }
 
 /// `rate_limit_take`'s row: allowed, next_seq, gate_at, now_ms.
-fn pg_taken(row: &impl Columns) -> Result<(bool, i64, Option<i64>, i64), sqlx::Error> {
+fn pg_taken<R: Columns>(row: &R) -> Result<(bool, i64, Option<i64>, i64), R::Error> {
     Ok((row.flag(0)?, row.int(1)?, row.opt_int(2)?, row.int(3)?))
 }
 
-fn first_int(row: &impl Columns) -> Result<i64, sqlx::Error> {
+fn first_int<R: Columns>(row: &R) -> Result<i64, R::Error> {
     row.int(0)
 }
 
-fn gate_and_clock(row: &impl Columns) -> Result<(Option<i64>, i64), sqlx::Error> {
+fn gate_and_clock<R: Columns>(row: &R) -> Result<(Option<i64>, i64), R::Error> {
     Ok((row.opt_int(0)?, row.int(1)?))
 }
 

@@ -3,7 +3,9 @@
 
 use super::direct::{self, Columns};
 use super::entities::{session, user};
+use super::local_reads::{self, Reads};
 use chrono::{DateTime, Utc};
+use rusqlite::ToSql;
 use sea_orm::sea_query::Expr;
 use sea_orm::sqlx;
 use sea_orm::{
@@ -17,9 +19,17 @@ use std::sync::LazyLock;
 /// so it is fixed SQL: `super::direct`).
 pub async fn find_live_with_user(
     db: &DatabaseConnection,
+    reads: &Reads,
     key_hash: &str,
 ) -> Result<Option<(session::Model, Option<user::Model>)>, DbErr> {
     let now = Utc::now();
+    let now_text = local_reads::sqlite_time(now);
+    let params: [(&str, &dyn ToSql); 2] = [("$1", &key_hash), ("$2", &now_text)];
+    if let Some(found) = reads.row(FIND_LIVE_WITH_USER.as_str(), &params, |row| {
+        session_and_user(row)
+    }) {
+        return Ok(found);
+    }
     direct::fetch_optional!(
         direct::pool(db),
         sqlx::query(FIND_LIVE_WITH_USER.as_str())
@@ -29,9 +39,9 @@ pub async fn find_live_with_user(
     )
 }
 
-fn session_and_user(
-    row: &impl Columns,
-) -> Result<(session::Model, Option<user::Model>), sqlx::Error> {
+fn session_and_user<R: Columns>(
+    row: &R,
+) -> Result<(session::Model, Option<user::Model>), R::Error> {
     let session = session::Model {
         id: row.int(0)?,
         key_hash: row.text(1)?,

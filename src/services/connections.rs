@@ -134,6 +134,7 @@ pub async fn find_mine_in_folder(
 )> {
     let (conn, row, folder) = connections::find_owned_with_connector_and_folder(
         &rt.db,
+        &rt.reads,
         user_id,
         folder_id,
         connection_id,

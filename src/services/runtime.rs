@@ -2,6 +2,7 @@
 //! nothing of the web layer.
 
 use crate::config::Settings;
+use crate::models::local_reads::Reads;
 use crate::services::audit::AuditLog;
 use crate::services::connector_config::SettingsCache;
 use crate::services::refresh_locks::RefreshLocks;
@@ -22,6 +23,9 @@ pub struct ConnectorRuntime {
     /// process instead of sleeping on the database's lock (`db::connect_bookkeeping`); on
     /// PostgreSQL the same pool as `db`.
     pub writes: DatabaseConnection,
+    /// The reads every request makes, on the calling thread when the database is an SQLite
+    /// file (`models::local_reads`); otherwise through `db`.
+    pub reads: Reads,
     /// The audit trail's writer: rows of concurrent requests committed together.
     pub audit: Arc<AuditLog>,
     /// Connectors' decrypted settings, by the `config_version` they were read at.

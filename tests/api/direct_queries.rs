@@ -1,17 +1,37 @@
 //! The statements every browse runs as fixed SQL (`models::direct`: the session with its
 //! user, the connection with its connector and folder, the audit insert) read and write
 //! exactly what SeaORM reads and writes for the same rows, NULLs and all, and scope by the
-//! user as before. On SQLite, or PostgreSQL with `CAMPUSCORE_TEST_DB=postgres`.
+//! user as before — the reads both through sqlx and, on an SQLite file, on the calling thread
+//! (`models::local_reads`). On SQLite, or PostgreSQL with `CAMPUSCORE_TEST_DB=postgres`.
 
 use crate::helpers::{folder_name, spawn_app};
 use campuscore::models::connector_audit_logs::{self, NewAuditLog};
 use campuscore::models::entities::{
     connection, connector, connector_audit_log, knowledge_folder, session, user,
 };
+use campuscore::models::local_reads::Reads;
 use campuscore::models::{Channel, ConnectionStatus, connections, folders, sessions};
 use chrono::{Duration, SubsecRound, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
+    QueryOrder,
+};
 use serde_json::json;
+
+/// The two ways the reads run: on the calling thread where the app has that (an SQLite
+/// file), and through sqlx.
+fn both_paths(app: &crate::helpers::TestApp) -> [(&'static str, Reads); 2] {
+    let sqlite = app.state.db.get_database_backend() == DbBackend::Sqlite;
+    assert_eq!(
+        app.state.reads.enabled(),
+        sqlite,
+        "an SQLite file has local reads, PostgreSQL none"
+    );
+    [
+        ("local", app.state.reads.clone()),
+        ("sqlx", Reads::default()),
+    ]
+}
 
 #[tokio::test]
 async fn a_live_session_reads_with_its_user_as_seaorm_reads_them() {
@@ -42,24 +62,16 @@ async fn a_live_session_reads_with_its_user_as_seaorm_reads_them() {
         .expect("insert session");
     }
 
-    for (key, user_id) in [("ada", ada.id), ("bob", bob.id)] {
-        let (found, with_user) = sessions::find_live_with_user(db, key)
-            .await
-            .expect("query")
-            .expect("a live session");
-        let stored = session::Entity::find_by_id(found.id)
-            .one(db)
-            .await
-            .expect("query")
-            .expect("the row");
-        assert_eq!(found, stored);
-        assert_eq!(found.state, format!(r#"{{"k":"{key}"}}"#));
-        let stored_user = user::Entity::find_by_id(user_id)
-            .one(db)
-            .await
-            .expect("query")
-            .expect("the user");
-        assert_eq!(with_user.as_ref(), Some(&stored_user), "{key}");
+    for (path, reads) in both_paths(&app) {
+        read_sessions(db, &reads, path, ada.id, bob.id).await;
+    }
+    if app.state.reads.enabled() {
+        let (answered, declined) = app.state.reads.counts();
+        assert!(
+            answered >= 5,
+            "the reads ran on the calling thread ({answered})"
+        );
+        assert_eq!(declined, 0, "none was left to sqlx");
     }
     let ada_now = user::Entity::find_by_id(ada.id)
         .one(db)
@@ -71,26 +83,49 @@ async fn a_live_session_reads_with_its_user_as_seaorm_reads_them() {
         "ada's row has every column set"
     );
     assert!(bob.last_login_at.is_none(), "bob's has a NULL");
+}
 
-    let (anonymous, no_user) = sessions::find_live_with_user(db, "nobody")
+async fn read_sessions(
+    db: &sea_orm::DatabaseConnection,
+    reads: &Reads,
+    path: &str,
+    ada: i64,
+    bob: i64,
+) {
+    for (key, user_id) in [("ada", ada), ("bob", bob)] {
+        let (found, with_user) = sessions::find_live_with_user(db, reads, key)
+            .await
+            .expect("query")
+            .expect("a live session");
+        let stored = session::Entity::find_by_id(found.id)
+            .one(db)
+            .await
+            .expect("query")
+            .expect("the row");
+        assert_eq!(found, stored, "{key}, {path}");
+        assert_eq!(found.state, format!(r#"{{"k":"{key}"}}"#));
+        let stored_user = user::Entity::find_by_id(user_id)
+            .one(db)
+            .await
+            .expect("query")
+            .expect("the user");
+        assert_eq!(with_user.as_ref(), Some(&stored_user), "{key}, {path}");
+    }
+    let (anonymous, no_user) = sessions::find_live_with_user(db, reads, "nobody")
         .await
         .expect("query")
         .expect("a live session");
-    assert_eq!(anonymous.user_id, None);
-    assert!(no_user.is_none(), "a session naming no user joins none");
+    assert_eq!(anonymous.user_id, None, "{path}");
     assert!(
-        sessions::find_live_with_user(db, "expired")
-            .await
-            .expect("query")
-            .is_none(),
-        "an expired session is not found"
+        no_user.is_none(),
+        "a session naming no user joins none ({path})"
     );
-    assert!(
-        sessions::find_live_with_user(db, "unknown")
+    for key in ["expired", "unknown"] {
+        let found = sessions::find_live_with_user(db, reads, key)
             .await
-            .expect("query")
-            .is_none()
-    );
+            .expect("query");
+        assert!(found.is_none(), "{key} is not a live session ({path})");
+    }
 }
 
 #[tokio::test]
@@ -130,54 +165,89 @@ async fn a_connection_reads_with_its_connector_and_folder_as_seaorm_reads_them()
     active.last_error = Set(Some("invalid_grant".into()));
     active.agent_writes = Set(true);
     let full = active.update(db).await.expect("update");
+    assert_eq!(fresh.last_used_at, None, "the fresh row has NULLs");
+    assert_eq!(full.refresh_lease_owner.as_deref(), Some("refresher-1"));
+    let eves = app
+        .insert_connection("test-echo", eve.id, json!({"token": "t3"}), "eve")
+        .await;
 
-    let catalog = connector::Entity::find_by_id(full.connector_id)
+    for (path, reads) in both_paths(&app) {
+        for conn in [&fresh, &full] {
+            same_as_seaorm(db, &reads, path, ada.id, folder.id, conn.id).await;
+        }
+        // Scoped by the user on both sides: someone else's folder or connection is no row.
+        for (user_id, folder_id, id) in [
+            (ada.id, eves_folder.id, fresh.id),
+            (ada.id, folder.id, eves.id),
+            (eve.id, folder.id, fresh.id),
+            (eve.id, eves_folder.id, fresh.id),
+            (ada.id, folder.id, i64::MAX),
+        ] {
+            let found = connections::find_owned_with_connector_and_folder(
+                db, &reads, user_id, folder_id, id,
+            )
+            .await
+            .expect("query");
+            assert!(
+                found.is_none(),
+                "user {user_id}, folder {folder_id}, connection {id} ({path})"
+            );
+        }
+    }
+
+    // A time stored in another format sqlx reads (SQLite's own `datetime()`): the read on
+    // the calling thread leaves it to sqlx, and the answer is the same.
+    if db.get_database_backend() == DbBackend::Sqlite {
+        let (answered, declined) = app.state.reads.counts();
+        assert!(
+            answered >= 7,
+            "the reads ran on the calling thread ({answered})"
+        );
+        assert_eq!(declined, 0, "none was left to sqlx");
+        db.execute_unprepared(&format!(
+            "UPDATE knowledge_folder SET updated_at = '2026-12-07 06:00:00.5' WHERE id = {}",
+            folder.id
+        ))
+        .await
+        .expect("update");
+        same_as_seaorm(db, &app.state.reads, "local", ada.id, folder.id, full.id).await;
+        assert_eq!(app.state.reads.counts().1, 1, "that read was left to sqlx");
+    }
+}
+
+/// The connection `id` with its connector and the folder, read through `reads`, equal
+/// SeaORM's reads of the three rows.
+async fn same_as_seaorm(
+    db: &sea_orm::DatabaseConnection,
+    reads: &Reads,
+    path: &str,
+    user_id: i64,
+    folder_id: i64,
+    id: i64,
+) {
+    let (found, found_connector, found_folder) =
+        connections::find_owned_with_connector_and_folder(db, reads, user_id, folder_id, id)
+            .await
+            .expect("query")
+            .expect("the user's connection in the user's folder");
+    let stored = connection::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .expect("query")
+        .expect("the row");
+    let catalog = connector::Entity::find_by_id(stored.connector_id)
         .one(db)
         .await
         .expect("query")
         .expect("the connector");
-    let stored_folder = knowledge_folder::Entity::find_by_id(folder.id)
+    let stored_folder = knowledge_folder::Entity::find_by_id(folder_id)
         .one(db)
         .await
         .expect("query")
         .expect("the folder");
-    for conn in [&fresh, &full] {
-        let (found, found_connector, found_folder) =
-            connections::find_owned_with_connector_and_folder(db, ada.id, folder.id, conn.id)
-                .await
-                .expect("query")
-                .expect("ada's connection in ada's folder");
-        let stored = connection::Entity::find_by_id(conn.id)
-            .one(db)
-            .await
-            .expect("query")
-            .expect("the row");
-        assert_eq!(found, stored);
-        assert_eq!(found_connector, catalog);
-        assert_eq!(found_folder, stored_folder);
-    }
-    assert_eq!(fresh.last_used_at, None, "the fresh row has NULLs");
-    assert_eq!(full.refresh_failures, 3);
-
-    // Scoped by the user on both sides: someone else's folder or connection is no row.
-    let eves = app
-        .insert_connection("test-echo", eve.id, json!({"token": "t3"}), "eve")
-        .await;
-    for (user_id, folder_id, id) in [
-        (ada.id, eves_folder.id, fresh.id),
-        (ada.id, folder.id, eves.id),
-        (eve.id, folder.id, fresh.id),
-        (eve.id, eves_folder.id, fresh.id),
-        (ada.id, folder.id, i64::MAX),
-    ] {
-        let found = connections::find_owned_with_connector_and_folder(db, user_id, folder_id, id)
-            .await
-            .expect("query");
-        assert!(
-            found.is_none(),
-            "user {user_id}, folder {folder_id}, connection {id}"
-        );
-    }
+    assert_eq!(found, stored, "{path}");
+    assert_eq!(found_connector, catalog, "{path}");
+    assert_eq!(found_folder, stored_folder, "{path}");
 }
 
 fn audit_row(i: usize, every_column: bool) -> NewAuditLog {
