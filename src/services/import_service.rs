@@ -182,9 +182,7 @@ pub(crate) fn modified_revision(t: chrono::DateTime<chrono::Utc>, size: u64) -> 
     };
     let mut out = String::with_capacity(48);
     let mut digits = |value: u32, width: u32, then: &str| {
-        for place in (0..width).rev() {
-            out.push(char::from(b'0' + (value / 10u32.pow(place) % 10) as u8));
-        }
+        push_digits(&mut out, value, width);
         out.push_str(then);
     };
     digits(year, 4, "-");
@@ -201,6 +199,13 @@ pub(crate) fn modified_revision(t: chrono::DateTime<chrono::Utc>, size: u64) -> 
     }
     out.push_str(itoa::Buffer::new().format(size));
     out
+}
+
+/// Writes the last `width` decimal digits of `value`, with leading zeros.
+pub(crate) fn push_digits(out: &mut String, value: u32, width: u32) {
+    for place in (0..width).rev() {
+        out.push(char::from(b'0' + (value / 10u32.pow(place) % 10) as u8));
+    }
 }
 
 /// A selection can be imported: at least one file, at most `MAX_FILES_PER_IMPORT`.

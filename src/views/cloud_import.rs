@@ -565,10 +565,7 @@ fn minute(t: chrono::DateTime<chrono::Utc>) -> String {
     };
     let mut out = String::with_capacity(16);
     let mut digits = |value: u32, width: u32, then: Option<char>| {
-        for place in (0..width).rev() {
-            let digit = (value / 10u32.pow(place) % 10) as u8;
-            out.push(char::from(b'0' + digit));
-        }
+        crate::services::import_service::push_digits(&mut out, value, width);
         out.extend(then);
     };
     digits(year, 4, Some('-'));
