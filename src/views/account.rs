@@ -267,7 +267,15 @@ pub async fn setup(
 
 /// Render a template with a status (for forms re-rendered with their errors).
 pub fn html(t: impl Template, status: u16) -> HttpResponse {
-    match t.render() {
+    html_sized(t, status, 0)
+}
+
+/// [`html`] into a buffer of at least `capacity` bytes: for a page whose size the caller can
+/// foresee (a listing of many rows), which saves the buffer growing by doubling, each time
+/// copying what it holds.
+pub fn html_sized<T: Template>(t: T, status: u16, capacity: usize) -> HttpResponse {
+    let mut body = String::with_capacity(capacity.max(T::SIZE_HINT));
+    match t.render_into(&mut body).map(|()| body) {
         Ok(body) => HttpResponse::build(
             actix_web::http::StatusCode::from_u16(status)
                 .unwrap_or(actix_web::http::StatusCode::OK),
