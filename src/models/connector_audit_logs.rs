@@ -40,9 +40,16 @@ pub async fn insert_many(db: &DatabaseConnection, rows: &[&NewAuditLog]) -> Resu
     if rows.is_empty() {
         return Ok(());
     }
-    let sql = match INSERT_SQL.get(rows.len() - 1) {
+    let pool = direct::pool(db);
+    let numbered = matches!(pool, direct::Pool::Postgres(_));
+    let ready = if numbered {
+        &PG_INSERTS
+    } else {
+        &SQLITE_INSERTS
+    };
+    let sql = match ready.get(rows.len() - 1) {
         Some(sql) => sql.as_str().into_sql_str(),
-        None => AssertSqlSafe(insert_sql(rows.len())).into_sql_str(),
+        None => AssertSqlSafe(insert_sql(rows.len(), numbered)).into_sql_str(),
     };
     macro_rules! bound {
         ($query:expr) => {{
@@ -65,7 +72,7 @@ pub async fn insert_many(db: &DatabaseConnection, rows: &[&NewAuditLog]) -> Resu
             query
         }};
     }
-    let done = match direct::pool(db) {
+    let done = match pool {
         direct::Pool::Sqlite(p) => bound!(sqlx::query(sql)).execute(p).await.map(|_| ()),
         direct::Pool::Postgres(p) => bound!(sqlx::query(sql)).execute(p).await.map(|_| ()),
     };
@@ -81,12 +88,17 @@ const INSERT_WIDTH: usize = 12;
 /// statement made for the call): `services::audit`'s largest batch.
 pub const PREPARED_ROWS: usize = 64;
 
-/// The statements for 1 to [`PREPARED_ROWS`] rows, made once.
-static INSERT_SQL: LazyLock<Vec<String>> =
-    LazyLock::new(|| (1..=PREPARED_ROWS).map(insert_sql).collect());
+/// The statements for 1 to [`PREPARED_ROWS`] rows, made once, for each backend.
+static SQLITE_INSERTS: LazyLock<Vec<String>> =
+    LazyLock::new(|| (1..=PREPARED_ROWS).map(|n| insert_sql(n, false)).collect());
+static PG_INSERTS: LazyLock<Vec<String>> =
+    LazyLock::new(|| (1..=PREPARED_ROWS).map(|n| insert_sql(n, true)).collect());
 
-/// `INSERT` of `n` rows, numbered parameters (`$1` …) on both backends.
-fn insert_sql(n: usize) -> String {
+/// `INSERT` of `n` rows. PostgreSQL's parameters are numbered (`$1` …); SQLite's are plain
+/// `?`, taken in order: sqlx looks each numbered one up by name, and SQLite finds a name by
+/// walking the statement's list of them, which made a 64-row batch (768 parameters) cost
+/// hundreds of thousands of steps before it ran.
+fn insert_sql(n: usize, numbered: bool) -> String {
     let mut sql = format!("INSERT INTO connector_audit_log ({INSERT_COLUMNS}) VALUES ");
     for row in 0..n {
         sql.push_str(if row == 0 { "(" } else { ", (" });
@@ -94,8 +106,12 @@ fn insert_sql(n: usize) -> String {
             if col > 0 {
                 sql.push_str(", ");
             }
-            sql.push('$');
-            sql.push_str(&(row * INSERT_WIDTH + col + 1).to_string());
+            if numbered {
+                sql.push('$');
+                sql.push_str(&(row * INSERT_WIDTH + col + 1).to_string());
+            } else {
+                sql.push('?');
+            }
         }
         sql.push(')');
     }

@@ -5,8 +5,9 @@
 //! decoding by column name cost more than the statements themselves (bench/RESULTS.md,
 //! sixth round). Every other query goes through SeaORM.
 //!
-//! One SQL text serves both backends: SQLite reads `$1` as PostgreSQL does. sqlx prepares
-//! each text once per connection and keeps it.
+//! One SQL text serves both backends (SQLite reads `$1` as PostgreSQL does), except the audit
+//! insert's many parameters (see `connector_audit_logs`). sqlx prepares each text once per
+//! connection and keeps it.
 
 use super::entities::{connection, connector, knowledge_folder, user};
 use super::status::ConnectionStatus;
