@@ -4,17 +4,17 @@
 //! workers call these functions (`architecture_tests` checks it). Every query that takes a
 //! user id scopes by it, so a foreign id reads as "not found".
 //!
-//! The queries every request makes (the session, the folder, the connection) find their one
-//! row by a unique key with `all()`, not `one()`: `one()` adds `LIMIT ?`, and SQLite compiles
-//! a statement whose limit is a bound parameter again every time it runs (the value may
-//! change the plan), which cost a browse four recompilations, about a fifth of its CPU.
+//! The queries every request makes (the session, the folder and the connection), the
+//! rate-limit check and the audit insert skip SeaORM's query builder: they are fixed SQL sent
+//! through sqlx on the same pool and read by position (`direct`), since SeaORM's building,
+//! boxing and decoding by name cost a browse more than the statements did. On an SQLite file
+//! the two reads among them run on the calling thread (`local_reads`), not on sqlx's
+//! connection threads. `tests/api/direct_queries.rs` holds them to what SeaORM reads.
 //!
-//! Those queries, the rate-limit check and the audit insert skip SeaORM's query builder:
-//! they are fixed SQL sent through sqlx on the same pool and read by position (`direct`),
-//! since SeaORM's building, boxing and decoding by name cost a browse more than the
-//! statements did. On an SQLite file the two reads among them run on the calling thread
-//! (`local_reads`), not on sqlx's connection threads. `tests/api/direct_queries.rs` holds
-//! them to what SeaORM reads.
+//! Other lookups of one row by a unique key that run often use `all()`, not `one()`: `one()`
+//! adds `LIMIT ?`, and SQLite compiles a statement whose limit is a bound parameter again
+//! every time it runs (the value may change the plan); that once cost a browse four
+//! recompilations, about a fifth of its CPU.
 
 pub mod admin_audit_logs;
 pub mod api_tokens;
