@@ -85,7 +85,7 @@ pub async fn connect_bookkeeping(
     main: &DatabaseConnection,
     pool: PoolSettings,
 ) -> anyhow::Result<DatabaseConnection> {
-    if !url.starts_with("sqlite:") || sqlite_path(url).is_none() {
+    if sqlite_path(url).is_none() {
         return Ok(main.clone());
     }
     let mut opts = ConnectOptions::new(url.to_owned());
@@ -104,7 +104,7 @@ pub async fn connect_bookkeeping(
 /// file `main`'s pool opened. None for PostgreSQL and for SQLite in memory.
 pub fn local_reads(url: &str, main: &DatabaseConnection) -> crate::models::local_reads::Reads {
     use crate::models::local_reads::Reads;
-    if !url.starts_with("sqlite:") || sqlite_path(url).is_none() {
+    if sqlite_path(url).is_none() {
         return Reads::default();
     }
     let options = main.get_sqlite_connection_pool().connect_options();

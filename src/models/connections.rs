@@ -73,10 +73,7 @@ pub async fn find_owned_with_connector_and_folder(
     }
     direct::fetch_optional!(
         direct::pool(db),
-        sqlx::query(WITH_CONNECTOR_AND_FOLDER.as_str())
-            .bind(user_id)
-            .bind(folder_id)
-            .bind(id),
+        sqlx::query(sql).bind(user_id).bind(folder_id).bind(id),
         with_connector_and_folder
     )
 }

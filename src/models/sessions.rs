@@ -23,12 +23,14 @@ pub async fn find_live_with_user(
     key_hash: &str,
 ) -> Result<Option<(session::Model, Option<user::Model>)>, DbErr> {
     let now = Utc::now();
-    let now_text = local_reads::sqlite_time(now);
-    let params: [(&str, &dyn ToSql); 2] = [("$1", &key_hash), ("$2", &now_text)];
-    if let Some(found) = reads.row(FIND_LIVE_WITH_USER.as_str(), &params, |row| {
-        session_and_user(row)
-    }) {
-        return Ok(found);
+    if reads.enabled() {
+        let now_text = local_reads::sqlite_time(now);
+        let params: [(&str, &dyn ToSql); 2] = [("$1", &key_hash), ("$2", &now_text)];
+        if let Some(found) = reads.row(FIND_LIVE_WITH_USER.as_str(), &params, |row| {
+            session_and_user(row)
+        }) {
+            return Ok(found);
+        }
     }
     direct::fetch_optional!(
         direct::pool(db),
