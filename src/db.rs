@@ -103,12 +103,23 @@ pub async fn connect_bookkeeping(
 /// Reads on the calling thread (`models::local_reads`) for an SQLite database in a file: the
 /// file `main`'s pool opened. None for PostgreSQL and for SQLite in memory.
 pub fn local_reads(url: &str, main: &DatabaseConnection) -> crate::models::local_reads::Reads {
-    use crate::models::local_reads::Reads;
-    if sqlite_path(url).is_none() {
-        return Reads::default();
-    }
+    sqlite_file(url, main)
+        .map(crate::models::local_reads::Reads::for_file)
+        .unwrap_or_default()
+}
+
+/// Writes on the calling thread (`models::local_writes`), as [`local_reads`].
+pub fn local_writes(url: &str, main: &DatabaseConnection) -> crate::models::local_writes::Writes {
+    sqlite_file(url, main)
+        .map(crate::models::local_writes::Writes::for_file)
+        .unwrap_or_default()
+}
+
+/// The file of the SQLite database `main` opened from `url`; None for other databases.
+fn sqlite_file(url: &str, main: &DatabaseConnection) -> Option<std::path::PathBuf> {
+    sqlite_path(url)?;
     let options = main.get_sqlite_connection_pool().connect_options();
-    Reads::for_file(options.get_filename())
+    Some(options.get_filename().to_path_buf())
 }
 
 /// Set on every SQLite connection a pool opens, not once on whichever it hands out first:

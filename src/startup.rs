@@ -6,6 +6,7 @@ use crate::auth::{
     session_store::{DbSessionStore, purge_expired},
 };
 use crate::config::Settings;
+use crate::models::local_writes::Bookkeeping;
 use crate::services::audit::AuditLog;
 use crate::services::oidc::Sso;
 use crate::services::runtime::ConnectorRuntime;
@@ -34,8 +35,10 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
     .context("loading the Fernet keys (FERNET_KEYS / FERNET_KEY)")?;
     tracing::info!(key.source = %source, key.primary = keyring.primary_fingerprint(), "fernet keys loaded");
     let db = crate::db::connect_migrated(&settings.database_url, settings.db_pool).await?;
-    let writes =
-        crate::db::connect_bookkeeping(&settings.database_url, &db, settings.db_pool).await?;
+    let writes = Bookkeeping {
+        db: crate::db::connect_bookkeeping(&settings.database_url, &db, settings.db_pool).await?,
+        local: crate::db::local_writes(&settings.database_url, &db),
+    };
     let reads = crate::db::local_reads(&settings.database_url, &db);
     let registry = Registry::from_inventory().context("registering connectors")?;
     let report = catalog::sync(&db, &registry).await?;

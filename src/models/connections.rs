@@ -8,6 +8,7 @@ use super::direct;
 use super::entities::{connection, connector, knowledge_folder};
 use super::keyset::{self, Keyset, Order, Window};
 use super::local_reads::Reads;
+use super::local_writes::Bookkeeping;
 use super::status::ConnectionStatus;
 use crate::error::AppResult;
 use chrono::{DateTime, Utc};
@@ -300,14 +301,19 @@ pub async fn record_test(
 
 /// Marks a connection used at `now`, unless a use at or after `stale_before` is already
 /// recorded; `reactivate` writes whatever the last use, and also sets it `active` and clears
-/// its last error.
+/// its last error. On an SQLite file it is written on the calling thread when it can
+/// (`super::local_writes`).
 pub async fn touch(
-    db: &impl ConnectionTrait,
+    w: &Bookkeeping,
     id: i64,
     now: DateTime<Utc>,
     stale_before: DateTime<Utc>,
     reactivate: bool,
 ) -> Result<(), DbErr> {
+    let here = |c: &rusqlite::Connection| touch_here(c, id, now, stale_before, reactivate);
+    if w.local.write(here).is_some() {
+        return Ok(());
+    }
     let mut update = connection::Entity::update_many()
         .col_expr(connection::Column::LastUsedAt, Expr::value(now))
         .filter(connection::Column::Id.eq(id));
@@ -325,7 +331,33 @@ pub async fn touch(
             )
             .col_expr(connection::Column::LastError, Expr::value(None::<String>));
     }
-    update.exec(db).await?;
+    update.exec(&w.db).await?;
+    Ok(())
+}
+
+/// [`touch`] on an SQLite connection of our own (`super::local_writes`): the same update, with
+/// times bound in sqlx's text form so that they compare as the stored ones do.
+fn touch_here(
+    conn: &rusqlite::Connection,
+    id: i64,
+    now: DateTime<Utc>,
+    stale_before: DateTime<Utc>,
+    reactivate: bool,
+) -> rusqlite::Result<()> {
+    let now = super::local_reads::sqlite_time(now);
+    if reactivate {
+        let sql = "UPDATE connection SET last_used_at = ?1, status = ?2, last_error = NULL \
+                   WHERE id = ?3";
+        let active = ConnectionStatus::Active.as_str();
+        conn.prepare_cached(sql)?
+            .execute(rusqlite::params![now, active, id])?;
+    } else {
+        let sql = "UPDATE connection SET last_used_at = ?1 \
+                   WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?3)";
+        let stale_before = super::local_reads::sqlite_time(stale_before);
+        conn.prepare_cached(sql)?
+            .execute(rusqlite::params![now, id, stale_before])?;
+    }
     Ok(())
 }
 

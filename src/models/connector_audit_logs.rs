@@ -79,6 +79,27 @@ pub async fn insert_many(db: &DatabaseConnection, rows: &[&NewAuditLog]) -> Resu
     done.map_err(direct::db_err)
 }
 
+/// Writes `row` on an SQLite connection of our own (`super::local_writes`), exactly as
+/// [`insert_many`] writes it through sqlx (times in sqlx's text form).
+pub fn insert_here(conn: &rusqlite::Connection, row: &NewAuditLog) -> rusqlite::Result<()> {
+    let mut insert = conn.prepare_cached(&SQLITE_INSERTS[0])?;
+    insert.execute(rusqlite::params![
+        row.connection_id,
+        row.user_id,
+        row.connector_slug,
+        row.action,
+        row.status,
+        row.request,
+        row.error_code,
+        row.error,
+        row.duration_ms,
+        row.channel.as_str(),
+        row.client,
+        super::local_reads::sqlite_time(row.created_at),
+    ])?;
+    Ok(())
+}
+
 /// The columns [`insert_many`] writes, in the order it binds them.
 const INSERT_COLUMNS: &str = "connection_id, user_id, connector_slug, action, status, request, \
      error_code, error, duration_ms, channel, client, created_at";

@@ -9,7 +9,9 @@
 //! through sqlx on the same pool and read by position (`direct`), since SeaORM's building,
 //! boxing and decoding by name cost a browse more than the statements did. On an SQLite file
 //! the two reads among them run on the calling thread (`local_reads`), not on sqlx's
-//! connection threads. `tests/api/direct_queries.rs` holds them to what SeaORM reads.
+//! connection threads, and so do the writes (the rate-limit hit, the audit row,
+//! `last_used_at`: `local_writes`). `tests/api/direct_queries.rs` holds them to what SeaORM
+//! reads.
 //!
 //! Other lookups of one row by a unique key that run often use `all()`, not `one()`: `one()`
 //! adds `LIMIT ?`, and SQLite compiles a statement whose limit is a bound parameter again
@@ -28,6 +30,7 @@ pub mod entities;
 pub mod folders;
 pub mod keyset;
 pub mod local_reads;
+pub mod local_writes;
 pub mod login_throttles;
 pub mod mcp_authorization_codes;
 pub mod mcp_clients;

@@ -4,9 +4,10 @@
 
 use super::direct::{self, Columns};
 use super::entities::{rate_limit, rate_limit_hit};
+use super::local_writes::Bookkeeping;
 use chrono::{DateTime, Utc};
 use sea_orm::sqlx;
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use std::sync::LazyLock;
 
 /// What [`take`] found.
@@ -27,9 +28,10 @@ const SQLITE_NOW_MS: &str = "CAST(ROUND(unixepoch('subsec') * 1000) AS INTEGER)"
 /// Takes `n` hits of `max` per `window_ms` for the user's row `name` in one statement: the
 /// row's lock, the decision and the record of the hits (SQLite: an upsert whose triggers
 /// record and prune the hits; PostgreSQL: the `rate_limit_take` function). Hits are stamped
-/// with the database's clock once the lock is held.
+/// with the database's clock once the lock is held. On an SQLite file the statement runs on
+/// the calling thread when it can (`super::local_writes`).
 pub async fn take(
-    db: &DatabaseConnection,
+    w: &Bookkeeping,
     user_id: i64,
     name: &str,
     n: u32,
@@ -40,7 +42,13 @@ pub async fn take(
     let fresh = |next_seq: i64| Taken::Allowed {
         fresh: next_seq == n,
     };
-    let pool = direct::pool(db);
+    if let Some(taken) = w
+        .local
+        .write(|conn| take_here(conn, user_id, name, n, max, window_ms))
+    {
+        return Ok(taken);
+    }
+    let pool = direct::pool(&w.db);
     if let direct::Pool::Postgres(_) = pool {
         let sql = "SELECT allowed, next_seq, gate_at, now_ms \
                    FROM rate_limit_take($1, $2, $3, $4, $5)";
@@ -87,6 +95,37 @@ pub async fn take(
         gate_and_clock
     )?
     .ok_or_else(|| DbErr::RecordNotFound("the database's clock".into()))?;
+    Ok(Taken::Refused { gate_at, now })
+}
+
+/// [`take`] on a connection of our own: the same statements, run to completion (the
+/// upsert's last step commits it, and reports a failed commit).
+fn take_here(
+    conn: &rusqlite::Connection,
+    user_id: i64,
+    name: &str,
+    n: i64,
+    max: i64,
+    window_ms: i64,
+) -> Result<Taken, rusqlite::Error> {
+    let next_seq = {
+        let mut upsert = conn.prepare_cached(SQLITE_TAKE.as_str())?;
+        let mut rows = upsert.query(rusqlite::params![user_id, name, n, max, window_ms])?;
+        let next_seq: Option<i64> = rows.next()?.map(|row| row.get(0)).transpose()?;
+        if rows.next()?.is_some() {
+            return Err(rusqlite::Error::QueryReturnedMoreThanOneRow);
+        }
+        next_seq
+    };
+    if let Some(next_seq) = next_seq {
+        return Ok(Taken::Allowed {
+            fresh: next_seq == n,
+        });
+    }
+    let mut gate = conn.prepare_cached(SQLITE_GATE.as_str())?;
+    let (gate_at, now) = gate.query_row(rusqlite::params![user_id, name, n, max], |row| {
+        Ok((row.get(0)?, row.get(1)?))
+    })?;
     Ok(Taken::Refused { gate_at, now })
 }
 
@@ -165,4 +204,22 @@ pub async fn delete_expired(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Re
         .exec(db)
         .await?;
     Ok(done.rows_affected)
+}
+
+/// [`delete_expired`] through `w`: on the calling thread when it can, so that it never waits
+/// behind the calling threads' own writes for the database's lock (`super::local_writes`).
+pub async fn purge(w: &Bookkeeping, now: DateTime<Utc>) -> Result<u64, DbErr> {
+    match w.local.write(|c| delete_expired_here(c, now)) {
+        Some(deleted) => Ok(deleted),
+        None => delete_expired(&w.db, now).await,
+    }
+}
+
+/// [`delete_expired`] on an SQLite connection of our own, the time bound in sqlx's text form.
+fn delete_expired_here(conn: &rusqlite::Connection, now: DateTime<Utc>) -> rusqlite::Result<u64> {
+    let now = super::local_reads::sqlite_time(now);
+    let deleted = conn
+        .prepare_cached("DELETE FROM rate_limit WHERE expires_at < ?1")?
+        .execute([now])?;
+    Ok(deleted as u64)
 }

@@ -87,7 +87,7 @@ pub async fn call(
             "The arguments must be a JSON object.".into(),
         ));
     };
-    rate_limits::check(&rt.db, user.id, &rt.settings.agent_call_limit()).await?;
+    rate_limits::check(&rt.writes, user.id, &rt.settings.agent_call_limit()).await?;
     let (content, source) = match &tool.target {
         Target::Action {
             slug,
@@ -242,7 +242,7 @@ async fn import_file(
     let conn = connections::find_owned(&rt.db, user_id, link.id)
         .await?
         .ok_or(AppError::NotFound)?;
-    rate_limits::check(&rt.db, user_id, &rt.settings.cloud_import_limit()).await?;
+    rate_limits::check(&rt.writes, user_id, &rt.settings.cloud_import_limit()).await?;
     let pick = Pick {
         id: file_id.to_owned(),
         name: name.to_owned(),

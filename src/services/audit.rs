@@ -8,9 +8,13 @@
 //! arrive during a commit go in the next one. When a batch fails, each of its rows is
 //! written again on its own, so one bad row fails only its own request and never drops the
 //! others.
+//!
+//! On an SQLite file a row is first written on the calling thread (`models::local_writes`):
+//! no hand-off at all, and the committer takes only the rows that could not be written there.
 
 use crate::models::Channel;
 use crate::models::connector_audit_logs::{self, NewAuditLog};
+use crate::models::local_writes::Bookkeeping;
 use sea_orm::{DatabaseConnection, DbErr};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
@@ -40,7 +44,7 @@ pub struct Entry<'a> {
 /// Writes audit rows through one committer task per process (started on first use, and
 /// again if the runtime that ran it has gone). Cheap to share behind an `Arc`.
 pub struct AuditLog {
-    db: DatabaseConnection,
+    w: Bookkeeping,
     committer: Mutex<Option<mpsc::UnboundedSender<Job>>>,
 }
 
@@ -51,16 +55,23 @@ struct Job {
 }
 
 impl AuditLog {
-    /// Rows are written to `db` (on SQLite, the bookkeeping pool).
-    pub fn new(db: DatabaseConnection) -> Self {
+    /// Rows are written through `w`.
+    pub fn new(w: Bookkeeping) -> Self {
         Self {
-            db,
+            w,
             committer: Mutex::new(None),
         }
     }
 
     /// Writes `row` and returns once it is committed (or failed).
     async fn write(&self, row: NewAuditLog) -> Result<(), DbErr> {
+        let here = self
+            .w
+            .local
+            .write(|conn| connector_audit_logs::insert_here(conn, &row));
+        if here.is_some() {
+            return Ok(());
+        }
         let (done, outcome) = oneshot::channel();
         let Some(job) = self.hand_over(Job { row, done }) else {
             return outcome
@@ -68,7 +79,7 @@ impl AuditLog {
                 .unwrap_or_else(|_| Err(DbErr::Custom("the audit committer stopped".into())));
         };
         // No committer could be reached (no runtime to run one): write it here.
-        connector_audit_logs::insert_many(&self.db, &[&job.row]).await
+        connector_audit_logs::insert_many(&self.w.db, &[&job.row]).await
     }
 
     /// Queues `job` for the committer, starting one if needed; gives the job back when no
@@ -89,7 +100,7 @@ impl AuditLog {
             return Some(job);
         };
         let (tx, rx) = mpsc::unbounded_channel();
-        runtime.spawn(commit_loop(self.db.clone(), rx));
+        runtime.spawn(commit_loop(self.w.db.clone(), rx));
         let sent = tx.send(job);
         *committer = Some(tx);
         sent.err().map(|mpsc::error::SendError(job)| job)

@@ -350,7 +350,7 @@ pub async fn connect_manual(
     let fields = validate_form(spec.form, input).map_err(|e| AppError::Invalid(e.into_map()))?;
     // The live check reaches a host the user chose with credentials the user typed: without a
     // budget the app would relay password guessing at any server.
-    rate_limits::check(&rt.db, user_id, &rt.settings.connection_check_limit()).await?;
+    rate_limits::check(&rt.writes, user_id, &rt.settings.connection_check_limit()).await?;
     let settings = connector.settings(rt).await?;
     let started = Instant::now();
     let checked = connector
@@ -477,7 +477,7 @@ pub async fn test(
 ) -> AppResult<(connection::Model, Option<AppError>)> {
     let conn = find_mine(rt, user_id, connection_id).await?;
     let connector = connector_by_id(rt, conn.connector_id).await?;
-    rate_limits::check(&rt.db, user_id, &rt.settings.connection_check_limit()).await?;
+    rate_limits::check(&rt.writes, user_id, &rt.settings.connection_check_limit()).await?;
     let started = Instant::now();
     let outcome: AppResult<Option<String>> = async {
         let ctx = action_context(rt, &conn, &connector).await?;

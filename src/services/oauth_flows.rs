@@ -46,7 +46,7 @@ pub async fn start_flow(
     owner: FlowOwner<'_>,
     reconnect_connection_id: Option<i64>,
 ) -> AppResult<StartedFlow> {
-    rate_limits::check(&rt.db, owner.user_id, &rt.settings.oauth_start_limit()).await?;
+    rate_limits::check(&rt.writes, owner.user_id, &rt.settings.oauth_start_limit()).await?;
     let now = Utc::now();
     // Expired flows are dead weight; sweeping them here keeps the table small without a job.
     oauth_states::delete_expired(&rt.db, now).await?;

@@ -42,6 +42,7 @@
 //! clock runs δ ahead may delete a row up to δ before its newest hit leaves the window.
 
 use crate::error::{AppError, AppResult};
+use crate::models::local_writes::Bookkeeping;
 use crate::models::rate_limits::{self, Taken};
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
@@ -103,18 +104,13 @@ pub fn decide(gate: Option<i64>, now: i64, limit: &Limit) -> Option<Duration> {
 }
 
 /// Record one hit for `user_id` against `limit`, or refuse with `AppError::RateLimited`.
-pub async fn check(db: &DatabaseConnection, user_id: i64, limit: &Limit) -> AppResult<()> {
-    check_n(db, user_id, limit, 1).await
+pub async fn check(w: &Bookkeeping, user_id: i64, limit: &Limit) -> AppResult<()> {
+    check_n(w, user_id, limit, 1).await
 }
 
 /// Record `n` hits at once (all or none). `n = 0` is a no-op; more than `limit.max` is a
 /// `BadRequest`, since no wait would make it fit.
-pub async fn check_n(
-    db: &DatabaseConnection,
-    user_id: i64,
-    limit: &Limit,
-    n: u32,
-) -> AppResult<()> {
+pub async fn check_n(w: &Bookkeeping, user_id: i64, limit: &Limit, n: u32) -> AppResult<()> {
     if n == 0 {
         return Ok(());
     }
@@ -124,12 +120,12 @@ pub async fn check_n(
             limit.max
         )));
     }
-    let taken = rate_limits::take(db, user_id, limit.name, n, limit.max, window_ms(limit)).await?;
+    let taken = rate_limits::take(w, user_id, limit.name, n, limit.max, window_ms(limit)).await?;
     match taken {
         Taken::Allowed { fresh } => {
             // A new row means the user had gone quiet (their old row was purged) or is new: a
             // good moment to delete the rows of everyone else who has.
-            if fresh && let Err(e) = purge_expired(db, Utc::now()).await {
+            if fresh && let Err(e) = rate_limits::purge(w, Utc::now()).await {
                 tracing::warn!(error.chain = format!("{e:#}"), "rate-limit purge failed");
             }
             Ok(())

@@ -3,6 +3,7 @@
 
 use crate::config::Settings;
 use crate::models::local_reads::Reads;
+use crate::models::local_writes::Bookkeeping;
 use crate::services::audit::AuditLog;
 use crate::services::connector_config::SettingsCache;
 use crate::services::refresh_locks::RefreshLocks;
@@ -20,9 +21,10 @@ pub struct ConnectorRuntime {
     pub db: DatabaseConnection,
     /// Where the per-request bookkeeping writes go (rate-limit hits, audit rows,
     /// `last_used_at`): on SQLite a pool of one connection, so these writers queue in the
-    /// process instead of sleeping on the database's lock (`db::connect_bookkeeping`); on
-    /// PostgreSQL the same pool as `db`.
-    pub writes: DatabaseConnection,
+    /// process instead of sleeping on the database's lock (`db::connect_bookkeeping`), and
+    /// for an SQLite file the calling thread first (`models::local_writes`); on PostgreSQL
+    /// the same pool as `db`.
+    pub writes: Bookkeeping,
     /// The reads every request makes, on the calling thread when the database is an SQLite
     /// file (`models::local_reads`); otherwise through `db`.
     pub reads: Reads,

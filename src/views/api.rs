@@ -60,7 +60,7 @@ pub async fn execute(
     body: Option<web::Json<Value>>,
 ) -> AppResult<HttpResponse> {
     let (connection_id, action) = path.into_inner();
-    rate_limits::check(&state.db, user.id, &state.settings.api_action_limit()).await?;
+    rate_limits::check(&state.writes, user.id, &state.settings.api_action_limit()).await?;
     let params = body.map(|b| b.into_inner()).unwrap_or(Value::Null);
     match run_action(
         &state,

@@ -125,7 +125,7 @@ pub async fn upload(
     mut multipart: Multipart,
 ) -> AppResult<HttpResponse> {
     let folder = folders::find_owned(&state.db, user.id, path.into_inner()).await?;
-    rate_limits::check(&state.db, user.id, &state.settings.upload_limit()).await?;
+    rate_limits::check(&state.writes, user.id, &state.settings.upload_limit()).await?;
     let limit = state.settings.max_upload_bytes;
     // Refuse early when the declared body is already far beyond the limit.
     if let Some(len) = req

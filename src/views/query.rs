@@ -35,10 +35,11 @@ pub async fn page(
     // The table list is a convenience: if it fails, the console still works. It queries the
     // database like a console query does, so it counts against the same budget, and a user
     // over it gets the page without the list rather than an error.
-    let listed = match rate_limits::check(&state.db, user.id, &state.settings.query_limit()).await {
-        Ok(()) => run_action(&state, Caller::web(&user), id, "list_tables", json!({})).await,
-        Err(e) => Err(e),
-    };
+    let listed =
+        match rate_limits::check(&state.writes, user.id, &state.settings.query_limit()).await {
+            Ok(()) => run_action(&state, Caller::web(&user), id, "list_tables", json!({})).await,
+            Err(e) => Err(e),
+        };
     let tables = match listed {
         Ok(ActionOutput::Json(v)) => v["tables"]
             .as_array()
@@ -96,7 +97,7 @@ pub async fn run(
     if sql.trim().is_empty() {
         return Ok(fragment(QueryResult::error("Type a query first."), 422));
     }
-    rate_limits::check(&state.db, user.id, &state.settings.query_limit()).await?;
+    rate_limits::check(&state.writes, user.id, &state.settings.query_limit()).await?;
     match run_action(
         &state,
         Caller::web(&user),

@@ -272,21 +272,27 @@ fn audit_row(i: usize, every_column: bool) -> NewAuditLog {
     }
 }
 
-#[tokio::test]
-async fn audit_rows_are_written_as_seaorm_reads_them_in_batches_of_any_size() {
-    let app = spawn_app().await;
-    let db = &app.state.db;
+/// A user with a connection, and two rows: one of theirs with every column set, one with
+/// every optional column empty. Returns the connection's id too.
+async fn two_audit_rows(app: &crate::helpers::TestApp) -> (i64, NewAuditLog, NewAuditLog) {
     let ada = app
         .create_user("ada@example.edu", "a long enough password", false)
         .await;
     let conn = app
         .insert_connection("test-echo", ada.id, json!({"token": "t"}), "ada")
         .await;
-
     let mut set = audit_row(1, true);
     set.connection_id = Some(conn.id);
     set.user_id = Some(ada.id);
     let bare = audit_row(2, false);
+    (conn.id, set, bare)
+}
+
+#[tokio::test]
+async fn audit_rows_are_written_as_seaorm_reads_them_in_batches_of_any_size() {
+    let app = spawn_app().await;
+    let db = &app.state.db;
+    let (_, set, bare) = two_audit_rows(&app).await;
     connector_audit_logs::insert_many(db, &[&set, &bare])
         .await
         .expect("insert");
@@ -300,13 +306,19 @@ async fn audit_rows_are_written_as_seaorm_reads_them_in_batches_of_any_size() {
         .await
         .expect("insert 70");
 
+    let expected: Vec<&NewAuditLog> = [&set, &bare].into_iter().chain(&many).collect();
+    assert_stored(db, &expected).await;
+}
+
+/// The audit log holds `expected`, in order, every column as written.
+async fn assert_stored(db: &sea_orm::DatabaseConnection, expected: &[&NewAuditLog]) {
     let stored = connector_audit_log::Entity::find()
         .order_by_asc(connector_audit_log::Column::Id)
         .all(db)
         .await
         .expect("query");
-    assert_eq!(stored.len(), 72);
-    for (row, new) in stored.iter().zip([&set, &bare].into_iter().chain(&many)) {
+    assert_eq!(stored.len(), expected.len());
+    for (row, new) in stored.iter().zip(expected) {
         assert_eq!(row.connection_id, new.connection_id);
         assert_eq!(row.user_id, new.user_id);
         assert_eq!(row.connector_slug, new.connector_slug);
@@ -320,4 +332,57 @@ async fn audit_rows_are_written_as_seaorm_reads_them_in_batches_of_any_size() {
         assert_eq!(row.client, new.client);
         assert_eq!(row.created_at, new.created_at, "to the microsecond");
     }
+}
+
+#[tokio::test]
+async fn audit_rows_written_on_the_calling_thread_are_the_rows_sqlx_writes() {
+    let app = spawn_app().await;
+    let (db, local) = (&app.state.db, &app.state.writes.local);
+    let sqlite = db.get_database_backend() == DbBackend::Sqlite;
+    assert_eq!(local.enabled(), sqlite, "an SQLite file has local writes");
+    let (conn_id, set, bare) = two_audit_rows(&app).await;
+    // The same two rows through sqlx, then here.
+    connector_audit_logs::insert_many(db, &[&set, &bare])
+        .await
+        .expect("insert through sqlx");
+    for row in [&set, &bare] {
+        let written = local.write(|c| connector_audit_logs::insert_here(c, row));
+        assert_eq!(written.is_some(), sqlite, "written on the calling thread");
+        if written.is_none() {
+            connector_audit_logs::insert_many(db, &[row])
+                .await
+                .expect("insert through sqlx");
+        }
+    }
+    assert_stored(db, &[&set, &bare, &set, &bare]).await;
+    // Stored as the same text, so that SQL compares and orders them alike.
+    let texts = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT CAST(created_at AS TEXT) FROM connector_audit_log ORDER BY id",
+        ))
+        .await
+        .expect("the stored times");
+    let texts: Vec<String> = texts
+        .iter()
+        .map(|r| r.try_get_by_index(0).expect("text"))
+        .collect();
+    assert_eq!(texts[0], texts[2]);
+    assert_eq!(texts[1], texts[3]);
+    // A foreign key the database refuses is refused here too, and nothing is written.
+    let mut orphan = audit_row(3, true);
+    orphan.connection_id = Some(conn_id + 1000);
+    if sqlite {
+        assert!(
+            local
+                .write(|c| connector_audit_logs::insert_here(c, &orphan))
+                .is_none()
+        );
+    }
+    assert!(
+        connector_audit_logs::insert_many(db, &[&orphan])
+            .await
+            .is_err()
+    );
+    assert_stored(db, &[&set, &bare, &set, &bare]).await;
 }

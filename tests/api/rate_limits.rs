@@ -8,12 +8,15 @@ use actix_web::ResponseError;
 use campuscore::Settings;
 use campuscore::error::AppError;
 use campuscore::models::entities::rate_limit;
+use campuscore::models::local_writes::Bookkeeping;
 use campuscore::services::rate_limits::{self, CLOUD_BROWSE, CLOUD_IMPORT, Limit};
 use campuscore::state::AppState;
 use chrono::Utc;
 use futures_util::future::join_all;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, TransactionTrait,
+};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -56,9 +59,9 @@ async fn user(app: &TestApp, email: &str) -> i64 {
 }
 
 /// `check` `times` times, asserting each passes.
-async fn use_up(db: &DatabaseConnection, user_id: i64, limit: &Limit, times: u32) {
+async fn use_up(w: &Bookkeeping, user_id: i64, limit: &Limit, times: u32) {
     for i in 0..times {
-        rate_limits::check(db, user_id, limit)
+        rate_limits::check(w, user_id, limit)
             .await
             .unwrap_or_else(|e| panic!("hit {} of {} should pass: {e}", i + 1, limit.name));
     }
@@ -82,14 +85,15 @@ async fn stored_hits(db: &DatabaseConnection, user_id: i64, limit: &Limit) -> us
 #[tokio::test]
 async fn the_31st_browse_within_a_minute_is_refused_and_others_are_unaffected() {
     let app = app().await;
-    let db = &app.state.db;
+    let (w, db) = (&app.state.writes, &app.state.db);
     let (rae, sam) = (
         user(&app, "rae@campus.edu").await,
         user(&app, "sam@campus.edu").await,
     );
 
-    use_up(db, rae, &CLOUD_BROWSE, 30).await;
-    let err = rate_limits::check(db, rae, &CLOUD_BROWSE)
+    let before = w.local.counts();
+    use_up(w, rae, &CLOUD_BROWSE, 30).await;
+    let err = rate_limits::check(w, rae, &CLOUD_BROWSE)
         .await
         .expect_err("the 31st browse is refused");
     let response = err.error_response();
@@ -105,40 +109,48 @@ async fn the_31st_browse_within_a_minute_is_refused_and_others_are_unaffected() 
     assert_eq!(header, retry_after);
 
     // Keyed on the user and the limit.
-    use_up(db, sam, &CLOUD_BROWSE, 30).await;
-    use_up(db, rae, &CLOUD_IMPORT, 1).await;
+    use_up(w, sam, &CLOUD_BROWSE, 30).await;
+    use_up(w, rae, &CLOUD_IMPORT, 1).await;
     // A refusal records nothing.
     assert_eq!(stored_hits(db, rae, &CLOUD_BROWSE).await, 30);
+
+    // On an SQLite file each of those 62 checks ran on the calling thread, and so did the
+    // purges the three new rows set off; PostgreSQL has no such writes.
+    let sqlite = db.get_database_backend() == DbBackend::Sqlite;
+    assert_eq!(w.local.enabled(), sqlite);
+    let (committed, declined) = w.local.counts();
+    let ran_here = if sqlite { 62 + 3 } else { 0 };
+    assert_eq!((committed - before.0, declined - before.1), (ran_here, 0));
 }
 
 #[tokio::test]
 async fn the_11th_import_within_an_hour_is_refused() {
     let app = app().await;
-    let db = &app.state.db;
+    let w = &app.state.writes;
     let rae = user(&app, "rae@campus.edu").await;
 
-    use_up(db, rae, &CLOUD_IMPORT, 10).await;
-    let retry_after = refused(rate_limits::check(db, rae, &CLOUD_IMPORT).await);
+    use_up(w, rae, &CLOUD_IMPORT, 10).await;
+    let retry_after = refused(rate_limits::check(w, rae, &CLOUD_IMPORT).await);
     assert!((3590..=3600).contains(&retry_after), "{retry_after}");
     // Browsing has its own budget.
-    use_up(db, rae, &CLOUD_BROWSE, 1).await;
+    use_up(w, rae, &CLOUD_BROWSE, 1).await;
 }
 
 #[tokio::test]
 async fn an_import_counted_per_file_takes_several_slots_or_none() {
     let app = app().await;
-    let db = &app.state.db;
+    let (w, db) = (&app.state.writes, &app.state.db);
     let rae = user(&app, "rae@campus.edu").await;
 
-    rate_limits::check_n(db, rae, &CLOUD_IMPORT, 8)
+    rate_limits::check_n(w, rae, &CLOUD_IMPORT, 8)
         .await
         .expect("8 of 10");
-    refused(rate_limits::check_n(db, rae, &CLOUD_IMPORT, 3).await);
+    refused(rate_limits::check_n(w, rae, &CLOUD_IMPORT, 3).await);
     assert_eq!(stored_hits(db, rae, &CLOUD_IMPORT).await, 8, "all or none");
-    rate_limits::check_n(db, rae, &CLOUD_IMPORT, 2)
+    rate_limits::check_n(w, rae, &CLOUD_IMPORT, 2)
         .await
         .expect("2 more fit");
-    let too_many = rate_limits::check_n(db, rae, &CLOUD_IMPORT, 11).await;
+    let too_many = rate_limits::check_n(w, rae, &CLOUD_IMPORT, 11).await;
     assert!(
         matches!(too_many, Err(AppError::BadRequest(_))),
         "{too_many:?}"
@@ -148,7 +160,7 @@ async fn an_import_counted_per_file_takes_several_slots_or_none() {
 #[tokio::test]
 async fn hits_that_left_the_window_free_their_slots_and_are_deleted() {
     let app = app().await;
-    let db = &app.state.db;
+    let (w, db) = (&app.state.writes, &app.state.db);
     let rae = user(&app, "rae@campus.edu").await;
     let short = Limit {
         name: "test_short",
@@ -156,11 +168,11 @@ async fn hits_that_left_the_window_free_their_slots_and_are_deleted() {
         window: Duration::from_secs(1),
     };
 
-    use_up(db, rae, &short, 2).await;
-    assert_eq!(refused(rate_limits::check(db, rae, &short).await), 1);
+    use_up(w, rae, &short, 2).await;
+    assert_eq!(refused(rate_limits::check(w, rae, &short).await), 1);
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    use_up(db, rae, &short, 2).await;
-    refused(rate_limits::check(db, rae, &short).await);
+    use_up(w, rae, &short, 2).await;
+    refused(rate_limits::check(w, rae, &short).await);
     assert_eq!(
         stored_hits(db, rae, &short).await,
         2,
@@ -168,10 +180,10 @@ async fn hits_that_left_the_window_free_their_slots_and_are_deleted() {
     );
     tokio::time::sleep(Duration::from_millis(1100)).await;
     // Two at once take both slots, in one row.
-    rate_limits::check_n(db, rae, &short, 2)
+    rate_limits::check_n(w, rae, &short, 2)
         .await
         .expect("two more after another window");
-    refused(rate_limits::check(db, rae, &short).await);
+    refused(rate_limits::check(w, rae, &short).await);
     assert_eq!(stored_hits(db, rae, &short).await, 2);
 }
 
@@ -179,12 +191,12 @@ async fn hits_that_left_the_window_free_their_slots_and_are_deleted() {
 async fn the_count_holds_after_a_restart() {
     let app = app().await;
     let rae = user(&app, "rae@campus.edu").await;
-    use_up(&app.state.db, rae, &CLOUD_BROWSE, 30).await;
+    use_up(&app.state.writes, rae, &CLOUD_BROWSE, 30).await;
     // Stop the first instance's pool: nothing it held in memory can matter.
     app.state.db.clone().close().await.expect("close the pool");
 
     let (restarted, _dir) = another_instance(&app).await;
-    let retry_after = refused(rate_limits::check(&restarted.db, rae, &CLOUD_BROWSE).await);
+    let retry_after = refused(rate_limits::check(&restarted.writes, rae, &CLOUD_BROWSE).await);
     assert!((1..=60).contains(&retry_after), "{retry_after}");
 }
 
@@ -195,12 +207,12 @@ async fn two_instances_hammering_one_user_let_exactly_the_limit_through() {
     let (second, _dir) = another_instance(&app).await;
 
     let calls = (0..100).map(|i| {
-        let db = if i % 2 == 0 {
-            app.state.db.clone()
+        let w = if i % 2 == 0 {
+            app.state.writes.clone()
         } else {
-            second.db.clone()
+            second.writes.clone()
         };
-        tokio::spawn(async move { rate_limits::check(&db, rae, &CLOUD_BROWSE).await })
+        tokio::spawn(async move { rate_limits::check(&w, rae, &CLOUD_BROWSE).await })
     });
     let results: Vec<_> = join_all(calls)
         .await
@@ -219,10 +231,10 @@ async fn two_instances_hammering_one_user_let_exactly_the_limit_through() {
 #[tokio::test]
 async fn rows_whose_hits_have_all_expired_are_purged() {
     let app = app().await;
-    let db = &app.state.db;
+    let (w, db) = (&app.state.writes, &app.state.db);
     let rae = user(&app, "rae@campus.edu").await;
-    use_up(db, rae, &CLOUD_BROWSE, 1).await;
-    use_up(db, rae, &CLOUD_IMPORT, 1).await;
+    use_up(w, rae, &CLOUD_BROWSE, 1).await;
+    use_up(w, rae, &CLOUD_IMPORT, 1).await;
 
     let in_two_minutes = Utc::now() + Duration::from_secs(120);
     assert_eq!(
@@ -245,9 +257,9 @@ async fn rows_whose_hits_have_all_expired_are_purged() {
 #[tokio::test]
 async fn a_check_that_waited_for_the_lock_stamps_the_time_it_got_it() {
     let app = app().await;
-    let db = &app.state.db;
+    let (w, db) = (&app.state.writes, &app.state.db);
     let rae = user(&app, "rae@campus.edu").await;
-    use_up(db, rae, &CLOUD_BROWSE, 1).await;
+    use_up(w, rae, &CLOUD_BROWSE, 1).await;
 
     // Another writer holds the user's row (PostgreSQL's row lock, SQLite's write lock).
     let blocker = db.begin().await.expect("begin");
@@ -260,9 +272,10 @@ async fn a_check_that_waited_for_the_lock_stamps_the_time_it_got_it() {
         .exec(&blocker)
         .await
         .expect("lock the row");
+    let declined = w.local.counts().1;
     let waiting = {
-        let db = db.clone();
-        tokio::spawn(async move { rate_limits::check(&db, rae, &CLOUD_BROWSE).await })
+        let w = w.clone();
+        tokio::spawn(async move { rate_limits::check(&w, rae, &CLOUD_BROWSE).await })
     };
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(!waiting.is_finished(), "the check waits for the lock");
@@ -272,6 +285,10 @@ async fn a_check_that_waited_for_the_lock_stamps_the_time_it_got_it() {
         .await
         .expect("the check task")
         .expect("the check passes");
+    if w.local.enabled() {
+        // The calling thread's connection does not wait for a lock: sqlx's did.
+        assert_eq!(w.local.counts().1, declined + 1);
+    }
 
     let hits = rate_limits::recorded_hits(db, rae, &CLOUD_BROWSE)
         .await

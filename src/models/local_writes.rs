@@ -1,0 +1,203 @@
+//! The SQLite bookkeeping writes of every request (the rate-limit hit and the purge of
+//! expired limits, the audit row, `last_used_at`), run on the calling thread, as
+//! `super::local_reads` runs its reads.
+//!
+//! Through sqlx each of these writes was a message to the bookkeeping connection's own
+//! thread and a message back, each with a wake-up; the audit row also went through the
+//! group committer's task. Under the browse load those hand-offs cost more than the writes
+//! (bench/RESULTS.md, seventh round). Here one connection of our own, behind a lock, takes
+//! them where they are asked for: SQLite has one writer at a time anyway, and a write holds
+//! it for tens of microseconds (WAL with `synchronous = NORMAL`: a commit appends to the log
+//! and syncs nothing).
+//!
+//! It waits for nothing (no busy timeout): when another connection holds the database's
+//! write lock, or anything else goes wrong, the caller sends the same write through sqlx,
+//! which waits its turn. A write that failed here changed nothing (one statement in
+//! autocommit mode: all or none, its commit included), so the answer is always one write's.
+//! Every bookkeeping write should come here first: one sent straight to sqlx waits for the
+//! lock these writes keep taking by sleeping and retrying (SQLite's busy handler), and the
+//! purge did, for 200–460 ms at the 99th percentile of the 64-user browse load.
+//!
+//! Checkpoints (copying the log back into the database file, with its syncs) are not this
+//! connection's: on the calling thread one would stall every request on that thread for
+//! milliseconds. It leaves them to a thread of its own, woken after every
+//! [`CHECKPOINT_EVERY`] commits, which checkpoints without blocking anyone (`PASSIVE`).
+//!
+//! Only for a database in a file: PostgreSQL, and SQLite in memory, have no [`Writes`].
+
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+use sea_orm::DatabaseConnection;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, SyncSender};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+/// How many local commits between checkpoints: about the log SQLite's own default lets grow
+/// (1,000 pages), at the few pages a browse's two writes touch.
+const CHECKPOINT_EVERY: u64 = 256;
+
+/// Where the per-request bookkeeping writes go (rate-limit hits, audit rows, `last_used_at`):
+/// the sqlx pool, and for an SQLite file the calling thread's connection first.
+#[derive(Clone)]
+pub struct Bookkeeping {
+    /// On SQLite a pool of one connection (`crate::db::connect_bookkeeping`); on PostgreSQL
+    /// the main pool.
+    pub db: DatabaseConnection,
+    /// Writes on the calling thread, tried first when there are any.
+    pub local: Writes,
+}
+
+impl Bookkeeping {
+    /// Every write through `db`'s pool.
+    pub fn sqlx(db: DatabaseConnection) -> Self {
+        Self {
+            db,
+            local: Writes::default(),
+        }
+    }
+}
+
+/// Writes on the calling thread, for a database in a file (see the module notes). Cheap to
+/// clone; `Writes::default()` has none, and every write then goes through sqlx.
+#[derive(Clone, Default)]
+pub struct Writes(Option<Arc<LocalWrites>>);
+
+/// The connection behind [`Writes`].
+pub struct LocalWrites {
+    path: PathBuf,
+    conn: Mutex<Option<Connection>>,
+    committed: AtomicU64,
+    declined: AtomicU64,
+    /// Wakes the checkpointing thread; full while it has a wake-up to act on.
+    checkpoint: Option<SyncSender<()>>,
+}
+
+impl Writes {
+    /// Local writes for the SQLite database file `path`.
+    pub fn for_file(path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        Self(Some(Arc::new(LocalWrites {
+            checkpoint: checkpointer(path.clone()),
+            path,
+            conn: Mutex::new(None),
+            committed: AtomicU64::new(0),
+            declined: AtomicU64::new(0),
+        })))
+    }
+
+    /// Whether writes run here at all.
+    pub fn enabled(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// How many writes were committed here, and how many were left to sqlx.
+    pub fn counts(&self) -> (u64, u64) {
+        self.0.as_ref().map_or((0, 0), |w| {
+            (
+                w.committed.load(Ordering::Relaxed),
+                w.declined.load(Ordering::Relaxed),
+            )
+        })
+    }
+
+    /// Runs `write` on the connection, holding it (and so every other local write) until it
+    /// returns. `write` must leave the connection in autocommit mode with everything it did
+    /// committed, or return an error having changed nothing. `None` when there are no local
+    /// writes or it failed: the caller then asks sqlx.
+    pub fn write<T>(
+        &self,
+        write: impl FnOnce(&Connection) -> Result<T, rusqlite::Error>,
+    ) -> Option<T> {
+        let local = self.0.as_ref()?;
+        let mut slot = local.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.is_none() {
+            match open(&local.path, local.checkpoint.is_none()) {
+                Ok(conn) => *slot = Some(conn),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not open the local write connection; writes go through sqlx");
+                    local.declined.fetch_add(1, Ordering::Relaxed);
+                    return None;
+                }
+            }
+        }
+        let conn = slot.as_ref()?;
+        match write(conn) {
+            Ok(done) => {
+                let committed = local.committed.fetch_add(1, Ordering::Relaxed) + 1;
+                if committed % CHECKPOINT_EVERY == 0
+                    && let Some(wake) = &local.checkpoint
+                {
+                    // Full: a checkpoint is already due.
+                    let _ = wake.try_send(());
+                }
+                Some(done)
+            }
+            Err(e) => {
+                local.declined.fetch_add(1, Ordering::Relaxed);
+                // Another writer's turn is nothing wrong with the connection; anything else
+                // may be, so it is closed and the next write opens a new one.
+                let busy = matches!(
+                    e.sqlite_error_code(),
+                    Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+                );
+                if busy && conn.is_autocommit() {
+                    tracing::trace!("the database is busy; writing through sqlx");
+                } else {
+                    tracing::debug!(error = %e, "a local write failed; writing through sqlx");
+                    *slot = None;
+                }
+                None
+            }
+        }
+    }
+}
+
+/// Starts the thread that checkpoints the log when woken, until its sender is dropped with
+/// the [`LocalWrites`]. `None` (logged) when no thread can be started: the connection then
+/// checkpoints as SQLite does by default, on its own commits.
+fn checkpointer(path: PathBuf) -> Option<SyncSender<()>> {
+    let (wake, woken) = mpsc::sync_channel::<()>(1);
+    let started = std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            let mut conn = None;
+            while woken.recv().is_ok() {
+                if conn.is_none() {
+                    conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+                        .inspect_err(|e| tracing::warn!(error = %e, "could not open the checkpoint connection"))
+                        .ok();
+                }
+                if let Some(c) = &conn
+                    && let Err(e) = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                {
+                    tracing::warn!(error = %e, "checkpointing the SQLite log failed");
+                    conn = None;
+                }
+            }
+        });
+    match started {
+        Ok(_) => Some(wake),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not start the checkpoint thread");
+            None
+        }
+    }
+}
+
+/// The connection: set up as sqlx sets up its own (`crate::db`: WAL, `synchronous = NORMAL`,
+/// foreign keys on), except that it never waits for a lock, and leaves checkpoints to the
+/// checkpointing thread when there is one.
+fn open(path: &std::path::Path, checkpoints: bool) -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::ZERO)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    if !checkpoints {
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    }
+    Ok(conn)
+}
