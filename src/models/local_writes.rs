@@ -20,8 +20,13 @@
 //!
 //! Checkpoints (copying the log back into the database file, with its syncs) are not this
 //! connection's: on the calling thread one would stall every request on that thread for
-//! milliseconds. It leaves them to a thread of its own, woken after every
-//! [`CHECKPOINT_EVERY`] commits, which checkpoints without blocking anyone (`PASSIVE`).
+//! milliseconds. A thread of its own, woken after every [`CHECKPOINT_EVERY`] commits, copies
+//! the log in two passes: the bulk on a connection of its own beside the writes, then what
+//! they added meanwhile, on the writers' connection with its lock held, so that the log ends
+//! fully copied and the next write starts it over. The second pass is what keeps the log
+//! small: a checkpoint that runs beside the writes never catches up with a log they keep
+//! appending to, SQLite starts a log over only once all of it is copied, and under the
+//! browse load the log grew by 60 MB a second (bench/RESULTS.md, seventh round).
 //!
 //! Only for a database in a file: PostgreSQL, and SQLite in memory, have no [`Writes`].
 
@@ -30,7 +35,7 @@ use sea_orm::DatabaseConnection;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, SyncSender};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 /// How many local commits between checkpoints: about the log SQLite's own default lets grow
@@ -77,8 +82,8 @@ impl Writes {
     /// Local writes for the SQLite database file `path`.
     pub fn for_file(path: impl Into<PathBuf>) -> Self {
         let path = path.into();
-        Self(Some(Arc::new(LocalWrites {
-            checkpoint: checkpointer(path.clone()),
+        Self(Some(Arc::new_cyclic(|me| LocalWrites {
+            checkpoint: checkpointer(me.clone()),
             path,
             conn: Mutex::new(None),
             committed: AtomicU64::new(0),
@@ -153,27 +158,18 @@ impl Writes {
     }
 }
 
-/// Starts the thread that checkpoints the log when woken, until its sender is dropped with
-/// the [`LocalWrites`]. `None` (logged) when no thread can be started: the connection then
+/// Starts the thread that checkpoints the log when woken, until the [`LocalWrites`] (and its
+/// sender) is dropped. `None` (logged) when no thread can be started: the connection then
 /// checkpoints as SQLite does by default, on its own commits.
-fn checkpointer(path: PathBuf) -> Option<SyncSender<()>> {
+fn checkpointer(local: Weak<LocalWrites>) -> Option<SyncSender<()>> {
     let (wake, woken) = mpsc::sync_channel::<()>(1);
     let started = std::thread::Builder::new()
         .name("sqlite-checkpoint".into())
         .spawn(move || {
-            let mut conn = None;
+            let mut own = None;
             while woken.recv().is_ok() {
-                if conn.is_none() {
-                    conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE)
-                        .inspect_err(|e| tracing::warn!(error = %e, "could not open the checkpoint connection"))
-                        .ok();
-                }
-                if let Some(c) = &conn
-                    && let Err(e) = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                {
-                    tracing::warn!(error = %e, "checkpointing the SQLite log failed");
-                    conn = None;
-                }
+                let Some(local) = local.upgrade() else { return };
+                local.checkpoint(&mut own);
             }
         });
     match started {
@@ -183,6 +179,60 @@ fn checkpointer(path: PathBuf) -> Option<SyncSender<()>> {
             None
         }
     }
+}
+
+impl LocalWrites {
+    /// The checkpoint's two passes (see the module notes); `own` is the checkpointing
+    /// thread's connection, opened on first use and again after a failure.
+    fn checkpoint(&self, own: &mut Option<Connection>) {
+        if own.is_none() {
+            *own = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+                .inspect_err(
+                    |e| tracing::warn!(error = %e, "could not open the checkpoint connection"),
+                )
+                .ok();
+        }
+        // The bulk, beside the writes: again while they add more than a little meanwhile.
+        let Some(conn) = own.as_ref() else { return };
+        for _ in 0..PASSES_BESIDE {
+            match passive_checkpoint(conn) {
+                Ok(left) if left > LEFT_FOR_THE_LOCK => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "checkpointing the SQLite log failed");
+                    *own = None;
+                    return;
+                }
+            }
+        }
+        // SQLite syncs the database file only after a pass that copied the whole log, so
+        // what the passes above copied is still unwritten: writing it out here keeps the
+        // held pass's sync short (it took up to 450 ms when left to that pass).
+        if let Err(e) = std::fs::File::open(&self.path).and_then(|f| f.sync_data()) {
+            tracing::debug!(error = %e, "syncing the database file before the checkpoint failed");
+        }
+        // The rest, with the writes held: what they added during the passes above.
+        let slot = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(conn) = slot.as_ref()
+            && let Err(e) = passive_checkpoint(conn)
+        {
+            tracing::warn!(error = %e, "checkpointing the SQLite log failed");
+        }
+    }
+}
+
+/// How many passes the checkpoint makes beside the writes at most, and how few frames left
+/// end them early (see [`LocalWrites::checkpoint`]).
+const PASSES_BESIDE: usize = 4;
+const LEFT_FOR_THE_LOCK: i64 = 64;
+
+/// Copies what it can of the log into the database without waiting for anyone; how many of
+/// the log's frames it left uncopied.
+fn passive_checkpoint(conn: &Connection) -> Result<i64, rusqlite::Error> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        let (log, copied): (i64, i64) = (row.get(1)?, row.get(2)?);
+        Ok(log - copied)
+    })
 }
 
 /// The connection: set up as sqlx sets up its own (`crate::db`: WAL, `synchronous = NORMAL`,
@@ -200,4 +250,40 @@ fn open(path: &std::path::Path, checkpoints: bool) -> Result<Connection, rusqlit
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     }
     Ok(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes as fast as one thread can make them, and the log still starts over: without
+    /// the held pass it only ever grew (to 60 MB a second under the browse load).
+    #[test]
+    fn the_log_stays_small_under_a_stream_of_writes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("w.db");
+        let setup = Connection::open(&path).expect("open");
+        setup
+            .pragma_update(None, "journal_mode", "WAL")
+            .expect("WAL");
+        setup
+            .execute("CREATE TABLE t (x BLOB NOT NULL)", [])
+            .expect("create");
+        let writes = Writes::for_file(&path);
+        let blob = vec![7u8; 1024];
+        for _ in 0..6000 {
+            let insert = |c: &Connection| c.execute("INSERT INTO t (x) VALUES (?1)", [&blob]);
+            assert_eq!(writes.write(insert), Some(1));
+        }
+        assert_eq!(writes.counts(), (6000, 0));
+        let rows: i64 = setup
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(rows, 6000);
+        // About 6,000 log frames of 4 KiB had the log never started over.
+        let wal = std::fs::metadata(dir.path().join("w.db-wal"))
+            .expect("the log")
+            .len();
+        assert!(wal < 8 << 20, "the log is {wal} bytes");
+    }
 }
