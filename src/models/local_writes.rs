@@ -21,10 +21,10 @@
 //! Checkpoints (copying the log back into the database file, with its syncs) are not this
 //! connection's: on the calling thread one would stall every request on that thread for
 //! milliseconds. A thread of its own, woken after every [`CHECKPOINT_EVERY`] commits, copies
-//! the log in two passes: the bulk on a connection of its own beside the writes, then what
-//! they added meanwhile, on the writers' connection with its lock held, so that the log ends
-//! fully copied and the next write starts it over. The second pass is what keeps the log
-//! small: a checkpoint that runs beside the writes never catches up with a log they keep
+//! the bulk of the log on a connection of its own beside the writes, writes the database
+//! file out, then copies what the writes added meanwhile on the writers' connection with its
+//! lock held, so that the log ends fully copied and the next write starts it over. That last
+//! pass (5–6 ms under the browse load) is what keeps the log small: a checkpoint that runs beside the writes never catches up with a log they keep
 //! appending to, SQLite starts a log over only once all of it is copied, and under the
 //! browse load the log grew by 60 MB a second (bench/RESULTS.md, seventh round).
 //!
@@ -182,7 +182,7 @@ fn checkpointer(local: Weak<LocalWrites>) -> Option<SyncSender<()>> {
 }
 
 impl LocalWrites {
-    /// The checkpoint's two passes (see the module notes); `own` is the checkpointing
+    /// The checkpoint's passes (see the module notes); `own` is the checkpointing
     /// thread's connection, opened on first use and again after a failure.
     fn checkpoint(&self, own: &mut Option<Connection>) {
         if own.is_none() {
@@ -206,8 +206,8 @@ impl LocalWrites {
             }
         }
         // SQLite syncs the database file only after a pass that copied the whole log, so
-        // what the passes above copied is still unwritten: writing it out here keeps the
-        // held pass's sync short (it took up to 450 ms when left to that pass).
+        // what the passes above copied may still be unwritten: writing it out here, before
+        // the writers are held, leaves the held pass's sync little to do.
         if let Err(e) = std::fs::File::open(&self.path).and_then(|f| f.sync_data()) {
             tracing::debug!(error = %e, "syncing the database file before the checkpoint failed");
         }
