@@ -53,16 +53,6 @@ pub struct Bookkeeping {
     pub local: Writes,
 }
 
-impl Bookkeeping {
-    /// Every write through `db`'s pool.
-    pub fn sqlx(db: DatabaseConnection) -> Self {
-        Self {
-            db,
-            local: Writes::default(),
-        }
-    }
-}
-
 /// Writes on the calling thread, for a database in a file (see the module notes). Cheap to
 /// clone; `Writes::default()` has none, and every write then goes through sqlx.
 #[derive(Clone, Default)]
