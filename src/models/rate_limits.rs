@@ -21,6 +21,22 @@ pub enum Taken {
     Refused { gate_at: Option<i64>, now: i64 },
 }
 
+/// When the hits [`take`] records must be on disk (PostgreSQL; an SQLite file's durability
+/// is one setting for the whole file, `synchronous = NORMAL`, and applies to both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flush {
+    /// Before `take` returns: its commit waits for the database's log to reach the disk.
+    Now,
+    /// With the caller's next commit that waits for the disk, made before it answers (its
+    /// audit row's). PostgreSQL writes one log and flushes it in order, so flushing that
+    /// commit flushes this one too; until then the hits are committed, and every other
+    /// connection sees them at once, but a crash of the database server (not of the app)
+    /// could lose them. The database's WAL writer flushes them within a fraction of a
+    /// second in any case (`wal_writer_delay`). The commit does not wait for the disk:
+    /// one flush per browse fewer.
+    WithNextCommit,
+}
+
 /// The database's clock in Unix milliseconds, inside an SQLite statement (fixed for the
 /// statement's run, which starts once it holds the write lock).
 const SQLITE_NOW_MS: &str = "CAST(ROUND(unixepoch('subsec') * 1000) AS INTEGER)";
@@ -37,6 +53,7 @@ pub async fn take(
     n: u32,
     max: u32,
     window_ms: i64,
+    flush: Flush,
 ) -> Result<Taken, DbErr> {
     let (n, max) = (i64::from(n), i64::from(max));
     let fresh = |next_seq: i64| Taken::Allowed {
@@ -50,8 +67,10 @@ pub async fn take(
     }
     let pool = direct::pool(&w.db);
     if let direct::Pool::Postgres(_) = pool {
-        let sql = "SELECT allowed, next_seq, gate_at, now_ms \
-                   FROM rate_limit_take($1, $2, $3, $4, $5)";
+        let sql = match flush {
+            Flush::Now => PG_TAKE,
+            Flush::WithNextCommit => PG_TAKE_FLUSHED_LATER,
+        };
         let taken = direct::fetch_optional!(
             pool,
             sqlx::query(sql)
@@ -128,6 +147,18 @@ fn take_here(
     })?;
     Ok(Taken::Refused { gate_at, now })
 }
+
+/// The check on PostgreSQL: one call of the function (migration 27).
+const PG_TAKE: &str = "SELECT allowed, next_seq, gate_at, now_ms \
+                       FROM rate_limit_take($1, $2, $3, $4, $5)";
+
+/// The same, its commit not waiting for the disk ([`Flush::WithNextCommit`]): the statement
+/// is its own transaction, and `set_config(…, true)` is `SET LOCAL`, which lasts until that
+/// transaction's commit (so it applies to it) and no longer (the pooled connection's next
+/// transaction is back to the server's setting).
+const PG_TAKE_FLUSHED_LATER: &str = "SELECT allowed, next_seq, gate_at, now_ms, \
+                         set_config('synchronous_commit', 'off', true) \
+                       FROM rate_limit_take($1, $2, $3, $4, $5)";
 
 /// `rate_limit_take`'s row: allowed, next_seq, gate_at, now_ms.
 fn pg_taken<R: Columns>(row: &R) -> Result<(bool, i64, Option<i64>, i64), R::Error> {

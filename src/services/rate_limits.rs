@@ -43,7 +43,7 @@
 
 use crate::error::{AppError, AppResult};
 use crate::models::local_writes::Bookkeeping;
-use crate::models::rate_limits::{self, Taken};
+use crate::models::rate_limits::{self, Flush, Taken};
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 use std::time::Duration;
@@ -108,9 +108,29 @@ pub async fn check(w: &Bookkeeping, user_id: i64, limit: &Limit) -> AppResult<()
     check_n(w, user_id, limit, 1).await
 }
 
+/// [`check`] for a request that commits its audit row before it answers (a browse): on
+/// PostgreSQL the hit's commit does not wait for the disk, and the audit row's commit,
+/// which does, flushes it too ([`Flush::WithNextCommit`]). Every process sees the hit as
+/// soon as this returns, so the limit holds exactly as with `check`, and across restarts of
+/// the app; only a crash of the database server in the moment between the two commits
+/// could lose it. On SQLite the same as `check`.
+pub async fn check_then_audit(w: &Bookkeeping, user_id: i64, limit: &Limit) -> AppResult<()> {
+    check_flushed(w, user_id, limit, 1, Flush::WithNextCommit).await
+}
+
 /// Record `n` hits at once (all or none). `n = 0` is a no-op; more than `limit.max` is a
 /// `BadRequest`, since no wait would make it fit.
 pub async fn check_n(w: &Bookkeeping, user_id: i64, limit: &Limit, n: u32) -> AppResult<()> {
+    check_flushed(w, user_id, limit, n, Flush::Now).await
+}
+
+async fn check_flushed(
+    w: &Bookkeeping,
+    user_id: i64,
+    limit: &Limit,
+    n: u32,
+    flush: Flush,
+) -> AppResult<()> {
     if n == 0 {
         return Ok(());
     }
@@ -120,7 +140,8 @@ pub async fn check_n(w: &Bookkeeping, user_id: i64, limit: &Limit, n: u32) -> Ap
             limit.max
         )));
     }
-    let taken = rate_limits::take(w, user_id, limit.name, n, limit.max, window_ms(limit)).await?;
+    let window = window_ms(limit);
+    let taken = rate_limits::take(w, user_id, limit.name, n, limit.max, window, flush).await?;
     match taken {
         Taken::Allowed { fresh } => {
             // A new row means the user had gone quiet (their old row was purged) or is new: a

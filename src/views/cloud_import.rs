@@ -156,7 +156,9 @@ pub async fn browse(
     let listed = async {
         query.check()?;
         signed_in(conn)?;
-        rate_limits::check(&state.writes, user.id, &state.settings.cloud_browse_limit()).await?;
+        // Its hit is flushed to disk with the audit row `list` commits before the answer.
+        let limit = state.settings.cloud_browse_limit();
+        rate_limits::check_then_audit(&state.writes, user.id, &limit).await?;
         list(&state, &user, &call, &query).await
     }
     .await;

@@ -15,7 +15,8 @@ use chrono::Utc;
 use futures_util::future::join_all;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
+    Statement, TransactionTrait,
 };
 use std::collections::HashMap;
 use std::time::Duration;
@@ -226,6 +227,84 @@ async fn two_instances_hammering_one_user_let_exactly_the_limit_through() {
         assert!((1..=60).contains(&retry_after), "{retry_after}");
     }
     assert_eq!(stored_hits(&second.db, rae, &CLOUD_BROWSE).await, 30);
+}
+
+/// A browse's hit does not wait for the disk (its audit row's commit flushes it): that
+/// changes nothing a check can see. Both kinds of check, from two instances at once, still
+/// let exactly the limit through; and on PostgreSQL the commit's setting ends with the
+/// statement, leaving the pooled connection as it was for whatever it runs next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hits_flushed_with_the_audit_row_count_at_once_in_every_instance() {
+    let app = app().await;
+    let (rae, sam) = (
+        user(&app, "rae@campus.edu").await,
+        user(&app, "sam@campus.edu").await,
+    );
+    let (second, _dir) = another_instance(&app).await;
+
+    let calls = (0..100).map(|i| {
+        let w = if i % 2 == 0 {
+            app.state.writes.clone()
+        } else {
+            second.writes.clone()
+        };
+        tokio::spawn(async move {
+            if i % 4 < 2 {
+                rate_limits::check_then_audit(&w, rae, &CLOUD_BROWSE).await
+            } else {
+                rate_limits::check(&w, rae, &CLOUD_BROWSE).await
+            }
+        })
+    });
+    let results: Vec<_> = join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.expect("the check task"))
+        .collect();
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        30,
+        "{results:?}"
+    );
+    assert_eq!(stored_hits(&second.db, rae, &CLOUD_BROWSE).await, 30);
+    refused(rate_limits::check_then_audit(&second.writes, rae, &CLOUD_BROWSE).await);
+
+    if app.state.db.get_database_backend() == DbBackend::Postgres {
+        // One connection, so the check and the question after it share it; its own setting
+        // is the opposite of what the check sets for its commit.
+        let db = campuscore::db::connect_with(
+            &app.state.settings.database_url,
+            campuscore::db::PoolSettings {
+                max_connections: Some(1),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("a pool of one connection");
+        let setting = |db: DatabaseConnection| async move {
+            db.query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT current_setting('synchronous_commit')",
+            ))
+            .await
+            .expect("read the setting")
+            .expect("a row")
+            .try_get_by_index::<String>(0)
+            .expect("text")
+        };
+        db.execute_unprepared("SET synchronous_commit = on")
+            .await
+            .expect("set the session's durability");
+        let w = Bookkeeping {
+            db: db.clone(),
+            local: Default::default(),
+        };
+        rate_limits::check_then_audit(&w, sam, &CLOUD_BROWSE)
+            .await
+            .expect("sam's first browse");
+        assert_eq!(setting(db.clone()).await, "on");
+        assert_eq!(stored_hits(&app.state.db, sam, &CLOUD_BROWSE).await, 1);
+    }
 }
 
 #[tokio::test]
