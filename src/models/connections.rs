@@ -4,11 +4,12 @@
 //! `services::token_refresh` and `services::rotation`), so their callers check the rows
 //! affected.
 
-use super::direct;
+use super::direct::{self, Columns};
 use super::entities::{connection, connector, knowledge_folder};
 use super::keyset::{self, Keyset, Order, Window};
 use super::local_reads::Reads;
 use super::local_writes::Bookkeeping;
+use super::rate_limits::Taken;
 use super::status::ConnectionStatus;
 use crate::error::AppResult;
 use chrono::{DateTime, Utc};
@@ -99,6 +100,95 @@ static WITH_CONNECTOR_AND_FOLDER: LazyLock<String> = LazyLock::new(|| {
         "SELECT {}, {}, {} FROM connection c \
          JOIN connector k ON k.id = c.connector_id \
          JOIN knowledge_folder f ON f.user_id = c.user_id AND f.id = $2 \
+         WHERE c.id = $3 AND c.user_id = $1",
+        direct::qualified("c", direct::CONNECTION_COLUMNS),
+        direct::qualified("k", direct::CONNECTOR_COLUMNS),
+        direct::qualified("f", direct::FOLDER_COLUMNS),
+    )
+});
+
+/// A rate-limit hit to take in the statement that reads what it is for (PostgreSQL): one
+/// hit of `max` per `window_ms` on the user's row `name`, committed as
+/// [`super::rate_limits::Flush::WithNextCommit`].
+pub struct HitIf<'a> {
+    pub name: &'a str,
+    pub max: u32,
+    pub window_ms: i64,
+    /// Taken only when the connector is one of these (enabled, and able to do what the
+    /// hit is for) and the connection is not waiting to be reconnected.
+    pub connector_slugs: &'a [String],
+}
+
+/// What [`find_owned_in_folder_taking`] found, and the hit's outcome if it took one.
+pub type OwnedInFolderTaking = Option<(
+    connection::Model,
+    connector::Model,
+    knowledge_folder::Model,
+    Option<Taken>,
+)>;
+
+/// [`find_owned_with_connector_and_folder`] on PostgreSQL, taking `hit` in the same
+/// statement (one round trip instead of two) when the folder and connection are the user's
+/// and the connection can be used (see [`HitIf`]); the fourth value is `None` when no hit
+/// was taken. `None` outright when nothing was found, or on another database.
+pub async fn find_owned_in_folder_taking(
+    db: &DatabaseConnection,
+    user_id: i64,
+    folder_id: i64,
+    id: i64,
+    hit: &HitIf<'_>,
+) -> Result<OwnedInFolderTaking, DbErr> {
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Ok(None);
+    }
+    let row = sqlx::query(IN_FOLDER_TAKING.as_str())
+        .bind(user_id)
+        .bind(folder_id)
+        .bind(id)
+        .bind(hit.name)
+        .bind(i64::from(hit.max))
+        .bind(hit.window_ms)
+        .bind(hit.connector_slugs)
+        .bind(ConnectionStatus::NeedsReauth.as_str())
+        .fetch_optional(db.get_postgres_connection_pool())
+        .await
+        .map_err(direct::db_err)?;
+    let Some(row) = row else { return Ok(None) };
+    let (conn, connector, folder) = with_connector_and_folder(&row).map_err(direct::db_err)?;
+    let at = direct::CONNECTION_WIDTH + direct::CONNECTOR_WIDTH + direct::FOLDER_WIDTH;
+    let taken = match row.opt_int(at + 3).map_err(direct::db_err)? {
+        None => None,
+        Some(now) => {
+            let allowed = row.flag(at).map_err(direct::db_err)?;
+            let next_seq = row.int(at + 1).map_err(direct::db_err)?;
+            let gate_at = row.opt_int(at + 2).map_err(direct::db_err)?;
+            Some(super::rate_limits::pg_outcome(
+                1, allowed, next_seq, gate_at, now,
+            ))
+        }
+    };
+    Ok(Some((conn, connector, folder, taken)))
+}
+
+/// The read of `WITH_CONNECTOR_AND_FOLDER` and `rate_limit_take` (migration 27) in one
+/// statement. The take sits in a lateral subquery with no table of its own, so its `WHERE`
+/// is a one-time filter on the row it joins: when the condition is false the function is
+/// never called. It names `f` as well as `c` and `k`, so it cannot run before the folder is
+/// joined (a left join may otherwise be evaluated ahead of an inner one), and `OFFSET 0`
+/// keeps the subquery from being merged into the outer query, where `(t.r).…` would call
+/// the function once per field. `set_config(…, true)` as in `rate_limits`: the commit does
+/// not wait for the disk; the caller's audit row flushes it.
+static IN_FOLDER_TAKING: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {}, {}, {}, (t.r).allowed, (t.r).next_seq, (t.r).gate_at, (t.r).now_ms \
+         FROM connection c \
+         JOIN connector k ON k.id = c.connector_id \
+         JOIN knowledge_folder f ON f.user_id = c.user_id AND f.id = $2 \
+         LEFT JOIN LATERAL ( \
+           SELECT rate_limit_take($1, $4, 1, $5, $6) AS r, \
+             set_config('synchronous_commit', 'off', true) \
+           WHERE f.id = $2 AND k.is_enabled AND k.slug = ANY($7) AND c.status <> $8 \
+           OFFSET 0) t ON true \
          WHERE c.id = $3 AND c.user_id = $1",
         direct::qualified("c", direct::CONNECTION_COLUMNS),
         direct::qualified("k", direct::CONNECTOR_COLUMNS),

@@ -207,6 +207,9 @@ pub(crate) fn connector_at<R: Columns>(row: &R, at: usize) -> Result<connector::
 /// The columns of `knowledge_folder`, in [`folder_at`]'s order.
 pub(crate) const FOLDER_COLUMNS: &str = "id, user_id, name, created_at, updated_at";
 
+/// How many columns [`FOLDER_COLUMNS`] names.
+pub(crate) const FOLDER_WIDTH: usize = 5;
+
 /// The `knowledge_folder` row whose columns start at `at`.
 pub(crate) fn folder_at<R: Columns>(
     row: &R,
@@ -228,4 +231,20 @@ pub(crate) fn qualified(alias: &str, columns: &str) -> String {
         .map(|c| format!("{alias}.{}", c.trim()))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_width_counts_its_columns() {
+        for (columns, width) in [
+            (CONNECTION_COLUMNS, CONNECTION_WIDTH),
+            (CONNECTOR_COLUMNS, CONNECTOR_WIDTH),
+            (FOLDER_COLUMNS, FOLDER_WIDTH),
+        ] {
+            assert_eq!(columns.split(',').count(), width, "{columns}");
+        }
+    }
 }

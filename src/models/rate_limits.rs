@@ -83,11 +83,7 @@ pub async fn take(
         )?;
         let (allowed, next_seq, gate_at, now) =
             taken.ok_or_else(|| DbErr::RecordNotFound("rate_limit_take".into()))?;
-        return Ok(if allowed {
-            fresh(next_seq)
-        } else {
-            Taken::Refused { gate_at, now }
-        });
+        return Ok(pg_outcome(n, allowed, next_seq, gate_at, now));
     }
     let next_seq = direct::fetch_optional!(
         pool,
@@ -159,6 +155,23 @@ const PG_TAKE: &str = "SELECT allowed, next_seq, gate_at, now_ms \
 const PG_TAKE_FLUSHED_LATER: &str = "SELECT allowed, next_seq, gate_at, now_ms, \
                          set_config('synchronous_commit', 'off', true) \
                        FROM rate_limit_take($1, $2, $3, $4, $5)";
+
+/// What `rate_limit_take`'s row says of a check of `n` hits.
+pub(crate) fn pg_outcome(
+    n: i64,
+    allowed: bool,
+    next_seq: i64,
+    gate_at: Option<i64>,
+    now: i64,
+) -> Taken {
+    if allowed {
+        Taken::Allowed {
+            fresh: next_seq == n,
+        }
+    } else {
+        Taken::Refused { gate_at, now }
+    }
+}
 
 /// `rate_limit_take`'s row: allowed, next_seq, gate_at, now_ms.
 fn pg_taken<R: Columns>(row: &R) -> Result<(bool, i64, Option<i64>, i64), R::Error> {

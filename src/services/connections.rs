@@ -120,28 +120,87 @@ pub async fn find_mine_with_connector(
     Ok((conn, resolve(rt, row)?))
 }
 
-/// The user's folder and connection (with its connector) in one query: what the
-/// cloud-import fragments act on. Either being missing or someone else's is `NotFound`.
+/// The user's folder and connection (with its connector) in one query, for a file
+/// connector: what the cloud-import fragments act on. Either being missing or someone
+/// else's, or a connector without files, is `NotFound`. And the caller's go-ahead: the
+/// connection is signed in ([`signed_in`]) and, with a `limit`, a hit of it was taken for
+/// the user (as [`rate_limits::check_then_audit`]: the caller commits an audit row before it
+/// answers). On PostgreSQL the hit is taken in the read's own statement, one round trip for
+/// both, under the conditions checked here after it; elsewhere, or if that statement did not
+/// take it, it is taken here. Nothing is taken for what is `NotFound` or must be reconnected.
 pub async fn find_mine_in_folder(
     rt: &ConnectorRuntime,
     user_id: i64,
     folder_id: i64,
     connection_id: i64,
+    limit: Option<&rate_limits::Limit>,
 ) -> AppResult<(
     knowledge_folder::Model,
     connection::Model,
     ResolvedConnector,
+    AppResult<()>,
 )> {
-    let (conn, row, folder) = connections::find_owned_with_connector_and_folder(
-        &rt.db,
-        &rt.reads,
-        user_id,
-        folder_id,
-        connection_id,
-    )
-    .await?
-    .ok_or(AppError::NotFound)?;
-    Ok((folder, conn, resolve(rt, row)?))
+    let postgres = rt.db.get_database_backend() == sea_orm::DbBackend::Postgres;
+    let found = match limit {
+        Some(limit) if postgres => {
+            let file_slugs: Vec<String> = rt
+                .registry
+                .iter()
+                .filter(|c| c.files().is_some())
+                .map(|c| c.spec().slug.to_owned())
+                .collect();
+            let hit = connections::HitIf {
+                name: limit.name,
+                max: limit.max,
+                window_ms: rate_limits::window_ms(limit),
+                connector_slugs: &file_slugs,
+            };
+            connections::find_owned_in_folder_taking(
+                &rt.db,
+                user_id,
+                folder_id,
+                connection_id,
+                &hit,
+            )
+            .await?
+        }
+        _ => connections::find_owned_with_connector_and_folder(
+            &rt.db,
+            &rt.reads,
+            user_id,
+            folder_id,
+            connection_id,
+        )
+        .await?
+        .map(|(conn, row, folder)| (conn, row, folder, None)),
+    };
+    let (conn, row, folder, taken) = found.ok_or(AppError::NotFound)?;
+    let connector = resolve(rt, row)?;
+    if connector.plugin.files().is_none() {
+        return Err(AppError::NotFound);
+    }
+    let go = match (signed_in(&conn), limit, taken) {
+        (Err(e), _, _) => Err(e),
+        (Ok(()), None, _) => Ok(()),
+        (Ok(()), Some(limit), Some(taken)) => {
+            rate_limits::settle(&rt.writes, user_id, limit, taken).await
+        }
+        (Ok(()), Some(limit), None) => {
+            rate_limits::check_then_audit(&rt.writes, user_id, limit).await
+        }
+    };
+    Ok((folder, conn, connector, go))
+}
+
+/// A connection known to need reconnecting is not tried: the user gets the Reconnect
+/// button.
+pub fn signed_in(conn: &connection::Model) -> AppResult<()> {
+    if conn.status == ConnectionStatus::NeedsReauth {
+        return Err(AppError::Connector(ConnectorError::AuthExpired {
+            message: "The sign-in has expired.".into(),
+        }));
+    }
+    Ok(())
 }
 
 /// Every connection of the user, oldest first.

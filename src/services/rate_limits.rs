@@ -142,6 +142,12 @@ async fn check_flushed(
     }
     let window = window_ms(limit);
     let taken = rate_limits::take(w, user_id, limit.name, n, limit.max, window, flush).await?;
+    settle(w, user_id, limit, taken).await
+}
+
+/// The answer to a check of `limit` that was taken (by [`check_n`], or within another
+/// statement): `Ok`, or `RateLimited` with its wait.
+pub async fn settle(w: &Bookkeeping, user_id: i64, limit: &Limit, taken: Taken) -> AppResult<()> {
     match taken {
         Taken::Allowed { fresh } => {
             // A new row means the user had gone quiet (their old row was purged) or is new: a
@@ -181,7 +187,8 @@ pub async fn recorded_hits(
     Ok(rate_limits::hits(db, user_id, limit.name).await?)
 }
 
-fn window_ms(limit: &Limit) -> i64 {
+/// The limit's window in milliseconds, as the database compares hits' times.
+pub fn window_ms(limit: &Limit) -> i64 {
     i64::try_from(limit.window.as_millis()).unwrap_or(i64::MAX / 2)
 }
 

@@ -5,6 +5,7 @@
 
 use super::audit;
 use super::connections::{self, ResolvedConnector};
+use super::rate_limits::Limit;
 use super::runtime::ConnectorRuntime;
 use crate::error::{AppError, AppResult};
 use crate::models::Channel;
@@ -172,18 +173,21 @@ impl Call {
         Ok(Self { conn, connector })
     }
 
-    /// Like [`Call::prepare`], for an action on the user's knowledge folder `folder_id` (the
-    /// cloud-import fragments): the folder and the connection are read in one query, and
-    /// either being missing or someone else's is `NotFound`.
-    pub async fn prepare_in_folder(
+    /// The user's folder and connection (with its connector), for a file connector: anything
+    /// else, or someone else's, is `NotFound`. With the go-ahead for a browse: the connection
+    /// is signed in and, with a `limit`, a hit of it was taken, in the read's round trip
+    /// where the database allows ([`connections::find_mine_in_folder`]); the audit row the
+    /// call commits flushes the hit to disk with it.
+    pub async fn prepare_for_files(
         rt: &ConnectorRuntime,
         user: &user::Model,
         folder_id: i64,
         connection_id: i64,
-    ) -> AppResult<(knowledge_folder::Model, Self)> {
-        let (folder, conn, connector) =
-            connections::find_mine_in_folder(rt, user.id, folder_id, connection_id).await?;
-        Ok((folder, Self { conn, connector }))
+        limit: Option<&Limit>,
+    ) -> AppResult<(knowledge_folder::Model, Self, AppResult<()>)> {
+        let (folder, conn, connector, go) =
+            connections::find_mine_in_folder(rt, user.id, folder_id, connection_id, limit).await?;
+        Ok((folder, Self { conn, connector }, go))
     }
 
     /// The connection, as read when the call was prepared.

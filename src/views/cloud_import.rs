@@ -137,9 +137,20 @@ pub async fn browse(
     query: web::Query<BrowseQuery>,
 ) -> AppResult<HttpResponse> {
     let (folder_id, connection_id) = path.into_inner();
-    let (folder, call) = file_call(&state, &user, folder_id, connection_id).await?;
-    let (conn, connector) = (call.connection(), call.connector());
     let mut query = query.into_inner();
+    // A browse that will go ahead takes its hit with the read (one round trip on
+    // PostgreSQL); its audit row, committed by `list` before the answer, flushes it to disk.
+    let valid = query.check();
+    let limit = state.settings.cloud_browse_limit();
+    let (folder, call, go) = Call::prepare_for_files(
+        &state,
+        &user,
+        folder_id,
+        connection_id,
+        valid.is_ok().then_some(&limit),
+    )
+    .await?;
+    let (conn, connector) = (call.connection(), call.connector());
     let here = Here {
         folder: &folder,
         conn,
@@ -154,11 +165,8 @@ pub async fn browse(
         ),
     };
     let listed = async {
-        query.check()?;
-        signed_in(conn)?;
-        // Its hit is flushed to disk with the audit row `list` commits before the answer.
-        let limit = state.settings.cloud_browse_limit();
-        rate_limits::check_then_audit(&state.writes, user.id, &limit).await?;
+        valid?;
+        go?;
         list(&state, &user, &call, &query).await
     }
     .await;
@@ -210,7 +218,7 @@ pub async fn import(
             })?);
         }
         import_service::check_selection(&picks)?;
-        signed_in(conn)?;
+        connections::signed_in(conn)?;
         rate_limits::check(&state.writes, user.id, &state.settings.cloud_import_limit()).await?;
         import_service::enqueue(state.files(), &folder, conn, &connector.row.slug, &picks).await
     }
@@ -251,16 +259,6 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "file" } else { "files" }
 }
 
-/// A connection known to need reconnecting is not tried: the user gets the Reconnect button.
-fn signed_in(conn: &connection::Model) -> AppResult<()> {
-    if conn.status == ConnectionStatus::NeedsReauth {
-        return Err(AppError::Connector(ConnectorError::AuthExpired {
-            message: "The sign-in has expired.".into(),
-        }));
-    }
-    Ok(())
-}
-
 /// The caller's folder, and their connection `id` prepared for a call if its connector is a
 /// file source.
 async fn file_call(
@@ -269,10 +267,7 @@ async fn file_call(
     folder_id: i64,
     id: i64,
 ) -> AppResult<(knowledge_folder::Model, Call)> {
-    let (folder, call) = Call::prepare_in_folder(state, user, folder_id, id).await?;
-    if call.connector().plugin.files().is_none() {
-        return Err(AppError::NotFound);
-    }
+    let (folder, call, _) = Call::prepare_for_files(state, user, folder_id, id, None).await?;
     Ok((folder, call))
 }
 

@@ -6,9 +6,12 @@
 
 use crate::helpers::{TestApp, location, spawn_app};
 use campuscore::models::Channel;
-use campuscore::models::entities::{connector_audit_log, queue_message, source_file};
-use campuscore::services::audit;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use campuscore::models::entities::{
+    connection, connector, connector_audit_log, queue_message, source_file,
+};
+use campuscore::services::{audit, rate_limits};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -580,4 +583,141 @@ async fn a_bad_row_in_an_audit_batch_fails_only_its_own_write() {
         .await
         .expect("count");
     assert_eq!(stored, 15, "every good row of the batch is kept");
+}
+
+/// The user's stored browse hits.
+async fn browse_hits(app: &TestApp, user_id: i64) -> usize {
+    let limit = app.state.settings.cloud_browse_limit();
+    rate_limits::recorded_hits(&app.state.db, user_id, &limit)
+        .await
+        .expect("hits")
+        .len()
+}
+
+/// Sets a connection's status, or turns a connector on or off, behind the app's back.
+async fn set_status(app: &TestApp, conn: i64, status: &str) {
+    connection::Entity::update_many()
+        .col_expr(connection::Column::Status, Expr::value(status))
+        .filter(connection::Column::Id.eq(conn))
+        .exec(&app.state.db)
+        .await
+        .expect("update the connection");
+}
+
+async fn set_enabled(app: &TestApp, slug: &str, on: bool) {
+    connector::Entity::update_many()
+        .col_expr(connector::Column::IsEnabled, Expr::value(on))
+        .filter(connector::Column::Slug.eq(slug))
+        .exec(&app.state.db)
+        .await
+        .expect("update the connector");
+}
+
+/// A browse takes its rate-limit hit (on PostgreSQL in the statement that reads the folder
+/// and connection) only when it goes ahead: a bad query, someone else's folder or
+/// connection, a connector without files or turned off, and a connection that must be
+/// reconnected cost nothing.
+#[tokio::test]
+async fn only_a_browse_that_goes_ahead_counts_against_the_limit() {
+    let app = spawn_app().await;
+    let me = app.logged_in_user("count@campus.edu").await;
+    let folder = create_folder(&app, "Counted").await;
+    let conn = echo_connection(&app, me.id).await;
+    let database = app
+        .insert_connection(
+            "postgres",
+            me.id,
+            json!({ "host": "db.campus.edu", "database": "x", "username": "u", "password": "p" }),
+            "u@db",
+        )
+        .await
+        .id;
+    let other = app.other_browser();
+    let (their_folder, their_conn) = signed_up_with_echo(&other, "else@campus.edu", "Else").await;
+
+    let long = "x".repeat(201);
+    let refused = [
+        (format!("{}?q={long}", browse_path(folder, conn)), 400),
+        (browse_path(folder, their_conn), 404),
+        (browse_path(their_folder, conn), 404),
+        (browse_path(folder, database), 404),
+    ];
+    for (path, status) in &refused {
+        assert_eq!(hx_get(&app, path).await.status(), *status, "{path}");
+    }
+    set_status(&app, conn, "needs_reauth").await;
+    assert_eq!(hx_get(&app, &browse_path(folder, conn)).await.status(), 409);
+    set_status(&app, conn, "active").await;
+    set_enabled(&app, "test-echo", false).await;
+    assert_eq!(hx_get(&app, &browse_path(folder, conn)).await.status(), 403);
+    set_enabled(&app, "test-echo", true).await;
+    assert_eq!(browse_hits(&app, me.id).await, 0);
+
+    for i in 1..=2 {
+        let res = hx_get(&app, &browse_path(folder, conn)).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(browse_hits(&app, me.id).await, i);
+    }
+}
+
+/// On PostgreSQL the folder, the connection and the hit are one statement: it takes the hit
+/// only under its conditions, answers a refusal like a check, and takes nothing for what it
+/// does not find. On SQLite it reads nothing (the read and the hit are on the calling thread).
+#[tokio::test]
+async fn the_read_that_takes_a_browse_hit_takes_it_only_when_the_browse_can_go_ahead() {
+    use campuscore::models::connections::{
+        HitIf, OwnedInFolderTaking, find_owned_in_folder_taking,
+    };
+    use campuscore::models::rate_limits::Taken;
+    let app = spawn_app().await;
+    let me = app.logged_in_user("one@campus.edu").await;
+    let folder = create_folder(&app, "One statement").await;
+    let conn = echo_connection(&app, me.id).await;
+    let (echo, none) = (vec!["test-echo".to_owned()], Vec::new());
+    let take = async |folder_id: i64, connector_slugs: &[String]| -> OwnedInFolderTaking {
+        let hit = HitIf {
+            name: "cloud_browse",
+            max: 2,
+            window_ms: 60_000,
+            connector_slugs,
+        };
+        find_owned_in_folder_taking(&app.state.db, me.id, folder_id, conn, &hit)
+            .await
+            .expect("the statement")
+    };
+    let taken = |found: OwnedInFolderTaking| {
+        let (c, k, f, taken) = found.expect("found");
+        assert_eq!((c.id, k.slug.as_str(), f.id), (conn, "test-echo", folder));
+        taken
+    };
+
+    if app.state.db.get_database_backend() == DbBackend::Postgres {
+        let first = taken(take(folder, &echo).await);
+        assert_eq!(first, Some(Taken::Allowed { fresh: true }));
+        // Not a file connector here, waiting to be reconnected, turned off: read, not taken.
+        assert_eq!(taken(take(folder, &none).await), None);
+        set_status(&app, conn, "needs_reauth").await;
+        assert_eq!(taken(take(folder, &echo).await), None);
+        set_status(&app, conn, "active").await;
+        set_enabled(&app, "test-echo", false).await;
+        assert_eq!(taken(take(folder, &echo).await), None);
+        set_enabled(&app, "test-echo", true).await;
+        // Another folder: nothing found, nothing taken.
+        assert!(take(folder + 1000, &echo).await.is_none());
+        assert_eq!(browse_hits(&app, me.id).await, 1);
+
+        let second = taken(take(folder, &echo).await);
+        assert_eq!(second, Some(Taken::Allowed { fresh: false }));
+        match taken(take(folder, &echo).await) {
+            Some(Taken::Refused { gate_at, now }) => {
+                let gate_at = gate_at.expect("the first hit is the gate");
+                assert!(gate_at <= now && now - gate_at < 60_000, "{gate_at} {now}");
+            }
+            other => panic!("the third hit of two is refused: {other:?}"),
+        }
+        assert_eq!(browse_hits(&app, me.id).await, 2);
+    } else {
+        assert!(take(folder, &echo).await.is_none());
+        assert_eq!(browse_hits(&app, me.id).await, 0);
+    }
 }
