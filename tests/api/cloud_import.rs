@@ -447,16 +447,9 @@ async fn the_31st_browse_in_a_minute_and_the_11th_import_in_an_hour_are_refused_
 
 #[tokio::test]
 async fn a_connection_that_needs_reconnecting_offers_the_reconnect_button() {
-    use campuscore::models::entities::connection;
-    use sea_orm::sea_query::Expr;
     let app = spawn_app().await;
     let (folder, conn) = signed_up_with_echo(&app, "old@campus.edu", "Old").await;
-    connection::Entity::update_many()
-        .col_expr(connection::Column::Status, Expr::value("needs_reauth"))
-        .filter(connection::Column::Id.eq(conn))
-        .exec(&app.state.db)
-        .await
-        .expect("update");
+    set_status(&app, conn, "needs_reauth").await;
 
     let res = hx_get(&app, &browse_path(folder, conn)).await;
     assert_eq!(res.status(), 409);
@@ -594,7 +587,7 @@ async fn browse_hits(app: &TestApp, user_id: i64) -> usize {
         .len()
 }
 
-/// Sets a connection's status, or turns a connector on or off, behind the app's back.
+/// Sets a connection's status behind the app's back.
 async fn set_status(app: &TestApp, conn: i64, status: &str) {
     connection::Entity::update_many()
         .col_expr(connection::Column::Status, Expr::value(status))
@@ -604,6 +597,7 @@ async fn set_status(app: &TestApp, conn: i64, status: &str) {
         .expect("update the connection");
 }
 
+/// Turns a connector on or off behind the app's back.
 async fn set_enabled(app: &TestApp, slug: &str, on: bool) {
     connector::Entity::update_many()
         .col_expr(connector::Column::IsEnabled, Expr::value(on))

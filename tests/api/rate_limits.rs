@@ -201,25 +201,42 @@ async fn the_count_holds_after_a_restart() {
     assert!((1..=60).contains(&retry_after), "{retry_after}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_instances_hammering_one_user_let_exactly_the_limit_through() {
-    let app = app().await;
-    let rae = user(&app, "rae@campus.edu").await;
-    let (second, _dir) = another_instance(&app).await;
-
+/// 100 checks of the user's browse limit at once, alternating between the two instances;
+/// the `i`th is a [`rate_limits::check_then_audit`] when `flushed_later(i)`, else a `check`.
+async fn hammer(
+    app: &TestApp,
+    second: &AppState,
+    user_id: i64,
+    flushed_later: fn(usize) -> bool,
+) -> Vec<Result<(), AppError>> {
     let calls = (0..100).map(|i| {
         let w = if i % 2 == 0 {
             app.state.writes.clone()
         } else {
             second.writes.clone()
         };
-        tokio::spawn(async move { rate_limits::check(&w, rae, &CLOUD_BROWSE).await })
+        tokio::spawn(async move {
+            if flushed_later(i) {
+                rate_limits::check_then_audit(&w, user_id, &CLOUD_BROWSE).await
+            } else {
+                rate_limits::check(&w, user_id, &CLOUD_BROWSE).await
+            }
+        })
     });
-    let results: Vec<_> = join_all(calls)
+    join_all(calls)
         .await
         .into_iter()
         .map(|r| r.expect("the check task"))
-        .collect();
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_hammering_one_user_let_exactly_the_limit_through() {
+    let app = app().await;
+    let rae = user(&app, "rae@campus.edu").await;
+    let (second, _dir) = another_instance(&app).await;
+
+    let results = hammer(&app, &second, rae, |_| false).await;
     let passed = results.iter().filter(|r| r.is_ok()).count();
     assert_eq!(passed, 30, "{results:?}");
     for r in results.into_iter().filter(|r| r.is_err()) {
@@ -242,25 +259,7 @@ async fn hits_flushed_with_the_audit_row_count_at_once_in_every_instance() {
     );
     let (second, _dir) = another_instance(&app).await;
 
-    let calls = (0..100).map(|i| {
-        let w = if i % 2 == 0 {
-            app.state.writes.clone()
-        } else {
-            second.writes.clone()
-        };
-        tokio::spawn(async move {
-            if i % 4 < 2 {
-                rate_limits::check_then_audit(&w, rae, &CLOUD_BROWSE).await
-            } else {
-                rate_limits::check(&w, rae, &CLOUD_BROWSE).await
-            }
-        })
-    });
-    let results: Vec<_> = join_all(calls)
-        .await
-        .into_iter()
-        .map(|r| r.expect("the check task"))
-        .collect();
+    let results = hammer(&app, &second, rae, |i| i % 4 < 2).await;
     assert_eq!(
         results.iter().filter(|r| r.is_ok()).count(),
         30,
