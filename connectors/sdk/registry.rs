@@ -94,6 +94,8 @@ pub enum RegistryError {
 #[derive(Default, Clone)]
 pub struct Registry {
     connectors: BTreeMap<String, Arc<dyn Connector>>,
+    /// The slugs of the connectors that are file sources, sorted.
+    file_slugs: Vec<String>,
 }
 
 impl Registry {
@@ -116,8 +118,12 @@ impl Registry {
             if registry.connectors.contains_key(&slug) {
                 return Err(RegistryError::DuplicateSlug { slug });
             }
+            if connector.files().is_some() {
+                registry.file_slugs.push(slug.clone());
+            }
             registry.connectors.insert(slug, Arc::from(connector));
         }
+        registry.file_slugs.sort();
         Ok(registry)
     }
 
@@ -129,6 +135,11 @@ impl Registry {
     /// Every connector, sorted by slug.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Connector>> {
         self.connectors.values()
+    }
+
+    /// The slugs of the connectors that are file sources (`files()`), sorted.
+    pub fn file_slugs(&self) -> &[String] {
+        &self.file_slugs
     }
 
     /// Every slug, sorted.

@@ -86,6 +86,21 @@ fn registry_builds_from_inventory_with_exactly_the_connectors_on_disk() {
     assert_eq!(registry.len(), expected.len());
 }
 
+/// The file sources' slugs (what a browse's one-statement rate-limit hit is conditioned on)
+/// name every connector with a file source and no other, sorted.
+#[test]
+fn the_file_slugs_are_the_connectors_with_a_file_source() {
+    let registry = registry();
+    let with_files: Vec<&str> = registry
+        .iter()
+        .filter(|c| c.files().is_some())
+        .map(|c| c.spec().slug)
+        .collect();
+    assert!(with_files.contains(&"google-drive"), "{with_files:?}");
+    assert!(!with_files.contains(&"postgres"), "{with_files:?}");
+    assert_eq!(registry.file_slugs(), with_files);
+}
+
 #[test]
 fn every_connector_folder_is_in_the_default_or_the_testing_features() {
     // `cargo test` turns on the defaults and `testing`: a folder in neither is a connector

@@ -143,17 +143,11 @@ pub async fn find_mine_in_folder(
     let postgres = rt.db.get_database_backend() == sea_orm::DbBackend::Postgres;
     let found = match limit {
         Some(limit) if postgres => {
-            let file_slugs: Vec<String> = rt
-                .registry
-                .iter()
-                .filter(|c| c.files().is_some())
-                .map(|c| c.spec().slug.to_owned())
-                .collect();
             let hit = connections::HitIf {
                 name: limit.name,
                 max: limit.max,
                 window_ms: rate_limits::window_ms(limit),
-                connector_slugs: &file_slugs,
+                connector_slugs: rt.registry.file_slugs(),
             };
             connections::find_owned_in_folder_taking(
                 &rt.db,
