@@ -12,8 +12,8 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use url::Url;
 
 use crate::node_packages::{ensure_installed, installed, tool_available};
@@ -49,6 +49,87 @@ fn server_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/support/oauth-server")
 }
 
+/// A started server: the child, its stdin (the server exits when it closes), the rest of its
+/// stdout, what it writes to stderr, and its issuer URL.
+type Started = (
+    Child,
+    ChildStdin,
+    Lines<BufReader<ChildStdout>>,
+    Arc<Mutex<String>>,
+    String,
+);
+
+/// Spawns `server.mjs` and waits up to `wait` for its `listening <issuer>` line; on failure the
+/// child is killed and the error says what it printed and what state it was in.
+async fn spawn(config: &serde_json::Value, wait: Duration) -> Result<Started, String> {
+    let mut child = Command::new("node")
+        .arg("server.mjs")
+        .current_dir(server_dir())
+        .env("OAUTH_SERVER_CONFIG", config.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot spawn node: {e}"))?;
+    let stdin = child.stdin.take().expect("piped stdin");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr_pipe = child.stderr.take().expect("piped stderr");
+
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let sink = stderr.clone();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stderr_pipe.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+
+    let mut lines = BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(wait, lines.next_line()).await;
+    if let Ok(Ok(Some(line))) = &first
+        && let Some(issuer) = line.strip_prefix("listening ")
+    {
+        let issuer = issuer.trim().to_owned();
+        return Ok((child, stdin, lines, stderr, issuer));
+    }
+    let state = process_state(child.id());
+    let _ = child.kill().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    Err(format!(
+        "no `listening` line within {} s (first stdout line: {first:?}; the process: {state}); \
+         stderr:\n{}",
+        wait.as_secs(),
+        stderr.lock().unwrap_or_else(|e| e.into_inner())
+    ))
+}
+
+/// What `/proc` says of a process: its state, the CPU it has used, where it waits.
+fn process_state(pid: Option<u32>) -> String {
+    let Some(pid) = pid else {
+        return "exited".into();
+    };
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // After the command's closing parenthesis: the state, then (11 and 12 fields on) the
+    // user and system CPU time in clock ticks.
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .map_or(Vec::new(), |(_, rest)| rest.split(' ').collect());
+    let field = |i: usize| fields.get(i).copied().unwrap_or("?");
+    let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+    format!(
+        "pid {pid}, state {}, CPU {} user + {} system ticks, waiting in {wchan:?}",
+        field(0),
+        field(11),
+        field(12)
+    )
+}
+
 impl OAuthServer {
     /// Starts a server, installing the node packages first if needed. Returns None when
     /// node/npm are missing and the run may skip them (see `campuscore_test_peers`), and
@@ -81,49 +162,27 @@ impl OAuthServer {
             "access_token_ttl": config.access_token_ttl,
             "refresh_token_ttl": 86400,
         });
-        let mut child = Command::new("node")
-            .arg("server.mjs")
-            .current_dir(server_dir())
-            .env("OAUTH_SERVER_CONFIG", server_config.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("oauth-server: cannot spawn node");
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut stderr_pipe = child.stderr.take().expect("piped stderr");
-
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = stderr.clone();
-        tokio::spawn(async move {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stderr_pipe.read(&mut buf).await {
-                if n == 0 {
+        // Node loads oidc-provider in a few hundred milliseconds on an idle machine; on a
+        // 2-core CI box busy compiling and running parallel tests it once took over 30 s. Twice
+        // in CI a server printed nothing for 120 s, once beside a release build and once on a
+        // quiet machine: a server that has not started in time is killed and started again,
+        // once, and what the kernel said of it is kept for the panic if the second fails too.
+        let mut failures = Vec::new();
+        let mut started = None;
+        for wait in [Duration::from_secs(90), Duration::from_secs(120)] {
+            match spawn(&server_config, wait).await {
+                Ok(server) => {
+                    started = Some(server);
                     break;
                 }
-                sink.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+                Err(why) => {
+                    eprintln!("oauth-server: {why}");
+                    failures.push(why);
+                }
             }
-        });
-
-        let mut lines = BufReader::new(stdout).lines();
-        // Node loads oidc-provider in a few hundred milliseconds on an idle machine; on a
-        // 2-core CI box busy compiling and running parallel tests it once took over 30 s.
-        let first = tokio::time::timeout(Duration::from_secs(120), lines.next_line()).await;
-        let issuer = match first {
-            Ok(Ok(Some(line))) if line.starts_with("listening ") => {
-                line.trim_start_matches("listening ").trim().to_owned()
-            }
-            other => {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                panic!(
-                    "oauth-server did not start (first stdout line: {other:?}); stderr:\n{}",
-                    stderr.lock().unwrap_or_else(|e| e.into_inner())
-                );
-            }
+        }
+        let Some((child, stdin, mut lines, stderr, issuer)) = started else {
+            panic!("oauth-server did not start:\n{}", failures.join("\n"));
         };
         // Keep draining stdout so the child never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
