@@ -9,7 +9,7 @@ use super::entities::{connection, connector, knowledge_folder};
 use super::keyset::{self, Keyset, Order, Window};
 use super::local_reads::Reads;
 use super::local_writes::Bookkeeping;
-use super::rate_limits::Taken;
+use super::rate_limits::{COMMIT_WITHOUT_WAITING, Taken};
 use super::status::ConnectionStatus;
 use crate::error::AppResult;
 use chrono::{DateTime, Utc};
@@ -176,8 +176,8 @@ pub async fn find_owned_in_folder_taking(
 /// never called. It names `f` as well as `c` and `k`, so it cannot run before the folder is
 /// joined (a left join may otherwise be evaluated ahead of an inner one), and `OFFSET 0`
 /// keeps the subquery from being merged into the outer query, where `(t.r).…` would call
-/// the function once per field. `set_config(…, true)` as in `rate_limits`: the commit does
-/// not wait for the disk; the caller's audit row flushes it.
+/// the function once per field. Its commit does not wait for the disk
+/// ([`COMMIT_WITHOUT_WAITING`]); the caller's audit row flushes it.
 static IN_FOLDER_TAKING: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {}, {}, {}, (t.r).allowed, (t.r).next_seq, (t.r).gate_at, (t.r).now_ms \
@@ -185,8 +185,7 @@ static IN_FOLDER_TAKING: LazyLock<String> = LazyLock::new(|| {
          JOIN connector k ON k.id = c.connector_id \
          JOIN knowledge_folder f ON f.user_id = c.user_id AND f.id = $2 \
          LEFT JOIN LATERAL ( \
-           SELECT rate_limit_take($1, $4, 1, $5, $6) AS r, \
-             set_config('synchronous_commit', 'off', true) \
+           SELECT rate_limit_take($1, $4, 1, $5, $6) AS r, {COMMIT_WITHOUT_WAITING} \
            WHERE f.id = $2 AND k.is_enabled AND k.slug = ANY($7) AND c.status <> $8 \
            OFFSET 0) t ON true \
          WHERE c.id = $3 AND c.user_id = $1",

@@ -69,7 +69,7 @@ pub async fn take(
     if let direct::Pool::Postgres(_) = pool {
         let sql = match flush {
             Flush::Now => PG_TAKE,
-            Flush::WithNextCommit => PG_TAKE_FLUSHED_LATER,
+            Flush::WithNextCommit => PG_TAKE_FLUSHED_LATER.as_str(),
         };
         let taken = direct::fetch_optional!(
             pool,
@@ -148,13 +148,20 @@ fn take_here(
 const PG_TAKE: &str = "SELECT allowed, next_seq, gate_at, now_ms \
                        FROM rate_limit_take($1, $2, $3, $4, $5)";
 
-/// The same, its commit not waiting for the disk ([`Flush::WithNextCommit`]): the statement
-/// is its own transaction, and `set_config(…, true)` is `SET LOCAL`, which lasts until that
-/// transaction's commit (so it applies to it) and no longer (the pooled connection's next
-/// transaction is back to the server's setting).
-const PG_TAKE_FLUSHED_LATER: &str = "SELECT allowed, next_seq, gate_at, now_ms, \
-                         set_config('synchronous_commit', 'off', true) \
-                       FROM rate_limit_take($1, $2, $3, $4, $5)";
+/// A select-list item that makes the statement's commit not wait for the disk
+/// ([`Flush::WithNextCommit`]): the statement is its own transaction, and
+/// `set_config(…, true)` is `SET LOCAL`, which lasts until that transaction's commit (so it
+/// applies to it) and no longer (the pooled connection's next transaction is back to the
+/// server's setting).
+pub(crate) const COMMIT_WITHOUT_WAITING: &str = "set_config('synchronous_commit', 'off', true)";
+
+/// [`PG_TAKE`], its commit not waiting for the disk.
+static PG_TAKE_FLUSHED_LATER: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT allowed, next_seq, gate_at, now_ms, {COMMIT_WITHOUT_WAITING} \
+         FROM rate_limit_take($1, $2, $3, $4, $5)"
+    )
+});
 
 /// What `rate_limit_take`'s row says of a check of `n` hits.
 pub(crate) fn pg_outcome(
