@@ -62,6 +62,7 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
             reads,
             db,
             keyring,
+            opened: Arc::default(),
             registry: Arc::new(registry),
             http,
             refresh_locks: Arc::default(),

@@ -18,7 +18,6 @@
 //! found by walking `parents` (one `files.get` per level; a parent the user cannot see
 //! means the folder was shared with them).
 
-use chrono::{DateTime, Utc};
 use futures_util::future::try_join;
 
 use super::client::{Corpus, DriveClient, ListRequest, quote};
@@ -431,7 +430,10 @@ pub fn entry_from(file: wire::File, mode: ExportMode) -> DriveEntry {
             .as_deref()
             .filter(|_| binary)
             .and_then(|s| s.parse().ok()),
-        modified_time: file.modified_time.as_deref().and_then(parse_time),
+        modified_time: file
+            .modified_time
+            .as_deref()
+            .and_then(crate::files::parse_time),
         checksum,
         revision,
         web_link: file.web_view_link,
@@ -476,12 +478,6 @@ fn revision(file: &wire::File, content: Content) -> Option<String> {
         Content::Native(_) => non_empty(&file.version),
         _ => None,
     }
-}
-
-fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
 }
 
 #[cfg(test)]

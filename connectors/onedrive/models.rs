@@ -6,7 +6,6 @@
 //! properties freely, OneDrive Personal and OneDrive for Business fill different ones, and
 //! `$select` trims the rest.
 
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
@@ -295,7 +294,7 @@ impl DriveItem {
         let modified_time = remote
             .and_then(|r| r.last_modified_date_time.as_deref())
             .or(self.last_modified_date_time.as_deref())
-            .and_then(parse_time);
+            .and_then(crate::files::parse_time);
         let checksum = self
             .file_facet()
             .and_then(|f| f.hashes.as_ref())
@@ -388,12 +387,6 @@ pub fn mime_for(name: &str, graph_mime: Option<&str>) -> String {
             .unwrap_or(FALLBACK_MIME)
             .to_owned(),
     }
-}
-
-fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(raw)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use validator::Validate;
@@ -260,8 +259,7 @@ fn file_entry(object: ObjectEntry) -> BucketEntry {
     let modified_time = object
         .last_modified
         .as_deref()
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&Utc));
+        .and_then(crate::files::parse_time);
     let etag = object.etag.as_deref().map(bare_etag);
     BucketEntry {
         file: FileEntry {

@@ -266,10 +266,100 @@ impl FileIcon {
     }
 }
 
+/// An RFC 3339 time from a listing, in UTC. The form the file APIs send (`2026-11-30T14:05:12Z`,
+/// with or without milliseconds, in UTC) is read field by field, a listing has one per file;
+/// anything else (offsets, other fractions, a leap second) goes to chrono's parser, so every
+/// text reads as `DateTime::parse_from_rfc3339` reads it.
+pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    parse_utc_time(text.as_bytes()).or_else(|| {
+        DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    })
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` or `YYYY-MM-DDTHH:MM:SS.mmmZ` (`t` or `z` too, as RFC 3339 allows),
+/// when it is a valid time.
+fn parse_utc_time(b: &[u8]) -> Option<DateTime<Utc>> {
+    let millis = match b.len() {
+        20 => 0,
+        24 if b[19] == b'.' => number(&b[20..23])?,
+        _ => return None,
+    };
+    let separators = [(4, b'-'), (7, b'-'), (13, b':'), (16, b':')];
+    if separators.iter().any(|&(i, c)| b[i] != c)
+        || !matches!(b[10], b'T' | b't')
+        || !matches!(b[b.len() - 1], b'Z' | b'z')
+    {
+        return None;
+    }
+    let date = chrono::NaiveDate::from_ymd_opt(
+        i32::try_from(number(&b[0..4])?).ok()?,
+        number(&b[5..7])?,
+        number(&b[8..10])?,
+    )?;
+    let time = date.and_hms_milli_opt(
+        number(&b[11..13])?,
+        number(&b[14..16])?,
+        number(&b[17..19])?,
+        millis,
+    )?;
+    Some(time.and_utc())
+}
+
+/// The decimal number `digits` spell, when they are all digits.
+fn number(digits: &[u8]) -> Option<u32> {
+    digits.iter().try_fold(0u32, |n, &d| {
+        d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn listing_times_read_as_chrono_reads_them() {
+        let by_chrono = |text: &str| {
+            DateTime::parse_from_rfc3339(text)
+                .ok()
+                .map(|t| t.with_timezone(&Utc))
+        };
+        for text in [
+            "2026-11-30T14:05:12.345Z",
+            "2026-11-30T14:05:12Z",
+            "2026-11-30t14:05:12.000z",
+            "2024-02-29T23:59:59.999Z",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            // Read by chrono: offsets, other fractions, a leap second, a space.
+            "2026-11-30T14:05:12+01:00",
+            "2026-11-30T14:05:12.5Z",
+            "2026-11-30T14:05:12.123456789Z",
+            "2016-12-31T23:59:60Z",
+            "2026-11-30 14:05:12Z",
+            // Not times.
+            "2023-02-29T10:00:00Z",
+            "2026-13-01T10:00:00Z",
+            "2026-11-30T24:00:00Z",
+            "2026-11-30T14:60:00Z",
+            "2026-11-30T14:05:12.34aZ",
+            "2026-11-30T14:05:12.345",
+            "2026-11-30X14:05:12Z",
+            "+026-11-30T14:05:12Z",
+            "2026/11/30T14:05:12Z",
+            "",
+        ] {
+            assert_eq!(parse_time(text), by_chrono(text), "{text:?}");
+        }
+        assert!(parse_utc_time(b"2026-11-30T14:05:12.345Z").is_some());
+        assert!(parse_utc_time(b"2026-11-30T14:05:12Z").is_some());
+        assert_eq!(
+            parse_time("2026-11-30T14:05:12.345Z").map(|t| t.timestamp_millis()),
+            Some(1_796_047_512_345)
+        );
+    }
 
     #[test]
     fn a_listing_with_connector_specific_fields_reads_as_a_file_list() {

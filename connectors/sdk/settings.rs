@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use url::Url;
 
@@ -13,12 +14,13 @@ use super::spec::{ConfigKey, ConnectorSpec, keys};
 /// What a default (or an override) writes to stand for the effective `API_BASE_URL`.
 pub const API_BASE_URL_PLACEHOLDER: &str = "{API_BASE_URL}";
 
-/// Effective configuration of one connector.
+/// Effective configuration of one connector. Read-only once resolved, and shared: a clone
+/// (one per action call, from the app's cache) copies two pointers, not the map.
 #[derive(Clone, Default)]
 pub struct ConnectorSettings {
     slug: &'static str,
-    keys: Vec<ConfigKey>,
-    values: HashMap<String, String>,
+    keys: &'static [ConfigKey],
+    values: Arc<HashMap<String, String>>,
 }
 
 impl ConnectorSettings {
@@ -49,8 +51,8 @@ impl ConnectorSettings {
         expand_api_base_url(&mut values);
         Self {
             slug: spec.slug,
-            keys: spec.config_keys.to_vec(),
-            values,
+            keys: spec.config_keys,
+            values: Arc::new(values),
         }
     }
 

@@ -42,16 +42,29 @@ impl ResolvedConnector {
         .await
     }
 
+    /// The OAuth client of these `settings` (from [`Self::settings`]), built once per
+    /// config version.
+    pub fn oauth_client(
+        &self,
+        rt: &ConnectorRuntime,
+        settings: &ConnectorSettings,
+    ) -> AppResult<Arc<OAuthClient>> {
+        rt.connector_settings
+            .derived(&self.row, settings, |settings| {
+                OAuthClient::from_settings(
+                    self.plugin.spec(),
+                    settings,
+                    oauth::redirect_uri(rt, &self.row.slug),
+                )
+            })
+    }
+
     /// Whether users can connect: an OAuth connector has a usable client (id, secret,
     /// valid URLs), a manual one every required config key.
     pub async fn is_configured(&self, rt: &ConnectorRuntime) -> AppResult<bool> {
         let settings = self.settings(rt).await?;
-        let spec = self.plugin.spec();
-        Ok(match spec.kind {
-            ConnectorKind::OAuth2 => {
-                OAuthClient::from_settings(spec, &settings, oauth::redirect_uri(rt, &self.row.slug))
-                    .is_ok()
-            }
+        Ok(match self.plugin.spec().kind {
+            ConnectorKind::OAuth2 => self.oauth_client(rt, &settings).is_ok(),
             ConnectorKind::Manual => settings.missing_required().is_empty(),
         })
     }
@@ -479,7 +492,7 @@ pub async fn action_context(
             message: "the connection needs to be reconnected".into(),
         }));
     }
-    let mut creds = Credentials::new(credentials::open(&rt.keyring, conn)?);
+    let mut creds = Credentials::new(credentials::open_kept(&rt.opened, &rt.keyring, conn)?);
     let settings = connector.settings(rt).await?;
     let identity = if connector.plugin.spec().scoping == AuthScoping::InstitutionWide {
         super::oidc_accounts::identity_of(&rt.db, conn.user_id).await?
@@ -492,11 +505,7 @@ pub async fn action_context(
                 .with_identity(identity),
         );
     }
-    let client = Arc::new(OAuthClient::from_settings(
-        connector.plugin.spec(),
-        &settings,
-        oauth::redirect_uri(rt, &connector.row.slug),
-    )?);
+    let client = connector.oauth_client(rt, &settings)?;
     if token_refresh::needs_refresh(conn, &creds) {
         match token_refresh::refresh(rt, conn.id, &creds, &client).await {
             Ok(fresh) => creds = fresh,

@@ -9,8 +9,9 @@ use crate::models::entities::connector;
 use campuscore_connectors::{Connector, ConnectorSettings};
 use chrono::Utc;
 use sea_orm::DatabaseConnection;
+use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// One configured key as it may be shown to an admin.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -132,28 +133,72 @@ pub async fn list(
 /// request reads the connector row (with its version) anyway; when the version matches,
 /// the config is neither read nor decrypted again. Every config change moves the version
 /// in its own transaction, so any process sees a change on its next request.
+///
+/// Beside the settings, one value built from them, once per version: the OAuth client
+/// (endpoints parsed and checked), which every call of an OAuth connector needs for a
+/// possible refresh. Its type is the caller's, so this module needs no OAuth.
 #[derive(Default)]
 pub struct SettingsCache {
-    by_connector: Mutex<HashMap<i64, (i64, ConnectorSettings)>>,
+    by_connector: Mutex<HashMap<i64, Cached>>,
+}
+
+struct Cached {
+    version: i64,
+    settings: ConnectorSettings,
+    derived: Option<Arc<dyn Any + Send + Sync>>,
 }
 
 impl SettingsCache {
     fn get(&self, connector: &connector::Model) -> Option<ConnectorSettings> {
         let cached = self.lock();
-        match cached.get(&connector.id) {
-            Some((version, settings)) if *version == connector.config_version => {
-                Some(settings.clone())
-            }
-            _ => None,
-        }
+        cached
+            .get(&connector.id)
+            .filter(|c| c.version == connector.config_version)
+            .map(|c| c.settings.clone())
     }
 
     fn put(&self, connector: &connector::Model, settings: &ConnectorSettings) {
-        self.lock()
-            .insert(connector.id, (connector.config_version, settings.clone()));
+        self.lock().insert(
+            connector.id,
+            Cached {
+                version: connector.config_version,
+                settings: settings.clone(),
+                derived: None,
+            },
+        );
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, (i64, ConnectorSettings)>> {
+    /// What `build` makes of `connector`'s `settings` (its settings at the row's version,
+    /// as [`cached_settings`] gave them): from the cache, or built and kept with those
+    /// settings. What cannot be built is not kept, so the error is the one the current
+    /// settings give.
+    pub fn derived<T: Any + Send + Sync>(
+        &self,
+        connector: &connector::Model,
+        settings: &ConnectorSettings,
+        build: impl FnOnce(&ConnectorSettings) -> AppResult<T>,
+    ) -> AppResult<Arc<T>> {
+        if let Some(kept) = self
+            .lock()
+            .get(&connector.id)
+            .filter(|c| c.version == connector.config_version)
+            .and_then(|c| c.derived.clone())
+            .and_then(|kept| kept.downcast::<T>().ok())
+        {
+            return Ok(kept);
+        }
+        let built = Arc::new(build(settings)?);
+        if let Some(cached) = self
+            .lock()
+            .get_mut(&connector.id)
+            .filter(|c| c.version == connector.config_version)
+        {
+            cached.derived = Some(built.clone());
+        }
+        Ok(built)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Cached>> {
         self.by_connector
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -279,4 +324,87 @@ pub async fn delete(
         tracing::info!(connector.slug = %connector.slug, config.key = key, "connector config removed");
     }
     Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::services::oauth::OAuthClient;
+    use std::cell::Cell;
+
+    fn drive_row(config_version: i64) -> connector::Model {
+        let now = Utc::now();
+        connector::Model {
+            id: 7,
+            slug: "google-drive".into(),
+            name: "Google Drive".into(),
+            kind: "oauth2".into(),
+            scoping: "per_user".into(),
+            icon: "google-drive".into(),
+            description: String::new(),
+            is_enabled: true,
+            created_at: now,
+            updated_at: now,
+            agent_writes: false,
+            config_version,
+        }
+    }
+
+    /// The `client_id` `client` sends people to sign in with.
+    fn client_id(client: &OAuthClient) -> String {
+        let verifier = oauth2::PkceCodeVerifier::new("v".repeat(43));
+        let url = client.authorize_url("state", &verifier).expect("URL");
+        url.query_pairs()
+            .find(|(k, _)| k == "client_id")
+            .map(|(_, v)| v.into_owned())
+            .expect("client_id")
+    }
+
+    #[test]
+    fn the_oauth_client_is_built_once_per_config_version_and_never_kept_when_it_fails() {
+        let registry = campuscore_connectors::Registry::from_inventory().expect("registry");
+        let spec = registry.get("google-drive").expect("Drive").spec();
+        let settings = |client_id: &str| {
+            ConnectorSettings::new(
+                spec,
+                HashMap::from([
+                    ("CLIENT_ID".to_owned(), client_id.to_owned()),
+                    ("CLIENT_SECRET".to_owned(), "shh".to_owned()),
+                ]),
+            )
+        };
+        let builds = Cell::new(0);
+        let build = |s: &ConnectorSettings| {
+            builds.set(builds.get() + 1);
+            OAuthClient::from_settings(spec, s, "https://campus.test/cb".into())
+        };
+        let cache = SettingsCache::default();
+        let (v1, v2) = (drive_row(1), drive_row(2));
+
+        // Not kept before its settings are: nothing to keep it with.
+        let first = cache.derived(&v1, &settings("one"), build).expect("client");
+        cache.put(&v1, &settings("one"));
+        let kept = cache.derived(&v1, &settings("one"), build).expect("client");
+        let again = cache.derived(&v1, &settings("one"), build).expect("client");
+        assert_eq!(builds.get(), 2);
+        assert!(Arc::ptr_eq(&kept, &again));
+        assert!(!Arc::ptr_eq(&first, &kept));
+
+        // A new version is built anew from its own settings.
+        assert!(cache.get(&v2).is_none());
+        cache.put(&v2, &settings("two"));
+        let newer = cache.derived(&v2, &settings("two"), build).expect("client");
+        assert_eq!(builds.get(), 3);
+        assert_eq!(client_id(&newer), "two");
+        assert_eq!(client_id(&kept), "one");
+
+        // Settings that give no client give the error each time, and nothing is kept.
+        let v3 = drive_row(3);
+        cache.put(&v3, &ConnectorSettings::new(spec, HashMap::new()));
+        for _ in 0..2 {
+            let unset = ConnectorSettings::new(spec, HashMap::new());
+            assert!(cache.derived(&v3, &unset, build).is_err());
+        }
+        assert_eq!(builds.get(), 5);
+    }
 }

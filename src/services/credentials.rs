@@ -75,6 +75,63 @@ pub fn open(keyring: &Keyring, row: &connection::Model) -> AppResult<Value> {
     })
 }
 
+/// The most connections whose opened credentials [`Opened`] keeps; past it, it starts over.
+const MAX_OPENED: usize = 4096;
+
+/// Credentials this process has opened, by connection, each with the token they were
+/// opened from and the owner and connector they were checked against. Every call of an
+/// action opens its connection's credentials, and a Fernet decryption with its HMAC and the
+/// envelope's JSON cost more than the rest of reading the row; a row whose token, owner
+/// and connector are unchanged opens to the same credentials, so they are kept. A refresh,
+/// a reconnect or a key rotation writes a new token, which is opened afresh. The process
+/// holds them in memory either way while it uses them, and never writes them anywhere.
+#[derive(Default)]
+pub struct Opened {
+    by_connection: std::sync::Mutex<std::collections::HashMap<i64, OpenedEntry>>,
+}
+
+struct OpenedEntry {
+    token: String,
+    user_id: i64,
+    connector_id: i64,
+    data: Value,
+}
+
+impl Opened {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<i64, OpenedEntry>> {
+        self.by_connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// [`open`], from `opened` when it last opened this very token for this row's owner and
+/// connector.
+pub fn open_kept(opened: &Opened, keyring: &Keyring, row: &connection::Model) -> AppResult<Value> {
+    if let Some(kept) = opened.lock().get(&row.id)
+        && kept.token == row.credentials
+        && kept.user_id == row.user_id
+        && kept.connector_id == row.connector_id
+    {
+        return Ok(kept.data.clone());
+    }
+    let data = open(keyring, row)?;
+    let mut kept = opened.lock();
+    if kept.len() >= MAX_OPENED && !kept.contains_key(&row.id) {
+        kept.clear();
+    }
+    kept.insert(
+        row.id,
+        OpenedEntry {
+            token: row.credentials.clone(),
+            user_id: row.user_id,
+            connector_id: row.connector_id,
+            data: data.clone(),
+        },
+    );
+    Ok(data)
+}
+
 /// What `keys rotate` does with a connection's credentials.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Reseal {
@@ -133,4 +190,64 @@ pub async fn insert<C: ConnectionTrait>(
     .await?;
     let sealed = seal(keyring, &row, &new.data);
     Ok(connections::set_credentials(conn, row, sealed).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::ConnectionStatus;
+
+    fn row(id: i64, user_id: i64) -> connection::Model {
+        let now = Utc::now();
+        connection::Model {
+            id,
+            user_id,
+            connector_id: 3,
+            credentials: String::new(),
+            credentials_version: 1,
+            status: ConnectionStatus::Active,
+            service_identity: None,
+            scopes: None,
+            expires_at: None,
+            last_used_at: None,
+            last_refresh_at: None,
+            refresh_failures: 0,
+            refresh_lease_until: None,
+            refresh_lease_owner: None,
+            last_error: None,
+            created_at: now,
+            updated_at: now,
+            agent_writes: false,
+        }
+    }
+
+    #[test]
+    fn kept_credentials_are_the_rows_own_and_follow_its_token() {
+        let keyring = Keyring::from_keys(&[Keyring::generate_key()]).expect("keyring");
+        let opened = Opened::default();
+        let mut mine = row(1, 10);
+        mine.credentials = seal(&keyring, &mine, &json!({ "access_token": "a1" }));
+        for _ in 0..2 {
+            let data = open_kept(&opened, &keyring, &mine).expect("opens");
+            assert_eq!(data["access_token"], "a1");
+        }
+
+        // A new token (a refresh) opens to what it holds.
+        mine.credentials = seal(&keyring, &mine, &json!({ "access_token": "a2" }));
+        let data = open_kept(&opened, &keyring, &mine).expect("opens");
+        assert_eq!(data["access_token"], "a2");
+
+        // The same token on a row of another owner, or under another connection's id, is
+        // refused as it is without the kept copy.
+        let mut theirs = row(1, 11);
+        theirs.credentials = mine.credentials.clone();
+        assert!(open_kept(&opened, &keyring, &theirs).is_err());
+        let mut other = row(2, 10);
+        other.credentials = mine.credentials.clone();
+        assert!(open_kept(&opened, &keyring, &other).is_err());
+        assert_eq!(
+            open_kept(&opened, &keyring, &mine).expect("opens")["access_token"],
+            "a2"
+        );
+    }
 }

@@ -33,6 +33,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use std::borrow::Cow;
+use std::fmt;
 use std::time::{Duration, Instant};
 
 /// At most this many files per import request.
@@ -69,19 +70,13 @@ impl Pick {
     /// in for one. Written from the entry's own strings: a browse encodes one per listed
     /// file, and copying each entry into a `Pick` first cost as much as the encoding.
     pub fn encode_entry(entry: &campuscore_connectors::FileEntry) -> String {
-        let revision = match (&entry.revision, entry.modified_time) {
-            (Some(r), _) => Some(Cow::Borrowed(r.as_str())),
-            (None, Some(t)) => Some(Cow::Owned(modified_revision(t, entry.size.unwrap_or(0)))),
-            (None, None) => None,
-        };
-        PickFields {
-            id: &entry.id,
-            name: &entry.name,
-            revision,
-            size: entry.size,
-            mime_type: Some(&entry.mime_type),
-        }
-        .encode()
+        fields_of(entry).encode()
+    }
+
+    /// [`Pick::encode_entry`] written where it is wanted (into the page being rendered)
+    /// instead of into a string of its own: the same characters.
+    pub fn entry_value(entry: &campuscore_connectors::FileEntry) -> PickValue<'_> {
+        PickValue(entry)
     }
 
     /// This pick's form value (see [`Pick::encode_entry`]).
@@ -107,6 +102,45 @@ impl Pick {
     }
 }
 
+/// What a listed file's pick holds.
+fn fields_of(entry: &campuscore_connectors::FileEntry) -> PickFields<'_> {
+    let revision = match (&entry.revision, entry.modified_time) {
+        (Some(r), _) => Some(Cow::Borrowed(r.as_str())),
+        (None, Some(t)) => Some(Cow::Owned(modified_revision(t, entry.size.unwrap_or(0)))),
+        (None, None) => None,
+    };
+    PickFields {
+        id: &entry.id,
+        name: &entry.name,
+        revision,
+        size: entry.size,
+        mime_type: Some(&entry.mime_type),
+    }
+}
+
+/// A listed file's pick as its form value, for `{}` (see [`Pick::entry_value`]).
+pub struct PickValue<'a>(&'a campuscore_connectors::FileEntry);
+
+impl fmt::Display for PickValue<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        thread_local! {
+            /// The JSON and its base64, reused by every pick this thread writes.
+            static SCRATCH: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const {
+                std::cell::RefCell::new((Vec::new(), Vec::new()))
+            };
+        }
+        SCRATCH.with_borrow_mut(|(json, text)| {
+            json.clear();
+            fields_of(self.0).write_json(json);
+            text.resize(json.len().div_ceil(3) * 4, 0);
+            let written = URL_SAFE_NO_PAD
+                .encode_slice(&json, text)
+                .map_err(|_| fmt::Error)?;
+            f.write_str(std::str::from_utf8(&text[..written]).map_err(|_| fmt::Error)?)
+        })
+    }
+}
+
 /// What a pick's form value holds, borrowed: the one serialisation of a pick, as JSON with
 /// the keys `i`, `n`, `r`, `s` and `m` (the last three left out when absent), which
 /// [`Pick`]'s `Deserialize` reads back.
@@ -124,18 +158,25 @@ impl PickFields<'_> {
     /// it is byte for byte what `serde_json::to_writer` writes for these fields (a test
     /// holds the two together), so picks rendered by either read back alike.
     fn encode(&self) -> String {
+        let mut json = Vec::new();
+        self.write_json(&mut json);
+        URL_SAFE_NO_PAD.encode(json)
+    }
+
+    /// The compact JSON, appended to `json`.
+    fn write_json(&self, json: &mut Vec<u8>) {
         let strings = self.revision.as_deref().map_or(0, str::len)
             + self.mime_type.map_or(0, str::len)
             + self.id.len()
             + self.name.len();
-        let mut json = Vec::with_capacity(48 + strings);
+        json.reserve(48 + strings);
         json.extend_from_slice(b"{\"i\":");
-        push_json_str(&mut json, self.id);
+        push_json_str(json, self.id);
         json.extend_from_slice(b",\"n\":");
-        push_json_str(&mut json, self.name);
+        push_json_str(json, self.name);
         if let Some(r) = &self.revision {
             json.extend_from_slice(b",\"r\":");
-            push_json_str(&mut json, r);
+            push_json_str(json, r);
         }
         if let Some(size) = self.size {
             json.extend_from_slice(b",\"s\":");
@@ -143,10 +184,9 @@ impl PickFields<'_> {
         }
         if let Some(m) = self.mime_type {
             json.extend_from_slice(b",\"m\":");
-            push_json_str(&mut json, m);
+            push_json_str(json, m);
         }
         json.push(b'}');
-        URL_SAFE_NO_PAD.encode(json)
     }
 }
 
@@ -202,7 +242,7 @@ pub(crate) fn modified_revision(t: chrono::DateTime<chrono::Utc>, size: u64) -> 
 }
 
 /// Writes the last `width` decimal digits of `value`, with leading zeros.
-pub(crate) fn push_digits(out: &mut String, value: u32, width: u32) {
+fn push_digits(out: &mut String, value: u32, width: u32) {
     for place in (0..width).rev() {
         out.push(char::from(b'0' + (value / 10u32.pow(place) % 10) as u8));
     }

@@ -36,6 +36,21 @@ fn a_listed_file_is_picked_with_its_revision_or_its_time_and_size_in_place_of_on
     );
     // The same pick encodes to the same value whichever way it is written.
     assert_eq!(Pick::encode_entry(&entry), expected.encode());
+    assert_eq!(
+        Pick::entry_value(&entry).to_string(),
+        Pick::encode_entry(&entry)
+    );
+    // Written into a page, each pick is its own whatever came before it on the thread.
+    let long = campuscore_connectors::FileEntry {
+        name: format!("{}\n\"{}\".pdf", "ü".repeat(800), "x".repeat(500)),
+        id: "i".repeat(1000),
+        ..entry.clone()
+    };
+    for e in [&long, &entry, &long, &entry] {
+        let value = Pick::entry_value(e).to_string();
+        assert_eq!(value, Pick::encode_entry(e));
+        assert_eq!(Pick::decode(&value).map(|p| p.name), Some(e.name.clone()));
+    }
     entry.revision = None;
     assert_eq!(
         Pick::decode(&Pick::encode_entry(&entry)),
@@ -44,11 +59,19 @@ fn a_listed_file_is_picked_with_its_revision_or_its_time_and_size_in_place_of_on
             Some(15_300_081)
         ))
     );
+    assert_eq!(
+        Pick::entry_value(&entry).to_string(),
+        Pick::encode_entry(&entry)
+    );
     entry.modified_time = None;
     entry.size = None;
     assert_eq!(
         Pick::decode(&Pick::encode_entry(&entry)),
         Some(pick(None, None))
+    );
+    assert_eq!(
+        Pick::entry_value(&entry).to_string(),
+        Pick::encode_entry(&entry)
     );
 }
 

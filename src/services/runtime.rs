@@ -34,6 +34,8 @@ pub struct ConnectorRuntime {
     pub connector_settings: Arc<SettingsCache>,
     /// Fernet keys: the first encrypts, every key decrypts.
     pub keyring: Keyring,
+    /// Connections' credentials as last opened with `keyring`, by the token they came from.
+    pub opened: Arc<super::credentials::Opened>,
     /// Every registered connector plugin, by slug.
     pub registry: Arc<Registry>,
     /// The outbound HTTP client connectors use (rustls, timeouts, retries).

@@ -245,17 +245,38 @@ where
 
 /// Bytes as a short human-readable size ("1.5 MiB").
 pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
+    HumanSize(bytes).to_string()
+}
+
+/// [`human_size`] for `{}`, written where it is wanted.
+pub struct HumanSize(pub u64);
+
+impl std::fmt::Display for HumanSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+        let bytes = self.0;
+        let unit = (1..UNITS.len())
+            .take_while(|&u| bytes >> (10 * u) != 0)
+            .last()
+            .unwrap_or(0);
+        let mut digits = itoa::Buffer::new();
+        if unit == 0 {
+            f.write_str(digits.format(bytes))?;
+            return f.write_str(" B");
+        }
+        // Tenths of the unit, rounded half to even as `{:.1}` rounds a float (`bytes /
+        // 1024^unit` is a binary fraction, which the float held exactly): integers only.
+        let shift = 10 * unit as u32;
+        let scaled = u128::from(bytes) * 10;
+        let (mut tenths, rest) = (scaled >> shift, scaled & ((1u128 << shift) - 1));
+        let half = 1u128 << (shift - 1);
+        if rest > half || (rest == half && tenths % 2 == 1) {
+            tenths += 1;
+        }
+        f.write_str(digits.format(tenths / 10))?;
+        let tenth = [b'.', b'0' + (tenths % 10) as u8, b' '];
+        f.write_str(std::str::from_utf8(&tenth).map_err(|_| std::fmt::Error)?)?;
+        f.write_str(UNITS[unit])
     }
 }
 
@@ -350,6 +371,56 @@ mod tests {
         assert_eq!(human_size(512), "512 B");
         assert_eq!(human_size(1536), "1.5 KiB");
         assert_eq!(human_size(50 * 1024 * 1024), "50.0 MiB");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(1024), "1.0 KiB");
+        // Halfway between two tenths: to the even one, as `{:.1}` does.
+        assert_eq!(human_size(1280), "1.2 KiB");
+        assert_eq!(human_size(1792), "1.8 KiB");
+        assert_eq!(human_size(1048575), "1024.0 KiB");
+        assert_eq!(human_size(5 << 40), "5.0 TiB");
+        assert_eq!(human_size(u64::MAX), "16777216.0 TiB");
+    }
+
+    /// What the size read before it was written with integers: the float divided down and
+    /// formatted with `{:.1}`.
+    fn by_float(bytes: u64) -> String {
+        const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+        let (mut value, mut unit) = (bytes as f64, 0);
+        while value >= 1024.0 && unit < UNITS.len() - 1 {
+            value /= 1024.0;
+            unit += 1;
+        }
+        if unit == 0 {
+            format!("{bytes} B")
+        } else {
+            format!("{value:.1} {}", UNITS[unit])
+        }
+    }
+
+    #[test]
+    fn sizes_read_as_the_float_formatting_gave_them() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for bytes in (0..5000).chain((0..20_000).map(|_| next() >> (11 + next() % 53))) {
+            assert_eq!(human_size(bytes), by_float(bytes), "{bytes} bytes");
+        }
+        for unit in 1..5 {
+            let size = 1u64 << (10 * unit);
+            for bytes in [
+                size - 1,
+                size,
+                size + size / 20,
+                size + size / 20 * 3,
+                1023 * size,
+            ] {
+                assert_eq!(human_size(bytes), by_float(bytes), "{bytes} bytes");
+            }
+        }
     }
 
     #[test]

@@ -17,10 +17,10 @@ use crate::models::entities::{connection, knowledge_folder};
 use crate::models::folders;
 use crate::paths;
 use crate::services::connections::{self, ResolvedConnector};
-use crate::services::import_service::{self, Pick};
+use crate::services::import_service::{self, Pick, PickValue};
 use crate::services::rate_limits;
 use crate::services::run_action::{self, Call, Caller, FileCall};
-use crate::services::source_files::human_size;
+use crate::services::source_files::HumanSize;
 use crate::state::AppState;
 use crate::templates::flash;
 use actix_session::Session;
@@ -174,7 +174,7 @@ pub async fn browse(
         Ok(page) => page,
         Err(e) => return error_fragment(&here, e),
     };
-    let view = BrowseView::new(&folder, conn, connector, &query, page)?;
+    let view = BrowseView::new(&folder, conn, connector, &query, &page)?;
     let size = view.rendered_size();
     if query.page_token.is_some() {
         return Ok(html_sized(RowsFragment { b: view }, 200, size));
@@ -428,18 +428,19 @@ fn decode_trail(value: &str) -> Vec<Breadcrumb> {
         .collect()
 }
 
-/// A listing page, ready to render.
-pub struct BrowseView {
-    service: String,
-    icon: String,
-    account: String,
+/// A listing page, ready to render: its rows borrow the listing's strings, and what is
+/// worked out per row (the pick, the size, the time) is written straight into the page.
+pub struct BrowseView<'a> {
+    service: &'a str,
+    icon: &'a str,
+    account: &'a str,
     services_url: String,
     import_url: String,
     can_search: bool,
-    query: String,
+    query: &'a str,
     root_url: String,
     crumbs: Vec<CrumbView>,
-    rows: Vec<EntryView>,
+    rows: Vec<EntryView<'a>>,
     more_url: Option<String>,
     /// Files on this page that can be imported.
     importable: usize,
@@ -450,21 +451,22 @@ struct CrumbView {
     url: String,
 }
 
-struct EntryView {
-    name: String,
+struct EntryView<'a> {
+    name: &'a str,
     is_folder: bool,
     open_url: String,
-    /// `Pick::encode_entry`: URL-safe base64, which holds no character HTML escapes, so the
-    /// template writes it as it is (escaping 50 of them was a tenth of the rendering).
-    pick: String,
+    /// Files only. `Pick::encode_entry`: URL-safe base64, which holds no character HTML
+    /// escapes, so the template writes it as it is (escaping 50 of them was a tenth of the
+    /// rendering); so are the size and the time, digits and letters.
+    pick: Option<PickValue<'a>>,
     can_download: bool,
     icon: &'static str,
-    size: String,
-    modified: String,
-    web_link: Option<String>,
+    size: Option<HumanSize>,
+    modified: Option<Minute>,
+    web_link: Option<&'a str>,
 }
 
-impl BrowseView {
+impl<'a> BrowseView<'a> {
     /// About how many bytes the fragment renders to (a little more than a 50-row My Drive
     /// listing measures: 27 KB), so its buffer is allocated once.
     fn rendered_size(&self) -> usize {
@@ -473,10 +475,10 @@ impl BrowseView {
 
     fn new(
         folder: &knowledge_folder::Model,
-        conn: &connection::Model,
-        connector: &ResolvedConnector,
-        query: &BrowseQuery,
-        page: FileList,
+        conn: &'a connection::Model,
+        connector: &'a ResolvedConnector,
+        query: &'a BrowseQuery,
+        page: &'a FileList,
     ) -> AppResult<Self> {
         let source = connector.plugin.files().ok_or(AppError::NotFound)?;
         let browse = |q: &BrowseQuery| browse_url(folder.id, conn.id, q);
@@ -522,36 +524,35 @@ impl BrowseView {
                     String::new()
                 };
                 EntryView {
-                    name: entry.name.clone(),
+                    name: &entry.name,
                     is_folder,
                     open_url,
-                    pick: if is_folder {
-                        String::new()
-                    } else {
-                        Pick::encode_entry(entry)
-                    },
+                    pick: (!is_folder).then(|| Pick::entry_value(entry)),
                     can_download: !is_folder && entry.can_download,
                     icon: source.icon(entry).as_str(),
-                    size: entry.size.map(human_size).unwrap_or_default(),
-                    modified: entry.modified_time.map(minute).unwrap_or_default(),
-                    web_link: entry.web_link.clone().filter(|l| l.starts_with("https://")),
+                    size: entry.size.map(HumanSize),
+                    modified: entry.modified_time.map(Minute),
+                    web_link: entry
+                        .web_link
+                        .as_deref()
+                        .filter(|l| l.starts_with("https://")),
                 }
             })
             .collect();
-        let more_url = page.next_page_token.map(|token| {
+        let more_url = page.next_page_token.as_ref().map(|token| {
             browse(&BrowseQuery {
-                page_token: Some(token),
+                page_token: Some(token.clone()),
                 ..query.clone()
             })
         });
         Ok(Self {
-            service: connector.row.name.clone(),
-            icon: connector.row.icon.clone(),
-            account: conn.service_identity.clone().unwrap_or_default(),
+            service: &connector.row.name,
+            icon: &connector.row.icon,
+            account: conn.service_identity.as_deref().unwrap_or_default(),
             services_url: services_url(folder.id),
             import_url: paths::cloud_import_files(folder.id, conn.id),
             can_search: source.actions().search.is_some(),
-            query: query.q.clone().unwrap_or_default(),
+            query: query.q.as_deref().unwrap_or_default(),
             root_url: browse(&BrowseQuery::default()),
             crumbs,
             importable: rows.iter().filter(|r| r.can_download).count(),
@@ -561,24 +562,33 @@ impl BrowseView {
     }
 }
 
-/// `2026-12-06 14:05`, as `%Y-%m-%d %H:%M` gives it: written digit by digit, since a strftime
-/// pattern is parsed again for every row and `format!` with widths costs about as much.
-fn minute(t: chrono::DateTime<chrono::Utc>) -> String {
-    use chrono::{Datelike, Timelike};
-    let Ok(year @ 0..=9999) = u32::try_from(t.year()) else {
-        return t.format("%Y-%m-%d %H:%M").to_string();
-    };
-    let mut out = String::with_capacity(16);
-    let mut digits = |value: u32, width: u32, then: Option<char>| {
-        crate::services::import_service::push_digits(&mut out, value, width);
-        out.extend(then);
-    };
-    digits(year, 4, Some('-'));
-    digits(t.month(), 2, Some('-'));
-    digits(t.day(), 2, Some(' '));
-    digits(t.hour(), 2, Some(':'));
-    digits(t.minute(), 2, None);
-    out
+/// `2026-12-06 14:05`, as `%Y-%m-%d %H:%M` gives it, for `{}`: written digit by digit, since
+/// a strftime pattern is parsed again for every row and `format!` with widths costs about as
+/// much.
+struct Minute(chrono::DateTime<chrono::Utc>);
+
+impl std::fmt::Display for Minute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use chrono::{Datelike, Timelike};
+        let t = self.0;
+        let Ok(year @ 0..=9999) = u32::try_from(t.year()) else {
+            return write!(f, "{}", t.format("%Y-%m-%d %H:%M"));
+        };
+        let mut out = [0u8; 16];
+        for (at, value, width) in [
+            (0, year, 4),
+            (5, t.month(), 2),
+            (8, t.day(), 2),
+            (11, t.hour(), 2),
+            (14, t.minute(), 2),
+        ] {
+            for place in 0..width {
+                out[at + place] = b'0' + (value / 10u32.pow((width - 1 - place) as u32) % 10) as u8;
+            }
+        }
+        (out[4], out[7], out[10], out[13]) = (b'-', b'-', b' ', b':');
+        f.write_str(std::str::from_utf8(&out).map_err(|_| std::fmt::Error)?)
+    }
 }
 
 // ---- templates -------------------------------------------------------------------------
@@ -608,15 +618,15 @@ struct ServicesFragment {
 
 #[derive(Template)]
 #[template(path = "_cloud_browse.html")]
-struct BrowseFragment {
-    b: BrowseView,
+struct BrowseFragment<'a> {
+    b: BrowseView<'a>,
     csrf: String,
 }
 
 #[derive(Template)]
 #[template(path = "_cloud_rows.html")]
-struct RowsFragment {
-    b: BrowseView,
+struct RowsFragment<'a> {
+    b: BrowseView<'a>,
 }
 
 #[derive(Template)]

@@ -43,9 +43,14 @@ fn modification_times_read_as_the_strftime_pattern_did() {
         chrono::Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5),
         chrono::Utc.with_ymd_and_hms(2026, 12, 31, 23, 59, 59),
         chrono::Utc.with_ymd_and_hms(999, 7, 8, 0, 0, 0),
+        chrono::Utc.with_ymd_and_hms(10_000, 1, 1, 10, 9, 0),
+        chrono::Utc.with_ymd_and_hms(-5, 6, 7, 8, 9, 10),
     ] {
         let t = t.single().expect("a valid time");
-        assert_eq!(minute(t), t.format("%Y-%m-%d %H:%M").to_string());
+        assert_eq!(
+            Minute(t).to_string(),
+            t.format("%Y-%m-%d %H:%M").to_string()
+        );
     }
 }
 

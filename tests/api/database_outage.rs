@@ -322,8 +322,12 @@ async fn a_pool_held_by_a_slow_database_makes_requests_wait_briefly_then_answer_
         if *status == 503 {
             assert!(*retry, "Retry-After");
             assert!(body.contains("Temporarily unavailable"), "{body}");
+            // A refused browse has waited for a connection at most three times (the
+            // session, the folder and connection with the hit, the audit row), a second each,
+            // and been served by the slowed database at most twice (a second each): 5 s at
+            // most, and the box's load on top (it took 4.1 s once in CI).
             assert!(
-                *took < Duration::from_secs(4),
+                *took < Duration::from_secs(6),
                 "refused only after {took:?}"
             );
         }
