@@ -132,7 +132,10 @@ impl fmt::Display for PickValue<'_> {
         SCRATCH.with_borrow_mut(|(json, text)| {
             json.clear();
             fields_of(self.0).write_json(json);
-            text.resize(json.len().div_ceil(3) * 4, 0);
+            let needed = json.len().div_ceil(3) * 4;
+            if text.len() < needed {
+                text.resize(needed, 0);
+            }
             let written = URL_SAFE_NO_PAD
                 .encode_slice(&json, text)
                 .map_err(|_| fmt::Error)?;
@@ -193,7 +196,11 @@ impl PickFields<'_> {
 /// `s` as a JSON string: as it is when nothing in it needs escaping (nearly every file
 /// name), else escaped by serde_json.
 fn push_json_str(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    // Every byte looked at, with no early exit, so the compiler checks many at a time.
+    let plain = !s.bytes().fold(false, |seen, b| {
+        seen | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if plain {
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');
