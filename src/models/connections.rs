@@ -733,3 +733,29 @@ pub async fn window(
     )
     .await
 }
+
+/// A connection row for unit tests: active, no credentials, nothing expiring.
+#[cfg(test)]
+pub(crate) fn sample(id: i64, user_id: i64, connector_id: i64) -> connection::Model {
+    let now = Utc::now();
+    connection::Model {
+        id,
+        user_id,
+        connector_id,
+        credentials: String::new(),
+        credentials_version: 1,
+        status: ConnectionStatus::Active,
+        service_identity: None,
+        scopes: None,
+        expires_at: None,
+        last_used_at: None,
+        last_refresh_at: None,
+        refresh_failures: 0,
+        refresh_lease_until: None,
+        refresh_lease_owner: None,
+        last_error: None,
+        created_at: now,
+        updated_at: now,
+        agent_writes: false,
+    }
+}

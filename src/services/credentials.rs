@@ -195,30 +195,9 @@ pub async fn insert<C: ConnectionTrait>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::ConnectionStatus;
 
     fn row(id: i64, user_id: i64) -> connection::Model {
-        let now = Utc::now();
-        connection::Model {
-            id,
-            user_id,
-            connector_id: 3,
-            credentials: String::new(),
-            credentials_version: 1,
-            status: ConnectionStatus::Active,
-            service_identity: None,
-            scopes: None,
-            expires_at: None,
-            last_used_at: None,
-            last_refresh_at: None,
-            refresh_failures: 0,
-            refresh_lease_until: None,
-            refresh_lease_owner: None,
-            last_error: None,
-            created_at: now,
-            updated_at: now,
-            agent_writes: false,
-        }
+        connections::sample(id, user_id, 3)
     }
 
     #[test]

@@ -301,26 +301,9 @@ mod tests {
     use super::*;
 
     fn row(expires_in: Option<chrono::Duration>) -> connection::Model {
-        let now = Utc::now();
         connection::Model {
-            id: 1,
-            user_id: 1,
-            connector_id: 1,
-            credentials: String::new(),
-            credentials_version: 1,
-            status: crate::models::ConnectionStatus::Active,
-            service_identity: None,
-            scopes: None,
-            expires_at: expires_in.map(|d| now + d),
-            last_used_at: None,
-            last_refresh_at: None,
-            refresh_failures: 0,
-            refresh_lease_until: None,
-            refresh_lease_owner: None,
-            last_error: None,
-            created_at: now,
-            updated_at: now,
-            agent_writes: false,
+            expires_at: expires_in.map(|d| Utc::now() + d),
+            ..connections::sample(1, 1, 1)
         }
     }
 
