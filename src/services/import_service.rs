@@ -250,8 +250,17 @@ pub(crate) fn modified_revision(t: chrono::DateTime<chrono::Utc>, size: u64) -> 
 
 /// Writes the last `width` decimal digits of `value`, with leading zeros.
 fn push_digits(out: &mut String, value: u32, width: u32) {
-    for place in (0..width).rev() {
-        out.push(char::from(b'0' + (value / 10u32.pow(place) % 10) as u8));
+    let mut digits = [0u8; 10];
+    let digits = &mut digits[..width.min(10) as usize];
+    fill_digits(digits, value);
+    out.extend(digits.iter().map(|&d| char::from(d)));
+}
+
+/// Fills `out` with the last `out.len()` decimal digits of `value`, with leading zeros.
+pub(crate) fn fill_digits(out: &mut [u8], mut value: u32) {
+    for place in out.iter_mut().rev() {
+        *place = b'0' + (value % 10) as u8;
+        value /= 10;
     }
 }
 

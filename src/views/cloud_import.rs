@@ -582,9 +582,7 @@ impl std::fmt::Display for Minute {
             (11, t.hour(), 2),
             (14, t.minute(), 2),
         ] {
-            for place in 0..width {
-                out[at + place] = b'0' + (value / 10u32.pow((width - 1 - place) as u32) % 10) as u8;
-            }
+            import_service::fill_digits(&mut out[at..at + width], value);
         }
         (out[4], out[7], out[10], out[13]) = (b'-', b'-', b' ', b':');
         f.write_str(std::str::from_utf8(&out).map_err(|_| std::fmt::Error)?)
