@@ -118,13 +118,13 @@ impl DriveActions {
         ctx: &ActionContext,
         params: ListFilesInput,
     ) -> Result<DriveFileList, ConnectorError> {
-        let drive = DriveClient::new(ctx)?;
-        let list = ListParams {
-            folder_id: params.folder_id.as_deref(),
-            page_token: params.page_token.as_deref(),
-            page_size: params.page_size.unwrap_or(DEFAULT_PAGE_SIZE),
-        };
-        browse::list(&drive, export_mode(ctx)?, list).await
+        let page = listing::<DriveEntry>(ctx, &params).await?;
+        Ok(DriveFileList {
+            folder_id: page.folder_id,
+            breadcrumbs: page.breadcrumbs,
+            files: page.files,
+            next_page_token: page.next_page_token,
+        })
     }
 
     /// Search Google Drive by file name — My Drive, files shared with you and your shared
@@ -135,28 +135,11 @@ impl DriveActions {
         ctx: &ActionContext,
         params: SearchFilesInput,
     ) -> Result<SearchResults, ConnectorError> {
-        let drive = DriveClient::new(ctx)?;
-        let mode = export_mode(ctx)?;
-        let q = format!(
-            "name contains {} and trashed = false",
-            quote(params.query.trim())
-        );
-        let request = ListRequest {
-            q: &q,
-            corpus: Corpus::AllDrives,
-            order_by: None,
-            page_size: params.page_size.unwrap_or(DEFAULT_PAGE_SIZE),
-            page_token: params.page_token.as_deref(),
-        };
-        let page = drive.list_files(&request).await?;
+        let (files, next_page_token, incomplete) = search::<DriveEntry>(ctx, &params).await?;
         Ok(SearchResults {
-            files: page
-                .files
-                .into_iter()
-                .map(|f| browse::entry_from(f, mode))
-                .collect(),
-            next_page_token: page.next_page_token.filter(|t| !t.is_empty()),
-            incomplete: page.incomplete_search,
+            files,
+            next_page_token,
+            incomplete,
         })
     }
 
@@ -255,6 +238,49 @@ impl DriveActions {
 }
 
 /// The connector's `EXPORT_FORMAT`.
+/// One page of `list_files`, its entries made into `E`.
+async fn listing<E: browse::Entry>(
+    ctx: &ActionContext,
+    params: &ListFilesInput,
+) -> Result<browse::Listing<E>, ConnectorError> {
+    let drive = DriveClient::new(ctx)?;
+    let list = ListParams {
+        folder_id: params.folder_id.as_deref(),
+        page_token: params.page_token.as_deref(),
+        page_size: params.page_size.unwrap_or(DEFAULT_PAGE_SIZE),
+    };
+    browse::list(&drive, export_mode(ctx)?, list).await
+}
+
+/// One page of `search_files`, its entries made into `E`: the entries, the next page's
+/// token, and whether the search left some shared drives out.
+async fn search<E: browse::Entry>(
+    ctx: &ActionContext,
+    params: &SearchFilesInput,
+) -> Result<(Vec<E>, Option<String>, bool), ConnectorError> {
+    let drive = DriveClient::new(ctx)?;
+    let mode = export_mode(ctx)?;
+    let q = format!(
+        "name contains {} and trashed = false",
+        quote(params.query.trim())
+    );
+    let request = ListRequest {
+        q: &q,
+        corpus: Corpus::AllDrives,
+        order_by: None,
+        page_size: params.page_size.unwrap_or(DEFAULT_PAGE_SIZE),
+        page_token: params.page_token.as_deref(),
+    };
+    let page = drive.list_files(&request).await?;
+    let files = page
+        .files
+        .into_iter()
+        .map(|f| E::of_file(f, mode))
+        .collect();
+    let next_page_token = page.next_page_token.filter(|t| !t.is_empty());
+    Ok((files, next_page_token, page.incomplete_search))
+}
+
 fn export_mode(ctx: &ActionContext) -> Result<ExportMode, ConnectorError> {
     ExportMode::from_setting(ctx.settings.get(EXPORT_FORMAT_KEY))
 }
@@ -345,9 +371,9 @@ impl FileSource for DriveActions {
             page_token: request.page_token,
             page_size: None,
         })?;
-        let page = self.list_files(ctx, input).await?;
+        let page = listing::<FileEntry>(ctx, &input).await?;
         Ok(FileList {
-            files: page.files.into_iter().map(|entry| entry.file).collect(),
+            files: page.files,
             next_page_token: page.next_page_token,
             breadcrumbs: page.breadcrumbs,
         })
@@ -363,10 +389,10 @@ impl FileSource for DriveActions {
             page_token: request.page_token,
             page_size: None,
         })?;
-        let page = self.search_files(ctx, input).await?;
+        let (files, next_page_token, _) = search::<FileEntry>(ctx, &input).await?;
         Ok(FileList {
-            files: page.files.into_iter().map(|entry| entry.file).collect(),
-            next_page_token: page.next_page_token,
+            files,
+            next_page_token,
             breadcrumbs: None,
         })
     }

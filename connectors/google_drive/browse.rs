@@ -22,7 +22,7 @@ use futures_util::future::try_join;
 
 use super::client::{Corpus, DriveClient, ListRequest, quote};
 use super::mime::{Content, ExportMode, FOLDER};
-use super::models::{DriveEntry, DriveFileList, ShortcutTarget};
+use super::models::{DriveEntry, ShortcutTarget};
 use super::wire::{self, FILE_FIELDS, PARENT_FIELDS};
 use crate::files::Breadcrumb;
 use crate::{Checksum, ConnectorError, FileEntry, FileKind};
@@ -100,12 +100,55 @@ pub struct ListParams<'a> {
     pub page_size: u32,
 }
 
+/// What a listing's entries are made into: the actions' [`DriveEntry`], or for cloud
+/// import the plain [`FileEntry`], which leaves Drive's own fields (icon hint, export
+/// formats: a few strings per Google file) unbuilt.
+pub trait Entry: Sized {
+    /// A file or folder Drive listed.
+    fn of_file(file: wire::File, mode: ExportMode) -> Self;
+    /// A top-level place or a shared drive.
+    fn of_place(entry: DriveEntry) -> Self;
+}
+
+impl Entry for DriveEntry {
+    fn of_file(file: wire::File, mode: ExportMode) -> Self {
+        entry_from(file, mode)
+    }
+
+    fn of_place(entry: DriveEntry) -> Self {
+        entry
+    }
+}
+
+impl Entry for FileEntry {
+    fn of_file(file: wire::File, _: ExportMode) -> Self {
+        read_file(file).0
+    }
+
+    fn of_place(entry: DriveEntry) -> Self {
+        entry.file
+    }
+}
+
+/// A page of a listing (the `list_files` action's `DriveFileList`, with entries of `E`).
+#[derive(Debug)]
+pub struct Listing<E> {
+    /// The folder that was listed; absent for the top level.
+    pub folder_id: Option<String>,
+    /// From the top-level place to the listed folder; only on the first page.
+    pub breadcrumbs: Option<Vec<Breadcrumb>>,
+    /// This page's entries, folders first, then by name.
+    pub files: Vec<E>,
+    /// The next page's token; absent on the last page.
+    pub next_page_token: Option<String>,
+}
+
 /// Lists one page of a place or folder.
-pub async fn list(
+pub async fn list<E: Entry>(
     drive: &DriveClient<'_>,
     mode: ExportMode,
     params: ListParams<'_>,
-) -> Result<DriveFileList, ConnectorError> {
+) -> Result<Listing<E>, ConnectorError> {
     let Some(folder_id) = params.folder_id else {
         if params.page_token.is_some() {
             return Err(ConnectorError::invalid_field(
@@ -113,10 +156,10 @@ pub async fn list(
                 "`page_token`: the top level has a single page",
             ));
         }
-        return Ok(DriveFileList {
+        return Ok(Listing {
             folder_id: None,
             breadcrumbs: Some(Vec::new()),
-            files: top_level(),
+            files: top_level().into_iter().map(E::of_place).collect(),
             next_page_token: None,
         });
     };
@@ -176,32 +219,36 @@ pub async fn list(
             }
         }
     };
-    Ok(DriveFileList {
+    Ok(Listing {
         folder_id: Some(folder_id.to_owned()),
         breadcrumbs: first_page.then_some(breadcrumbs),
         files: page
             .files
             .into_iter()
-            .map(|f| entry_from(f, mode))
+            .map(|f| E::of_file(f, mode))
             .collect(),
         next_page_token: page.next_page_token.filter(|t| !t.is_empty()),
     })
 }
 
-async fn list_shared_drives(
+async fn list_shared_drives<E: Entry>(
     drive: &DriveClient<'_>,
     params: ListParams<'_>,
-) -> Result<DriveFileList, ConnectorError> {
+) -> Result<Listing<E>, ConnectorError> {
     let page = drive
         .list_drives(params.page_size.min(MAX_DRIVES_PAGE), params.page_token)
         .await?;
-    Ok(DriveFileList {
+    Ok(Listing {
         folder_id: Some(SHARED_DRIVES.to_owned()),
         breadcrumbs: params
             .page_token
             .is_none()
             .then(|| vec![place_crumb(SHARED_DRIVES)]),
-        files: page.drives.into_iter().map(shared_drive_entry).collect(),
+        files: page
+            .drives
+            .into_iter()
+            .map(|d| E::of_place(shared_drive_entry(d)))
+            .collect(),
         next_page_token: page.next_page_token.filter(|t| !t.is_empty()),
     })
 }
@@ -390,6 +437,44 @@ fn folder_entry(file: FileEntry, icon: &str, drive_id: Option<String>) -> DriveE
 /// size, checksum and revision would be the target's, which the listing does not carry,
 /// so they are absent.
 pub fn entry_from(file: wire::File, mode: ExportMode) -> DriveEntry {
+    let (entry, drive) = read_file(file);
+    let icon = match (drive.content, drive.effective) {
+        (Content::Folder, _) => "folder",
+        (Content::Shortcut, _) => "shortcut",
+        _ => super::mime::icon_for(&entry.mime_type),
+    };
+    let export_formats = match drive.effective {
+        Content::Native(native) => {
+            let default = native.default_format(mode);
+            std::iter::once(default)
+                .chain(native.formats().iter().copied().filter(|f| *f != default))
+                .map(|f| f.as_str().to_owned())
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    DriveEntry {
+        file: entry,
+        icon: icon.to_owned(),
+        export_formats,
+        drive_id: drive.drive_id,
+        shortcut_target: drive.shortcut_target,
+    }
+}
+
+/// What [`read_file`] found besides the normalized entry.
+struct DriveFields {
+    /// The file's own content kind.
+    content: Content,
+    /// What it behaves as: its target's for a shortcut.
+    effective: Content,
+    drive_id: Option<String>,
+    shortcut_target: Option<ShortcutTarget>,
+}
+
+/// The normalized entry of a Drive file (see [`entry_from`]), and the rest of what
+/// [`DriveEntry`] is made from.
+fn read_file(file: wire::File) -> (FileEntry, DriveFields) {
     let content = Content::of(&file.mime_type);
     let binary = content == Content::Binary;
     let checksum = content_checksum(&file).filter(|_| binary);
@@ -400,11 +485,10 @@ pub fn entry_from(file: wire::File, mode: ExportMode) -> DriveEntry {
             mime_type: details.target_mime_type.unwrap_or_default(),
         })
     });
-    let (effective, icon) = match (content, &shortcut_target) {
-        (Content::Folder, _) => (content, "folder"),
-        (Content::Shortcut, Some(target)) => (Content::of(&target.mime_type), "shortcut"),
-        (Content::Shortcut, None) => (Content::NotDownloadable("shortcut"), "shortcut"),
-        _ => (content, super::mime::icon_for(&file.mime_type)),
+    let effective = match (content, &shortcut_target) {
+        (Content::Shortcut, Some(target)) => Content::of(&target.mime_type),
+        (Content::Shortcut, None) => Content::NotDownloadable("shortcut"),
+        _ => content,
     };
     let kind = if effective == Content::Folder {
         FileKind::Folder
@@ -413,16 +497,6 @@ pub fn entry_from(file: wire::File, mode: ExportMode) -> DriveEntry {
     };
     let allowed = content == Content::Shortcut
         || file.capabilities.as_ref().and_then(|c| c.can_download) != Some(false);
-    let export_formats = match effective {
-        Content::Native(native) => {
-            let default = native.default_format(mode);
-            std::iter::once(default)
-                .chain(native.formats().iter().copied().filter(|f| *f != default))
-                .map(|f| f.as_str().to_owned())
-                .collect()
-        }
-        _ => Vec::new(),
-    };
     let entry = FileEntry {
         kind,
         size: file
@@ -443,13 +517,13 @@ pub fn entry_from(file: wire::File, mode: ExportMode) -> DriveEntry {
         name: file.name,
         mime_type: file.mime_type,
     };
-    DriveEntry {
-        file: entry,
-        icon: icon.to_owned(),
-        export_formats,
+    let drive = DriveFields {
+        content,
+        effective,
         drive_id: file.drive_id,
         shortcut_target,
-    }
+    };
+    (entry, drive)
 }
 
 /// The file's content checksum, when Drive reports one (binary content only): its SHA-256

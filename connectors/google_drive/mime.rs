@@ -302,8 +302,8 @@ pub fn icon_for(mime_type: &str) -> &'static str {
         Content::Shortcut | Content::NotDownloadable(_) => return "file",
         Content::Binary => {}
     }
-    let mime = mime_type.to_ascii_lowercase();
-    let (top, sub) = mime.split_once('/').unwrap_or((mime.as_str(), ""));
+    let mime = crate::files::ascii_lowercase(mime_type);
+    let (top, sub) = mime.split_once('/').unwrap_or((&mime, ""));
     match top {
         "image" => return "image",
         "video" => return "video",
@@ -459,6 +459,8 @@ mod tests {
             "document"
         );
         assert_eq!(icon_for("image/png"), "image");
+        assert_eq!(icon_for("IMAGE/PNG"), "image");
+        assert_eq!(icon_for("Application/ZIP"), "archive");
         assert_eq!(icon_for("application/zip"), "archive");
         assert_eq!(icon_for("text/markdown"), "text");
         assert_eq!(icon_for("application/octet-stream"), "file");

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 
+use super::actions::DriveActions;
 use super::connector::GoogleDrive;
 use super::wire::{
     ABOUT_FIELDS, DRIVE_FIELDS, DRIVE_LIST_FIELDS, FILE_FIELDS, FILE_LIST_FIELDS, PARENT_FIELDS,
@@ -22,7 +23,8 @@ use crate::files::Breadcrumb;
 use crate::sdk::testing;
 use crate::{
     ActionContext, Connector, ConnectorDef, ConnectorError, ConnectorSettings, Credentials,
-    DefinedConnector, Download, FileKind, FileList, Tag, TokenUpdater,
+    DefinedConnector, Download, FileKind, FileList, FileSource, ListRequest, SearchRequest, Tag,
+    TokenUpdater,
 };
 
 const FOLDER: &str = "application/vnd.google-apps.folder";
@@ -594,13 +596,13 @@ async fn listings_and_searches_read_as_the_sdk_file_list() {
     ]);
     files_list("'root' in parents and trashed = false")
         .respond_with(ok(json!({"nextPageToken": "p2", "files": entries})))
-        .expect(1)
+        .expect(2)
         .mount(&upstream)
         .await;
     files_list("name contains 'notes' and trashed = false")
         .and(query_param("corpora", "allDrives"))
         .respond_with(ok(json!({"files": [entries[2], entries[4]]})))
-        .expect(1)
+        .expect(2)
         .mount(&upstream)
         .await;
     let ctx = ctx(&upstream);
@@ -634,6 +636,18 @@ async fn listings_and_searches_read_as_the_sdk_file_list() {
     assert_eq!(output["files"][1]["shortcut_target"]["id"], "thesis");
     assert_eq!(output["files"][3]["export_formats"][0], "docx");
     assert_eq!(output["files"][4]["shortcut_target"]["id"], "notes");
+    // Cloud import reads the same page through `FileSource`, Drive's own fields unbuilt.
+    let plain = DriveActions
+        .list(
+            &ctx,
+            ListRequest {
+                folder: Some("root".to_owned()),
+                page_token: None,
+            },
+        )
+        .await
+        .expect("lists");
+    assert_eq!(plain, page);
 
     let top: FileList = serde_json::from_value(run_json(&ctx, "list_files", json!({})).await)
         .expect("the top level reads as a FileList");
@@ -642,6 +656,17 @@ async fn listings_and_searches_read_as_the_sdk_file_list() {
 
     let output = run_json(&ctx, "search_files", json!({"query": "notes"})).await;
     let found: FileList = serde_json::from_value(output).expect("reads as a FileList");
+    let plain = DriveActions
+        .search(
+            &ctx,
+            SearchRequest {
+                query: "notes".to_owned(),
+                page_token: None,
+            },
+        )
+        .await
+        .expect("searches");
+    assert_eq!(plain, found);
     assert_eq!(
         summary(&found),
         [

@@ -4,6 +4,8 @@
 //! refuses one that does not), and then appears in cloud import without the app knowing
 //! anything about it: no action names, no JSON built by hand, no checksum strings.
 
+use std::borrow::Cow;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
@@ -14,6 +16,15 @@ use super::action::Download;
 use super::checksum::Checksum;
 use super::context::ActionContext;
 use super::error::ConnectorError;
+
+/// `text` in ASCII lower case; borrowed when it already is (MIME types nearly always are).
+pub fn ascii_lowercase(text: &str) -> Cow<'_, str> {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(text.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(text)
+    }
+}
 
 /// Whether an entry is a folder or a file (what it behaves as: a shortcut to a folder is
 /// a folder).
@@ -227,8 +238,8 @@ impl FileIcon {
     /// The icon of a standard MIME type (`image/*`, PDF, Office and OpenDocument formats,
     /// archives, code); [`FileIcon::File`] for anything else.
     pub fn for_mime(mime_type: &str) -> Self {
-        let mime = mime_type.trim().to_ascii_lowercase();
-        let (top, sub) = mime.split_once('/').unwrap_or((mime.as_str(), ""));
+        let mime = ascii_lowercase(mime_type.trim());
+        let (top, sub) = mime.split_once('/').unwrap_or((&mime, ""));
         let sub = sub.split(';').next().unwrap_or_default().trim();
         match top {
             "image" => return Self::Image,
@@ -406,6 +417,8 @@ mod tests {
             (FileKind::Folder, "application/pdf", FileIcon::Folder),
             (FileKind::File, "application/pdf", FileIcon::Pdf),
             (FileKind::File, "image/png", FileIcon::Image),
+            (FileKind::File, " Image/PNG ", FileIcon::Image),
+            (FileKind::File, "Application/PDF", FileIcon::Pdf),
             (
                 FileKind::File,
                 "text/markdown; charset=utf-8",

@@ -75,6 +75,32 @@ fn a_listed_file_is_picked_with_its_revision_or_its_time_and_size_in_place_of_on
     );
 }
 
+/// The pick's own base64 writer writes what the `base64` crate writes, for every length
+/// and every byte value, after whatever the buffer held.
+#[test]
+fn picks_are_base64_as_the_crate_writes_it() {
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut bytes = Vec::new();
+    for _ in 0..600 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        bytes.push((state >> 24) as u8);
+    }
+    let all: Vec<u8> = (0..=255).collect();
+    for input in (0..=bytes.len()).map(|n| &bytes[..n]).chain([&all[..]]) {
+        let mut out = b"x=".to_vec();
+        push_base64url(&mut out, input);
+        assert_eq!(out[..2], *b"x=");
+        assert_eq!(
+            std::str::from_utf8(&out[2..]),
+            Ok(URL_SAFE_NO_PAD.encode(input).as_str()),
+            "{} bytes",
+            input.len()
+        );
+    }
+}
+
 #[test]
 fn picks_survive_the_form_and_junk_does_not_decode() {
     let pick = Pick {
@@ -128,10 +154,14 @@ fn encode_with_serde(p: &PickFields<'_>) -> String {
         #[serde(skip_serializing_if = "Option::is_none")]
         m: Option<&'a str>,
     }
+    let revision = p.revision.map(|r| match r {
+        Revision::Given(r) => r.to_owned(),
+        Revision::Modified(t, size) => format!("{}/{size}", t.to_rfc3339()),
+    });
     let json = serde_json::to_vec(&Fields {
         i: p.id,
         n: p.name,
-        r: p.revision.as_deref(),
+        r: revision.as_deref(),
         s: p.size,
         m: p.mime_type,
     })
@@ -179,7 +209,7 @@ mod properties {
             let fields = PickFields {
                 id: &id,
                 name: &name,
-                revision: revision.as_deref().map(Cow::Borrowed),
+                revision: revision.as_deref().map(Revision::Given),
                 size,
                 mime_type: mime_type.as_deref(),
             };
@@ -198,10 +228,20 @@ mod properties {
             size in any::<u64>(),
         ) {
             let t = chrono::DateTime::from_timestamp(secs, nanos).expect("a time in range");
+            let mut written = b"{".to_vec();
+            write_modified_revision(&mut written, t, size);
             prop_assert_eq!(
-                modified_revision(t, size),
-                format!("{}/{}", t.to_rfc3339(), size)
+                String::from_utf8(written).expect("UTF-8"),
+                format!("{{{}/{}", t.to_rfc3339(), size)
             );
+            let fields = PickFields {
+                id: "i",
+                name: "n",
+                revision: Some(Revision::Modified(t, size)),
+                size: Some(size),
+                mime_type: None,
+            };
+            prop_assert_eq!(fields.encode(), encode_with_serde(&fields));
         }
     }
 }

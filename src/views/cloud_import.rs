@@ -408,12 +408,56 @@ fn browse_url(folder_id: i64, connection_id: i64, q: &BrowseQuery) -> String {
     url
 }
 
-fn encode_trail(trail: &[Breadcrumb]) -> String {
-    let pairs: Vec<(&str, &str)> = trail
-        .iter()
-        .map(|c| (c.id.as_str(), c.name.as_str()))
-        .collect();
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&pairs).unwrap_or_default())
+/// The links that open a folder from a page whose path is `trail`: [`browse_url`] with
+/// `folder=<id>` and `trail=` the path down to that folder, as URL-safe base64 of the JSON
+/// `[["id","name"],…]` ([`decode_trail`] reads it back). What every folder on the page
+/// shares (the URL up to the id, the path's JSON) is written once, not once per folder.
+struct FolderLinks {
+    /// `…/browse/?folder=`.
+    base: String,
+    /// The path's JSON without its closing `]`.
+    trail_json: Vec<u8>,
+}
+
+impl FolderLinks {
+    fn new(folder_id: i64, connection_id: i64, trail: &[Breadcrumb]) -> Self {
+        let mut base = paths::cloud_browse(folder_id, connection_id);
+        base.push_str("?folder=");
+        let mut trail_json = Vec::with_capacity(64 * (trail.len() + 1));
+        trail_json.push(b'[');
+        for (i, crumb) in trail.iter().enumerate() {
+            if i > 0 {
+                trail_json.push(b',');
+            }
+            push_crumb_json(&mut trail_json, &crumb.id, &crumb.name);
+        }
+        Self { base, trail_json }
+    }
+
+    /// The link that opens the folder `id` called `name`.
+    fn open(&self, id: &str, name: &str) -> String {
+        let mut json = Vec::with_capacity(self.trail_json.len() + id.len() + name.len() + 8);
+        json.extend_from_slice(&self.trail_json);
+        if json.len() > 1 {
+            json.push(b',');
+        }
+        push_crumb_json(&mut json, id, name);
+        json.push(b']');
+        let mut url =
+            String::with_capacity(self.base.len() + 3 * id.len() + 8 + json.len() * 4 / 3);
+        url.push_str(&self.base);
+        url.extend(url::form_urlencoded::byte_serialize(id.as_bytes()));
+        url.push_str("&trail=");
+        // URL-safe base64 holds nothing form encoding would change.
+        URL_SAFE_NO_PAD.encode_string(&json, &mut url);
+        url
+    }
+}
+
+/// One step of a trail's JSON, `["id","name"]`.
+fn push_crumb_json(json: &mut Vec<u8>, id: &str, name: &str) {
+    // Writing JSON into a `Vec` fails only for a value that cannot be JSON; strings can.
+    let _ = serde_json::to_writer(&mut *json, &(id, name));
 }
 
 fn decode_trail(value: &str) -> Vec<Breadcrumb> {
@@ -497,29 +541,17 @@ impl<'a> BrowseView<'a> {
             .enumerate()
             .map(|(i, c)| CrumbView {
                 name: c.name.clone(),
-                url: browse(&BrowseQuery {
-                    folder: Some(c.id.clone()),
-                    trail: Some(encode_trail(&trail[..=i])),
-                    ..Default::default()
-                }),
+                url: FolderLinks::new(folder.id, conn.id, &trail[..i]).open(&c.id, &c.name),
             })
             .collect();
+        let folders = FolderLinks::new(folder.id, conn.id, &trail);
         let rows: Vec<EntryView> = page
             .files
             .iter()
             .map(|entry| {
                 let is_folder = entry.kind == FileKind::Folder;
                 let open_url = if is_folder {
-                    let mut next = trail.clone();
-                    next.push(Breadcrumb {
-                        id: entry.id.clone(),
-                        name: entry.name.clone(),
-                    });
-                    browse(&BrowseQuery {
-                        folder: Some(entry.id.clone()),
-                        trail: Some(encode_trail(&next)),
-                        ..Default::default()
-                    })
+                    folders.open(&entry.id, &entry.name)
                 } else {
                     String::new()
                 };

@@ -2,6 +2,63 @@
 
 use super::*;
 
+/// A trail as the links carry it: URL-safe base64 of the JSON `[["id","name"],…]`.
+fn encode_trail(trail: &[Breadcrumb]) -> String {
+    let pairs: Vec<(&str, &str)> = trail
+        .iter()
+        .map(|c| (c.id.as_str(), c.name.as_str()))
+        .collect();
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&pairs).expect("strings are JSON"))
+}
+
+fn crumb(id: &str, name: &str) -> Breadcrumb {
+    Breadcrumb {
+        id: id.into(),
+        name: name.into(),
+    }
+}
+
+/// A folder's link, written from the page's shared prefix, is the link `browse_url` makes
+/// with the whole path encoded, and it reads back as that path.
+#[test]
+fn folder_links_are_browse_urls_with_the_path_down_to_the_folder() {
+    let odd = "x/y?&=+ %\"\\\u{7}é😀<b>";
+    let trails = [
+        vec![],
+        vec![crumb("root", "My Drive")],
+        vec![
+            crumb("shared-drives", "Shared drives"),
+            crumb("drive:0AF", odd),
+            crumb(odd, "Ünïcode & <b>"),
+        ],
+    ];
+    for trail in &trails {
+        let links = FolderLinks::new(3, 9, trail);
+        for (id, name) in [("1aB-_c", "Notes"), (odd, odd), ("", "")] {
+            let mut path = trail.clone();
+            path.push(crumb(id, name));
+            let expected = browse_url(
+                3,
+                9,
+                &BrowseQuery {
+                    folder: Some(id.to_owned()),
+                    trail: Some(encode_trail(&path)),
+                    ..Default::default()
+                },
+            );
+            let link = links.open(id, name);
+            assert_eq!(link, expected);
+            let query = link.split_once('?').expect("a query").1;
+            let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect();
+            assert_eq!(pairs[0], ("folder".to_owned(), id.to_owned()));
+            assert_eq!(pairs[1].0, "trail");
+            assert_eq!(decode_trail(&pairs[1].1), path);
+        }
+    }
+}
+
 #[test]
 fn trails_round_trip_and_junk_gives_an_empty_path() {
     let trail = vec![
