@@ -185,11 +185,7 @@ impl DriveActions {
             }
             Content::Binary => {
                 let response = drive.media(&file.id).await?;
-                let size = file
-                    .size
-                    .as_deref()
-                    .and_then(|s| s.parse().ok())
-                    .or_else(|| response.content_length());
+                let size = file.size.or_else(|| response.content_length());
                 let mime_type = if file.mime_type.is_empty() {
                     FALLBACK_MIME.to_owned()
                 } else {

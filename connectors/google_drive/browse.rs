@@ -474,11 +474,11 @@ struct DriveFields {
 
 /// The normalized entry of a Drive file (see [`entry_from`]), and the rest of what
 /// [`DriveEntry`] is made from.
-fn read_file(file: wire::File) -> (FileEntry, DriveFields) {
+fn read_file(mut file: wire::File) -> (FileEntry, DriveFields) {
     let content = Content::of(&file.mime_type);
     let binary = content == Content::Binary;
     let checksum = content_checksum(&file).filter(|_| binary);
-    let revision = revision(&file, content);
+    let revision = revision(&mut file, content);
     let shortcut_target = file.shortcut_details.and_then(|details| {
         Some(ShortcutTarget {
             id: details.target_id?,
@@ -499,15 +499,8 @@ fn read_file(file: wire::File) -> (FileEntry, DriveFields) {
         || file.capabilities.as_ref().and_then(|c| c.can_download) != Some(false);
     let entry = FileEntry {
         kind,
-        size: file
-            .size
-            .as_deref()
-            .filter(|_| binary)
-            .and_then(|s| s.parse().ok()),
-        modified_time: file
-            .modified_time
-            .as_deref()
-            .and_then(crate::files::parse_time),
+        size: file.size.filter(|_| binary),
+        modified_time: file.modified_time,
         checksum,
         revision,
         web_link: file.web_view_link,
@@ -544,12 +537,14 @@ pub fn content_checksum(file: &wire::File) -> Option<Checksum> {
 /// revision is missing. Google-native files have no head revision: their `version`, which
 /// changes with every edit (metadata too, so it may say "changed" when only the name
 /// did, never the reverse). Folders, shortcuts (the shortcut's own version says nothing
-/// about its target) and other Google items: none.
-fn revision(file: &wire::File, content: Content) -> Option<String> {
-    let non_empty = |value: &Option<String>| value.clone().filter(|v| !v.is_empty());
+/// about its target) and other Google items: none. Taken out of `file`, not copied.
+fn revision(file: &mut wire::File, content: Content) -> Option<String> {
+    let non_empty = |value: &mut Option<String>| value.take().filter(|v| !v.is_empty());
     match content {
-        Content::Binary => non_empty(&file.head_revision_id).or_else(|| non_empty(&file.version)),
-        Content::Native(_) => non_empty(&file.version),
+        Content::Binary => {
+            non_empty(&mut file.head_revision_id).or_else(|| non_empty(&mut file.version))
+        }
+        Content::Native(_) => non_empty(&mut file.version),
         _ => None,
     }
 }

@@ -28,7 +28,7 @@ fn native_files_have_no_size_or_checksum_and_their_version_as_revision() {
         id: "d1".into(),
         name: "Essay".into(),
         mime_type: "application/vnd.google-apps.document".into(),
-        size: Some("1024".into()),
+        size: Some(1024),
         md5_checksum: Some("abc".into()),
         version: Some("42".into()),
         ..wire::File::default()
@@ -53,7 +53,7 @@ fn uploaded_files_have_a_checksum_and_their_head_revision_as_revision() {
         id: "b1".into(),
         name: "Scan.PDF".into(),
         mime_type: "application/pdf".into(),
-        size: Some("2048".into()),
+        size: Some(2048),
         md5_checksum: Some("5D41402ABC4B2A76B9719D911017C592".into()),
         head_revision_id: Some("0B7rev".into()),
         version: Some("9".into()),

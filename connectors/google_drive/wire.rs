@@ -1,7 +1,11 @@
 //! Drive API v3 wire types — the JSON the API sends for the fields we ask for — and its
 //! error body, `{"error": {"code", "message", "errors": [{"domain", "reason", …}], "status"}}`.
 
+use std::fmt;
+
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use serde::de::{Deserializer, Error, Visitor};
 use serde_json::Value;
 
 /// The `File` fields every request asks for (`fields=`): enough for the normalized
@@ -42,12 +46,13 @@ pub struct File {
     /// The MIME type; `application/vnd.google-apps.*` for Google-native items.
     #[serde(default)]
     pub mime_type: String,
-    /// Size in bytes, as a decimal string (int64); absent for folders and shortcuts.
-    #[serde(default)]
-    pub size: Option<String>,
-    /// RFC 3339 time of the last change by anyone.
-    #[serde(default)]
-    pub modified_time: Option<String>,
+    /// Size in bytes (Drive sends the int64 as a decimal string); absent for folders and
+    /// shortcuts, and when it is not a number.
+    #[serde(default, deserialize_with = "int64")]
+    pub size: Option<u64>,
+    /// The last change by anyone (sent as RFC 3339); absent when it does not read as one.
+    #[serde(default, deserialize_with = "time")]
+    pub modified_time: Option<DateTime<Utc>>,
     /// MD5 of the content, for binary content only.
     #[serde(default)]
     pub md5_checksum: Option<String>,
@@ -81,6 +86,51 @@ pub struct File {
     /// What the user may do with the file.
     #[serde(default)]
     pub capabilities: Option<Capabilities>,
+}
+
+/// An int64 as Drive sends it, a decimal string (a bare number is taken too); `None` for
+/// null and for a string that is not a number. Read from the JSON's own text: a `String`
+/// per file only to be parsed and dropped cost more than parsing it.
+fn int64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    struct Int64;
+    impl Visitor<'_> for Int64 {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an int64 as a decimal string")
+        }
+        fn visit_str<E: Error>(self, s: &str) -> Result<Self::Value, E> {
+            Ok(s.parse().ok())
+        }
+        fn visit_u64<E: Error>(self, n: u64) -> Result<Self::Value, E> {
+            Ok(Some(n))
+        }
+        fn visit_i64<E: Error>(self, n: i64) -> Result<Self::Value, E> {
+            Ok(u64::try_from(n).ok())
+        }
+        fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(Int64)
+}
+
+/// An RFC 3339 time ([`crate::files::parse_time`]); `None` for null and for a string that is
+/// not one. Read from the JSON's own text, as [`int64`].
+fn time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    struct Time;
+    impl Visitor<'_> for Time {
+        type Value = Option<DateTime<Utc>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an RFC 3339 time")
+        }
+        fn visit_str<E: Error>(self, s: &str) -> Result<Self::Value, E> {
+            Ok(crate::files::parse_time(s))
+        }
+        fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(Time)
 }
 
 /// `shortcutDetails` of a shortcut.
@@ -222,6 +272,43 @@ mod tests {
         assert!(FILE_FIELDS.contains(",headRevisionId,version,"));
     }
 
+    /// Sizes and times are read as they are sent; what does not read as one is absent, and
+    /// the rest of the file still reads.
+    #[test]
+    fn sizes_and_times_are_read_from_their_text() {
+        let read = |size: &str, time: &str| {
+            let file: File = serde_json::from_str(&format!(
+                r#"{{"id":"1","size":{size},"modifiedTime":{time},"name":"a"}}"#
+            ))
+            .expect("parses");
+            assert_eq!(file.name, "a");
+            (file.size, file.modified_time.map(|t| t.to_rfc3339()))
+        };
+        let t = Some("2025-11-20T15:04:05.123+00:00".to_owned());
+        assert_eq!(
+            read(r#""42""#, r#""2025-11-20T15:04:05.123Z""#),
+            (Some(42), t.clone())
+        );
+        assert_eq!(
+            read("42", r#""2025-11-20T17:04:05.123+02:00""#),
+            (Some(42), t)
+        );
+        assert_eq!(
+            read(r#""18446744073709551615""#, "null"),
+            (Some(u64::MAX), None)
+        );
+        assert_eq!(read(r#""-1""#, r#""yesterday""#), (None, None));
+        assert_eq!(
+            read(r#""4\u0032""#, r#""2025-13-01T00:00:00Z""#),
+            (Some(42), None)
+        );
+        assert_eq!(read("null", "\"\""), (None, None));
+        assert_eq!(read("-7", r#""2025-11-20T15:04:05Z""#).0, None);
+        for bad in [r#"{"id":"1","size":[1]}"#, r#"{"id":"1","modifiedTime":7}"#] {
+            assert!(serde_json::from_str::<File>(bad).is_err(), "{bad}");
+        }
+    }
+
     #[test]
     fn files_parse_with_missing_optional_fields() {
         let file: File = serde_json::from_str(
@@ -230,7 +317,7 @@ mod tests {
                 "shortcutDetails":{"targetId":"2"},"capabilities":{"canDownload":false}}"#,
         )
         .expect("parses");
-        assert_eq!(file.size.as_deref(), Some("42"));
+        assert_eq!(file.size, Some(42));
         assert_eq!(file.version.as_deref(), Some("17"));
         assert_eq!(file.head_revision_id.as_deref(), Some("0B1rev"));
         assert!(file.parents.is_empty());
