@@ -273,11 +273,15 @@ fn push_base64url(out: &mut Vec<u8>, input: &[u8]) {
 /// anything else.
 fn write_modified_revision(out: &mut Vec<u8>, t: chrono::DateTime<chrono::Utc>, size: u64) {
     use chrono::{Datelike, Timelike};
-    let (Ok(year @ 0..=9999), nanos @ 0..=999_999_999) = (u32::try_from(t.year()), t.nanosecond())
+    // The naive time once: each accessor of a `DateTime` works it out again.
+    let naive = t.naive_utc();
+    let (Ok(year @ 0..=9999), nanos @ 0..=999_999_999) =
+        (u32::try_from(naive.year()), naive.nanosecond())
     else {
         out.extend_from_slice(format!("{}/{size}", t.to_rfc3339()).as_bytes());
         return;
     };
+    let t = naive;
     // Chrono's `SecondsFormat::AutoSi`: no fraction, or milli-, micro- or nanoseconds, the
     // fewest digits that say it exactly.
     let fraction = match nanos {

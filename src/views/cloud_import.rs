@@ -602,9 +602,10 @@ struct Minute(chrono::DateTime<chrono::Utc>);
 impl std::fmt::Display for Minute {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         use chrono::{Datelike, Timelike};
-        let t = self.0;
+        // The naive time once: each accessor of a `DateTime` works it out again.
+        let t = self.0.naive_utc();
         let Ok(year @ 0..=9999) = u32::try_from(t.year()) else {
-            return write!(f, "{}", t.format("%Y-%m-%d %H:%M"));
+            return write!(f, "{}", self.0.format("%Y-%m-%d %H:%M"));
         };
         let mut out = [0u8; 16];
         for (at, value, width) in [
