@@ -59,9 +59,11 @@ pub async fn take(
     let fresh = |next_seq: i64| Taken::Allowed {
         fresh: next_seq == n,
     };
+    let limit = name.to_owned();
     if let Some(taken) = w
         .local
-        .write(|conn| take_here(conn, user_id, name, n, max, window_ms))
+        .write_together(move |conn| take_here(conn, user_id, &limit, n, max, window_ms))
+        .await
     {
         return Ok(taken);
     }
@@ -113,8 +115,9 @@ pub async fn take(
     Ok(Taken::Refused { gate_at, now })
 }
 
-/// [`take`] on a connection of our own: the same statements, run to completion (the
-/// upsert's last step commits it, and reports a failed commit).
+/// [`take`] on a connection of our own: the same statements, run to completion (in
+/// autocommit mode the upsert's last step commits it and reports a failed commit; in a
+/// turn's shared transaction the turn commits).
 fn take_here(
     conn: &rusqlite::Connection,
     user_id: i64,

@@ -9,8 +9,9 @@
 //! written again on its own, so one bad row fails only its own request and never drops the
 //! others.
 //!
-//! On an SQLite file a row is first written on the calling thread (`models::local_writes`):
-//! no hand-off at all, and the committer takes only the rows that could not be written there.
+//! On an SQLite file a row is first written on the calling thread (`models::local_writes`),
+//! committed with the other bookkeeping writes of the thread's turn: no hand-off at all, and
+//! the committer takes only the rows that could not be written there.
 
 use crate::models::Channel;
 use crate::models::connector_audit_logs::{self, NewAuditLog};
@@ -65,13 +66,17 @@ impl AuditLog {
 
     /// Writes `row` and returns once it is committed (or failed).
     async fn write(&self, row: NewAuditLog) -> Result<(), DbErr> {
+        let row = Arc::new(row);
+        let mine = row.clone();
         let here = self
             .w
             .local
-            .write(|conn| connector_audit_logs::insert_here(conn, &row));
+            .write_together(move |conn| connector_audit_logs::insert_here(conn, &mine))
+            .await;
         if here.is_some() {
             return Ok(());
         }
+        let row = Arc::unwrap_or_clone(row);
         let (done, outcome) = oneshot::channel();
         let Some(job) = self.hand_over(Job { row, done }) else {
             return outcome
