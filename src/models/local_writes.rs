@@ -423,17 +423,24 @@ mod tests {
         std::fs::read(wal).expect("the log")[16..24].to_vec()
     }
 
-    /// A database with a table `t (x INTEGER UNIQUE)`, and its local writes (never
-    /// checkpointed).
-    fn table(dir: &tempfile::TempDir) -> (Connection, Writes) {
-        let path = dir.path().join("t.db");
+    /// A database `file` in `dir`, in WAL mode, with one table `t (x <column>)`; its path
+    /// and a connection to it.
+    fn database(dir: &tempfile::TempDir, file: &str, column: &str) -> (PathBuf, Connection) {
+        let path = dir.path().join(file);
         let setup = Connection::open(&path).expect("open");
         setup
             .pragma_update(None, "journal_mode", "WAL")
             .expect("WAL");
         setup
-            .execute("CREATE TABLE t (x INTEGER NOT NULL UNIQUE)", [])
+            .execute(&format!("CREATE TABLE t (x {column})"), [])
             .expect("create");
+        (path, setup)
+    }
+
+    /// A database with a table `t (x INTEGER UNIQUE)`, and its local writes (never
+    /// checkpointed).
+    fn table(dir: &tempfile::TempDir) -> (Connection, Writes) {
+        let (path, setup) = database(dir, "t.db", "INTEGER NOT NULL UNIQUE");
         (setup, Writes::checkpointed_every(path, u64::MAX))
     }
 
@@ -512,14 +519,7 @@ mod tests {
     #[test]
     fn a_checkpoint_amid_a_stream_of_writes_starts_the_log_over() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("w.db");
-        let setup = Connection::open(&path).expect("open");
-        setup
-            .pragma_update(None, "journal_mode", "WAL")
-            .expect("WAL");
-        setup
-            .execute("CREATE TABLE t (x BLOB NOT NULL)", [])
-            .expect("create");
+        let (path, setup) = database(&dir, "w.db", "BLOB NOT NULL");
         // Its checkpointing thread is never woken: the checkpoint below is the only one (two
         // at once made the held pass find the log busy, and start nothing over).
         let writes = Writes::checkpointed_every(path.clone(), u64::MAX);
