@@ -174,14 +174,13 @@ impl LocalWrites {
         writes: u64,
         write: impl FnOnce(&Connection) -> Result<T, rusqlite::Error>,
     ) -> Option<T> {
-        let local = self;
-        let mut slot = local.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut slot = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         if slot.is_none() {
-            match open(&local.path, local.checkpoint.is_none()) {
+            match open(&self.path, self.checkpoint.is_none()) {
                 Ok(conn) => *slot = Some(conn),
                 Err(e) => {
                     tracing::warn!(error = %e, "could not open the local write connection; writes go through sqlx");
-                    local.declined.fetch_add(1, Ordering::Relaxed);
+                    self.declined.fetch_add(1, Ordering::Relaxed);
                     return None;
                 }
             }
@@ -189,10 +188,10 @@ impl LocalWrites {
         let conn = slot.as_ref()?;
         match write(conn) {
             Ok(done) => {
-                local.commits.fetch_add(1, Ordering::Relaxed);
-                let before = local.committed.fetch_add(writes, Ordering::Relaxed);
-                if (before + writes) / local.checkpoint_every > before / local.checkpoint_every
-                    && let Some(wake) = &local.checkpoint
+                self.commits.fetch_add(1, Ordering::Relaxed);
+                let before = self.committed.fetch_add(writes, Ordering::Relaxed);
+                if (before + writes) / self.checkpoint_every > before / self.checkpoint_every
+                    && let Some(wake) = &self.checkpoint
                 {
                     // Full: a checkpoint is already due.
                     let _ = wake.try_send(());
@@ -200,7 +199,7 @@ impl LocalWrites {
                 Some(done)
             }
             Err(e) => {
-                local.declined.fetch_add(1, Ordering::Relaxed);
+                self.declined.fetch_add(1, Ordering::Relaxed);
                 // Another writer's turn is nothing wrong with the connection; anything else
                 // may be, so it is closed and the next write opens a new one.
                 let busy = matches!(
