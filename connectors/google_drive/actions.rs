@@ -233,7 +233,6 @@ impl DriveActions {
     }
 }
 
-/// The connector's `EXPORT_FORMAT`.
 /// One page of `list_files`, its entries made into `E`.
 async fn listing<E: browse::Entry>(
     ctx: &ActionContext,
@@ -277,6 +276,7 @@ async fn search<E: browse::Entry>(
     Ok((files, next_page_token, page.incomplete_search))
 }
 
+/// The connector's `EXPORT_FORMAT`.
 fn export_mode(ctx: &ActionContext) -> Result<ExportMode, ConnectorError> {
     ExportMode::from_setting(ctx.settings.get(EXPORT_FORMAT_KEY))
 }
