@@ -239,9 +239,9 @@ static BASE64URL_PAIRS: [[u8; 2]; 4096] = {
 };
 
 /// Appends `input` as URL-safe base64 without padding (what `URL_SAFE_NO_PAD` writes; a
-/// test holds the two together). A browse encodes a pick for every listed file, and the
-/// `base64` crate's general-purpose engine, built for long inputs, took 9 instructions a
-/// byte on these short ones; two look-ups of 12 bits take about a third of that.
+/// test holds the two together). A browse encodes a pick for every listed file: the
+/// `base64` crate's general-purpose engine took 58 k instructions a 50-row page for them,
+/// two look-ups of 12 bits per three bytes take 44 k.
 fn push_base64url(out: &mut Vec<u8>, input: &[u8]) {
     let (whole, rest) = input.as_chunks::<3>();
     let start = out.len();
