@@ -85,8 +85,8 @@ pub async fn json_body<T: serde::de::DeserializeOwned>(
         message: format!("the service sent a response in an unexpected format ({e})"),
     };
     // The whole body is checked for UTF-8 at once, then read as text: reading bytes,
-    // serde_json checks every string on its own, which costs more than the parse itself
-    // for the short strings of a listing (450 of them in a page of 50 Drive files).
+    // serde_json checks every string on its own, and for the short strings of a listing
+    // (450 in a page of 50 Drive files) that was a sixth of the page's parse.
     let text = std::str::from_utf8(&body).map_err(|e| unexpected(&e))?;
     serde_json::from_str(text).map_err(|e| unexpected(&e))
 }
