@@ -198,6 +198,18 @@ pub fn cloud_browse(folder_id: impl Borrow<i64>, connection_id: impl Borrow<i64>
     format!("/api/htmx/knowledge-folders/{folder_id}/cloud-import/{connection_id}/browse/")
 }
 
+/// Whether `path` has the shape of [`cloud_browse`]'s (any two segments where its ids go):
+/// the requests the session layer may serve without reading the session's row, because
+/// their handler confirms it (`auth::session_store`). A path it misses is served the usual
+/// way; one it takes that routes elsewhere is confirmed by that handler's extractor.
+pub fn is_cloud_browse(path: &str) -> bool {
+    let segment = |s: &str| !s.is_empty() && !s.contains('/');
+    path.strip_prefix("/api/htmx/knowledge-folders/")
+        .and_then(|rest| rest.strip_suffix("/browse/"))
+        .and_then(|rest| rest.split_once("/cloud-import/"))
+        .is_some_and(|(folder, connection)| segment(folder) && segment(connection))
+}
+
 /// Cloud import's import request for one connection.
 pub fn cloud_import_files(folder_id: impl Borrow<i64>, connection_id: impl Borrow<i64>) -> String {
     let (folder_id, connection_id) = (*folder_id.borrow(), *connection_id.borrow());

@@ -214,12 +214,14 @@ fn routes() -> Vec<&'static str> {
         .collect()
 }
 
-/// The functions this module declares at its top level.
+/// The functions this module declares at its top level that build paths (not the `is_…`
+/// tests of a path's shape).
 fn path_functions() -> Vec<&'static str> {
     include_str!("paths.rs")
         .lines()
         .filter_map(|l| l.strip_prefix("pub fn "))
         .map(|l| l.split(['(', '<']).next().expect("a function name"))
+        .filter(|name| !name.starts_with("is_"))
         .collect()
 }
 
@@ -315,4 +317,33 @@ fn paths_carry_their_query_parameters() {
         "/admin/users/?q=a+b%40c.edu"
     );
     assert_eq!(admin_users().search("").to_string(), "/admin/users/");
+}
+
+#[test]
+fn the_cloud_browser_is_told_from_every_other_route() {
+    let pattern = "/api/htmx/knowledge-folders/{folder_id}/cloud-import/{connection_id}/browse/";
+    assert!(routes().contains(&pattern));
+    for (folder, connection) in [(3, 9), (0, i64::MAX), (-1, 12)] {
+        assert!(is_cloud_browse(&cloud_browse(folder, connection)));
+    }
+    // Every other path of the table, and near misses, are not it.
+    for (name, path, _) in table() {
+        assert_eq!(
+            is_cloud_browse(&path),
+            name == "cloud_browse",
+            "{name}: {path}"
+        );
+    }
+    for path in [
+        "/api/htmx/knowledge-folders/3/cloud-import/9/browse",
+        "/api/htmx/knowledge-folders/3/cloud-import//browse/",
+        "/api/htmx/knowledge-folders//cloud-import/9/browse/",
+        "/api/htmx/knowledge-folders/3/x/cloud-import/9/browse/",
+        "/api/htmx/knowledge-folders/3/cloud-import/9/x/browse/",
+        "/api/htmx/knowledge-folders/3/cloud-import/9/import/",
+        "/x/api/htmx/knowledge-folders/3/cloud-import/9/browse/",
+    ] {
+        assert!(!is_cloud_browse(path), "{path}");
+        assert!(!matches(path, pattern), "{path}");
+    }
 }

@@ -3,7 +3,7 @@
 
 use crate::auth::{
     csrf,
-    session_store::{DbSessionStore, purge_expired},
+    session_store::{DbSessionStore, SessionCache, purge_expired},
 };
 use crate::config::Settings;
 use crate::models::local_writes::Bookkeeping;
@@ -71,6 +71,7 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
         storage,
         queue: queue::QueueHandle::default(),
         cookie_key: Key::from(&cookie_key),
+        sessions: SessionCache::default(),
         sso,
     })
 }
@@ -290,7 +291,11 @@ fn server(
 ) -> anyhow::Result<Server> {
     let key = state.cookie_key.clone();
     let secure = state.settings.secure_cookies();
-    let store = DbSessionStore::new(state.db.clone(), state.reads.clone());
+    let store = DbSessionStore::new(
+        state.db.clone(),
+        state.reads.clone(),
+        state.sessions.clone(),
+    );
     let grace_secs = state.settings.shutdown_grace.as_secs();
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
@@ -312,7 +317,7 @@ fn server(
             .wrap(from_fn(csrf::protect))
             .wrap(from_fn(errors::render_errors))
             .wrap(sessions)
-            .wrap(from_fn(without_session))
+            .wrap(from_fn(session_by_route))
             .wrap(from_fn(errors::session_store_outage))
             .wrap(from_fn(errors::security_headers))
             .wrap(from_fn(log_requests))
@@ -328,12 +333,15 @@ fn server(
     Ok(server)
 }
 
-/// The probes and the static assets never read the session, but the session layer loads it
-/// (a database read) for every request that brings a cookie: a browser's request for a
-/// stylesheet or a load balancer's probe that kept cookies would each cost one, and `/readyz`
-/// would wait on the database through the session layer instead of answering within its own
-/// bound. Their cookies are not shown to the session layer.
-async fn without_session(
+/// What the session layer is shown, by route. The probes and the static assets never read
+/// the session, but the session layer loads it (a database read) for every request that
+/// brings a cookie: a browser's request for a stylesheet or a load balancer's probe that kept
+/// cookies would each cost one, and `/readyz` would wait on the database through the session
+/// layer instead of answering within its own bound. Their cookies are not shown to the
+/// session layer. The cloud-import browser confirms the session in its own read, so the
+/// session layer may serve it without reading the row
+/// (`session_store::confirmed_later`).
+async fn session_by_route(
     mut req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<
@@ -343,6 +351,8 @@ async fn without_session(
     let path = req.path();
     if path == "/healthz" || path == "/readyz" || path.starts_with("/static/") {
         req.headers_mut().remove(actix_web::http::header::COOKIE);
+    } else if req.method() == actix_web::http::Method::GET && crate::paths::is_cloud_browse(path) {
+        return crate::auth::session_store::confirmed_later(next.call(req)).await;
     }
     next.call(req).await
 }

@@ -19,6 +19,9 @@ pub struct AppState {
     pub queue: QueueHandle,
     /// Signs and encrypts session cookies (`services::session_key`).
     pub cookie_key: actix_web::cookie::Key,
+    /// Signed-in sessions read lately, for the requests that confirm theirs themselves
+    /// (`auth::session_store`).
+    pub sessions: crate::auth::session_store::SessionCache,
     /// Campus sign-in (OpenID Connect): settings and the provider's cached metadata.
     pub sso: std::sync::Arc<crate::services::oidc::Sso>,
 }

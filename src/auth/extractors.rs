@@ -6,8 +6,9 @@
 use super::{keys, session_store};
 use crate::error::AppError;
 use crate::models::Channel;
+use crate::models::connections::SessionToConfirm;
 use crate::models::entities::{api_token, user};
-use crate::models::users;
+use crate::models::{sessions, users};
 use crate::services::api_tokens::{self, Scope};
 use crate::services::run_action::Caller;
 use crate::state::AppState;
@@ -35,6 +36,36 @@ impl CurrentUser {
 /// gets a 404 (admin pages do not exist for them).
 #[derive(Clone, Debug)]
 pub struct AdminUser(pub user::Model);
+
+/// The caller of a request whose handler confirms the session in its own read (see
+/// `session_store`): the user the session names and, when the session was served without
+/// reading its row, the session to confirm. Hand [`ClaimedUser::to_confirm`] to that read
+/// (`Call::prepare_for_files`), and take [`ClaimedUser::confirmed`] only once it has
+/// answered. A bearer token, or a session whose row was read, has nothing left to confirm.
+#[derive(Clone, Debug)]
+pub struct ClaimedUser {
+    current: CurrentUser,
+    key_hash: Option<String>,
+}
+
+impl ClaimedUser {
+    /// The user the session names, not yet confirmed.
+    pub fn claimed(&self) -> &user::Model {
+        &self.current.user
+    }
+
+    /// The session the handler's read must confirm, if any.
+    pub fn to_confirm(&self) -> Option<SessionToConfirm<'_>> {
+        self.key_hash
+            .as_deref()
+            .map(|key_hash| SessionToConfirm { key_hash })
+    }
+
+    /// The caller, once the read given [`Self::to_confirm`] has confirmed the session.
+    pub fn confirmed(self) -> CurrentUser {
+        self.current
+    }
+}
 
 /// The user, if someone is logged in.
 #[derive(Clone, Debug)]
@@ -97,10 +128,17 @@ async fn session_user(
     let Some(id) = session.get::<i64>(keys::USER_ID).ok().flatten() else {
         return Ok(None);
     };
-    // Read with the session (one query); looked up alone only when the store did not.
-    let user = match session_store::loaded_user(&session) {
-        Some(user) if user.id == id => Some(user),
-        _ => users::find(&state.db, id).await?,
+    let user = match session_store::unconfirmed(&session) {
+        // Served without its row being read: read it now (as the store would have).
+        Some(key_hash) => sessions::find_live_with_user(&state.db, &state.reads, &key_hash)
+            .await?
+            .filter(|(row, _)| row.user_id == Some(id))
+            .and_then(|(_, user)| user),
+        // Read with the session (one query); looked up alone only when the store did not.
+        None => match session_store::loaded_user(&session) {
+            Some(user) if user.id == id => Some(user),
+            _ => users::find(&state.db, id).await?,
+        },
     };
     if user.as_ref().is_none_or(|u| !u.is_active) {
         session.purge();
@@ -114,6 +152,32 @@ impl FromRequest for MaybeUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move { Ok(MaybeUser(resolve(req).await?.map(|c| c.user))) })
+    }
+}
+
+impl FromRequest for ClaimedUser {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let session = req.get_session();
+            if bearer(&req).is_none()
+                && let Some(key_hash) = session_store::unconfirmed(&session)
+                && let Some(user) = session_store::loaded_user(&session)
+                && session.get::<i64>(keys::USER_ID).ok().flatten() == Some(user.id)
+            {
+                return Ok(ClaimedUser {
+                    current: CurrentUser { user, token: None },
+                    key_hash: Some(key_hash),
+                });
+            }
+            let current = resolve(req).await?.ok_or(AppError::Unauthenticated)?;
+            Ok(ClaimedUser {
+                current,
+                key_hash: None,
+            })
+        })
     }
 }
 

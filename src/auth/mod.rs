@@ -8,7 +8,7 @@ pub mod device;
 pub mod extractors;
 pub mod session_store;
 
-pub use extractors::{AdminUser, CurrentUser, MaybeUser};
+pub use extractors::{AdminUser, ClaimedUser, CurrentUser, MaybeUser};
 
 /// Session keys, in one place.
 pub mod keys {
@@ -18,6 +18,10 @@ pub mod keys {
     /// store adds it when it loads a session and removes it before it saves one, and an
     /// anonymous cookie state that carries it is refused (see `session_store`).
     pub const LOADED_USER: &str = "_loaded_user";
+    /// Set on a state the store served from its cache without reading the row, for this
+    /// request only: the key's hash, for the handler to confirm the session with
+    /// (`session_store`). Never stored, and refused in an anonymous cookie.
+    pub const UNCONFIRMED: &str = "_unconfirmed";
     /// The synchronizer CSRF token.
     pub const CSRF: &str = "csrf";
     /// One-shot messages shown on the next page.

@@ -58,26 +58,94 @@ pub async fn find_owned_with_connector(
         .and_then(|(conn, connector)| Some((conn, connector?))))
 }
 
+/// What a browse reads in one statement: the user's connection, its connector and the
+/// user's folder; whether the session the caller's claim named is live; and, when the read
+/// took one ([`find_owned_in_folder_taking`]), the rate-limit hit's outcome.
+#[derive(Debug)]
+pub struct InFolder {
+    pub conn: connection::Model,
+    pub connector: connector::Model,
+    pub folder: knowledge_folder::Model,
+    /// The session named by [`SessionToConfirm`] exists, has not expired and names this
+    /// user, who is active; `true` when there was none to confirm.
+    pub session_live: bool,
+    /// The hit's outcome, if the statement took one.
+    pub taken: Option<Taken>,
+}
+
+/// A session the request was served from without reading its row first
+/// (`auth::session_store`): the read that answers the request confirms it, in its own
+/// statement, so that a logout, an expiry or a deactivation counts at once.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionToConfirm<'a> {
+    /// The SHA-256 (hex) of the session's key, as the `session` table is keyed.
+    pub key_hash: &'a str,
+}
+
+/// The condition a [`SessionToConfirm`] must meet, as one boolean column: `$k` is its key
+/// hash (`NULL`: nothing to confirm), `$t` the time now, `$1` the user's id.
+fn session_live(k: &str, t: &str) -> String {
+    format!(
+        "({k} IS NULL OR EXISTS (SELECT 1 FROM session s JOIN \"user\" u ON u.id = s.user_id \
+         WHERE s.key_hash = {k} AND s.expires_at > {t} AND s.user_id = $1 AND u.is_active))"
+    )
+}
+
 /// The user's connection `id` with its connector, and the user's folder `folder_id`, in one
-/// query: `None` unless both are the user's. Every browse runs it, so it is fixed SQL
-/// (`super::direct`).
+/// query: `None` unless both are the user's. With a `session` to confirm, the same statement
+/// says whether it is live ([`InFolder::session_live`]). Every browse runs it, so it is fixed
+/// SQL (`super::direct`).
 pub async fn find_owned_with_connector_and_folder(
     db: &DatabaseConnection,
     reads: &Reads,
     user_id: i64,
     folder_id: i64,
     id: i64,
-) -> Result<Option<(connection::Model, connector::Model, knowledge_folder::Model)>, DbErr> {
-    let params: [(&str, &dyn ToSql); 3] = [("$1", &user_id), ("$2", &folder_id), ("$3", &id)];
+    session: Option<SessionToConfirm<'_>>,
+) -> Result<Option<InFolder>, DbErr> {
+    let key_hash = session.map(|s| s.key_hash);
+    let now = Utc::now();
     let sql = WITH_CONNECTOR_AND_FOLDER.as_str();
-    if let Some(found) = reads.row(sql, &params, |row| with_connector_and_folder(row)) {
-        return Ok(found);
+    if reads.enabled() {
+        let now_text = super::local_reads::sqlite_time(now);
+        let params: [(&str, &dyn ToSql); 5] = [
+            ("$1", &user_id),
+            ("$2", &folder_id),
+            ("$3", &id),
+            ("$4", &key_hash),
+            ("$5", &now_text),
+        ];
+        if let Some(found) = reads.row(sql, &params, |row| in_folder(row, None)) {
+            return Ok(found);
+        }
     }
     direct::fetch_optional!(
         direct::pool(db),
-        sqlx::query(sql).bind(user_id).bind(folder_id).bind(id),
-        with_connector_and_folder
+        sqlx::query(sql)
+            .bind(user_id)
+            .bind(folder_id)
+            .bind(id)
+            .bind(key_hash)
+            .bind(now),
+        |row| in_folder(row, None)
     )
+}
+
+/// The rows of [`WITH_CONNECTOR_AND_FOLDER`] (or of [`IN_FOLDER_TAKING`], with the hit's
+/// outcome read by the caller), then the session's column.
+fn in_folder<R: direct::Columns>(row: &R, taken: Option<Taken>) -> Result<InFolder, R::Error>
+where
+    R::Error: direct::DecodeError,
+{
+    let (conn, connector, folder) = with_connector_and_folder(row)?;
+    let at = direct::CONNECTION_WIDTH + direct::CONNECTOR_WIDTH + direct::FOLDER_WIDTH;
+    Ok(InFolder {
+        conn,
+        connector,
+        folder,
+        session_live: row.flag(at)?,
+        taken,
+    })
 }
 
 fn with_connector_and_folder<R: direct::Columns>(
@@ -97,13 +165,14 @@ where
 
 static WITH_CONNECTOR_AND_FOLDER: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT {}, {}, {} FROM connection c \
+        "SELECT {}, {}, {}, {} FROM connection c \
          JOIN connector k ON k.id = c.connector_id \
          JOIN knowledge_folder f ON f.user_id = c.user_id AND f.id = $2 \
          WHERE c.id = $3 AND c.user_id = $1",
         direct::qualified("c", direct::CONNECTION_COLUMNS),
         direct::qualified("k", direct::CONNECTOR_COLUMNS),
         direct::qualified("f", direct::FOLDER_COLUMNS),
+        session_live("$4", "$5"),
     )
 });
 
@@ -119,25 +188,19 @@ pub struct HitIf<'a> {
     pub connector_slugs: &'a [String],
 }
 
-/// What [`find_owned_in_folder_taking`] found, and the hit's outcome if it took one.
-pub type OwnedInFolderTaking = Option<(
-    connection::Model,
-    connector::Model,
-    knowledge_folder::Model,
-    Option<Taken>,
-)>;
-
 /// [`find_owned_with_connector_and_folder`] on PostgreSQL, taking `hit` in the same
-/// statement (one round trip instead of two) when the folder and connection are the user's
-/// and the connection can be used (see [`HitIf`]); the fourth value is `None` when no hit
-/// was taken. `None` outright when nothing was found, or on another database.
+/// statement (one round trip instead of two) when the folder and connection are the user's,
+/// the connection can be used (see [`HitIf`]) and the `session` to confirm, if any, is live;
+/// [`InFolder::taken`] is `None` when no hit was taken. `None` outright when nothing was
+/// found, or on another database.
 pub async fn find_owned_in_folder_taking(
     db: &DatabaseConnection,
     user_id: i64,
     folder_id: i64,
     id: i64,
     hit: &HitIf<'_>,
-) -> Result<OwnedInFolderTaking, DbErr> {
+    session: Option<SessionToConfirm<'_>>,
+) -> Result<Option<InFolder>, DbErr> {
     if db.get_database_backend() != sea_orm::DbBackend::Postgres {
         return Ok(None);
     }
@@ -150,12 +213,13 @@ pub async fn find_owned_in_folder_taking(
         .bind(hit.window_ms)
         .bind(hit.connector_slugs)
         .bind(ConnectionStatus::NeedsReauth.as_str())
+        .bind(session.map(|s| s.key_hash))
+        .bind(Utc::now())
         .fetch_optional(db.get_postgres_connection_pool())
         .await
         .map_err(direct::db_err)?;
     let Some(row) = row else { return Ok(None) };
-    let (conn, connector, folder) = with_connector_and_folder(&row).map_err(direct::db_err)?;
-    let at = direct::CONNECTION_WIDTH + direct::CONNECTOR_WIDTH + direct::FOLDER_WIDTH;
+    let at = direct::CONNECTION_WIDTH + direct::CONNECTOR_WIDTH + direct::FOLDER_WIDTH + 1;
     let taken = match row.opt_int(at + 3).map_err(direct::db_err)? {
         None => None,
         Some(now) => {
@@ -167,7 +231,7 @@ pub async fn find_owned_in_folder_taking(
             ))
         }
     };
-    Ok(Some((conn, connector, folder, taken)))
+    in_folder(&row, taken).map(Some).map_err(direct::db_err)
 }
 
 /// The read of `WITH_CONNECTOR_AND_FOLDER` and `rate_limit_take` (migration 27) in one
@@ -176,22 +240,25 @@ pub async fn find_owned_in_folder_taking(
 /// never called. It names `f` as well as `c` and `k`, so it cannot run before the folder is
 /// joined (a left join may otherwise be evaluated ahead of an inner one), and `OFFSET 0`
 /// keeps the subquery from being merged into the outer query, where `(t.r).…` would call
-/// the function once per field. Its commit does not wait for the disk
+/// the function once per field. The session's condition is worked out once, in the lateral
+/// `v` the take's condition names. Its commit does not wait for the disk
 /// ([`COMMIT_WITHOUT_WAITING`]); the caller's audit row flushes it.
 static IN_FOLDER_TAKING: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT {}, {}, {}, (t.r).allowed, (t.r).next_seq, (t.r).gate_at, (t.r).now_ms \
+        "SELECT {}, {}, {}, v.live, (t.r).allowed, (t.r).next_seq, (t.r).gate_at, (t.r).now_ms \
          FROM connection c \
          JOIN connector k ON k.id = c.connector_id \
          JOIN knowledge_folder f ON f.user_id = c.user_id AND f.id = $2 \
+         CROSS JOIN LATERAL (SELECT {} AS live) v \
          LEFT JOIN LATERAL ( \
            SELECT rate_limit_take($1, $4, 1, $5, $6) AS r, {COMMIT_WITHOUT_WAITING} \
-           WHERE f.id = $2 AND k.is_enabled AND k.slug = ANY($7) AND c.status <> $8 \
+           WHERE f.id = $2 AND k.is_enabled AND k.slug = ANY($7) AND c.status <> $8 AND v.live \
            OFFSET 0) t ON true \
          WHERE c.id = $3 AND c.user_id = $1",
         direct::qualified("c", direct::CONNECTION_COLUMNS),
         direct::qualified("k", direct::CONNECTOR_COLUMNS),
         direct::qualified("f", direct::FOLDER_COLUMNS),
+        session_live("$9::text", "$10"),
     )
 });
 

@@ -135,15 +135,18 @@ pub async fn find_mine_with_connector(
 
 /// The user's folder and connection (with its connector) in one query, for a file
 /// connector: what the cloud-import fragments act on. Either being missing or someone
-/// else's, or a connector without files, is `NotFound`. And the caller's go-ahead: the
-/// connection is signed in ([`signed_in`]) and, with a `limit`, a hit of it was taken for
-/// the user (as [`rate_limits::check_then_audit`]: the caller commits an audit row before it
-/// answers). On PostgreSQL the hit is taken in the read's own statement, one round trip for
-/// both, under the conditions checked here after it; elsewhere, or if that statement did not
-/// take it, it is taken here. Nothing is taken for what is `NotFound` or must be reconnected.
+/// else's, or a connector without files, is `NotFound`; a `session` to confirm that is no
+/// longer live (logged out, expired, its user deactivated) is `Unauthenticated`, and then
+/// nothing is taken. And the caller's go-ahead: the connection is signed in ([`signed_in`])
+/// and, with a `limit`, a hit of it was taken for the user (as
+/// [`rate_limits::check_then_audit`]: the caller commits an audit row before it answers). On
+/// PostgreSQL the hit is taken in the read's own statement, one round trip for all of it,
+/// under the conditions checked here after it; elsewhere, or if that statement did not take
+/// it, it is taken here. Nothing is taken for what is `NotFound` or must be reconnected.
 pub async fn find_mine_in_folder(
     rt: &ConnectorRuntime,
     user_id: i64,
+    session: Option<connections::SessionToConfirm<'_>>,
     folder_id: i64,
     connection_id: i64,
     limit: Option<&rate_limits::Limit>,
@@ -168,20 +171,40 @@ pub async fn find_mine_in_folder(
                 folder_id,
                 connection_id,
                 &hit,
+                session,
             )
             .await?
         }
-        _ => connections::find_owned_with_connector_and_folder(
-            &rt.db,
-            &rt.reads,
-            user_id,
-            folder_id,
-            connection_id,
-        )
-        .await?
-        .map(|(conn, row, folder)| (conn, row, folder, None)),
+        _ => {
+            connections::find_owned_with_connector_and_folder(
+                &rt.db,
+                &rt.reads,
+                user_id,
+                folder_id,
+                connection_id,
+                session,
+            )
+            .await?
+        }
     };
-    let (conn, row, folder, taken) = found.ok_or(AppError::NotFound)?;
+    let Some(found) = found else {
+        // Nothing of the user's here, or no longer a user here: which one, the session's
+        // own read tells (a 404 is rare enough to pay for it).
+        return Err(match session {
+            Some(s) if !session_is_live(rt, user_id, s).await? => AppError::Unauthenticated,
+            _ => AppError::NotFound,
+        });
+    };
+    if !found.session_live {
+        return Err(AppError::Unauthenticated);
+    }
+    let connections::InFolder {
+        conn,
+        connector: row,
+        folder,
+        taken,
+        ..
+    } = found;
     let connector = resolve(rt, row)?;
     if connector.plugin.files().is_none() {
         return Err(AppError::NotFound);
@@ -197,6 +220,20 @@ pub async fn find_mine_in_folder(
         }
     };
     Ok((folder, conn, connector, go))
+}
+
+/// Whether `session` is live and names the user, who is active (the condition
+/// [`connections::find_owned_with_connector_and_folder`] checks with its read).
+async fn session_is_live(
+    rt: &ConnectorRuntime,
+    user_id: i64,
+    session: connections::SessionToConfirm<'_>,
+) -> AppResult<bool> {
+    let found =
+        crate::models::sessions::find_live_with_user(&rt.db, &rt.reads, session.key_hash).await?;
+    Ok(found.is_some_and(|(row, user)| {
+        row.user_id == Some(user_id) && user.is_some_and(|u| u.is_active)
+    }))
 }
 
 /// A connection known to need reconnecting is not tried: the user gets the Reconnect

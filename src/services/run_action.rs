@@ -9,6 +9,7 @@ use super::rate_limits::Limit;
 use super::runtime::ConnectorRuntime;
 use crate::error::{AppError, AppResult};
 use crate::models::Channel;
+use crate::models::connections::SessionToConfirm;
 use crate::models::entities::{connection, knowledge_folder, user};
 use campuscore_connectors::{
     ActionContext, ActionOutput, ConnectorError, ConnectorKind, Download, FileList, FileSource,
@@ -177,16 +178,19 @@ impl Call {
     /// else, or someone else's, is `NotFound`. With the go-ahead for a browse: the connection
     /// is signed in and, with a `limit`, a hit of it was taken, in the read's round trip
     /// where the database allows ([`connections::find_mine_in_folder`]); the audit row the
-    /// call commits flushes the hit to disk with it.
+    /// call commits flushes the hit to disk with it. A `session` the request was served
+    /// from unread is confirmed by the same read (`Unauthenticated` when it is not live).
     pub async fn prepare_for_files(
         rt: &ConnectorRuntime,
         user: &user::Model,
+        session: Option<SessionToConfirm<'_>>,
         folder_id: i64,
         connection_id: i64,
         limit: Option<&Limit>,
     ) -> AppResult<(knowledge_folder::Model, Self, AppResult<()>)> {
         let (folder, conn, connector, go) =
-            connections::find_mine_in_folder(rt, user.id, folder_id, connection_id, limit).await?;
+            connections::find_mine_in_folder(rt, user.id, session, folder_id, connection_id, limit)
+                .await?;
         Ok((folder, Self { conn, connector }, go))
     }
 

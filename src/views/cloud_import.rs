@@ -9,7 +9,7 @@
 
 use super::account::{html, html_sized};
 use super::see_other;
-use crate::auth::{CurrentUser, csrf};
+use crate::auth::{ClaimedUser, CurrentUser, csrf};
 use crate::error::{AppError, AppResult};
 use crate::models::ConnectionStatus;
 use crate::models::connectors;
@@ -132,24 +132,32 @@ impl BrowseQuery {
 pub async fn browse(
     state: web::Data<AppState>,
     session: Session,
-    user: CurrentUser,
+    caller: ClaimedUser,
     path: web::Path<(i64, i64)>,
     query: web::Query<BrowseQuery>,
 ) -> AppResult<HttpResponse> {
     let (folder_id, connection_id) = path.into_inner();
     let mut query = query.into_inner();
-    // A browse that will go ahead takes its hit with the read (one round trip on
-    // PostgreSQL); its audit row, committed by `list` before the answer, flushes it to disk.
+    // A browse that will go ahead takes its hit with the read, which also confirms a
+    // session served without reading its row (one round trip on PostgreSQL for all three);
+    // its audit row, committed by `list` before the answer, flushes the hit to disk.
     let valid = query.check();
     let limit = state.settings.cloud_browse_limit();
-    let (folder, call, go) = Call::prepare_for_files(
+    let prepared = Call::prepare_for_files(
         &state,
-        &user,
+        caller.claimed(),
+        caller.to_confirm(),
         folder_id,
         connection_id,
         valid.is_ok().then_some(&limit),
     )
-    .await?;
+    .await;
+    if matches!(prepared, Err(AppError::Unauthenticated)) {
+        // Logged out, expired or deactivated since this process read the session.
+        session.purge();
+    }
+    let (folder, call, go) = prepared?;
+    let user = caller.confirmed();
     let (conn, connector) = (call.connection(), call.connector());
     let here = Here {
         folder: &folder,
@@ -267,7 +275,7 @@ async fn file_call(
     folder_id: i64,
     id: i64,
 ) -> AppResult<(knowledge_folder::Model, Call)> {
-    let (folder, call, _) = Call::prepare_for_files(state, user, folder_id, id, None).await?;
+    let (folder, call, _) = Call::prepare_for_files(state, user, None, folder_id, id, None).await?;
     Ok((folder, call))
 }
 

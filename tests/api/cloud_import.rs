@@ -7,7 +7,7 @@
 use crate::helpers::{TestApp, location, spawn_app};
 use campuscore::models::Channel;
 use campuscore::models::entities::{
-    connection, connector, connector_audit_log, queue_message, source_file,
+    connection, connector, connector_audit_log, queue_message, session, source_file, user,
 };
 use campuscore::services::{audit, rate_limits};
 use sea_orm::sea_query::Expr;
@@ -598,6 +598,28 @@ async fn set_status(app: &TestApp, conn: i64, status: &str) {
 }
 
 /// Turns a connector on or off behind the app's back.
+/// The key hash of the user's one session (the cookie's key is encrypted in the cookie).
+async fn session_key_hash(app: &TestApp, user_id: i64) -> String {
+    let mut rows = session::Entity::find()
+        .filter(session::Column::UserId.eq(user_id))
+        .all(&app.state.db)
+        .await
+        .expect("sessions");
+    assert_eq!(rows.len(), 1, "one session");
+    rows.remove(0).key_hash
+}
+
+/// Activates or deactivates the user's account in the database alone, as another process
+/// would (its sessions stay: only the account's flag says no).
+async fn set_active(app: &TestApp, user_id: i64, on: bool) {
+    user::Entity::update_many()
+        .col_expr(user::Column::IsActive, Expr::value(on))
+        .filter(user::Column::Id.eq(user_id))
+        .exec(&app.state.db)
+        .await
+        .expect("update");
+}
+
 async fn set_enabled(app: &TestApp, slug: &str, on: bool) {
     connector::Entity::update_many()
         .col_expr(connector::Column::IsEnabled, Expr::value(on))
@@ -654,35 +676,157 @@ async fn only_a_browse_that_goes_ahead_counts_against_the_limit() {
     }
 }
 
+/// A browse is served from the session this process read lately, without reading its row
+/// first; its own read confirms the session. So a logout elsewhere (the row deleted), an
+/// expiry and a deactivation in the database alone each refuse the very next browse, with
+/// the HTMX sign-in redirect, the cookie cleared, no hit taken and nothing audited; and a
+/// browse served this way writes no session.
+#[tokio::test]
+async fn a_browse_served_without_reading_its_session_still_ends_with_the_session() {
+    let app = spawn_app().await;
+    let me = app.logged_in_user("one@campus.edu").await.id;
+    let folder = create_folder(&app, "Served unread").await;
+    let conn = echo_connection(&app, me).await;
+    let path = browse_path(folder, conn);
+    // The first browse after the session changed (signing in wrote it) reads its row, and
+    // the process keeps it; the next ones are served without reading it.
+    let warm_up = async || assert_eq!(hx_get(&app, &path).await.status(), 200);
+    let sign_in_again = async || {
+        let res = app.login("one@campus.edu", "a long enough password").await;
+        assert_eq!(res.status(), 303, "signed in again");
+        warm_up().await;
+    };
+    let audited = async || {
+        connector_audit_log::Entity::find()
+            .filter(connector_audit_log::Column::ConnectionId.eq(conn))
+            .count(&app.state.db)
+            .await
+            .expect("count")
+    };
+    warm_up().await;
+    let served = app.state.sessions.served();
+    for n in 1..=3u64 {
+        let res = hx_get(&app, &path).await;
+        assert_eq!(res.status(), 200);
+        assert!(
+            res.headers().get("set-cookie").is_none(),
+            "a browse writes no session"
+        );
+        assert_eq!(app.state.sessions.served(), served + n, "served unread");
+    }
+    assert_eq!(audited().await, 4);
+    assert_eq!(browse_hits(&app, me).await, 4);
+
+    let refused = async |what: &str| {
+        let before = app.state.sessions.served();
+        let (audited_before, hits_before) = (audited().await, browse_hits(&app, me).await);
+        let res = hx_get(&app, &path).await;
+        assert_eq!(res.status(), 401, "{what}");
+        assert!(
+            res.headers()
+                .get("hx-redirect")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("/login")),
+            "{what}: sent to sign in"
+        );
+        assert_eq!(
+            app.state.sessions.served(),
+            before + 1,
+            "{what}: served unread"
+        );
+        assert_eq!(audited().await, audited_before, "{what}: nothing audited");
+        assert_eq!(
+            browse_hits(&app, me).await,
+            hits_before,
+            "{what}: no hit taken"
+        );
+        // The process forgot it: the next request reads the row (and finds no session).
+        let res = hx_get(&app, &path).await;
+        assert_eq!(res.status(), 401, "{what}: and after");
+        assert_eq!(
+            app.state.sessions.served(),
+            before + 1,
+            "{what}: read, not served"
+        );
+    };
+
+    // Deactivated in the database alone (its sessions left in place).
+    set_active(&app, me, false).await;
+    refused("deactivated").await;
+    set_active(&app, me, true).await;
+
+    // Logged out by another process: the row is gone.
+    sign_in_again().await;
+    let served = app.state.sessions.served();
+    assert_eq!(hx_get(&app, &path).await.status(), 200);
+    assert_eq!(app.state.sessions.served(), served + 1, "served unread");
+    session::Entity::delete_many()
+        .filter(session::Column::UserId.eq(me))
+        .exec(&app.state.db)
+        .await
+        .expect("delete");
+    refused("logged out elsewhere").await;
+
+    // Expired.
+    sign_in_again().await;
+    session::Entity::update_many()
+        .col_expr(
+            session::Column::ExpiresAt,
+            Expr::value(chrono::Utc::now() - chrono::Duration::seconds(1)),
+        )
+        .filter(session::Column::UserId.eq(me))
+        .exec(&app.state.db)
+        .await
+        .expect("update");
+    refused("expired").await;
+}
+
 /// On PostgreSQL the folder, the connection and the hit are one statement: it takes the hit
-/// only under its conditions, answers a refusal like a check, and takes nothing for what it
-/// does not find. On SQLite it reads nothing (the read and the hit are on the calling thread).
+/// only under its conditions (a session it was given to confirm among them), answers a
+/// refusal like a check, and takes nothing for what it does not find. On SQLite it reads
+/// nothing (the read and the hit are on the calling thread).
 #[tokio::test]
 async fn the_read_that_takes_a_browse_hit_takes_it_only_when_the_browse_can_go_ahead() {
     use campuscore::models::connections::{
-        HitIf, OwnedInFolderTaking, find_owned_in_folder_taking,
+        HitIf, InFolder, SessionToConfirm, find_owned_in_folder_taking,
     };
     use campuscore::models::rate_limits::Taken;
     let app = spawn_app().await;
     let me = app.logged_in_user("one@campus.edu").await;
     let folder = create_folder(&app, "One statement").await;
     let conn = echo_connection(&app, me.id).await;
+    let key_hash = session_key_hash(&app, me.id).await;
     let (echo, none) = (vec!["test-echo".to_owned()], Vec::new());
-    let take = async |folder_id: i64, connector_slugs: &[String]| -> OwnedInFolderTaking {
+    let take_confirming = async |folder_id: i64,
+                                 connector_slugs: &[String],
+                                 session: Option<&str>|
+           -> Option<InFolder> {
         let hit = HitIf {
             name: "cloud_browse",
             max: 2,
             window_ms: 60_000,
             connector_slugs,
         };
-        find_owned_in_folder_taking(&app.state.db, me.id, folder_id, conn, &hit)
+        let session = session.map(|key_hash| SessionToConfirm { key_hash });
+        find_owned_in_folder_taking(&app.state.db, me.id, folder_id, conn, &hit, session)
             .await
             .expect("the statement")
     };
-    let taken = |found: OwnedInFolderTaking| {
-        let (c, k, f, taken) = found.expect("found");
-        assert_eq!((c.id, k.slug.as_str(), f.id), (conn, "test-echo", folder));
-        taken
+    let take = async |folder_id: i64, connector_slugs: &[String]| {
+        take_confirming(folder_id, connector_slugs, None).await
+    };
+    let taken = |found: Option<InFolder>| {
+        let found = found.expect("found");
+        assert_eq!(
+            (
+                found.conn.id,
+                found.connector.slug.as_str(),
+                found.folder.id
+            ),
+            (conn, "test-echo", folder)
+        );
+        assert!(found.session_live, "no session to confirm, or a live one");
+        found.taken
     };
 
     if app.state.db.get_database_backend() == DbBackend::Postgres {
@@ -699,8 +843,23 @@ async fn the_read_that_takes_a_browse_hit_takes_it_only_when_the_browse_can_go_a
         // Another folder: nothing found, nothing taken.
         assert!(take(folder + 1000, &echo).await.is_none());
         assert_eq!(browse_hits(&app, me.id).await, 1);
+        // A session to confirm that is not live (unknown, or its user deactivated): read,
+        // said so, not taken. A live one: taken as without.
+        let dead = take_confirming(folder, &echo, Some("0".repeat(64).as_str()))
+            .await
+            .expect("found");
+        assert!(!dead.session_live);
+        assert_eq!(dead.taken, None);
+        set_active(&app, me.id, false).await;
+        let deactivated = take_confirming(folder, &echo, Some(&key_hash))
+            .await
+            .expect("found");
+        assert!(!deactivated.session_live);
+        assert_eq!(deactivated.taken, None);
+        set_active(&app, me.id, true).await;
+        assert_eq!(browse_hits(&app, me.id).await, 1);
 
-        let second = taken(take(folder, &echo).await);
+        let second = taken(take_confirming(folder, &echo, Some(&key_hash)).await);
         assert_eq!(second, Some(Taken::Allowed { fresh: false }));
         match taken(take(folder, &echo).await) {
             Some(Taken::Refused { gate_at, now }) => {

@@ -12,9 +12,10 @@ use campuscore::models::entities::{
 use campuscore::models::local_reads::Reads;
 use campuscore::models::{Channel, ConnectionStatus, connections, folders, sessions};
 use chrono::{Duration, SubsecRound, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
-    QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder,
 };
 use serde_json::json;
 
@@ -184,7 +185,7 @@ async fn a_connection_reads_with_its_connector_and_folder_as_seaorm_reads_them()
             (ada.id, folder.id, i64::MAX),
         ] {
             let found = connections::find_owned_with_connector_and_folder(
-                db, &reads, user_id, folder_id, id,
+                db, &reads, user_id, folder_id, id, None,
             )
             .await
             .expect("query");
@@ -194,6 +195,62 @@ async fn a_connection_reads_with_its_connector_and_folder_as_seaorm_reads_them()
             );
         }
     }
+
+    // A session to confirm, read in the same statement on both paths: live only when it
+    // exists, has not expired and names this user, who is active.
+    let in_an_hour = Utc::now() + Duration::hours(1);
+    for (key, user_id, expires_at) in [
+        ("ada-live", ada.id, in_an_hour),
+        ("ada-expired", ada.id, Utc::now() - Duration::seconds(1)),
+        ("eve-live", eve.id, in_an_hour),
+    ] {
+        sessions::insert(
+            db,
+            sessions::NewSession {
+                key_hash: key.to_owned(),
+                user_id: Some(user_id),
+                state: "{}".into(),
+                expires_at,
+            },
+        )
+        .await
+        .expect("insert session");
+    }
+    let live = async |reads: &Reads, key_hash: &str| {
+        connections::find_owned_with_connector_and_folder(
+            db,
+            reads,
+            ada.id,
+            folder.id,
+            fresh.id,
+            Some(connections::SessionToConfirm { key_hash }),
+        )
+        .await
+        .expect("query")
+        .expect("found whatever the session")
+        .session_live
+    };
+    for (path, reads) in both_paths(&app) {
+        assert!(live(&reads, "ada-live").await, "{path}");
+        for key in ["ada-expired", "eve-live", "unknown"] {
+            assert!(!live(&reads, key).await, "{key} ({path})");
+        }
+    }
+    user::Entity::update_many()
+        .col_expr(user::Column::IsActive, Expr::value(false))
+        .filter(user::Column::Id.eq(ada.id))
+        .exec(db)
+        .await
+        .expect("deactivate");
+    for (path, reads) in both_paths(&app) {
+        assert!(!live(&reads, "ada-live").await, "deactivated ({path})");
+    }
+    user::Entity::update_many()
+        .col_expr(user::Column::IsActive, Expr::value(true))
+        .filter(user::Column::Id.eq(ada.id))
+        .exec(db)
+        .await
+        .expect("reactivate");
 
     // A time stored in another format sqlx reads (SQLite's own `datetime()`): the read on
     // the calling thread leaves it to sqlx, and the answer is the same.
@@ -225,11 +282,18 @@ async fn same_as_seaorm(
     folder_id: i64,
     id: i64,
 ) {
-    let (found, found_connector, found_folder) =
-        connections::find_owned_with_connector_and_folder(db, reads, user_id, folder_id, id)
-            .await
-            .expect("query")
-            .expect("the user's connection in the user's folder");
+    let connections::InFolder {
+        conn: found,
+        connector: found_connector,
+        folder: found_folder,
+        session_live,
+        taken,
+    } = connections::find_owned_with_connector_and_folder(db, reads, user_id, folder_id, id, None)
+        .await
+        .expect("query")
+        .expect("the user's connection in the user's folder");
+    assert!(session_live, "no session to confirm ({path})");
+    assert_eq!(taken, None, "this read takes nothing ({path})");
     let stored = connection::Entity::find_by_id(id)
         .one(db)
         .await
