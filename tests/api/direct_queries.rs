@@ -236,21 +236,19 @@ async fn a_connection_reads_with_its_connector_and_folder_as_seaorm_reads_them()
             assert!(!live(&reads, key).await, "{key} ({path})");
         }
     }
-    user::Entity::update_many()
-        .col_expr(user::Column::IsActive, Expr::value(false))
-        .filter(user::Column::Id.eq(ada.id))
-        .exec(db)
-        .await
-        .expect("deactivate");
+    let set_active = async |on: bool| {
+        user::Entity::update_many()
+            .col_expr(user::Column::IsActive, Expr::value(on))
+            .filter(user::Column::Id.eq(ada.id))
+            .exec(db)
+            .await
+            .expect("update");
+    };
+    set_active(false).await;
     for (path, reads) in both_paths(&app) {
         assert!(!live(&reads, "ada-live").await, "deactivated ({path})");
     }
-    user::Entity::update_many()
-        .col_expr(user::Column::IsActive, Expr::value(true))
-        .filter(user::Column::Id.eq(ada.id))
-        .exec(db)
-        .await
-        .expect("reactivate");
+    set_active(true).await;
 
     // A time stored in another format sqlx reads (SQLite's own `datetime()`): the read on
     // the calling thread leaves it to sqlx, and the answer is the same.
