@@ -28,6 +28,7 @@ mod m20261206_000022_connector_config_version;
 mod m20261206_000023_create_user_identity;
 mod m20261206_000026_create_login_throttle;
 mod m20261207_000027_rate_limit_one_statement;
+mod m20261208_000028_rate_limit_recent_hits;
 
 pub struct Migrator;
 
@@ -60,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000023_create_user_identity::Migration),
             Box::new(m20261206_000026_create_login_throttle::Migration),
             Box::new(m20261207_000027_rate_limit_one_statement::Migration),
+            Box::new(m20261208_000028_rate_limit_recent_hits::Migration),
         ]
     }
 }

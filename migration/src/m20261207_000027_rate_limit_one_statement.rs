@@ -57,7 +57,7 @@ const SQLITE_DOWN: [&str; 2] = [
 /// Takes `p_n` hits of `p_max` per `p_window_ms` for the user's row `p_name`: `allowed`, the
 /// row's `next_seq` after the check, `gate_at` (when refused: when the hit that must leave the
 /// window first was recorded) and `now_ms` (the database's clock once the lock was held).
-const POSTGRES_UP: &str = "
+pub(crate) const POSTGRES_UP: &str = "
 CREATE FUNCTION rate_limit_take(
     p_user bigint, p_name text, p_n bigint, p_max bigint, p_window_ms bigint,
     OUT allowed boolean, OUT next_seq bigint, OUT gate_at bigint, OUT now_ms bigint)

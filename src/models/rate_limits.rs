@@ -7,7 +7,9 @@ use super::entities::{rate_limit, rate_limit_hit};
 use super::local_writes::Bookkeeping;
 use chrono::{DateTime, Utc};
 use sea_orm::sqlx;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Statement,
+};
 use std::sync::LazyLock;
 
 /// What [`take`] found.
@@ -231,6 +233,16 @@ static SQLITE_GATE: LazyLock<String> = LazyLock::new(|| {
 
 /// The recorded hits of the user's row for limit `name`, oldest first (times in Unix ms).
 pub async fn hits(db: &impl ConnectionTrait, user_id: i64, name: &str) -> Result<Vec<i64>, DbErr> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        let rows = db
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                PG_HITS,
+                [user_id.into(), name.into()],
+            ))
+            .await?;
+        return rows.iter().map(|r| r.try_get_by_index(0)).collect();
+    }
     let Some(row) = rate_limit::Entity::find()
         .filter(rate_limit::Column::UserId.eq(user_id))
         .filter(rate_limit::Column::Name.eq(name))
@@ -249,6 +261,18 @@ pub async fn hits(db: &impl ConnectionTrait, user_id: i64, name: &str) -> Result
         .flat_map(|h| std::iter::repeat_n(h.hit_at, usize::try_from(h.hits).unwrap_or(0)))
         .collect())
 }
+
+/// Every hit of the user's row on PostgreSQL (migration 28): those of `rate_limit_hit` rows
+/// (one time for the row's hits, or a time each in `times`), then the row's own `recent`.
+const PG_HITS: &str = "SELECT x.t FROM rate_limit r CROSS JOIN LATERAL ( \
+       SELECT h.seq + u.o - 1 AS seq, u.t FROM rate_limit_hit h, \
+         unnest(coalesce(h.times, array_fill(h.hit_at, ARRAY[h.hits::int]))) \
+           WITH ORDINALITY AS u(t, o) \
+        WHERE h.rate_limit_id = r.id \
+       UNION ALL \
+       SELECT r.next_seq - cardinality(r.recent) + u.o - 1, u.t \
+         FROM unnest(r.recent) WITH ORDINALITY AS u(t, o)) x \
+     WHERE r.user_id = $1 AND r.name = $2 ORDER BY x.seq";
 
 /// Deletes the rows whose every hit left its window before `now` (and their hits); returns
 /// how many rows.

@@ -19,17 +19,24 @@
 //! rewrote a log of every hit in the window, megabytes per request under a raised limit; see
 //! bench/RESULTS.md). Hits at or before the one read are deleted by the same check, so a row
 //! keeps at most `max` hits, plus the spent front of a row that stands for several.
+//! On PostgreSQL the row keeps its newest hits itself (`rate_limit.recent`, the last
+//! `min(max, 64)`; migration 28), so for every built-in limit the gate is read from, and the
+//! new hits written to, that one row; only hits of a larger limit move out, a run at a time,
+//! into a `rate_limit_hit` row with each hit's time.
 //!
 //! **Concurrency: one statement, one check at a time per user and limit.** A check is a
 //! single statement ([`rate_limits::take`]): on SQLite an upsert of the user's row, made only
 //! if the hit `max` back has left the window, whose triggers record the new hits and delete
-//! the old; on PostgreSQL the `rate_limit_take` function, which locks the row, decides,
-//! and records. Either way the statement holds the row's lock (SQLite's write lock,
-//! PostgreSQL's row lock) from before it reads to its commit, so concurrent checks of one
-//! user wait for each other instead of racing, while other users' rows stay free on
-//! PostgreSQL. (On PostgreSQL it is a function because each of its statements sees what was
-//! committed while it waited for the lock; one plain statement's subqueries would read from
-//! before the wait.) A refusal records nothing. The first check of a user creates the row.
+//! the old; on PostgreSQL the `rate_limit_take` function, whose first statement is one
+//! `UPDATE` of the user's row made only if the gate in `recent` has left the window (the
+//! common case), and which otherwise locks the row, decides and records. Either way the
+//! statement holds the row's lock (SQLite's write lock, PostgreSQL's row lock) from before
+//! it reads to its commit, so concurrent checks of one user wait for each other instead of
+//! racing, while other users' rows stay free on PostgreSQL. (PostgreSQL checks an
+//! `UPDATE`'s condition again on the newest row once the lock is held; the other path is a
+//! function because each of its statements sees what was committed while it waited for the
+//! lock, where one plain statement's subqueries would read from before the wait.) A refusal
+//! records nothing. The first check of a user creates the row.
 //! Hits are stamped with the database's clock once the lock is held, never with the time a
 //! check started waiting, and every app process shares that clock. One statement is one
 //! hand-off to SQLite's worker thread or one round trip to PostgreSQL, where the transaction

@@ -7,8 +7,10 @@ use crate::helpers::{Options, TestApp, spawn_app_with};
 use actix_web::ResponseError;
 use campuscore::Settings;
 use campuscore::error::AppError;
+use campuscore::models;
 use campuscore::models::entities::rate_limit;
 use campuscore::models::local_writes::Bookkeeping;
+use campuscore::models::rate_limits::{Flush, Taken};
 use campuscore::services::rate_limits::{self, CLOUD_BROWSE, CLOUD_IMPORT, Limit};
 use campuscore::state::AppState;
 use chrono::Utc;
@@ -385,4 +387,141 @@ async fn a_check_that_waited_for_the_lock_stamps_the_time_it_got_it() {
         .expect("query")
         .expect("the row");
     assert!(row.expires_at.timestamp_millis() >= stamped + 60_000);
+}
+
+/// A limit larger than a PostgreSQL row keeps of its own (64 hits, migration 28): the row
+/// moves runs of hits out, and the rule is the same as for a small one.
+#[tokio::test]
+async fn a_limit_larger_than_the_row_keeps_holds_exactly() {
+    let app = app().await;
+    let (w, db) = (&app.state.writes, &app.state.db);
+    let rae = user(&app, "rae@campus.edu").await;
+    let large = Limit {
+        name: "test_large",
+        max: 100,
+        window: Duration::from_secs(2),
+    };
+
+    use_up(w, rae, &large, 100).await;
+    assert_eq!(refused(rate_limits::check(w, rae, &large).await), 2);
+    let hits = rate_limits::recorded_hits(db, rae, &large)
+        .await
+        .expect("the recorded hits");
+    assert_eq!(hits.len(), 100);
+    assert!(hits.is_sorted(), "oldest first");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    use_up(w, rae, &large, 100).await;
+    refused(rate_limits::check(w, rae, &large).await);
+    let hits = rate_limits::recorded_hits(db, rae, &large)
+        .await
+        .expect("the recorded hits");
+    // At most the spent front of one run of moved hits is left over.
+    assert!((100..=100 + 33).contains(&hits.len()), "{}", hits.len());
+    assert!(hits.is_sorted(), "oldest first");
+}
+
+/// Every allowed hit's time, as the database recorded it: the sliding log the rule is.
+#[derive(Default)]
+struct Log {
+    stamps: Vec<i64>,
+}
+
+impl Log {
+    /// Asserts that `taken` is the log's answer to `n` more hits of `max` per `window` ms.
+    /// An allowed check is judged at the time its hits were stamped (no earlier than the
+    /// check: judging later counts no more hits), a refused one at the time it returned.
+    fn agrees(
+        &mut self,
+        what: &str,
+        n: usize,
+        max: usize,
+        window: i64,
+        taken: Taken,
+        stamped: &[i64],
+    ) {
+        let at = match taken {
+            Taken::Allowed { .. } => *stamped.last().expect("a stamp"),
+            Taken::Refused { now, .. } => now,
+        };
+        let in_window = self.stamps.iter().filter(|&&t| t > at - window).count();
+        let allowed = in_window + n <= max;
+        match taken {
+            Taken::Allowed { .. } => {
+                assert!(
+                    allowed,
+                    "{what}: allowed with {in_window} in the window, {n} more of {max}"
+                );
+                let new = &stamped[stamped.len() - n..];
+                assert!(
+                    new.iter().all(|&t| t == at),
+                    "{what}: one time for the check's hits"
+                );
+                self.stamps.extend_from_slice(new);
+            }
+            Taken::Refused { gate_at, .. } => {
+                assert!(
+                    !allowed,
+                    "{what}: refused with {in_window} in the window, {n} more of {max}"
+                );
+                let gate = self.stamps.len() + n - 1 - max;
+                assert_eq!(gate_at, Some(self.stamps[gate]), "{what}: the gate's time");
+            }
+        }
+    }
+}
+
+/// The check gives the sliding log's answer every time, and keeps the hits the limit still
+/// needs: limits around what a PostgreSQL row keeps of its own (64; both of the function's
+/// paths), one or two hits at a time, with pauses that let some leave the window. Each
+/// answer is judged by the times the database recorded, so the machine's speed does not
+/// matter.
+#[tokio::test]
+async fn every_check_gives_the_sliding_logs_answer() {
+    let app = app().await;
+    let (w, db) = (&app.state.writes, &app.state.db);
+    let rae = user(&app, "rae@campus.edu").await;
+    let mut seed: u64 = 0x5eed;
+    let mut next = move |below: u64| {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        (seed >> 33) % below
+    };
+    let window = 150;
+    for max in [1_usize, 3, 30, 63, 64, 65, 100, 130] {
+        let name = format!("log_{max}");
+        let mut log = Log::default();
+        for step in 0..250 {
+            let n = if max > 1 && next(5) == 0 { 2 } else { 1 };
+            let taken =
+                models::rate_limits::take(w, rae, &name, n as u32, max as u32, window, Flush::Now)
+                    .await
+                    .expect("the check");
+            let stamped = models::rate_limits::hits(db, rae, &name)
+                .await
+                .expect("the stored hits");
+            log.agrees(
+                &format!("max {max}, check {step}"),
+                n,
+                max,
+                window,
+                taken,
+                &stamped,
+            );
+            if next(8) == 0 {
+                tokio::time::sleep(Duration::from_millis(next(100))).await;
+            }
+        }
+        let stored = models::rate_limits::hits(db, rae, &name)
+            .await
+            .expect("the stored hits");
+        let needed = &log.stamps[log.stamps.len().saturating_sub(max)..];
+        assert!(
+            stored.ends_with(needed),
+            "max {max}: the hits the limit needs are kept"
+        );
+        assert!(
+            stored.len() <= max + 33,
+            "max {max}: {} stored, at most a spent run more than the limit",
+            stored.len()
+        );
+    }
 }

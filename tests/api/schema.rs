@@ -1,11 +1,11 @@
 //! Migrations go up, down and up again on SQLite and PostgreSQL, the rate-limit logs of the
-//! old schema survive the move to numbered hits (and back), and runs of hits taken at once
-//! become one row per hit again on the way down.
+//! old schema survive the move to numbered hits (and back), and runs of hits taken at once,
+//! or kept in a PostgreSQL row, become one row per hit again on the way down.
 
 use campuscore_testkit::postgres::{create_pg_database, drop_pg_database};
 use migration::{Migrator, MigratorTrait, SchemaManager};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 
 const TABLES: [&str; 20] = [
     "user",
@@ -215,7 +215,8 @@ async fn runs_of_hits_split_again_on_the_way_down(db: &DatabaseConnection) {
         .to_owned();
     db.execute_raw(backend.build(&hits)).await.expect("hits");
 
-    Migrator::down(db, Some(1)).await.expect("down one");
+    // Down past migration 28 (PostgreSQL's hits kept in the row) and 27.
+    Migrator::down(db, Some(2)).await.expect("down two");
     let found = hit_rows(db).await;
     assert_eq!(
         found,
@@ -226,6 +227,60 @@ async fn runs_of_hits_split_again_on_the_way_down(db: &DatabaseConnection) {
             (3, 1_800_000_002_000)
         ]
     );
+    Migrator::up(db, None).await.expect("up again");
+}
+
+/// Since migration 28 a PostgreSQL `rate_limit` row keeps its newest hits itself
+/// (`recent`) and moves older ones out a run at a time, each with its own time (`times`);
+/// its `down` makes every one of them a row of one hit at its time, and migration 27's
+/// function takes over from there.
+async fn hits_kept_in_the_row_become_rows_on_the_way_down(db: &DatabaseConnection) {
+    Migrator::up(db, None).await.expect("up");
+    let user_id = insert_user(db, "recent@campus.edu").await;
+    let take = |n: i64| {
+        Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT allowed, now_ms FROM rate_limit_take($1, 'test_large', $2, 100, 3600000)",
+            [user_id.into(), n.into()],
+        )
+    };
+    // 64 fill the row; the 65th moves the oldest 33 out as one run; then 5 more, and a
+    // check of two.
+    let mut expected = Vec::new();
+    for n in std::iter::repeat_n(1, 70).chain([2]) {
+        let row = db
+            .query_one_raw(take(n))
+            .await
+            .expect("take")
+            .expect("a row");
+        assert!(row.try_get_by_index::<bool>(0).expect("allowed"));
+        let at: i64 = row.try_get_by_index(1).expect("now_ms");
+        expected.extend(std::iter::repeat_n(at, n as usize));
+    }
+    let runs: i64 = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT count(*) FROM rate_limit_hit WHERE times IS NOT NULL",
+        ))
+        .await
+        .expect("count")
+        .expect("a row")
+        .try_get_by_index(0)
+        .expect("count");
+    assert_eq!(runs, 1, "one run moved out of the row");
+
+    Migrator::down(db, Some(1)).await.expect("down one");
+    let found = hit_rows(db).await;
+    let numbered: Vec<(i64, i64)> = (0..).zip(expected.iter().copied()).collect();
+    assert_eq!(found, numbered);
+    // Migration 27's function carries on from the hits it finds.
+    let row = db
+        .query_one_raw(take(1))
+        .await
+        .expect("take with migration 27's function")
+        .expect("a row");
+    assert!(row.try_get_by_index::<bool>(0).expect("allowed"));
+    assert_eq!(hit_rows(db).await.len(), expected.len() + 1);
     Migrator::up(db, None).await.expect("up again");
 }
 
@@ -275,6 +330,8 @@ async fn migrations_go_up_down_and_up_again_on_postgresql() {
     rate_limit_logs_carry_over(&db).await;
     Migrator::down(&db, None).await.expect("down");
     runs_of_hits_split_again_on_the_way_down(&db).await;
+    Migrator::down(&db, None).await.expect("down");
+    hits_kept_in_the_row_become_rows_on_the_way_down(&db).await;
     db.close().await.expect("close");
     drop_pg_database(&name);
 }
