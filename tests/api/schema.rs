@@ -230,6 +230,22 @@ async fn runs_of_hits_split_again_on_the_way_down(db: &DatabaseConnection) {
     Migrator::up(db, None).await.expect("up again");
 }
 
+/// `n` hits of the user's `test_large` limit (100 an hour) through whichever
+/// `rate_limit_take` the schema has, which must allow them; the time they were stamped.
+async fn take_allowed(db: &DatabaseConnection, user_id: i64, n: i64) -> i64 {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT allowed, now_ms FROM rate_limit_take($1, 'test_large', $2, 100, 3600000)",
+            [user_id.into(), n.into()],
+        ))
+        .await
+        .expect("take")
+        .expect("a row");
+    assert!(row.try_get_by_index::<bool>(0).expect("allowed"));
+    row.try_get_by_index(1).expect("now_ms")
+}
+
 /// Since migration 28 a PostgreSQL `rate_limit` row keeps its newest hits itself
 /// (`recent`) and moves older ones out a run at a time, each with its own time (`times`);
 /// its `down` makes every one of them a row of one hit at its time, and migration 27's
@@ -237,24 +253,11 @@ async fn runs_of_hits_split_again_on_the_way_down(db: &DatabaseConnection) {
 async fn hits_kept_in_the_row_become_rows_on_the_way_down(db: &DatabaseConnection) {
     Migrator::up(db, None).await.expect("up");
     let user_id = insert_user(db, "recent@campus.edu").await;
-    let take = |n: i64| {
-        Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT allowed, now_ms FROM rate_limit_take($1, 'test_large', $2, 100, 3600000)",
-            [user_id.into(), n.into()],
-        )
-    };
     // 64 fill the row; the 65th moves the oldest 33 out as one run; then 5 more, and a
     // check of two.
     let mut expected = Vec::new();
     for n in std::iter::repeat_n(1, 70).chain([2]) {
-        let row = db
-            .query_one_raw(take(n))
-            .await
-            .expect("take")
-            .expect("a row");
-        assert!(row.try_get_by_index::<bool>(0).expect("allowed"));
-        let at: i64 = row.try_get_by_index(1).expect("now_ms");
+        let at = take_allowed(db, user_id, n).await;
         expected.extend(std::iter::repeat_n(at, n as usize));
     }
     let runs: i64 = db
@@ -274,24 +277,11 @@ async fn hits_kept_in_the_row_become_rows_on_the_way_down(db: &DatabaseConnectio
     let numbered: Vec<(i64, i64)> = (0..).zip(expected.iter().copied()).collect();
     assert_eq!(found, numbered);
     // Migration 27's function carries on from the hits it finds.
-    let row = db
-        .query_one_raw(take(1))
-        .await
-        .expect("take with migration 27's function")
-        .expect("a row");
-    assert!(row.try_get_by_index::<bool>(0).expect("allowed"));
-    let at: i64 = row.try_get_by_index(1).expect("now_ms");
-    expected.push(at);
+    expected.push(take_allowed(db, user_id, 1).await);
     assert_eq!(hit_rows(db).await.len(), expected.len());
     // And back up: migration 28's function starts from rows of one hit each.
     Migrator::up(db, None).await.expect("up again");
-    let row = db
-        .query_one_raw(take(1))
-        .await
-        .expect("take after the upgrade")
-        .expect("a row");
-    assert!(row.try_get_by_index::<bool>(0).expect("allowed"));
-    expected.push(row.try_get_by_index(1).expect("now_ms"));
+    expected.push(take_allowed(db, user_id, 1).await);
     let hits = campuscore::models::rate_limits::hits(db, user_id, "test_large")
         .await
         .expect("the hits");
